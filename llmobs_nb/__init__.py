@@ -1,0 +1,126 @@
+"""llmobs_nb — Jupyter-first observability for applications built on large language models.
+
+Two lines in a notebook::
+
+    import llmobs_nb
+    obs = llmobs_nb.init(db="experiments.duckdb", project="support-bot")
+
+and every decorated call, pipeline stage and score lands in an embedded DuckDB file.
+"""
+
+from __future__ import annotations
+
+import atexit
+from pathlib import Path
+from typing import Any
+
+from llmobs_nb.capture.scope import SpanHandle
+from llmobs_nb.observer import Observer, get_or_create, live_observers, observer_for_path
+from llmobs_nb.pricing import PriceBook
+from llmobs_nb.store import SchemaTooNewError, Store, StoreError, StoreLockedError
+
+__version__ = "0.1.0"
+
+
+def init(
+    db: str | Path = ":memory:",
+    project: str = "default",
+    *,
+    capture_content: bool = False,
+    set_global: bool = False,
+    prices: dict[str, dict[str, Any]] | PriceBook | None = None,
+    flush_interval_s: float = 1.0,
+) -> Observer:
+    """Start capturing into ``db`` (a DuckDB file, or ``":memory:"``) and return the Observer.
+
+    Re-running ``init`` in the same kernel with the same ``db`` returns the same working
+    observer: no second flush thread, no duplicate metrics, no lost spans.
+
+    Args:
+        db: DuckDB file (created with its schema if missing) or ``":memory:"``.
+        project: project name stored with every span.
+        capture_content: keep prompt and response text (off by default: prompts may hold
+            personal data). API keys and bearer tokens are redacted either way.
+        set_global: make this observer's tracer provider OpenTelemetry's global one, so spans
+            from third-party instrumentations (openai-v2, OpenInference) land in the store.
+        prices: price overrides, ``{"my-model": {"input_mtok": 1.0, "output_mtok": 2.0}}``.
+        flush_interval_s: how often buffered spans are written (they are also written when a
+            batch fills, on ``flush()``, ``close()`` and interpreter exit).
+
+    Example:
+        >>> obs = llmobs_nb.init(db="experiments.duckdb", project="support-bot")  # doctest: +SKIP
+    """
+    observer, created = get_or_create(
+        db,
+        project,
+        capture_content=capture_content,
+        prices=prices,
+        flush_interval_s=flush_interval_s,
+    )
+    if not created:
+        observer.capture_content = capture_content
+        if isinstance(prices, dict):
+            for model, spec in prices.items():
+                observer.prices.add(model, **spec)
+    if set_global and observer.capture is not None:
+        observer.capture.make_global()
+    return observer
+
+
+def open(db: str | Path) -> Observer:  # noqa: A001 - mirrors the builtin on purpose
+    """A read-only observer over an existing store file.
+
+    In the kernel that is writing the file, this returns a read-only view of the live store;
+    elsewhere it connects per query, so it never keeps the writer out of the file.
+
+    Example:
+        >>> old = llmobs_nb.open("experiments.duckdb")   # doctest: +SKIP
+        >>> old.calls().height                           # doctest: +SKIP
+    """
+    path = str(Path(db).expanduser().resolve())
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no store at {path}: create one with llmobs_nb.init(db=...)")
+    live = observer_for_path(path)
+    if live is not None:
+        live.flush()
+        return Observer(path, live.project, read_only=True, store=_ReadView(live.store))
+    return Observer(path, _project_of(path), read_only=True)
+
+
+class _ReadView(Store):
+    """A read-only face on a store this process is writing (DuckDB: one connection per file)."""
+
+    def __init__(self, store: Store) -> None:  # noqa: D107 - no new state beyond the store's
+        self.__dict__.update(store.__dict__)
+        self.read_only = True
+
+    def close(self) -> None:
+        pass
+
+
+def _project_of(path: str) -> str:
+    store = Store(path, read_only=True)
+    found = store.query("SELECT project FROM spans WHERE project IS NOT NULL LIMIT 1")
+    return found["project"][0] if found.height else "default"
+
+
+def _close_all() -> None:
+    for observer in live_observers():
+        try:
+            observer.close()
+        except Exception:  # noqa: BLE001,S110 - best effort at exit; each close logs itself
+            pass
+
+
+atexit.register(_close_all)
+
+__all__ = [
+    "Observer",
+    "PriceBook",
+    "SchemaTooNewError",
+    "SpanHandle",
+    "StoreError",
+    "StoreLockedError",
+    "init",
+    "open",
+]

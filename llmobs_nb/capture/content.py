@@ -1,0 +1,143 @@
+"""Reading text, model names and finish reasons out of client responses and stream chunks.
+
+Knows the shapes of OpenAI chat completions and chunks, the Responses API and its events,
+Anthropic messages and stream events, plain dicts and strings. Unknown shapes give None.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from llmobs_nb.capture.redact import redact_text
+
+MAX_CONTENT_CHARS = 32_000
+
+
+def _get(obj: Any, key: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _first(seq: Any) -> Any:
+    if isinstance(seq, list | tuple) and seq:
+        return seq[0]
+    return None
+
+
+def response_text(response: Any) -> str | None:
+    """The generated text of a full response, or None when the shape is unknown."""
+    if isinstance(response, str):
+        return response
+    choice = _first(_get(response, "choices"))
+    if choice is not None:
+        message = _get(choice, "message")
+        text = _get(message, "content") if message is not None else _get(choice, "text")
+        return text if isinstance(text, str) else None
+    output_text = _get(response, "output_text")
+    if isinstance(output_text, str):
+        return output_text
+    content = _get(response, "content")
+    if isinstance(content, list):
+        parts = [_get(block, "text") for block in content]
+        return "".join(p for p in parts if isinstance(p, str))
+    if isinstance(content, str):
+        return content
+    for key in ("text", "output", "answer"):
+        value = _get(response, key) if isinstance(response, Mapping) else None
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def chunk_text(chunk: Any) -> str | None:
+    """Text carried by one stream chunk: "" for a known chunk without text, None if unknown."""
+    if isinstance(chunk, str):
+        return chunk
+    if isinstance(chunk, bytes):
+        return chunk.decode("utf-8", "replace")
+    choices = _get(chunk, "choices")
+    if choices is not None:
+        delta = _get(_first(choices), "delta")
+        text = _get(delta, "content")
+        if not text and _get(delta, "tool_calls"):
+            return "<tool_call>"
+        return text if isinstance(text, str) else ""
+    kind = _get(chunk, "type")
+    if isinstance(kind, str):
+        if kind == "content_block_delta":
+            delta = _get(chunk, "delta")
+            text = _get(delta, "text") or _get(delta, "partial_json") or _get(delta, "thinking")
+            return text if isinstance(text, str) else ""
+        if kind in ("response.output_text.delta", "text"):
+            text = _get(chunk, "delta") if kind != "text" else _get(chunk, "text")
+            return text if isinstance(text, str) else ""
+        return ""
+    return None
+
+
+def response_model(response: Any) -> str | None:
+    """The model that answered, as the provider reports it."""
+    for holder in (response, _get(response, "message"), _get(response, "response")):
+        if holder is None or isinstance(holder, str):
+            continue
+        model = _get(holder, "model")
+        if isinstance(model, str) and model:
+            return model
+    return None
+
+
+def finish_reason(response: Any) -> str | None:
+    """Why generation stopped (``stop``, ``length``, ``end_turn``, …), if the response says."""
+    choice = _first(_get(response, "choices"))
+    reason = _get(choice, "finish_reason") if choice is not None else None
+    if reason is None:
+        reason = _get(response, "stop_reason") or _get(_get(response, "delta"), "stop_reason")
+    if reason is None and _get(response, "status") in ("completed", "incomplete"):
+        reason = _get(response, "status")
+    return reason if isinstance(reason, str) else None
+
+
+def response_id(response: Any) -> str | None:
+    value = _get(response, "id")
+    return value if isinstance(value, str) else None
+
+
+def request_id(response: Any) -> str | None:
+    value = getattr(response, "_request_id", None)
+    return value if isinstance(value, str) else None
+
+
+def to_text(value: Any) -> str:
+    """A JSON (or str) rendering of call inputs, redacted and cut to a sane size."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, default=_default, ensure_ascii=False)
+        except (TypeError, ValueError):
+            text = repr(value)
+    if len(text) > MAX_CONTENT_CHARS:
+        text = text[:MAX_CONTENT_CHARS] + f"… [{len(text) - MAX_CONTENT_CHARS} chars cut]"
+    return redact_text(text)
+
+
+def _default(obj: Any) -> Any:
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        return dump()
+    return repr(obj)
+
+
+def call_input(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The part of a call's arguments that is the prompt."""
+    for key in ("messages", "input", "prompt", "question", "query", "text"):
+        if key in kwargs:
+            return kwargs[key]
+    if args:
+        return args[0] if len(args) == 1 else list(args)
+    return kwargs or None

@@ -1,0 +1,166 @@
+"""Streams keep their span open until they are exhausted, closed or garbage-collected.
+
+The span is made current only while the wrapped iterator runs (around each ``next``), never
+across a ``yield``: a context attached in one step and detached in another would corrupt
+whatever the consumer does in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from llmobs_nb.capture.scope import SpanScope
+
+
+def iterate(scope: SpanScope, iterator: Iterator[Any]) -> Iterator[Any]:
+    """Yield from ``iterator``, feeding each chunk to ``scope``; end the span however it stops."""
+    if scope.span is None:
+        scope.start()
+    abandoned = False
+    try:
+        while True:
+            scope.attach()
+            try:
+                item = next(iterator)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                scope.detach()
+            scope.on_chunk(item)
+            yield item
+    except GeneratorExit:
+        abandoned = True
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+        raise
+    except BaseException as exc:
+        scope.fail(exc)
+        raise
+    finally:
+        scope.end(abandoned=abandoned)
+
+
+async def aiterate(scope: SpanScope, iterator: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """Async twin of :func:`iterate`."""
+    if scope.span is None:
+        scope.start()
+    abandoned = False
+    try:
+        while True:
+            scope.attach()
+            try:
+                item = await iterator.__anext__()
+            except StopAsyncIteration:
+                return
+            finally:
+                scope.detach()
+            scope.on_chunk(item)
+            yield item
+    except GeneratorExit:
+        abandoned = True
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        raise
+    except BaseException as exc:
+        scope.fail(exc)
+        raise
+    finally:
+        scope.end(abandoned=abandoned)
+
+
+class TracedStream:
+    """A stream object returned by a traced call (e.g. ``openai.Stream``), with its span.
+
+    Behaves like the wrapped stream (iteration, ``with``, ``close``, other attributes pass
+    through); the span ends when the stream is exhausted, closed, or dropped.
+    """
+
+    def __init__(self, stream: Any, scope: SpanScope) -> None:
+        self._stream = stream
+        self._scope = scope
+        self._iterator = iterate(scope, iter(stream))
+
+    def __iter__(self) -> TracedStream:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._iterator)
+
+    def __enter__(self) -> TracedStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._iterator.close()
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+        self._scope.end(abandoned=True)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def __del__(self) -> None:
+        scope = getattr(self, "_scope", None)
+        if scope is not None and not scope._ended:
+            scope.end(abandoned=True)
+
+
+class AsyncTracedStream:
+    """Async twin of :class:`TracedStream` (e.g. ``openai.AsyncStream``)."""
+
+    def __init__(self, stream: Any, scope: SpanScope) -> None:
+        self._stream = stream
+        self._scope = scope
+        self._iterator = aiterate(scope, stream.__aiter__())
+
+    def __aiter__(self) -> AsyncTracedStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        return await self._iterator.__anext__()
+
+    async def __aenter__(self) -> AsyncTracedStream:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._iterator.aclose()  # type: ignore[attr-defined]
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            result = close()
+            if hasattr(result, "__await__"):
+                await result
+        self._scope.end(abandoned=True)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def __del__(self) -> None:
+        scope = getattr(self, "_scope", None)
+        if scope is not None and not scope._ended:
+            scope.end(abandoned=True)
+
+
+def is_sync_stream(value: Any) -> bool:
+    """A returned value that is a stream to keep the span open for."""
+    import inspect
+
+    if inspect.isgenerator(value):
+        return True
+    return type(value).__name__.endswith("Stream") and hasattr(value, "__iter__")
+
+
+def is_async_stream(value: Any) -> bool:
+    import inspect
+
+    if inspect.isasyncgen(value):
+        return True
+    return type(value).__name__.endswith("Stream") and hasattr(value, "__aiter__")

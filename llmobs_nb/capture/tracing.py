@@ -1,0 +1,201 @@
+"""The capture pipeline: a TracerProvider whose span processor buffers finished spans and a
+background thread that turns them into Arrow batches for the store.
+
+The hot path (``on_end``) only appends the finished span to a deque: no I/O, no conversion,
+no lock. The flush thread converts, prices and writes by size (``batch_size``) and by time
+(``interval_s``, ≤ 1 s by default); ``flush()`` and interpreter exit persist everything. The
+buffer is unbounded, so a burst never drops a span (OpenTelemetry's BatchSpanProcessor drops
+when its queue is full); when it grows past ``batch_size`` the flusher is woken at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+
+from llmobs_nb.capture.rows import to_columns
+from llmobs_nb.capture.scope import capture_failed
+from llmobs_nb.pricing import PriceBook
+
+log = logging.getLogger("llmobs_nb")
+
+Sink = Callable[[Any], None]
+
+
+class BufferingProcessor(SpanProcessor):
+    """Buffers finished spans; a daemon thread drains them to ``sink`` in Arrow batches."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        project: str | None,
+        prices: PriceBook,
+        on_model_call: Callable[[dict[str, Any]], None] | None = None,
+        batch_size: int = 2048,
+        interval_s: float = 1.0,
+    ) -> None:
+        self._pending: deque[ReadableSpan] = deque()
+        self._sink = sink
+        self._project = project
+        self._prices = prices
+        self._on_model_call = on_model_call
+        self._batch_size = batch_size
+        self._interval_s = interval_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._drain_lock = threading.Lock()
+        self._retry: list[Any] = []
+        self.written = 0
+        self._thread = threading.Thread(
+            target=self._run, name="llmobs_nb-flush", daemon=True
+        )
+        self._thread.start()
+
+    # -- SpanProcessor -----------------------------------------------------------------------
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        pending = self._pending
+        pending.append(span)
+        if len(pending) >= self._batch_size:
+            self._wake.set()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=30)
+        self.drain()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self.drain()
+        return not self._pending and not self._retry
+
+    # -- flushing ----------------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+            try:
+                self.drain()
+            except Exception as exc:  # noqa: BLE001 - the flusher must outlive any bad batch
+                capture_failed("write spans to the store (will retry)", exc)
+
+    def drain(self) -> int:
+        """Convert and write every buffered span now; returns how many were written."""
+        with self._drain_lock:
+            written = 0
+            if self._retry:
+                batches, self._retry = self._retry, []
+                for table in batches:
+                    self._write(table)
+            pending = self._pending
+            while pending:
+                count = min(len(pending), 50_000)
+                batch = [pending.popleft() for _ in range(count)]
+                table = to_columns(batch, self._project, self._prices, self._on_model_call)
+                self._write(table)
+                written += count
+            return written
+
+    def _write(self, table: Any) -> None:
+        try:
+            self._sink(table)
+            self.written += table.num_rows
+        except Exception:
+            # Keep the rows: they are retried on the next flush, never dropped.
+            self._retry.append(table)
+            raise
+
+
+class Capture:
+    """An OpenTelemetry TracerProvider wired to a :class:`BufferingProcessor`."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        project: str | None,
+        prices: PriceBook,
+        on_model_call: Callable[[dict[str, Any]], None] | None = None,
+        interval_s: float = 1.0,
+        batch_size: int = 2048,
+    ) -> None:
+        self.processor = BufferingProcessor(
+            sink, project, prices, on_model_call, batch_size=batch_size, interval_s=interval_s
+        )
+        resource = Resource.create({"service.name": project or "llmobs_nb"})
+        self.provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        self.provider.add_span_processor(self.processor)
+        self.tracer = self.provider.get_tracer("llmobs_nb")
+
+    def add_processor(self, processor: SpanProcessor) -> None:
+        """Also send every span to ``processor`` (e.g. an OTLP exporter's)."""
+        self.provider.add_span_processor(processor)
+
+    def make_global(self) -> None:
+        """Make this provider OpenTelemetry's global one (third-party instrumentations)."""
+        current = trace.get_tracer_provider()
+        if current is self.provider:
+            return
+        # The OTel API only lets the global provider be set once per process; a re-run cell
+        # (a second observer) takes over through a proxy that forwards to the newest provider.
+        _GLOBAL.target = self.provider
+        if not isinstance(current, _ForwardingProvider):
+            trace.set_tracer_provider(_GLOBAL)
+
+    def flush(self) -> None:
+        self.processor.drain()
+
+    def shutdown(self) -> None:
+        if _GLOBAL.target is self.provider:
+            _GLOBAL.target = None
+        self.provider.shutdown()
+
+
+class _ForwardingProvider(trace.TracerProvider):
+    """The global provider we install once; it forwards to the newest observer's provider."""
+
+    def __init__(self) -> None:
+        self.target: TracerProvider | None = None
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        if self.target is None:
+            return trace.NoOpTracer()
+        return _ForwardingTracer(self, args, kwargs)
+
+
+class _ForwardingTracer(trace.Tracer):
+    """Resolves the target provider at span start, so instrumentations set up earlier follow."""
+
+    def __init__(self, owner: _ForwardingProvider, args: Any, kwargs: Any) -> None:
+        self._owner = owner
+        self._args = args
+        self._kwargs = kwargs
+
+    def _tracer(self) -> trace.Tracer:
+        target = self._owner.target
+        if target is None:
+            return trace.NoOpTracer()
+        return target.get_tracer(*self._args, **self._kwargs)
+
+    def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
+        return self._tracer().start_span(*args, **kwargs)
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        return self._tracer().start_as_current_span(*args, **kwargs)
+
+
+_GLOBAL = _ForwardingProvider()

@@ -1,0 +1,521 @@
+"""The Observer: what ``llmobs_nb.init`` returns and a notebook talks to.
+
+It ties the layers together — capture (an OpenTelemetry tracer), the DuckDB store, prices,
+live metrics — and offers the read side (``calls()``, ``scores()``, ``sql()``) over the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import polars as pl
+import pyarrow as pa
+
+from llmobs_nb.capture import labels as lb
+from llmobs_nb.capture import semconv as sc
+from llmobs_nb.capture.content import call_input, to_text
+from llmobs_nb.capture.decorators import wrap
+from llmobs_nb.capture.scope import SpanHandle, SpanScope
+from llmobs_nb.capture.tracing import Capture
+from llmobs_nb.pricing import PriceBook
+from llmobs_nb.store import Store
+
+log = logging.getLogger("llmobs_nb")
+F = TypeVar("F", bound=Callable[..., Any])
+
+_HEX16 = re.compile(r"^[0-9a-f]{16}$")
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_SPAN_LABEL_CACHE = 200_000
+
+
+def _check_label(name: str, value: Any) -> None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {value!r} ({type(value).__name__})")
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in sc.SPAN_KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {sorted(sc.SPAN_KINDS)}")
+
+
+class Observer:
+    """Captures LLM calls and pipeline stages of one project into one DuckDB store.
+
+    Create it with :func:`llmobs_nb.init` (writable) or :func:`llmobs_nb.open` (read-only).
+
+    Example:
+        >>> obs = llmobs_nb.init(db=":memory:", project="doc")  # doctest: +SKIP
+        >>> @obs.observe(model="gpt-4o")                          # doctest: +SKIP
+        ... def ask(q): return {"usage": {"prompt_tokens": 10, "completion_tokens": 2}}
+    """
+
+    def __init__(
+        self,
+        db: str | Path = ":memory:",
+        project: str = "default",
+        *,
+        capture_content: bool = False,
+        prices: dict[str, dict[str, Any]] | PriceBook | None = None,
+        flush_interval_s: float = 1.0,
+        read_only: bool = False,
+        store: Store | None = None,
+    ) -> None:
+        _check_label("project", project)
+        self.project = project
+        self.capture_content = capture_content
+        self.read_only = read_only
+        self.store = store if store is not None else Store(db, read_only=read_only)
+        self.db_path = self.store.path
+        self.prices = prices if isinstance(prices, PriceBook) else PriceBook(prices)
+        self._closed = False
+        self._span_labels: OrderedDict[str, tuple[str, str | None, str | None]] = OrderedDict()
+        self._labels_lock = threading.Lock()
+        self._recorded_prices: set[str] = set()
+        self._new_prices: list[dict[str, Any]] = []
+        self.metrics: Any = None
+        self.capture: Capture | None = None
+        self._instrumented: dict[int, Any] = {}
+        if read_only:
+            return
+        from llmobs_nb.metrics import ObserverMetrics
+
+        self.metrics = ObserverMetrics()
+        self.capture = Capture(
+            self._write_spans,
+            project,
+            self.prices,
+            on_model_call=self._on_model_call,
+            interval_s=flush_interval_s,
+        )
+
+    # -- capture -----------------------------------------------------------------------------
+    def _require_writable(self) -> Capture:
+        if self.capture is None:
+            raise PermissionError(
+                f"this observer of {self.db_path} is read-only (llmobs_nb.open); "
+                f"use llmobs_nb.init(db=...) to capture"
+            )
+        if self._closed:
+            raise RuntimeError(
+                f"this observer of {self.db_path} is closed; call llmobs_nb.init(...) again"
+            )
+        return self.capture
+
+    def _scope(
+        self,
+        name: str,
+        kind: str,
+        attributes: dict[str, Any],
+        *,
+        use_case: str | None,
+        user_id: str | None,
+        run: str | None = None,
+        capture_content: bool | None = None,
+        parent_context: Any = None,
+    ) -> SpanScope:
+        capture = self._require_writable()
+        attributes[sc.LLMOBS_KIND] = kind
+        return SpanScope(
+            capture,
+            name,
+            attributes,
+            lb.merged(use_case=use_case, user_id=user_id, run=run),
+            capture_content=self.capture_content if capture_content is None else capture_content,
+            is_model_call=kind in ("llm", "embedding"),
+            parent_context=parent_context,
+        )
+
+    def observe(
+        self,
+        fn: F | None = None,
+        *,
+        name: str | None = None,
+        model: str | None = None,
+        operation: str = "chat",
+        provider: str | None = None,
+        kind: str = "llm",
+        use_case: str | None = None,
+        user_id: str | None = None,
+        capture_content: bool | None = None,
+        **attributes: Any,
+    ) -> Any:
+        """Decorate a function so each call is a span (an LLM call by default).
+
+        Works on sync, async, generator and async-generator functions. Token usage, the
+        response model and the finish reason are read from what the function returns
+        (OpenAI or Anthropic responses, or dicts with a ``usage`` key); a stream keeps the
+        span open until it is exhausted, closed or dropped, and records time to first token.
+
+        Example:
+            >>> @obs.observe(model="gpt-4o", operation="chat", use_case="support")  # doctest: +SKIP
+            ... def ask(question):
+            ...     return client.chat.completions.create(model="gpt-4o", messages=[...])
+        """
+        for label, value in (("model", model), ("operation", operation), ("provider", provider),
+                             ("use_case", use_case), ("user_id", user_id)):
+            _check_label(label, value)
+        _check_kind(kind)
+        static = {key: value for key, value in attributes.items() if value is not None}
+        if model is not None:
+            static[sc.GEN_AI_REQUEST_MODEL] = model
+        if operation is not None and kind in ("llm", "embedding", "evaluator"):
+            static[sc.GEN_AI_OPERATION_NAME] = operation
+        if provider is not None:
+            static[sc.GEN_AI_PROVIDER_NAME] = provider
+
+        def decorate(func: F) -> F:
+            span_name = name or (f"{operation} {model}" if model else func.__qualname__)
+            want_content = self.capture_content if capture_content is None else capture_content
+
+            def make_scope(args: tuple[Any, ...], kwargs: dict[str, Any], parent: Any) -> Any:
+                attrs = dict(static)
+                if want_content:
+                    attrs[sc.LLMOBS_INPUT] = to_text(call_input(args, kwargs))
+                return self._scope(
+                    span_name, kind, attrs, use_case=use_case, user_id=user_id,
+                    capture_content=want_content, parent_context=parent,
+                )
+
+            return wrap(func, make_scope)
+
+        return decorate(fn) if fn is not None else decorate
+
+    def span(
+        self,
+        name: str,
+        kind: str = "chain",
+        *,
+        model: str | None = None,
+        operation: str | None = None,
+        provider: str | None = None,
+        use_case: str | None = None,
+        user_id: str | None = None,
+        **attributes: Any,
+    ) -> SpanScope:
+        """A span around a block: ``with obs.span("retrieval", kind="retrieval") as span:``.
+
+        Spans nest into one trace (parent links follow threads and asyncio tasks); labels
+        given here (``use_case``, ``user_id``) are inherited by every span inside.
+
+        Example:
+            >>> with obs.span("rag", user_id="alice") as root:           # doctest: +SKIP
+            ...     with obs.span("retrieval", kind="retrieval", top_k=5) as span:
+            ...         span.set_attributes({"retrieval.doc_count": 5})
+        """
+        _check_kind(kind)
+        for label, value in (("model", model), ("operation", operation), ("provider", provider),
+                             ("use_case", use_case), ("user_id", user_id)):
+            _check_label(label, value)
+        attrs = {key: value for key, value in attributes.items() if value is not None}
+        if model is not None:
+            attrs[sc.GEN_AI_REQUEST_MODEL] = model
+        if operation is not None:
+            attrs[sc.GEN_AI_OPERATION_NAME] = operation
+        if provider is not None:
+            attrs[sc.GEN_AI_PROVIDER_NAME] = provider
+        return self._scope(name, kind, attrs, use_case=use_case, user_id=user_id)
+
+    @contextlib.contextmanager
+    def run(self, name: str, params: dict[str, Any] | None = None) -> Iterator[str]:
+        """Tag every span inside the block with run ``name`` (an experiment).
+
+        Example:
+            >>> with obs.run("prompt-v2", params={"temperature": 0.2}):   # doctest: +SKIP
+            ...     ask("hello")
+        """
+        _check_label("run", name)
+        if not name:
+            raise ValueError("a run needs a non-empty name")
+        self._require_writable()
+        self.store.write_runs(
+            pa.table(
+                {
+                    "name": [name],
+                    "project": [self.project],
+                    "params": [json.dumps(params or {}, default=str)],
+                    "started_at": pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")),
+                }
+            )
+        )
+        token = lb.current_labels.set(lb.merged(run=name))
+        try:
+            yield name
+        finally:
+            lb.current_labels.reset(token)
+            self.store.execute(
+                "UPDATE runs SET ended_at = now() WHERE name = ? AND project = ? "
+                "AND ended_at IS NULL",
+                [name, self.project],
+            )
+
+    # -- background side ---------------------------------------------------------------------
+    def _write_spans(self, table: pa.Table) -> None:
+        self.store.write_spans(table)
+        if self._new_prices:
+            rows, self._new_prices = self._new_prices, []
+            self.store.write_prices(pa.Table.from_pylist(rows))
+
+    def _on_model_call(self, row: dict[str, Any]) -> None:
+        with self._labels_lock:
+            self._span_labels[row["span_id"]] = (row["trace_id"], row["model"], row["use_case"])
+            if len(self._span_labels) > _SPAN_LABEL_CACHE:
+                self._span_labels.popitem(last=False)
+        version = row["price_version"]
+        if version is not None and version not in self._recorded_prices:
+            self._record_price(version, row)
+        if self.metrics is not None:
+            self.metrics.record_call(row)
+        if log.isEnabledFor(logging.INFO):
+            record = {
+                "request_id": None,
+                "trace_id": row["trace_id"],
+                "span_id": row["span_id"],
+                "model": row["model"],
+                "operation": row["operation"],
+                "latency_s": row["latency_s"],
+                "input_tokens": row["input_tokens"],
+                "output_tokens": row["output_tokens"],
+                "cost_usd": row["cost_usd"],
+                "status": row["status"],
+                "error_type": row["error_type"],
+            }
+            attrs = json.loads(row["attributes"]) if row["attributes"] else {}
+            record["request_id"] = attrs.get(sc.LLMOBS_REQUEST_ID) or attrs.get(
+                sc.GEN_AI_RESPONSE_ID
+            )
+            log.info("llm call %s %s", row["model"], row["status"], extra={"llm_call": record})
+
+    def _record_price(self, version: str, row: dict[str, Any]) -> None:
+        self._recorded_prices.add(version)
+        at = datetime.fromtimestamp(row["start_time"] / 1e6, UTC)
+        price = self.prices.lookup(row["model"], row["provider"], at)
+        if price is None:
+            return
+        self._new_prices.append(
+            {
+                "price_version": version,
+                "provider": price.provider,
+                "model": price.model,
+                "input_mtok": price.input_mtok,
+                "cached_input_mtok": price.cached_input_mtok,
+                "cache_write_mtok": price.cache_write_mtok,
+                "output_mtok": price.output_mtok,
+                "reasoning_mtok": price.reasoning_mtok,
+                "valid_from": price.valid_from,
+                "valid_to": price.valid_to,
+                "source": price.source,
+                "recorded_at": datetime.now(UTC),
+            }
+        )
+
+    # -- scores ------------------------------------------------------------------------------
+    def _span_context(self, span_id: str) -> tuple[str, str | None, str | None] | None:
+        with self._labels_lock:
+            found = self._span_labels.get(span_id)
+        if found is not None:
+            return found
+        self.flush()
+        rows = self.store.query(
+            "SELECT trace_id, model, use_case FROM spans WHERE span_id = ? LIMIT 1", [span_id]
+        )
+        if rows.height == 0:
+            return None
+        return rows.row(0)  # type: ignore[return-value]
+
+    def score(
+        self,
+        span_id: str | None = None,
+        *,
+        trace_id: str | None = None,
+        name: str = "quality",
+        value: float,
+        source: str = "human",
+        comment: str | None = None,
+        bounds: tuple[float, float] | None = (0.0, 1.0),
+    ) -> None:
+        """Attach a named score to a span (or a whole trace); stored in ``scores``.
+
+        The value must be a finite number; with ``bounds`` (default [0, 1]) it must lie inside
+        them — pass ``bounds=None`` for an unbounded score such as a latency budget ratio.
+
+        Example:
+            >>> obs.score(span_id=span.span_id, name="quality", value=0.82,   # doctest: +SKIP
+            ...           source="llm_judge")
+        """
+        self._require_writable()
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"score name must be a non-empty string, got {name!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"score {name!r} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(
+                f"score {name!r} = {value!r} is not finite: NaN and infinity are not scores; "
+                f"skip the call or record a failed evaluation in comment="
+            )
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            raise ValueError(
+                f"score {name!r} = {value!r} is outside [{bounds[0]}, {bounds[1]}]: rescale it, "
+                f"or pass bounds=None for an unbounded score"
+            )
+        if span_id is None and trace_id is None:
+            raise ValueError("score() needs span_id= or trace_id=")
+        model = use_case = None
+        if span_id is not None:
+            if not isinstance(span_id, str) or not _HEX16.match(span_id):
+                raise ValueError(f"span_id {span_id!r} is not 16 lowercase hex digits")
+            found = self._span_context(span_id)
+            if found is None:
+                raise KeyError(f"no span {span_id!r} in {self.db_path}: check the id")
+            trace_id, model, use_case = found
+        elif not isinstance(trace_id, str) or not _HEX32.match(trace_id):
+            raise ValueError(f"trace_id {trace_id!r} is not 32 lowercase hex digits")
+        self.store.write_scores(
+            pa.table(
+                {
+                    "trace_id": [trace_id],
+                    "span_id": [span_id],
+                    "name": [name],
+                    "value": [float(value)],
+                    "source": [source],
+                    "comment": [comment],
+                    "created_at": pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")),
+                }
+            )
+        )
+        if self.metrics is not None:
+            self.metrics.record_score(model, use_case, float(value))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write every captured span to the store now."""
+        if self.capture is not None and not self._closed:
+            self.capture.flush()
+
+    def close(self) -> None:
+        """Flush, stop the background thread and the metrics server, close the file."""
+        if self._closed:
+            return
+        if self.capture is not None:
+            self.capture.shutdown()
+        if self.metrics is not None:
+            self.metrics.close()
+        self._closed = True
+        self.store.close()
+        _forget(self)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- reads -------------------------------------------------------------------------------
+    def sql(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+        """Run SQL over the store (tables spans, scores, runs, prices; view llm_calls).
+
+        Values go in as parameters (``?`` or ``$name``), never by string formatting.
+
+        Example:
+            >>> obs.sql("select model, count(*) n from llm_calls where run = ? group by 1",
+            ...         ["prompt-v2"])                                          # doctest: +SKIP
+        """
+        self.flush()
+        return self.store.query(query, params)
+
+    def calls(self) -> pl.DataFrame:
+        """Every LLM call, one row each, with the ``llm_calls`` columns, oldest first."""
+        return self.sql("SELECT * FROM llm_calls ORDER BY start_time")
+
+    def spans(self) -> pl.DataFrame:
+        """Every span (LLM or not), with all columns of the ``spans`` table."""
+        return self.sql("SELECT * FROM spans ORDER BY start_time")
+
+    def scores(self) -> pl.DataFrame:
+        """The scores table: trace_id, span_id, name, value, source, comment, created_at."""
+        return self.sql("SELECT * FROM scores ORDER BY created_at")
+
+    def runs(self) -> pl.DataFrame:
+        """The runs (experiments) recorded with :meth:`run`."""
+        return self.sql("SELECT * FROM runs ORDER BY started_at")
+
+    # -- metrics -----------------------------------------------------------------------------
+    def metrics_text(self) -> str:
+        """Prometheus text exposition of this observer's metrics (after a flush)."""
+        self.flush()
+        if self.metrics is None:
+            raise PermissionError("a read-only observer has no live metrics")
+        return str(self.metrics.text())
+
+    def serve_metrics(self, port: int = 9464, addr: str = "127.0.0.1") -> Any:
+        """Serve ``/metrics`` with prometheus_client's server; re-running is harmless.
+
+        Example:
+            >>> server = obs.serve_metrics(port=9464)   # doctest: +SKIP
+            >>> server.url                               # doctest: +SKIP
+            'http://127.0.0.1:9464/metrics'
+        """
+        if self.metrics is None:
+            raise PermissionError("a read-only observer has no live metrics")
+        return self.metrics.serve(port=port, addr=addr)
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self.read_only else ("closed" if self._closed else "capturing")
+        return f"<Observer project={self.project!r} db={self.db_path!r} {mode}>"
+
+
+# -- process-wide registry: re-running init() returns the same observer -----------------------
+_OBSERVERS: dict[tuple[str, str], Observer] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def _key(db: str | Path, project: str) -> tuple[str, str]:
+    path = str(db)
+    if path == ":memory:":
+        return (path, project)
+    return (str(Path(path).expanduser().resolve()), "")
+
+
+def _forget(observer: Observer) -> None:
+    with _REGISTRY_LOCK:
+        for key, value in list(_OBSERVERS.items()):
+            if value is observer:
+                del _OBSERVERS[key]
+
+
+def get_or_create(db: str | Path, project: str, **options: Any) -> tuple[Observer, bool]:
+    """The live observer for ``db`` (created if needed) and whether it was created now."""
+    key = _key(db, project)
+    with _REGISTRY_LOCK:
+        existing = _OBSERVERS.get(key)
+        if existing is not None and not existing.closed:
+            if existing.project != project:
+                raise ValueError(
+                    f"{existing.db_path} is already open in this process for project "
+                    f"{existing.project!r}; close that observer first (obs.close()) or use "
+                    f"another file for project {project!r}"
+                )
+            return existing, False
+        observer = Observer(db, project, **options)
+        _OBSERVERS[key] = observer
+        return observer, True
+
+
+def live_observers() -> list[Observer]:
+    with _REGISTRY_LOCK:
+        return list(_OBSERVERS.values())
+
+
+def observer_for_path(path: str) -> Observer | None:
+    with _REGISTRY_LOCK:
+        return _OBSERVERS.get((path, ""))
+
+
+__all__ = ["Observer", "SpanHandle"]

@@ -1,0 +1,19 @@
+"""Errors the store raises, each saying what was wrong and what to do."""
+
+from __future__ import annotations
+
+
+class StoreError(RuntimeError):
+    """Base class of the store's errors."""
+
+
+class StoreLockedError(StoreError):
+    """The DuckDB file is held for writing by another process."""
+
+
+class SchemaTooNewError(StoreError):
+    """The file was written by a newer llmobs_nb; it is refused, never rewritten."""
+
+
+class NotAStoreError(StoreError):
+    """The file exists but holds no llmobs_nb schema (or cannot be read as DuckDB)."""
