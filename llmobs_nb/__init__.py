@@ -11,6 +11,7 @@ and every decorated call, pipeline stage and score lands in an embedded DuckDB f
 from __future__ import annotations
 
 import atexit
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def init(
     return observer
 
 
-def open(db: str | Path) -> Observer:  # noqa: A001 - mirrors the builtin on purpose
+def open(db: str | Path) -> Observer:
     """A read-only observer over an existing store file.
 
     In the kernel that is writing the file, this returns a read-only view of the live store;
@@ -90,7 +91,7 @@ def open(db: str | Path) -> Observer:  # noqa: A001 - mirrors the builtin on pur
 class _ReadView(Store):
     """A read-only face on a store this process is writing (DuckDB: one connection per file)."""
 
-    def __init__(self, store: Store) -> None:  # noqa: D107 - no new state beyond the store's
+    def __init__(self, store: Store) -> None:
         self.__dict__.update(store.__dict__)
         self.read_only = True
 
@@ -105,11 +106,10 @@ def _project_of(path: str) -> str:
 
 
 def _close_all() -> None:
+    # Best effort at interpreter exit: one observer failing to close must not stop the others.
     for observer in live_observers():
-        try:
+        with contextlib.suppress(Exception):
             observer.close()
-        except Exception:  # noqa: BLE001,S110 - best effort at exit; each close logs itself
-            pass
 
 
 atexit.register(_close_all)

@@ -161,8 +161,13 @@ class Observer:
             ... def ask(question):
             ...     return client.chat.completions.create(model="gpt-4o", messages=[...])
         """
-        for label, value in (("model", model), ("operation", operation), ("provider", provider),
-                             ("use_case", use_case), ("user_id", user_id)):
+        for label, value in (
+            ("model", model),
+            ("operation", operation),
+            ("provider", provider),
+            ("use_case", use_case),
+            ("user_id", user_id),
+        ):
             _check_label(label, value)
         _check_kind(kind)
         static = {key: value for key, value in attributes.items() if value is not None}
@@ -182,8 +187,13 @@ class Observer:
                 if want_content:
                     attrs[sc.LLMOBS_INPUT] = to_text(call_input(args, kwargs))
                 return self._scope(
-                    span_name, kind, attrs, use_case=use_case, user_id=user_id,
-                    capture_content=want_content, parent_context=parent,
+                    span_name,
+                    kind,
+                    attrs,
+                    use_case=use_case,
+                    user_id=user_id,
+                    capture_content=want_content,
+                    parent_context=parent,
                 )
 
             return wrap(func, make_scope)
@@ -213,8 +223,13 @@ class Observer:
             ...         span.set_attributes({"retrieval.doc_count": 5})
         """
         _check_kind(kind)
-        for label, value in (("model", model), ("operation", operation), ("provider", provider),
-                             ("use_case", use_case), ("user_id", user_id)):
+        for label, value in (
+            ("model", model),
+            ("operation", operation),
+            ("provider", provider),
+            ("use_case", use_case),
+            ("user_id", user_id),
+        ):
             _check_label(label, value)
         attrs = {key: value for key, value in attributes.items() if value is not None}
         if model is not None:

@@ -16,7 +16,11 @@ LABEL_ATTRIBUTES = {
     "run": sc.LLMOBS_RUN,
 }
 
-current_labels: ContextVar[dict[str, str]] = ContextVar("llmobs_nb_labels", default={})
+# The default is never mutated: merged() copies before changing anything.
+current_labels: ContextVar[dict[str, str]] = ContextVar(
+    "llmobs_nb_labels",
+    default={},  # noqa: B039
+)
 
 
 def merged(**labels: str | None) -> dict[str, str]:

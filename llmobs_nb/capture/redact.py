@@ -27,6 +27,10 @@ _PATTERNS = [
 _SECRET_KEYS = re.compile(r"(?i)(api[_-]?key|authorization|secret|password|token$|bearer)")
 
 
+# Every secret pattern needs a run of 6+ token characters; shorter strings are left alone fast.
+_MAYBE_SECRET = re.compile(r"[A-Za-z0-9_\-\.=:/+]{6,}")
+
+
 def redact_text(text: str) -> str:
     """Mask API keys, bearer tokens and ``key=secret`` pairs in ``text``.
 
@@ -34,7 +38,7 @@ def redact_text(text: str) -> str:
         >>> redact_text("Authorization: Bearer abcdefghijklmnop")
         'Authorization: [REDACTED]'
     """
-    if not text:
+    if not text or not _MAYBE_SECRET.search(text):
         return text
     for pattern in _PATTERNS:
         if pattern.groups == 2:
@@ -44,9 +48,21 @@ def redact_text(text: str) -> str:
     return text
 
 
+_secret_key_cache: dict[str, bool] = {}
+
+
+def _is_secret_key(key: str) -> bool:
+    found = _secret_key_cache.get(key)
+    if found is None:
+        found = bool(_SECRET_KEYS.search(key)) and not key.startswith(("gen_ai.usage", "llm.token"))
+        if len(_secret_key_cache) < 10_000:
+            _secret_key_cache[key] = found
+    return found
+
+
 def redact_value(key: str, value: Any) -> Any:
     """Redact one attribute: the whole value when its key names a secret, else secrets in text."""
-    if _SECRET_KEYS.search(key) and not key.startswith("gen_ai.usage"):
+    if _is_secret_key(key):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)

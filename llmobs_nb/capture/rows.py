@@ -57,17 +57,30 @@ SPAN_SCHEMA = pa.schema(
     ]
 )
 COLUMNS = SPAN_SCHEMA.names
+_NS_PER_DAY = 86_400 * 10**9
 MODEL_CALL_KINDS = frozenset({"llm", "embedding", "evaluator"})
 
 # Attributes that become columns are not repeated in the JSON ``attributes`` column.
 _MAPPED = frozenset(
     {
-        sc.LLMOBS_KIND, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_RESPONSE_MODEL,
-        sc.GEN_AI_OPERATION_NAME, sc.LLMOBS_USE_CASE, sc.LLMOBS_USER_ID, sc.LLMOBS_RUN,
-        sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS,
-        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-        sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-        sc.LLMOBS_INPUT, sc.LLMOBS_OUTPUT, sc.ERROR_TYPE, sc.LLMOBS_PROJECT,
+        sc.LLMOBS_KIND,
+        sc.GEN_AI_PROVIDER_NAME,
+        sc.GEN_AI_REQUEST_MODEL,
+        sc.GEN_AI_RESPONSE_MODEL,
+        sc.GEN_AI_OPERATION_NAME,
+        sc.LLMOBS_USE_CASE,
+        sc.LLMOBS_USER_ID,
+        sc.LLMOBS_RUN,
+        sc.GEN_AI_USAGE_INPUT_TOKENS,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+        sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+        sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+        sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+        sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+        sc.LLMOBS_INPUT,
+        sc.LLMOBS_OUTPUT,
+        sc.ERROR_TYPE,
+        sc.LLMOBS_PROJECT,
     }
 )
 
@@ -154,8 +167,9 @@ def to_columns(
     ``on_model_call`` receives a dict per LLM/embedding/evaluator call (metrics, logging).
     """
     cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    days: dict[int, datetime] = {}
     for span in spans:
-        attrs = span.attributes or {}
+        attrs = dict(span.attributes) if span.attributes else {}
         ctx = span.context
         parent = span.parent
         start_ns = span.start_time or 0
@@ -175,19 +189,28 @@ def to_columns(
         status = "error" if span.status.status_code is StatusCode.ERROR else "ok"
         error_type = _error_type(span, attrs) if status == "error" else None
         input_tokens = _tokens(
-            attrs, problems, sc.GEN_AI_USAGE_INPUT_TOKENS, sc.OI_TOKEN_PROMPT,
+            attrs,
+            problems,
+            sc.GEN_AI_USAGE_INPUT_TOKENS,
+            sc.OI_TOKEN_PROMPT,
             sc.GEN_AI_USAGE_PROMPT_TOKENS,
         )
         output_tokens = _tokens(
-            attrs, problems, sc.GEN_AI_USAGE_OUTPUT_TOKENS, sc.OI_TOKEN_COMPLETION,
+            attrs,
+            problems,
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+            sc.OI_TOKEN_COMPLETION,
             sc.GEN_AI_USAGE_COMPLETION_TOKENS,
         )
         cached = _tokens(
             attrs, problems, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, sc.OI_TOKEN_CACHE_READ
         )
         written = _tokens(
-            attrs, problems, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-            sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, sc.OI_TOKEN_CACHE_WRITE,
+            attrs,
+            problems,
+            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+            sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+            sc.OI_TOKEN_CACHE_WRITE,
         )
         reasoning = _tokens(
             attrs, problems, sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, sc.OI_TOKEN_REASONING
@@ -195,9 +218,12 @@ def to_columns(
         if input_tokens is not None and (cached or 0) + (written or 0) > input_tokens:
             problems.append(f"cached input exceeds input_tokens ({input_tokens})")
             cached = written = None
-        start_dt = datetime.fromtimestamp(start_ns / 1e9, UTC)
         cost = version = None
         if kind in MODEL_CALL_KINDS and model is not None:
+            day = start_ns // _NS_PER_DAY
+            start_dt = days.get(day)
+            if start_dt is None:  # prices change by the day: one datetime per day will do
+                start_dt = days[day] = datetime.fromtimestamp(day * 86400, UTC)
             cost, version = prices.cost(
                 model,
                 input_tokens=input_tokens,
@@ -210,9 +236,7 @@ def to_columns(
             )
         ttft = attrs.get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
         extra = {
-            key: redact_value(key, value)
-            for key, value in attrs.items()
-            if key not in _MAPPED
+            key: redact_value(key, value) for key, value in attrs.items() if key not in _MAPPED
         }
         if problems:
             extra["llmobs.attribute_error"] = "; ".join(problems)

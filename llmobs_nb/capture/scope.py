@@ -41,8 +41,12 @@ def capture_failed(what: str, exc: BaseException) -> None:
     key = f"{what}:{type(exc).__name__}"
     if key not in _reported:
         _reported.add(key)
-        log.warning("llmobs_nb could not %s (%s: %s); the call itself is unaffected", what,
-                    type(exc).__name__, exc)
+        log.warning(
+            "llmobs_nb could not %s (%s: %s); the call itself is unaffected",
+            what,
+            type(exc).__name__,
+            exc,
+        )
 
 
 class SpanHandle:
@@ -107,22 +111,22 @@ class SpanScope:
     """Start, make current, annotate and end one OpenTelemetry span."""
 
     __slots__ = (
-        "capture",
-        "name",
-        "attributes",
-        "labels",
-        "parent_context",
-        "capture_content",
-        "span",
-        "start_ns",
-        "_tokens",
-        "_usage",
-        "_text",
+        "_ended",
         "_first_chunk_seen",
         "_handed_off",
-        "_ended",
+        "_text",
+        "_tokens",
+        "_usage",
+        "attributes",
+        "capture",
+        "capture_content",
         "is_model_call",
+        "labels",
+        "name",
         "on_end",
+        "parent_context",
+        "span",
+        "start_ns",
     )
 
     def __init__(
@@ -201,7 +205,7 @@ class SpanScope:
                 self.span.set_attribute("http.response.status_code", status_code)
             self.span.record_exception(exc)
             self.span.set_status(Status(StatusCode.ERROR, f"{name}: {exc}"[:2000]))
-        except Exception as inner:  # noqa: BLE001 - capture must never mask the user's error
+        except Exception as inner:
             capture_failed("record an exception", inner)
 
     def end(self, abandoned: bool = False) -> None:
@@ -217,13 +221,13 @@ class SpanScope:
                 self.span.set_attribute(sc.LLMOBS_USAGE_MISSING, True)
             if self._text:
                 self.span.set_attribute(sc.LLMOBS_OUTPUT, ct.to_text("".join(self._text)))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             capture_failed("record usage", exc)
         self.span.end()
         if self.on_end is not None:
             try:
                 self.on_end(self)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 capture_failed("run an end-of-call hook", exc)
 
     # -- annotations -------------------------------------------------------------------------
@@ -240,10 +244,12 @@ class SpanScope:
         self._usage = usage if self._usage is None else self._usage.merge(usage)
 
     def _write_usage(self, usage: Usage) -> None:
+        counts = {}
         for field_name in TOKEN_FIELDS:
             value = getattr(usage, field_name)
             if value is not None:
-                self.span.set_attribute(_USAGE_ATTRIBUTES[field_name], value)
+                counts[_USAGE_ATTRIBUTES[field_name]] = value
+        self.span.set_attributes(counts)
         if usage.problems:
             self.span.set_attribute(sc.LLMOBS_USAGE_ERROR, "; ".join(usage.problems)[:1000])
             log.warning("usage of span %r: %s", self.name, "; ".join(usage.problems))
@@ -255,20 +261,23 @@ class SpanScope:
             model = ct.response_model(response)
             if model:
                 self.span.set_attribute(sc.GEN_AI_RESPONSE_MODEL, model)
+            found: dict[str, Any] = {}
             reason = ct.finish_reason(response)
             if reason:
-                self.span.set_attribute(sc.GEN_AI_RESPONSE_FINISH_REASONS, [reason])
+                found[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
             rid = ct.response_id(response)
             if rid:
-                self.span.set_attribute(sc.GEN_AI_RESPONSE_ID, rid)
+                found[sc.GEN_AI_RESPONSE_ID] = rid
             req = ct.request_id(response)
             if req:
-                self.span.set_attribute(sc.LLMOBS_REQUEST_ID, req)
+                found[sc.LLMOBS_REQUEST_ID] = req
+            if found:
+                self.span.set_attributes(found)
             if self.capture_content:
                 text = ct.response_text(response)
                 if text is not None:
                     self.span.set_attribute(sc.LLMOBS_OUTPUT, ct.to_text(text))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             capture_failed("read a response", exc)
 
     def mark_first_chunk(self) -> None:
@@ -294,5 +303,5 @@ class SpanScope:
             reason = ct.finish_reason(chunk)
             if reason:
                 self.span.set_attribute(sc.GEN_AI_RESPONSE_FINISH_REASONS, [reason])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             capture_failed("read a stream chunk", exc)

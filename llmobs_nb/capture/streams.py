@@ -8,6 +8,7 @@ whatever the consumer does in between.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from types import AsyncGeneratorType, GeneratorType
 from typing import Any
 
 from llmobs_nb.capture.scope import SpanScope
@@ -149,18 +150,22 @@ class AsyncTracedStream:
             scope.end(abandoned=True)
 
 
+_PLAIN = frozenset({dict, list, tuple, str, bytes, int, float, bool, type(None)})
+
+
 def is_sync_stream(value: Any) -> bool:
     """A returned value that is a stream to keep the span open for."""
-    import inspect
-
-    if inspect.isgenerator(value):
+    if type(value) in _PLAIN:
+        return False
+    if isinstance(value, GeneratorType):
         return True
     return type(value).__name__.endswith("Stream") and hasattr(value, "__iter__")
 
 
 def is_async_stream(value: Any) -> bool:
-    import inspect
-
-    if inspect.isasyncgen(value):
+    """A returned value that is an async stream to keep the span open for."""
+    if type(value) in _PLAIN:
+        return False
+    if isinstance(value, AsyncGeneratorType):
         return True
     return type(value).__name__.endswith("Stream") and hasattr(value, "__aiter__")

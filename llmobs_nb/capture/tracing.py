@@ -54,9 +54,7 @@ class BufferingProcessor(SpanProcessor):
         self._drain_lock = threading.Lock()
         self._retry: list[Any] = []
         self.written = 0
-        self._thread = threading.Thread(
-            target=self._run, name="llmobs_nb-flush", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="llmobs_nb-flush", daemon=True)
         self._thread.start()
 
     # -- SpanProcessor -----------------------------------------------------------------------
@@ -91,7 +89,7 @@ class BufferingProcessor(SpanProcessor):
             self._wake.clear()
             try:
                 self.drain()
-            except Exception as exc:  # noqa: BLE001 - the flusher must outlive any bad batch
+            except Exception as exc:
                 capture_failed("write spans to the store (will retry)", exc)
 
     def drain(self) -> int:

@@ -5,8 +5,9 @@ The convention is OpenTelemetry's: ``input_tokens`` counts *all* input, cached i
 - OpenAI chat completions: ``prompt_tokens`` already includes
   ``prompt_tokens_details.cached_tokens``; ``completion_tokens`` includes
   ``completion_tokens_details.reasoning_tokens``. Taken as they are.
-- OpenAI Responses API: ``input_tokens`` / ``output_tokens`` with ``input_tokens_details.cached_tokens``
-  and ``output_tokens_details.reasoning_tokens``, same meaning as above.
+- OpenAI Responses API: ``input_tokens`` / ``output_tokens`` with
+  ``input_tokens_details.cached_tokens`` and ``output_tokens_details.reasoning_tokens``, same
+  meaning as above.
 - Anthropic: ``input_tokens`` counts only the uncached input; cache reads and cache writes are
   reported apart (``cache_read_input_tokens``, ``cache_creation_input_tokens``). We store
   ``input_tokens = input_tokens + cache_read_input_tokens + cache_creation_input_tokens``,
@@ -60,13 +61,13 @@ class Usage:
 def _get(obj: Any, key: str) -> Any:
     if obj is None:
         return None
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):
         return obj.get(key)
     return getattr(obj, key, None)
 
 
 def _has(obj: Any, key: str) -> bool:
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):
         return key in obj
     return hasattr(obj, key)
 
@@ -205,7 +206,7 @@ def usage_from_response(response: Any) -> Usage:
     """Find and normalise the usage carried by ``response``; empty when there is none.
 
     Example:
-        >>> usage_from_response({"usage": {"prompt_tokens": 10, "completion_tokens": 2}}).input_tokens
-        10
+        >>> usage_from_response({"usage": {"prompt_tokens": 10, "completion_tokens": 2}}).output_tokens
+        2
     """
     return parse_usage(find_usage_object(response))

@@ -253,7 +253,10 @@ class PriceBook:
             return None, None
         return (
             price.cost(
-                input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
+                input_tokens,
+                output_tokens,
+                cached_input_tokens,
+                cache_write_tokens,
                 reasoning_tokens,
             ),
             price.version,

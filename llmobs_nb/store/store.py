@@ -41,7 +41,9 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
                 f"with llmobs_nb.open_many([...])."
             ) from None
         if read_only and "does not exist" in text.lower():
-            raise FileNotFoundError(f"no store at {path}: create one with llmobs_nb.init(db=...)")
+            raise FileNotFoundError(
+                f"no store at {path}: create one with llmobs_nb.init(db=...)"
+            ) from None
         raise NotAStoreError(f"{path} cannot be opened as a DuckDB store: {text}") from None
     con.execute("SET TimeZone = 'UTC'")
     return con
@@ -69,9 +71,7 @@ def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
             f"the file was not changed."
         )
     if not applied:
-        con.execute(
-            "CREATE TABLE _migrations (seq INTEGER, name VARCHAR, applied_at TIMESTAMPTZ)"
-        )
+        con.execute("CREATE TABLE _migrations (seq INTEGER, name VARCHAR, applied_at TIMESTAMPTZ)")
     for seq, (name, fn) in enumerate(MIGRATIONS):
         if seq < len(applied):
             continue
@@ -176,9 +176,7 @@ class Store:
             con.execute(sql, params or [])
 
     # -- reads -------------------------------------------------------------------------------
-    def query(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
-    ) -> pl.DataFrame:
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
         """Run ``sql`` (with ``?`` or ``$name`` parameters) and return a polars DataFrame."""
         with self._connection() as con:
             relation = con.sql(sql, params=params or None)
