@@ -206,7 +206,8 @@ def usage_from_response(response: Any) -> Usage:
     """Find and normalise the usage carried by ``response``; empty when there is none.
 
     Example:
-        >>> usage_from_response({"usage": {"prompt_tokens": 10, "completion_tokens": 2}}).output_tokens
+        >>> reply = {"usage": {"prompt_tokens": 10, "completion_tokens": 2}}
+        >>> usage_from_response(reply).output_tokens
         2
     """
     return parse_usage(find_usage_object(response))
