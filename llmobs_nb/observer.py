@@ -273,6 +273,35 @@ class Observer:
                 [name, self.project],
             )
 
+    def instrument_openai(self, client: Any) -> Any:
+        """Trace an ``openai.OpenAI`` / ``AsyncOpenAI`` client in place; returns it.
+
+        Example:
+            >>> client = obs.instrument_openai(openai.OpenAI())   # doctest: +SKIP
+        """
+        from llmobs_nb.clients import instrument_openai
+
+        self._require_writable()
+        return instrument_openai(self, client)
+
+    def instrument_anthropic(self, client: Any) -> Any:
+        """Trace an ``anthropic.Anthropic`` / ``AsyncAnthropic`` client in place; returns it.
+
+        Example:
+            >>> client = obs.instrument_anthropic(anthropic.Anthropic())   # doctest: +SKIP
+        """
+        from llmobs_nb.clients import instrument_anthropic
+
+        self._require_writable()
+        return instrument_anthropic(self, client)
+
+    def uninstrument(self, client: Any) -> Any:
+        """Restore a client instrumented by this package; returns it."""
+        from llmobs_nb.clients import uninstrument
+
+        uninstrument(client)
+        return client
+
     # -- background side ---------------------------------------------------------------------
     def _write_spans(self, table: pa.Table) -> None:
         self.store.write_spans(table)

@@ -161,6 +161,7 @@ def to_columns(
     project: str | None,
     prices: PriceBook,
     on_model_call: Callable[[dict[str, Any]], None] | None = None,
+    duplicates: set[int] | None = None,
 ) -> pa.Table:
     """Convert finished spans to an Arrow table with the ``spans`` table's columns.
 
@@ -176,6 +177,11 @@ def to_columns(
         end_ns = span.end_time or start_ns
         kind = span_kind(span.name, attrs)
         problems: list[str] = []
+        duplicate = bool(duplicates) and ctx.span_id in duplicates  # type: ignore[operator]
+        if duplicate:
+            duplicates.discard(ctx.span_id)  # type: ignore[union-attr]
+            kind = "other"
+            attrs["llmobs.duplicate_of_parent"] = True
         model_raw = _first(attrs, sc.GEN_AI_REQUEST_MODEL, sc.OI_MODEL_NAME)
         model = _label(model_raw)
         if model_raw is not None and model is None:

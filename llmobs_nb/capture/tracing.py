@@ -54,6 +54,11 @@ class BufferingProcessor(SpanProcessor):
         self._drain_lock = threading.Lock()
         self._retry: list[Any] = []
         self.written = 0
+        # Span ids of our instrumented SDK calls in flight. A span another instrumentation
+        # (e.g. the Anthropic SDK's own tracing) opens inside one describes the same call: it is
+        # kept as a plain span, not counted as a second LLM call.
+        self.active_calls: set[int] = set()
+        self._duplicates: set[int] = set()
         self._thread = threading.Thread(target=self._run, name="llmobs_nb-flush", daemon=True)
         self._thread.start()
 
@@ -62,6 +67,12 @@ class BufferingProcessor(SpanProcessor):
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
+        if self.active_calls:
+            parent = span.parent
+            if parent is not None and parent.span_id in self.active_calls:
+                scope = span.instrumentation_scope
+                if scope is None or scope.name != "llmobs_nb":
+                    self._duplicates.add(span.context.span_id)
         pending = self._pending
         pending.append(span)
         if len(pending) >= self._batch_size:
@@ -104,7 +115,9 @@ class BufferingProcessor(SpanProcessor):
             while pending:
                 count = min(len(pending), 50_000)
                 batch = [pending.popleft() for _ in range(count)]
-                table = to_columns(batch, self._project, self._prices, self._on_model_call)
+                table = to_columns(
+                    batch, self._project, self._prices, self._on_model_call, self._duplicates
+                )
                 self._write(table)
                 written += count
             return written

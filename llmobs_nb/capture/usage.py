@@ -152,6 +152,11 @@ def parse_usage(usage: Any) -> Usage:
             output_tokens=_count(_get(usage, "output_tokens"), "output_tokens", problems),
             cached_input_tokens=read,
             cache_write_tokens=write,
+            reasoning_tokens=_count(
+                _get(_get(usage, "output_tokens_details"), "thinking_tokens"),
+                "output_tokens_details.thinking_tokens",
+                problems,
+            ),
         )
     else:
         result = Usage(

@@ -1,0 +1,134 @@
+"""``obs.instrument_anthropic(client)``: ``messages.create`` and the ``messages.stream`` helper."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+from llmobs_nb.capture.streams import aiterate, iterate
+from llmobs_nb.clients.patching import (
+    _MARK,
+    _patches,
+    count_attempts,
+    current_context,
+    is_instrumented,
+    patch_method,
+    start_call,
+)
+
+if TYPE_CHECKING:
+    from llmobs_nb.capture.scope import SpanScope
+    from llmobs_nb.observer import Observer
+
+
+def instrument_anthropic(obs: Observer, client: Any) -> Any:
+    """Trace ``client`` (``anthropic.Anthropic`` or ``AsyncAnthropic``); returns the client.
+
+    ``messages.create`` (plain and ``stream=True``) and ``messages.stream(...)`` become spans.
+    Anthropic counts ``input_tokens`` without the cache; they are stored normalised (input
+    includes cache reads and writes, see README) and cache reads and writes are priced at their
+    own rates. If the Anthropic SDK's own OpenTelemetry tracing is on too (it is when a global
+    tracer provider exists, e.g. ``init(set_global=True)``), its span of the same call is kept
+    as a plain child span and not counted as a second LLM call.
+
+    Example:
+        >>> client = obs.instrument_anthropic(anthropic.Anthropic())   # doctest: +SKIP
+    """
+    import anthropic
+
+    if not isinstance(client, anthropic.Anthropic | anthropic.AsyncAnthropic):
+        raise TypeError(
+            f"instrument_anthropic needs an anthropic.Anthropic or AsyncAnthropic, got "
+            f"{type(client).__name__}; for OpenAI use obs.instrument_openai(client)"
+        )
+    if is_instrumented(client):
+        return client
+    is_async = isinstance(client, anthropic.AsyncAnthropic)
+    count_attempts(client)
+    patch_method(
+        obs, client, client.messages, "create", operation="chat", provider="anthropic",
+        is_async=is_async,
+    )
+    _patch_stream_helper(obs, client, is_async)
+    return client
+
+
+def _patch_stream_helper(obs: Observer, client: Any, is_async: bool) -> None:
+    resource = client.messages
+    original = resource.stream
+
+    @functools.wraps(original)
+    def stream(*args: Any, **kwargs: Any) -> Any:
+        manager = original(*args, **kwargs)
+        parent = current_context()
+        return (_AsyncManager if is_async else _SyncManager)(obs, manager, kwargs, parent)
+
+    setattr(stream, _MARK, True)
+    resource.__dict__["stream"] = stream
+    _patches(client).append((resource, "stream"))
+
+
+class _SyncManager:
+    """Wraps ``MessageStreamManager``: the span covers the request and the stream's events."""
+
+    def __init__(self, obs: Observer, manager: Any, kwargs: dict[str, Any], parent: Any) -> None:
+        self._obs, self._manager, self._kwargs, self._parent = obs, manager, kwargs, parent
+        self._scope: SpanScope | None = None
+
+    def __enter__(self) -> Any:
+        scope = self._scope = start_call(
+            self._obs, {**self._kwargs, "stream": True}, operation="chat",
+            provider="anthropic", kind="llm", parent=self._parent,
+        )
+        scope.attach()
+        try:
+            stream = self._manager.__enter__()
+        except BaseException as exc:
+            scope.detach()
+            scope.fail(exc)
+            scope.end()
+            raise
+        scope.detach()
+        stream._iterator = iterate(scope, stream._iterator)
+        return stream
+
+    def __exit__(self, *exc: Any) -> Any:
+        try:
+            return self._manager.__exit__(*exc)
+        finally:
+            # A stream read to its end has ended the span already; this ends one left half way.
+            if self._scope is not None:
+                self._scope.end(abandoned=True)
+
+
+class _AsyncManager:
+    """Async twin of :class:`_SyncManager` for ``AsyncMessageStreamManager``."""
+
+    def __init__(self, obs: Observer, manager: Any, kwargs: dict[str, Any], parent: Any) -> None:
+        self._obs, self._manager, self._kwargs, self._parent = obs, manager, kwargs, parent
+        self._scope: SpanScope | None = None
+
+    async def __aenter__(self) -> Any:
+        scope = self._scope = start_call(
+            self._obs, {**self._kwargs, "stream": True}, operation="chat",
+            provider="anthropic", kind="llm", parent=self._parent,
+        )
+        scope.attach()
+        try:
+            stream = await self._manager.__aenter__()
+        except BaseException as exc:
+            scope.detach()
+            scope.fail(exc)
+            scope.end()
+            raise
+        scope.detach()
+        stream._iterator = aiterate(scope, stream._iterator)
+        return stream
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        try:
+            return await self._manager.__aexit__(*exc)
+        finally:
+            # A stream read to its end has ended the span already; this ends one left half way.
+            if self._scope is not None:
+                self._scope.end(abandoned=True)

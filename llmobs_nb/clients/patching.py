@@ -1,0 +1,203 @@
+"""Patching SDK resource methods on one client instance, and undoing it.
+
+Only the given client object changes (instance attributes shadow the class's methods), so other
+clients in the process are untouched; ``uninstrument`` deletes the shadows. Patching twice is a
+no-op. Retries are counted by wrapping the client's ``_build_request``, which the Stainless
+base client of both SDKs calls once per HTTP attempt, in the caller's thread or task.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+
+from llmobs_nb.capture import semconv as sc
+from llmobs_nb.capture.content import call_input, to_text
+from llmobs_nb.capture.decorators import finish
+from llmobs_nb.capture.scope import SpanScope, capture_failed
+
+if TYPE_CHECKING:
+    from llmobs_nb.observer import Observer
+
+_MARK = "__llmobs_nb_patched__"
+_PATCHES = "__llmobs_nb_patches__"
+_attempts: ContextVar[list[int] | None] = ContextVar("llmobs_nb_attempts", default=None)
+
+REQUEST_PARAMS = {
+    "temperature": "gen_ai.request.temperature",
+    "top_p": "gen_ai.request.top_p",
+    "max_tokens": "gen_ai.request.max_tokens",
+    "max_completion_tokens": "gen_ai.request.max_tokens",
+    "max_output_tokens": "gen_ai.request.max_tokens",
+    "seed": "gen_ai.request.seed",
+}
+
+
+def _patches(client: Any) -> list[tuple[Any, str]]:
+    found = client.__dict__.get(_PATCHES)
+    if found is None:
+        found = []
+        client.__dict__[_PATCHES] = found
+    return found
+
+
+def is_instrumented(client: Any) -> bool:
+    return bool(client.__dict__.get(_PATCHES))
+
+
+def uninstrument(client: Any) -> None:
+    """Restore a client instrumented by ``obs.instrument_openai/anthropic``; harmless if not."""
+    for owner, name in client.__dict__.pop(_PATCHES, []):
+        owner.__dict__.pop(name, None)
+
+
+def count_attempts(client: Any) -> None:
+    """Count HTTP attempts of each traced call (first try + retries)."""
+    original = client._build_request
+
+    @functools.wraps(original)
+    def build_request(*args: Any, **kwargs: Any) -> Any:
+        box = _attempts.get()
+        if box is not None:
+            box[0] += 1
+        return original(*args, **kwargs)
+
+    setattr(build_request, _MARK, True)
+    client.__dict__["_build_request"] = build_request
+    _patches(client).append((client, "_build_request"))
+
+
+def _request_attributes(kwargs: dict[str, Any], operation: str, provider: str) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        sc.GEN_AI_OPERATION_NAME: operation,
+        sc.GEN_AI_PROVIDER_NAME: provider,
+    }
+    model = kwargs.get("model")
+    if isinstance(model, str):
+        attrs[sc.GEN_AI_REQUEST_MODEL] = model
+    for key, attr in REQUEST_PARAMS.items():
+        value = kwargs.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            attrs[attr] = value
+    if kwargs.get("stream") is True:
+        attrs[sc.LLMOBS_STREAM] = True
+    return attrs
+
+
+def start_call(
+    obs: Observer, kwargs: dict[str, Any], *, operation: str, provider: str, kind: str,
+    parent: Any = None,
+) -> SpanScope:
+    """A started span for one SDK call, registered so the SDK's own span is not counted twice."""
+    attrs = _request_attributes(kwargs, operation, provider)
+    if obs.capture_content:
+        attrs[sc.LLMOBS_INPUT] = to_text(call_input((), kwargs))
+    model = attrs.get(sc.GEN_AI_REQUEST_MODEL, "")
+    scope = obs._scope(
+        f"{operation} {model}".strip(), kind, attrs, use_case=None, user_id=None,
+        parent_context=parent,
+    )
+    scope.start()
+    capture = scope.capture
+    span_id = scope.span.get_span_context().span_id
+    capture.processor.active_calls.add(span_id)
+    scope.on_end = lambda s: capture.processor.active_calls.discard(span_id)
+    return scope
+
+
+def _after_request(scope: SpanScope, box: list[int], result: Any) -> None:
+    try:
+        if box[0] > 1:
+            scope.span.set_attribute("http.request.resend_count", box[0] - 1)
+        response = getattr(result, "response", None)  # streams keep the HTTP response
+        headers = getattr(response, "headers", None)
+        if headers is not None:
+            rid = headers.get("x-request-id") or headers.get("request-id")
+            if rid:
+                scope.span.set_attribute(sc.LLMOBS_REQUEST_ID, rid)
+    except Exception as exc:  # noqa: BLE001
+        capture_failed("read request metadata", exc)
+
+
+def patch_method(
+    obs: Observer,
+    client: Any,
+    resource: Any,
+    name: str,
+    *,
+    operation: str,
+    provider: str,
+    kind: str = "llm",
+    is_async: bool,
+) -> None:
+    """Shadow ``resource.name`` with a traced version (once)."""
+    current = getattr(resource, name)
+    if getattr(current, _MARK, False):
+        return
+    original: Callable[..., Any] = current
+
+    if is_async:
+
+        @functools.wraps(original)
+        async def traced(*args: Any, **kwargs: Any) -> Any:
+            scope = start_call(obs, kwargs, operation=operation, provider=provider, kind=kind)
+            box = [0]
+            token = _attempts.set(box)
+            try:
+                scope.attach()
+                try:
+                    result = await original(*args, **kwargs)
+                finally:
+                    scope.detach()
+            except BaseException as exc:
+                _after_request(scope, box, None)
+                scope.fail(exc)
+                scope.end()
+                raise
+            finally:
+                _attempts.reset(token)
+            _after_request(scope, box, result)
+            return finish_and_end(scope, result)
+
+    else:
+
+        @functools.wraps(original)
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            scope = start_call(obs, kwargs, operation=operation, provider=provider, kind=kind)
+            box = [0]
+            token = _attempts.set(box)
+            try:
+                scope.attach()
+                try:
+                    result = original(*args, **kwargs)
+                finally:
+                    scope.detach()
+            except BaseException as exc:
+                _after_request(scope, box, None)
+                scope.fail(exc)
+                scope.end()
+                raise
+            finally:
+                _attempts.reset(token)
+            _after_request(scope, box, result)
+            return finish_and_end(scope, result)
+
+    setattr(traced, _MARK, True)
+    resource.__dict__[name] = traced
+    _patches(client).append((resource, name))
+
+
+def finish_and_end(scope: SpanScope, result: Any) -> Any:
+    """Read a result; end the span now unless a stream took it over."""
+    wrapped = finish(scope, result)
+    if not scope._handed_off:
+        scope.end()
+    return wrapped
+
+
+def current_context() -> Any:
+    return otel_context.get_current()

@@ -1,0 +1,13 @@
+"""Production export: Grafana dashboard, Prometheus rules, backfill, Parquet."""
+
+from llmobs_nb.export.backfill import openmetrics_backfill
+from llmobs_nb.export.grafana import grafana_dashboard, write_grafana_dashboard
+from llmobs_nb.export.rules import prometheus_rules, write_prometheus_rules
+
+__all__ = [
+    "grafana_dashboard",
+    "openmetrics_backfill",
+    "prometheus_rules",
+    "write_grafana_dashboard",
+    "write_prometheus_rules",
+]

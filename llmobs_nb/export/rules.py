@@ -1,0 +1,189 @@
+"""Prometheus alerting rules over the ``llm_*`` metrics, and their definitions.
+
+The same :class:`AlertRule` values drive the YAML rule file and the backtest in
+:mod:`llmobs_nb.alerts`, so a threshold, window or ``for`` duration exists once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from llmobs_nb.export.yaml_text import to_yaml
+from llmobs_nb.metrics import definitions as d
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: str) -> int:
+    """Return a Prometheus duration such as ``"5m"`` or ``"1h"`` in seconds.
+
+    Example:
+        >>> duration_seconds("5m")
+        300
+    """
+    unit = text[-1:]
+    if unit not in _DURATION_UNITS or not text[:-1].isdigit():
+        raise ValueError(f"duration {text!r} is not like '30s', '5m', '1h' or '1d'")
+    return int(text[:-1]) * _DURATION_UNITS[unit]
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One alert: the PromQL ``measure`` compared with ``threshold`` over ``window``.
+
+    ``for_`` is how long the condition must hold before the alert fires (``"0s"``: at once).
+    """
+
+    name: str
+    measure: str
+    op: Literal[">", "<"]
+    threshold: float
+    window: str
+    for_: str
+    severity: str
+    summary: str
+
+    @property
+    def description(self) -> str:
+        """What the alert means and where to look; static, so rule unit tests can match it."""
+        held = "" if duration_seconds(self.for_) == 0 else f" for {self.for_}"
+        return (
+            f"{self.measure} has been {self.op} {self.threshold!r}{held}. "
+            f"See the llmobs_nb Grafana dashboard, or llmobs_nb.alerts.evaluate() on the stored "
+            f"calls for the episodes."
+        )
+
+    @property
+    def expr(self) -> str:
+        """The alerting expression: the measure, compared with the threshold."""
+        return f"{self.measure} {self.op} {self.threshold!r}"
+
+
+def alert_rules(
+    *,
+    latency_p95_s: float = 10,
+    error_rate: float = 0.05,
+    cost_per_hour_usd: float = 50,
+    quality_min: float = 0.7,
+    quality_window: str = "1h",
+) -> list[AlertRule]:
+    """Return the four alert definitions of DESIGN.md with the given thresholds.
+
+    LLMHighLatency (P95 over 5m, for 5m, warning), LLMHighErrorRate (errors/requests over 5m,
+    for 2m, critical), LLMCostBudgetAlert (cost increase over 1h, warning) and
+    LLMQualityDegradation (mean quality score over ``quality_window`` below ``quality_min``,
+    for 10m, warning).
+
+    Example:
+        >>> [r.name for r in alert_rules()][:2]
+        ['LLMHighLatency', 'LLMHighErrorRate']
+    """
+    duration_seconds(quality_window)
+    requests = f"{d.REQUEST_DURATION.name}_count"
+    quality = d.QUALITY.name
+    return [
+        AlertRule(
+            name="LLMHighLatency",
+            measure=(
+                f"histogram_quantile(0.95, sum by (le) "
+                f"(rate({d.REQUEST_DURATION.name}_bucket[5m])))"
+            ),
+            op=">",
+            threshold=latency_p95_s,
+            window="5m",
+            for_="5m",
+            severity="warning",
+            summary=f"P95 latency of LLM calls above {latency_p95_s} s over 5m",
+        ),
+        AlertRule(
+            name="LLMHighErrorRate",
+            measure=f"sum(rate({d.ERRORS.name}[5m])) / sum(rate({requests}[5m]))",
+            op=">",
+            threshold=error_rate,
+            window="5m",
+            for_="2m",
+            severity="critical",
+            summary=f"more than {error_rate:.1%} of LLM calls failed over 5m",
+        ),
+        AlertRule(
+            name="LLMCostBudgetAlert",
+            measure=f"sum(increase({d.COST.name}[1h]))",
+            op=">",
+            threshold=cost_per_hour_usd,
+            window="1h",
+            for_="0s",
+            severity="warning",
+            summary=f"LLM spend above {cost_per_hour_usd} USD in the last hour",
+        ),
+        AlertRule(
+            name="LLMQualityDegradation",
+            measure=(
+                f"sum(rate({quality}_sum[{quality_window}])) "
+                f"/ sum(rate({quality}_count[{quality_window}]))"
+            ),
+            op="<",
+            threshold=quality_min,
+            window=quality_window,
+            for_="10m",
+            severity="warning",
+            summary=f"mean quality score below {quality_min} over {quality_window}",
+        ),
+    ]
+
+
+def rules_yaml(rules: Sequence[AlertRule], group: str = "llmobs_nb") -> str:
+    """Return a Prometheus rule file (YAML) holding ``rules`` in one group.
+
+    Example:
+        >>> rules_yaml(alert_rules()).startswith("groups:")
+        True
+    """
+    entries = []
+    for rule in rules:
+        entry: dict[str, object] = {"alert": rule.name, "expr": rule.expr}
+        if duration_seconds(rule.for_) > 0:
+            entry["for"] = rule.for_
+        entry["labels"] = {"severity": rule.severity}
+        entry["annotations"] = {"summary": rule.summary, "description": rule.description}
+        entries.append(entry)
+    return to_yaml({"groups": [{"name": group, "rules": entries}]})
+
+
+def prometheus_rules(
+    *,
+    latency_p95_s: float = 10,
+    error_rate: float = 0.05,
+    cost_per_hour_usd: float = 50,
+    quality_min: float = 0.7,
+    quality_window: str = "1h",
+) -> str:
+    """Return the alert rule file (YAML) that Prometheus loads with ``rule_files:``.
+
+    Example:
+        >>> "alert: LLMHighErrorRate" in prometheus_rules(error_rate=0.02)
+        True
+    """
+    return rules_yaml(
+        alert_rules(
+            latency_p95_s=latency_p95_s,
+            error_rate=error_rate,
+            cost_per_hour_usd=cost_per_hour_usd,
+            quality_min=quality_min,
+            quality_window=quality_window,
+        )
+    )
+
+
+def write_prometheus_rules(path: str | Path, **thresholds: Any) -> Path:
+    """Write :func:`prometheus_rules` (same keyword thresholds) to ``path``; return the path.
+
+    Example:
+        >>> write_prometheus_rules("/tmp/llm_rules.yml", cost_per_hour_usd=20).name
+        'llm_rules.yml'
+    """
+    path = Path(path)
+    path.write_text(prometheus_rules(**thresholds))
+    return path

@@ -1,0 +1,119 @@
+"""Names, labels and buckets of the exported metrics: the contract with dashboards and alerts.
+
+Two families are exported side by side:
+
+- the ``llm_*`` metrics of DESIGN.md, which the generated Grafana dashboard and alert rules read;
+- the OpenTelemetry GenAI client metrics under the names an OTLP→Prometheus pipeline would give
+  them (``gen_ai.client.operation.duration`` → ``gen_ai_client_operation_duration_seconds``;
+  the ``{token}`` unit is an annotation and adds no suffix), so community GenAI dashboards work
+  on the same endpoint. Reference: semantic-conventions-genai, docs/gen-ai/gen-ai-metrics.md
+  (metrics ``gen_ai.client.token.usage``, ``gen_ai.client.operation.duration``,
+  ``gen_ai.client.operation.time_to_first_chunk``; buckets are the spec's advice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    """One exported metric: what a Prometheus user sees in the exposition."""
+
+    name: str
+    kind: Literal["counter", "histogram"]
+    labels: tuple[str, ...]
+    help: str
+    buckets: tuple[float, ...] = ()
+
+
+REQUEST_DURATION = MetricDef(
+    "llm_request_duration_seconds",
+    "histogram",
+    ("model", "operation"),
+    "Duration of LLM calls, errors included; its _count is the request count.",
+    (0.5, 1, 2.5, 5, 10, 30, 60),
+)
+TTFT = MetricDef(
+    "llm_ttft_seconds",
+    "histogram",
+    ("model",),
+    "Time to first token of streamed LLM calls.",
+    (0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+TOKENS = MetricDef(
+    "llm_tokens_total",
+    "counter",
+    ("model", "type"),
+    "Tokens used by LLM calls; type is input (cached input included) or output.",
+)
+COST = MetricDef(
+    "llm_cost_usd_total",
+    "counter",
+    ("model",),
+    "Cost of priced LLM calls in US dollars (unpriced calls add nothing).",
+)
+QUALITY = MetricDef(
+    "llm_quality_score",
+    "histogram",
+    ("model", "use_case"),
+    "Quality scores attached to LLM calls (human, heuristic or LLM judge).",
+    (0.1, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0),
+)
+ERRORS = MetricDef(
+    "llm_errors_total",
+    "counter",
+    ("model", "error_type"),
+    "LLM calls that ended in an error, by exception class.",
+)
+
+_GENAI_LABELS = (
+    "gen_ai_operation_name",
+    "gen_ai_provider_name",
+    "gen_ai_request_model",
+)
+_GENAI_SECONDS = (
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+)
+GENAI_DURATION = MetricDef(
+    "gen_ai_client_operation_duration_seconds",
+    "histogram",
+    (*_GENAI_LABELS, "error_type"),
+    "GenAI operation duration (OpenTelemetry gen_ai.client.operation.duration).",
+    (*_GENAI_SECONDS, 81.92),
+)
+GENAI_TOKEN_USAGE = MetricDef(
+    "gen_ai_client_token_usage",
+    "histogram",
+    (*_GENAI_LABELS, "gen_ai_token_type"),
+    "Number of input and output tokens used (OpenTelemetry gen_ai.client.token.usage).",
+    tuple(4.0**i for i in range(14)),
+)
+GENAI_TIME_TO_FIRST_CHUNK = MetricDef(
+    "gen_ai_client_operation_time_to_first_chunk_seconds",
+    "histogram",
+    _GENAI_LABELS,
+    "Time to the first chunk of a streamed response "
+    "(OpenTelemetry gen_ai.client.operation.time_to_first_chunk).",
+    (*_GENAI_SECONDS, 81.92),
+)
+
+LLM_METRICS = (REQUEST_DURATION, TTFT, TOKENS, COST, QUALITY, ERRORS)
+GENAI_METRICS = (GENAI_DURATION, GENAI_TOKEN_USAGE, GENAI_TIME_TO_FIRST_CHUNK)
+ALL_METRICS = LLM_METRICS + GENAI_METRICS
+
+UNKNOWN = "unknown"
+OTHER = "other"
