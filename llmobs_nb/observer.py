@@ -386,11 +386,13 @@ class Observer:
         source: str = "human",
         comment: str | None = None,
         bounds: tuple[float, float] | None = (0.0, 1.0),
+        label: str | None = None,
     ) -> None:
         """Attach a named score to a span (or a whole trace); stored in ``scores``.
 
         The value must be a finite number; with ``bounds`` (default [0, 1]) it must lie inside
         them — pass ``bounds=None`` for an unbounded score such as a latency budget ratio.
+        ``label`` optionally names a category beside the number (e.g. ``"refusal"``).
 
         Example:
             >>> obs.score(span_id=span.span_id, name="quality", value=0.82,   # doctest: +SKIP
@@ -433,6 +435,7 @@ class Observer:
                     "source": [source],
                     "comment": [comment],
                     "created_at": pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")),
+                    "label": pa.array([label], pa.string()),
                 }
             )
         )
@@ -483,7 +486,7 @@ class Observer:
         return self.sql("SELECT * FROM spans ORDER BY start_time")
 
     def scores(self) -> pl.DataFrame:
-        """The scores table: trace_id, span_id, name, value, source, comment, created_at."""
+        """The scores table: trace_id, span_id, name, value, source, comment, created_at, label."""
         return self.sql("SELECT * FROM scores ORDER BY created_at")
 
     def runs(self) -> pl.DataFrame:

@@ -130,3 +130,9 @@ def m005_llm_calls_view(db: duckdb.DuckDBPyConnection) -> None:
         WHERE kind IN ('llm', 'embedding') OR (kind = 'evaluator' AND model IS NOT NULL)
         """
     )
+
+
+@migration
+def m006_score_label(db: duckdb.DuckDBPyConnection) -> None:
+    # Evaluators may return a label ("refusal", "pass") beside or instead of a number.
+    db.execute("ALTER TABLE scores ADD COLUMN label VARCHAR")
