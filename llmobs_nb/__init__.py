@@ -31,6 +31,8 @@ def init(
     set_global: bool = False,
     prices: dict[str, dict[str, Any]] | PriceBook | None = None,
     flush_interval_s: float = 1.0,
+    otlp_endpoint: str | None = None,
+    otlp_headers: dict[str, str] | None = None,
 ) -> Observer:
     """Start capturing into ``db`` (a DuckDB file, or ``":memory:"``) and return the Observer.
 
@@ -47,6 +49,9 @@ def init(
         prices: price overrides, ``{"my-model": {"input_mtok": 1.0, "output_mtok": 2.0}}``.
         flush_interval_s: how often buffered spans are written (they are also written when a
             batch fills, on ``flush()``, ``close()`` and interpreter exit).
+        otlp_endpoint: also send every span to an OpenTelemetry collector over OTLP/HTTP, e.g.
+            ``"http://127.0.0.1:4318/v1/traces"`` (Jaeger, Tempo, Phoenix, Langfuse accept it).
+        otlp_headers: HTTP headers for the OTLP endpoint (e.g. an auth token).
 
     Example:
         >>> obs = llmobs_nb.init(db="experiments.duckdb", project="support-bot")  # doctest: +SKIP
@@ -65,7 +70,25 @@ def init(
                 observer.prices.add(model, **spec)
     if set_global and observer.capture is not None:
         observer.capture.make_global()
+    if otlp_endpoint is not None and observer.capture is not None:
+        observer.capture.export_otlp(otlp_endpoint, otlp_headers)
     return observer
+
+
+def open_many(paths: list[str | Path]) -> Observer:
+    """One read-only observer over several store files (one per writer process).
+
+    DuckDB allows one writer per file, so a multiprocessing pool or several kernels each write
+    their own file; this reads them together, every table and ``llm_calls`` being the union.
+
+    Example:
+        >>> obs = llmobs_nb.open_many(sorted(Path("runs").glob("worker-*.duckdb")))  # doctest: +SKIP
+        >>> obs.calls().height                                                       # doctest: +SKIP
+    """
+    from llmobs_nb.store.multi import MultiStore
+
+    store = MultiStore(paths)
+    return Observer(store.path, "many", read_only=True, store=store)
 
 
 def open(db: str | Path) -> Observer:
@@ -123,4 +146,5 @@ __all__ = [
     "StoreLockedError",
     "init",
     "open",
+    "open_many",
 ]

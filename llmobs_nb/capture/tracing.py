@@ -151,10 +151,28 @@ class Capture:
         self.provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer("llmobs_nb")
+        self.otlp_endpoints: list[str] = []
 
     def add_processor(self, processor: SpanProcessor) -> None:
         """Also send every span to ``processor`` (e.g. an OTLP exporter's)."""
         self.provider.add_span_processor(processor)
+
+    def export_otlp(self, endpoint: str, headers: dict[str, str] | None = None) -> None:
+        """Also send every span to an OpenTelemetry collector over OTLP/HTTP (protobuf)."""
+        if endpoint in self.otlp_endpoints:
+            return
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        except ImportError as exc:
+            raise ImportError(
+                "OTLP export needs opentelemetry-exporter-otlp-proto-http: "
+                "pip install 'llmobs_nb[otlp]'"
+            ) from exc
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        exporter = OTLPSpanExporter(endpoint=endpoint, headers=headers)
+        self.provider.add_span_processor(BatchSpanProcessor(exporter))
+        self.otlp_endpoints.append(endpoint)
 
     def make_global(self) -> None:
         """Make this provider OpenTelemetry's global one (third-party instrumentations)."""
@@ -168,7 +186,8 @@ class Capture:
             trace.set_tracer_provider(_GLOBAL)
 
     def flush(self) -> None:
-        self.processor.drain()
+        # Through the provider, so every processor (ours, an OTLP exporter's) is flushed.
+        self.provider.force_flush()
 
     def shutdown(self) -> None:
         if _GLOBAL.target is self.provider:

@@ -46,7 +46,12 @@ def instrument_anthropic(obs: Observer, client: Any) -> Any:
     is_async = isinstance(client, anthropic.AsyncAnthropic)
     count_attempts(client)
     patch_method(
-        obs, client, client.messages, "create", operation="chat", provider="anthropic",
+        obs,
+        client,
+        client.messages,
+        "create",
+        operation="chat",
+        provider="anthropic",
         is_async=is_async,
     )
     _patch_stream_helper(obs, client, is_async)
@@ -77,8 +82,12 @@ class _SyncManager:
 
     def __enter__(self) -> Any:
         scope = self._scope = start_call(
-            self._obs, {**self._kwargs, "stream": True}, operation="chat",
-            provider="anthropic", kind="llm", parent=self._parent,
+            self._obs,
+            {**self._kwargs, "stream": True},
+            operation="chat",
+            provider="anthropic",
+            kind="llm",
+            parent=self._parent,
         )
         scope.attach()
         try:
@@ -110,8 +119,12 @@ class _AsyncManager:
 
     async def __aenter__(self) -> Any:
         scope = self._scope = start_call(
-            self._obs, {**self._kwargs, "stream": True}, operation="chat",
-            provider="anthropic", kind="llm", parent=self._parent,
+            self._obs,
+            {**self._kwargs, "stream": True},
+            operation="chat",
+            provider="anthropic",
+            kind="llm",
+            parent=self._parent,
         )
         scope.attach()
         try:

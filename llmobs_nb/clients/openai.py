@@ -43,7 +43,13 @@ def instrument_openai(obs: Observer, client: Any) -> Any:
     ]
     for resource, name, operation, kind in targets:
         patch_method(
-            obs, client, resource, name, operation=operation, provider="openai", kind=kind,
+            obs,
+            client,
+            resource,
+            name,
+            operation=operation,
+            provider="openai",
+            kind=kind,
             is_async=is_async,
         )
     return client

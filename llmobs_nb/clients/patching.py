@@ -89,7 +89,12 @@ def _request_attributes(kwargs: dict[str, Any], operation: str, provider: str) -
 
 
 def start_call(
-    obs: Observer, kwargs: dict[str, Any], *, operation: str, provider: str, kind: str,
+    obs: Observer,
+    kwargs: dict[str, Any],
+    *,
+    operation: str,
+    provider: str,
+    kind: str,
     parent: Any = None,
 ) -> SpanScope:
     """A started span for one SDK call, registered so the SDK's own span is not counted twice."""
@@ -98,7 +103,11 @@ def start_call(
         attrs[sc.LLMOBS_INPUT] = to_text(call_input((), kwargs))
     model = attrs.get(sc.GEN_AI_REQUEST_MODEL, "")
     scope = obs._scope(
-        f"{operation} {model}".strip(), kind, attrs, use_case=None, user_id=None,
+        f"{operation} {model}".strip(),
+        kind,
+        attrs,
+        use_case=None,
+        user_id=None,
         parent_context=parent,
     )
     scope.start()

@@ -2,11 +2,13 @@
 
 from llmobs_nb.export.backfill import openmetrics_backfill
 from llmobs_nb.export.grafana import grafana_dashboard, write_grafana_dashboard
+from llmobs_nb.export.parquet import parquet
 from llmobs_nb.export.rules import prometheus_rules, write_prometheus_rules
 
 __all__ = [
     "grafana_dashboard",
     "openmetrics_backfill",
+    "parquet",
     "prometheus_rules",
     "write_grafana_dashboard",
     "write_prometheus_rules",

@@ -10,7 +10,10 @@ from llmobs_nb.testing.llm_server import LLMTestServer
 from llmobs_nb.testing.reply import Usage
 
 USAGE = Usage(
-    input_tokens=1200, output_tokens=80, cached_tokens=1024, reasoning_tokens=20,
+    input_tokens=1200,
+    output_tokens=80,
+    cached_tokens=1024,
+    reasoning_tokens=20,
 )
 
 

@@ -31,12 +31,16 @@ def test_cache_tokens_are_normalised_and_priced_with_their_own_rates(obs, server
     assert message.usage.cache_creation_input_tokens == 300
     row = obs.spans().row(0, named=True)
     assert (row["input_tokens"], row["cached_input_tokens"], row["cache_write_tokens"]) == (
-        2000, 1500, 300,
+        2000,
+        1500,
+        300,
     )
     price = obs.prices.lookup(MODEL, "anthropic")
     expected = (
-        200 * price.input_mtok + 1500 * price.cached_input_mtok
-        + 300 * price.cache_write_mtok + 50 * price.output_mtok
+        200 * price.input_mtok
+        + 1500 * price.cached_input_mtok
+        + 300 * price.cache_write_mtok
+        + 50 * price.output_mtok
     ) / 1e6
     assert row["cost_usd"] == pytest.approx(expected)
 
@@ -59,7 +63,9 @@ def test_streamed_create_records_ttft_and_usage(obs, server):
     row = obs.calls().row(1, named=True)
     assert_ttft(row["ttft_s"], configured=0.12, seen_by_client=first_seen)
     assert (row["input_tokens"], row["output_tokens"], row["cached_input_tokens"]) == (
-        2000, 50, 1500,
+        2000,
+        50,
+        1500,
     )
 
 
@@ -80,9 +86,7 @@ def test_async_client_and_async_stream_helper(obs, server):
     async def main():
         client = obs.instrument_anthropic(make_client(server, anthropic.AsyncAnthropic))
         message = await client.messages.create(model=MODEL, max_tokens=100, messages=MESSAGES)
-        async with client.messages.stream(
-            model=MODEL, max_tokens=100, messages=MESSAGES
-        ) as stream:
+        async with client.messages.stream(model=MODEL, max_tokens=100, messages=MESSAGES) as stream:
             final = await stream.get_final_message()
         return message, final
 

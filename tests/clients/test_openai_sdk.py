@@ -40,7 +40,7 @@ def test_chat_completion_records_tokens_cost_and_leaves_the_result_unchanged(obs
     assert (row["input_tokens"], row["output_tokens"]) == (1200, 80)
     assert (row["cached_input_tokens"], row["reasoning_tokens"]) == (1024, 20)
     price = obs.prices.lookup("gpt-4o")
-    expected = (176 * price.input_mtok + 1024 * price.cached_input_mtok + 80 * price.output_mtok)
+    expected = 176 * price.input_mtok + 1024 * price.cached_input_mtok + 80 * price.output_mtok
     assert row["cost_usd"] == pytest.approx(expected / 1e6)
     assert '"gen_ai.response.finish_reasons": ["stop"]' in row["attributes"]
     assert '"llmobs.request_id": "req_' in row["attributes"]
@@ -49,8 +49,12 @@ def test_chat_completion_records_tokens_cost_and_leaves_the_result_unchanged(obs
 def test_stream_with_usage_records_ttft_within_20ms_and_yields_the_same_chunks(obs, server):
     server.ttft_s = 0.15
     server.inter_chunk_s = 0.01
-    kwargs = {"model": "gpt-4o", "messages": MESSAGES, "stream": True,
-              "stream_options": {"include_usage": True}}
+    kwargs = {
+        "model": "gpt-4o",
+        "messages": MESSAGES,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     plain = [comparable(c) for c in make_client(server).chat.completions.create(**kwargs)]
     client = obs.instrument_openai(make_client(server))
     list(client.chat.completions.create(**kwargs))  # warm the connection
@@ -65,7 +69,9 @@ def test_stream_with_usage_records_ttft_within_20ms_and_yields_the_same_chunks(o
     row = obs.calls().row(1, named=True)
     assert_ttft(row["ttft_s"], configured=0.15, seen_by_client=first_seen)
     assert (row["input_tokens"], row["cached_input_tokens"], row["reasoning_tokens"]) == (
-        1200, 1024, 20,
+        1200,
+        1024,
+        20,
     )
 
 
@@ -110,7 +116,9 @@ def test_async_client_plain_and_streamed(obs, server):
         )
         first = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         stream = await client.chat.completions.create(
-            model="gpt-4o-mini", messages=MESSAGES, stream=True,
+            model="gpt-4o-mini",
+            messages=MESSAGES,
+            stream=True,
             stream_options={"include_usage": True},
         )
         chunks = [c async for c in stream]
