@@ -82,8 +82,8 @@ def open_many(paths: list[str | Path]) -> Observer:
     their own file; this reads them together, every table and ``llm_calls`` being the union.
 
     Example:
-        >>> obs = llmobs_nb.open_many(sorted(Path("runs").glob("worker-*.duckdb")))  # doctest: +SKIP
-        >>> obs.calls().height                                                       # doctest: +SKIP
+        >>> files = sorted(Path("runs").glob("worker-*.duckdb"))  # doctest: +SKIP
+        >>> llmobs_nb.open_many(files).calls().height             # doctest: +SKIP
     """
     from llmobs_nb.store.multi import MultiStore
 

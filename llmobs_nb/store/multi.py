@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from llmobs_nb.store.store import Store, _connect, schema_version
 from llmobs_nb.store.errors import NotAStoreError
+from llmobs_nb.store.store import Store, _connect, schema_version
 
 UNION_TABLES = ("spans", "scores", "runs", "prices", "llm_calls")
 
