@@ -128,7 +128,7 @@ def _after_request(scope: SpanScope, box: list[int], result: Any) -> None:
             rid = headers.get("x-request-id") or headers.get("request-id")
             if rid:
                 scope.span.set_attribute(sc.LLMOBS_REQUEST_ID, rid)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         capture_failed("read request metadata", exc)
 
 

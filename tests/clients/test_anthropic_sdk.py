@@ -9,8 +9,8 @@ import anthropic
 import pytest
 
 import llmobs_nb
-from tests.clients.ttft import assert_ttft
 from llmobs_nb.testing.reply import Usage
+from tests.clients.ttft import assert_ttft
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 MODEL = "claude-sonnet-4-6"

@@ -177,5 +177,5 @@ def test_instrumenting_twice_is_harmless_and_uninstrument_restores(obs, server):
 
 
 def test_wrong_client_type_is_a_clear_error(obs):
-    with pytest.raises(TypeError, match="needs an openai.OpenAI"):
+    with pytest.raises(TypeError, match=r"needs an openai\.OpenAI"):
         obs.instrument_openai(object())
