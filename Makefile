@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml scripts/install.sh
 
 ## make demo: install, then run the main job (sample data, real local-model calls, report)
 demo: $(STAMP)
-	$(BIN)/python -m llmobs_nb.demo
+	$(BIN)/python -m llmobs_nb.demo.job
 
 ## make test: install (system packages too: prometheus, chromium), then run every test
 test: $(STAMP) system-deps
