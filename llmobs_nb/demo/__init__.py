@@ -1,0 +1,29 @@
+"""Realistic synthetic LLM traffic with known, injected incidents, for notebooks and tests.
+
+Example::
+
+    from llmobs_nb import demo
+
+    sample = demo.generate(20_000, days=7, seed=0)
+    sample.calls                                  # the llm_calls columns
+    sample.truth.quality_regression.start         # when quality began to drop
+"""
+
+from llmobs_nb.demo.generate import SampleData, generate
+from llmobs_nb.demo.incidents import (
+    CostSpike,
+    LatencyIncident,
+    QualityRegression,
+    RunExperiment,
+    Truth,
+)
+
+__all__ = [
+    "CostSpike",
+    "LatencyIncident",
+    "QualityRegression",
+    "RunExperiment",
+    "SampleData",
+    "Truth",
+    "generate",
+]

@@ -1,0 +1,126 @@
+"""The incidents the demo injects, and the ground truth that says where they are.
+
+Each incident is placed at a fixed fraction of the generated period, snapped to a clock time
+a person would recognise, so the same ``start`` and ``days`` always give the same truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+REGRESSION_MODEL = "gpt-4o-mini"
+REGRESSION_USE_CASE = "customer_service"
+REGRESSION_SCORE = "quality"
+BASELINE_QUALITY = 0.85
+DEGRADED_QUALITY = 0.55
+
+SPIKE_USER = "user-031"
+SPIKE_MODEL = "claude-sonnet-4-5"
+SPIKE_USE_CASE = "summarization"
+SPIKE_CALLS = 150
+SPIKE_INPUT_MEDIAN = 40_000
+SPIKE_OUTPUT_MEDIAN = 900
+SPIKE_RATE_LIMIT_SHARE = 0.10
+
+LATENCY_MODEL = "gpt-4o"
+LATENCY_FACTOR = 4.0
+LATENCY_HOURS = 3
+
+
+@dataclass(frozen=True)
+class QualityRegression:
+    """From ``start`` to ``end``, ``score_name`` of ``model`` on ``use_case`` has a lower mean.
+
+    ``baseline_mean`` and ``degraded_mean`` are the true means the scores are drawn from.
+    """
+
+    model: str
+    use_case: str
+    score_name: str
+    start: datetime
+    end: datetime
+    baseline_mean: float
+    degraded_mean: float
+
+
+@dataclass(frozen=True)
+class CostSpike:
+    """In the hour starting at ``hour``, ``user_id`` spent ``usd`` (all their calls that hour).
+
+    ``n_calls`` extra calls of ``model`` with very long inputs caused it (a runaway batch job).
+    """
+
+    user_id: str
+    hour: datetime
+    usd: float
+    model: str
+    n_calls: int
+
+
+@dataclass(frozen=True)
+class LatencyIncident:
+    """From ``start`` to ``end``, successful calls of ``model`` took ``factor`` times longer."""
+
+    model: str
+    start: datetime
+    end: datetime
+    factor: float
+
+
+@dataclass(frozen=True)
+class RunExperiment:
+    """The A/B experiment: ``candidate`` vs ``baseline`` on part of ``use_case`` traffic.
+
+    Over the whole period, the candidate's judge-score mean is higher by ``quality_delta`` and
+    its outputs are ``output_tokens_factor`` times as long (so its calls are a bit faster).
+    """
+
+    baseline: str
+    candidate: str
+    use_case: str
+    quality_delta: float
+    output_tokens_factor: float
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What was injected: each incident, or None when generated with ``incidents=False``."""
+
+    quality_regression: QualityRegression | None
+    cost_spike: CostSpike | None
+    latency_incident: LatencyIncident | None
+    experiment: RunExperiment
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When the incidents happen, decided from the period alone (before any traffic exists)."""
+
+    regression_start: datetime
+    spike_hour: datetime
+    latency_start: datetime
+    latency_end: datetime
+
+
+def schedule(start: datetime, days: int) -> Schedule:
+    """Place the incidents inside ``days`` days from ``start`` (midnight UTC is typical).
+
+    Clock times are UTC; the demo's users work on US Pacific time (UTC-8). Latency incident
+    17:00–20:00 (the Pacific morning) on the day 30% in; cost spike at 10:00 (a nightly batch
+    job) on the day 45% in; quality regression from a 17:30 deploy on the day 60% in until the
+    end.
+
+    Example: ``schedule(datetime(2025, 1, 1, tzinfo=UTC), 7).spike_hour`` is 2025-01-04 10:00.
+    """
+
+    def day(fraction: float) -> datetime:
+        return start + timedelta(days=int(fraction * days))
+
+    latency_start = day(0.30) + timedelta(hours=17)
+    return Schedule(
+        regression_start=day(0.60) + timedelta(hours=17, minutes=30),
+        spike_hour=day(0.45) + timedelta(hours=10),
+        latency_start=latency_start,
+        latency_end=latency_start + timedelta(hours=LATENCY_HOURS),
+    )
