@@ -25,6 +25,7 @@ from llmobs_nb.capture import labels as lb
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.capture.content import call_input, to_text
 from llmobs_nb.capture.decorators import wrap
+from llmobs_nb.capture.rows import MODEL_CALL_KINDS
 from llmobs_nb.capture.scope import SpanHandle, SpanScope
 from llmobs_nb.capture.tracing import Capture
 from llmobs_nb.pricing import PriceBook
@@ -94,7 +95,7 @@ class Observer:
             self._write_spans,
             project,
             self.prices,
-            on_model_call=self._on_model_call,
+            on_batch=self._on_batch,
             interval_s=flush_interval_s,
         )
 
@@ -309,39 +310,55 @@ class Observer:
             rows, self._new_prices = self._new_prices, []
             self.store.write_prices(pa.Table.from_pylist(rows))
 
-    def _on_model_call(self, row: dict[str, Any]) -> None:
+    def _on_batch(self, table: pa.Table) -> None:
+        """Per converted batch: score-label cache, price records, metrics, one log per call."""
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        calls = frame.filter(pl.col("kind").is_in(MODEL_CALL_KINDS))
+        if calls.height == 0:
+            return
         with self._labels_lock:
-            self._span_labels[row["span_id"]] = (row["trace_id"], row["model"], row["use_case"])
-            if len(self._span_labels) > _SPAN_LABEL_CACHE:
-                self._span_labels.popitem(last=False)
-        version = row["price_version"]
-        if version is not None and version not in self._recorded_prices:
-            self._record_price(version, row)
+            cache = self._span_labels
+            for span_id, trace_id, model, use_case in zip(
+                calls["span_id"],
+                calls["trace_id"],
+                calls["model"],
+                calls["use_case"],
+                strict=True,
+            ):
+                cache[span_id] = (trace_id, model, use_case)
+            while len(cache) > _SPAN_LABEL_CACHE:
+                cache.popitem(last=False)
+        new_versions = set(calls["price_version"].drop_nulls().unique()) - self._recorded_prices
+        for version in new_versions:
+            first = calls.filter(pl.col("price_version") == version).row(0, named=True)
+            self._record_price(version, first)
         if self.metrics is not None:
-            self.metrics.record_call(row)
+            self.metrics.record_batch(calls)
         if log.isEnabledFor(logging.INFO):
-            record = {
-                "request_id": None,
-                "trace_id": row["trace_id"],
-                "span_id": row["span_id"],
-                "model": row["model"],
-                "operation": row["operation"],
-                "latency_s": row["latency_s"],
-                "input_tokens": row["input_tokens"],
-                "output_tokens": row["output_tokens"],
-                "cost_usd": row["cost_usd"],
-                "status": row["status"],
-                "error_type": row["error_type"],
-            }
-            attrs = json.loads(row["attributes"]) if row["attributes"] else {}
-            record["request_id"] = attrs.get(sc.LLMOBS_REQUEST_ID) or attrs.get(
-                sc.GEN_AI_RESPONSE_ID
-            )
-            log.info("llm call %s %s", row["model"], row["status"], extra={"llm_call": record})
+            for row in calls.iter_rows(named=True):
+                self._log_call(row)
+
+    def _log_call(self, row: dict[str, Any]) -> None:
+        attrs = json.loads(row["attributes"]) if row["attributes"] else {}
+        record = {
+            "request_id": attrs.get(sc.LLMOBS_REQUEST_ID) or attrs.get(sc.GEN_AI_RESPONSE_ID),
+            "trace_id": row["trace_id"],
+            "span_id": row["span_id"],
+            "model": row["model"],
+            "operation": row["operation"],
+            "latency_s": row["latency_s"],
+            "input_tokens": row["input_tokens"],
+            "output_tokens": row["output_tokens"],
+            "cost_usd": row["cost_usd"],
+            "status": row["status"],
+            "error_type": row["error_type"],
+        }
+        log.info("llm call %s %s", row["model"], row["status"], extra={"llm_call": record})
 
     def _record_price(self, version: str, row: dict[str, Any]) -> None:
         self._recorded_prices.add(version)
-        at = datetime.fromtimestamp(row["start_time"] / 1e6, UTC)
+        at = row["start_time"]
         price = self.prices.lookup(row["model"], row["provider"], at)
         if price is None:
             return

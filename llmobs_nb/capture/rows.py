@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,10 +101,16 @@ def _label(value: Any) -> str | None:
     return None
 
 
-def _tokens(attrs: Any, problems: list[str], *keys: str) -> int | None:
-    value = _first(attrs, *keys)
+def _tokens(attrs: dict[str, Any], problems: list[str], *keys: str) -> int | None:
+    value = None
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None:
+            break
     if value is None:
         return None
+    if type(value) is int and value >= 0:
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         problems.append(f"{keys[0]}={value!r} is not a number")
         return None
@@ -160,40 +166,43 @@ def to_columns(
     spans: Sequence[ReadableSpan],
     project: str | None,
     prices: PriceBook,
-    on_model_call: Callable[[dict[str, Any]], None] | None = None,
     duplicates: set[int] | None = None,
 ) -> pa.Table:
     """Convert finished spans to an Arrow table with the ``spans`` table's columns.
 
-    ``on_model_call`` receives a dict per LLM/embedding/evaluator call (metrics, logging).
+    Tokens are validated (a bad count becomes NULL with the problem named in ``attributes``),
+    model calls are priced, and every attribute that is not a column is kept, redacted, in the
+    ``attributes`` JSON.
     """
-    cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    rows: list[tuple[Any, ...]] = []
     days: dict[int, datetime] = {}
+    error_code = StatusCode.ERROR
     for span in spans:
         attrs = dict(span.attributes) if span.attributes else {}
+        get = attrs.get
         ctx = span.context
         parent = span.parent
         start_ns = span.start_time or 0
         end_ns = span.end_time or start_ns
         kind = span_kind(span.name, attrs)
         problems: list[str] = []
-        duplicate = bool(duplicates) and ctx.span_id in duplicates  # type: ignore[operator]
-        if duplicate:
-            duplicates.discard(ctx.span_id)  # type: ignore[union-attr]
+        if duplicates and ctx.span_id in duplicates:
+            duplicates.discard(ctx.span_id)
             kind = "other"
             attrs["llmobs.duplicate_of_parent"] = True
-        model_raw = _first(attrs, sc.GEN_AI_REQUEST_MODEL, sc.OI_MODEL_NAME)
+        model_raw = get(sc.GEN_AI_REQUEST_MODEL)
+        if model_raw is None:
+            model_raw = get(sc.OI_MODEL_NAME)
         model = _label(model_raw)
         if model_raw is not None and model is None:
             problems.append(f"model {model_raw!r} is not a string")
-        response_model = _label(attrs.get(sc.GEN_AI_RESPONSE_MODEL))
+        response_model = _label(get(sc.GEN_AI_RESPONSE_MODEL))
         if model is None and response_model is not None:
             model = response_model
         provider = _label(
             _first(attrs, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.OI_PROVIDER, sc.OI_SYSTEM)
         )
-        status = "error" if span.status.status_code is StatusCode.ERROR else "ok"
-        error_type = _error_type(span, attrs) if status == "error" else None
+        failed = span.status.status_code is error_code
         input_tokens = _tokens(
             attrs,
             problems,
@@ -240,50 +249,51 @@ def to_columns(
                 provider=provider,
                 at=start_dt,
             )
-        ttft = attrs.get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
-        extra = {
-            key: redact_value(key, value) for key, value in attrs.items() if key not in _MAPPED
-        }
+        ttft = get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
+        extra = {key: redact_value(key, attrs[key]) for key in attrs.keys() - _MAPPED}
         if problems:
             extra["llmobs.attribute_error"] = "; ".join(problems)
-        row = {
-            "trace_id": format(ctx.trace_id, "032x"),
-            "span_id": format(ctx.span_id, "016x"),
-            "parent_span_id": format(parent.span_id, "016x") if parent is not None else None,
-            "name": span.name,
-            "kind": kind,
-            "start_time": start_ns // 1000,
-            "end_time": end_ns // 1000,
-            "latency_s": (end_ns - start_ns) / 1e9,
-            "ttft_s": float(ttft) if isinstance(ttft, int | float) else None,
-            "provider": provider,
-            "model": model,
-            "response_model": response_model,
-            "operation": _label(attrs.get(sc.GEN_AI_OPERATION_NAME)),
-            "use_case": _label(attrs.get(sc.LLMOBS_USE_CASE)),
-            "user_id": _label(_first(attrs, sc.LLMOBS_USER_ID, sc.USER_ID)),
-            "run": _label(attrs.get(sc.LLMOBS_RUN)),
-            "project": _label(attrs.get(sc.LLMOBS_PROJECT)) or project,
-            "status": status,
-            "error_type": error_type,
-            "error_message": span.status.description if status == "error" else None,
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "cached_input_tokens": cached,
-            "cache_write_tokens": written,
-            "reasoning_tokens": reasoning,
-            "cost_usd": cost,
-            "price_version": version,
-            "input_text": _third_party_text(
-                attrs, sc.LLMOBS_INPUT, sc.OI_INPUT_VALUE, sc.GEN_AI_INPUT_MESSAGES
-            ),
-            "output_text": _third_party_text(
-                attrs, sc.LLMOBS_OUTPUT, sc.OI_OUTPUT_VALUE, sc.GEN_AI_OUTPUT_MESSAGES
-            ),
-            "attributes": json.dumps(extra, default=str) if extra else "{}",
-        }
-        for name in COLUMNS:
-            cols[name].append(row[name])
-        if on_model_call is not None and kind in MODEL_CALL_KINDS:
-            on_model_call(row)
-    return pa.Table.from_pydict(cols, schema=SPAN_SCHEMA)
+        user_id = get(sc.LLMOBS_USER_ID)
+        rows.append(
+            (
+                format(ctx.trace_id, "032x"),
+                format(ctx.span_id, "016x"),
+                format(parent.span_id, "016x") if parent is not None else None,
+                span.name,
+                kind,
+                start_ns // 1000,
+                end_ns // 1000,
+                (end_ns - start_ns) / 1e9,
+                float(ttft) if isinstance(ttft, int | float) else None,
+                provider,
+                model,
+                response_model,
+                _label(get(sc.GEN_AI_OPERATION_NAME)),
+                _label(get(sc.LLMOBS_USE_CASE)),
+                _label(user_id if user_id is not None else get(sc.USER_ID)),
+                _label(get(sc.LLMOBS_RUN)),
+                _label(get(sc.LLMOBS_PROJECT)) or project,
+                "error" if failed else "ok",
+                _error_type(span, attrs) if failed else None,
+                span.status.description if failed else None,
+                input_tokens,
+                output_tokens,
+                cached,
+                written,
+                reasoning,
+                cost,
+                version,
+                _third_party_text(
+                    attrs, sc.LLMOBS_INPUT, sc.OI_INPUT_VALUE, sc.GEN_AI_INPUT_MESSAGES
+                ),
+                _third_party_text(
+                    attrs, sc.LLMOBS_OUTPUT, sc.OI_OUTPUT_VALUE, sc.GEN_AI_OUTPUT_MESSAGES
+                ),
+                json.dumps(extra, default=str) if extra else "{}",
+            )
+        )
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in COLUMNS]
+    return pa.Table.from_arrays(
+        [pa.array(col, type=field.type) for col, field in zip(columns, SPAN_SCHEMA, strict=True)],
+        schema=SPAN_SCHEMA,
+    )

@@ -38,7 +38,7 @@ class BufferingProcessor(SpanProcessor):
         sink: Sink,
         project: str | None,
         prices: PriceBook,
-        on_model_call: Callable[[dict[str, Any]], None] | None = None,
+        on_batch: Callable[[Any], None] | None = None,
         batch_size: int = 2048,
         interval_s: float = 1.0,
     ) -> None:
@@ -46,7 +46,7 @@ class BufferingProcessor(SpanProcessor):
         self._sink = sink
         self._project = project
         self._prices = prices
-        self._on_model_call = on_model_call
+        self._on_batch = on_batch
         self._batch_size = batch_size
         self._interval_s = interval_s
         self._wake = threading.Event()
@@ -115,9 +115,12 @@ class BufferingProcessor(SpanProcessor):
             while pending:
                 count = min(len(pending), 50_000)
                 batch = [pending.popleft() for _ in range(count)]
-                table = to_columns(
-                    batch, self._project, self._prices, self._on_model_call, self._duplicates
-                )
+                table = to_columns(batch, self._project, self._prices, self._duplicates)
+                if self._on_batch is not None:
+                    try:  # metrics and logs once per converted batch, before any write retry
+                        self._on_batch(table)
+                    except Exception as exc:
+                        capture_failed("update metrics", exc)
                 self._write(table)
                 written += count
             return written
@@ -140,12 +143,12 @@ class Capture:
         sink: Sink,
         project: str | None,
         prices: PriceBook,
-        on_model_call: Callable[[dict[str, Any]], None] | None = None,
+        on_batch: Callable[[Any], None] | None = None,
         interval_s: float = 1.0,
         batch_size: int = 2048,
     ) -> None:
         self.processor = BufferingProcessor(
-            sink, project, prices, on_model_call, batch_size=batch_size, interval_s=interval_s
+            sink, project, prices, on_batch, batch_size=batch_size, interval_s=interval_s
         )
         resource = Resource.create({"service.name": project or "llmobs_nb"})
         self.provider = TracerProvider(resource=resource, shutdown_on_exit=False)

@@ -193,3 +193,73 @@ def test_serving_on_a_busy_port_says_how_to_pick_another():
             second.serve(port=server.port)
     finally:
         first.close()
+
+
+def test_record_batch_equals_record_call_row_by_row():
+    import re
+
+    import polars as pl
+
+    from llmobs_nb.metrics import ObserverMetrics
+
+    rows = [
+        {
+            "model": "gpt-4o",
+            "operation": "chat",
+            "provider": "openai",
+            "status": "ok",
+            "error_type": None,
+            "latency_s": 0.5,
+            "ttft_s": 0.1,
+            "input_tokens": 100,
+            "output_tokens": 20,
+            "cost_usd": 0.00045,
+        },
+        {
+            "model": "gpt-4o",
+            "operation": "chat",
+            "provider": "openai",
+            "status": "ok",
+            "error_type": None,
+            "latency_s": 2.5,
+            "ttft_s": None,
+            "input_tokens": 7,
+            "output_tokens": 1,
+            "cost_usd": 0.0001,
+        },
+        {
+            "model": "gpt-4o",
+            "operation": "chat",
+            "provider": "openai",
+            "status": "error",
+            "error_type": "RateLimitError",
+            "latency_s": 61.0,
+            "ttft_s": None,
+            "input_tokens": None,
+            "output_tokens": None,
+            "cost_usd": None,
+        },
+        {
+            "model": None,
+            "operation": None,
+            "provider": None,
+            "status": "ok",
+            "error_type": None,
+            "latency_s": 10.0,
+            "ttft_s": 5.0,
+            "input_tokens": 3,
+            "output_tokens": 4,
+            "cost_usd": None,
+        },
+    ]
+    one_by_one, batched = ObserverMetrics(), ObserverMetrics()
+    for row in rows:
+        one_by_one.record_call(row)
+    batched.record_batch(pl.DataFrame(rows))
+
+    def samples(text: str) -> list[str]:
+        return sorted(line for line in text.splitlines() if "_created" not in line)
+
+    assert samples(batched.text()) == samples(one_by_one.text())
+    bucket = r'llm_request_duration_seconds_bucket\{le="1.0",model="gpt-4o"'
+    assert re.search(bucket, batched.text())
