@@ -13,7 +13,8 @@ REGRESSION_MODEL = "gpt-4o-mini"
 REGRESSION_USE_CASE = "customer_service"
 REGRESSION_SCORE = "quality"
 BASELINE_QUALITY = 0.85
-DEGRADED_QUALITY = 0.55
+# Well below 0.7 × baseline (0.595), so the seed rule fires on any 20-score window.
+DEGRADED_QUALITY = 0.45
 
 SPIKE_USER = "user-031"
 SPIKE_MODEL = "claude-sonnet-4-5"

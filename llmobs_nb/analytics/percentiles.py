@@ -1,0 +1,105 @@
+"""Exact percentiles of latency, time to first token, or any numeric call column."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import timedelta
+
+import polars as pl
+
+from llmobs_nb.analytics.source import Agg, CallsLike, check_columns, every_to_us, open_source
+
+DEFAULT_QUANTILES = (0.5, 0.95, 0.99)
+
+
+def quantile_column(q: float) -> str:
+    """Column name for quantile ``q``: 0.5 → ``p50``, 0.95 → ``p95``, 0.999 → ``p99.9``."""
+    if not 0 <= q <= 1:
+        raise ValueError(f"quantile {q!r} is outside [0, 1]: pass e.g. 0.5, 0.95, 0.99")
+    return f"p{100 * q:g}"
+
+
+def min_calls_for(q: float) -> int:
+    """Fewest values for which quantile ``q`` says something about the tail: ⌈1 / (1 − q)⌉.
+
+    With fewer, the estimate is an interpolation towards the largest value seen (P99 of 50 calls
+    is just "almost the maximum"), so it is reported as NULL. P50 needs 2, P95 20, P99 100.
+    """
+    if q >= 1:
+        return 1
+    return max(1, math.ceil(round(1 / (1 - q), 9)))
+
+
+def percentiles(
+    calls: CallsLike,
+    measure: str | Sequence[str] = "latency_s",
+    by: Sequence[str] = (),
+    every: str | timedelta | None = None,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    min_count: int | None = None,
+) -> pl.DataFrame:
+    """Exact quantiles of ``measure`` per group and time bucket, with the number of values.
+
+    Returns one row per group (the ``by`` columns, then ``bucket`` — the bucket's start, UTC —
+    when ``every`` is given) with ``n`` (calls with a non-NULL measure) and a column per quantile
+    named ``p50``, ``p95``, …; with several measures the names are prefixed (``ttft_s_n``,
+    ``ttft_s_p95``). Quantiles interpolate linearly between order statistics, as numpy's default.
+    A quantile is NULL when the group has fewer than ``min_count`` values — by default
+    :func:`min_calls_for` ``(q)`` — so a P99 of three calls never shows as a number.
+
+    Example:
+        >>> percentiles(calls, "latency_s", by=["model"], every="1h", quantiles=(0.5, 0.95))
+    """
+    measures = [measure] if isinstance(measure, str) else list(measure)
+    names = {q: quantile_column(q) for q in quantiles}
+    every_us = every_to_us(every)
+    prefix = len(measures) > 1
+    with open_source(calls) as engine:
+        check_columns(engine.columns, [*measures, *by, "start_time"], "percentiles")
+        aggs: list[Agg] = []
+        for m in measures:
+            head = f"{m}_" if prefix else ""
+            aggs.append(Agg(f"{head}n", "count", m))
+            aggs += [Agg(f"{head}{names[q]}", "quantile", m, q) for q in quantiles]
+        out = engine.aggregate(list(by), every_us, aggs)
+    guards = []
+    for m in measures:
+        head = f"{m}_" if prefix else ""
+        for q in quantiles:
+            needed = min_calls_for(q) if min_count is None else min_count
+            column = f"{head}{names[q]}"
+            guards.append(pl.when(pl.col(f"{head}n") >= needed).then(pl.col(column)).alias(column))
+    keys = [*by, *(["bucket"] if every_us else [])]
+    out = out.with_columns(guards)
+    return out.sort(keys, nulls_last=True) if keys else out
+
+
+def latency_percentiles(
+    calls: CallsLike,
+    by: Sequence[str] = (),
+    every: str | timedelta | None = None,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    min_count: int | None = None,
+) -> pl.DataFrame:
+    """Percentiles of ``latency_s``; see :func:`percentiles` for the columns and the NULL rule.
+
+    Example:
+        >>> latency_percentiles(calls, by=["model"], every="1h")  # model, bucket, n, p50, p95, p99
+    """
+    return percentiles(calls, "latency_s", by, every, quantiles, min_count)
+
+
+def ttft_percentiles(
+    calls: CallsLike,
+    by: Sequence[str] = (),
+    every: str | timedelta | None = None,
+    quantiles: Sequence[float] = DEFAULT_QUANTILES,
+    min_count: int | None = None,
+) -> pl.DataFrame:
+    """Percentiles of ``ttft_s`` over streamed calls (NULL TTFT is not counted in ``n``).
+
+    Example:
+        >>> ttft_percentiles(calls, by=["model"])  # model, n, p50, p95, p99
+    """
+    return percentiles(calls, "ttft_s", by, every, quantiles, min_count)
