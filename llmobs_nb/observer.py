@@ -85,7 +85,8 @@ class Observer:
         self._new_prices: list[dict[str, Any]] = []
         self.metrics: Any = None
         self.capture: Capture | None = None
-        self._instrumented: dict[int, Any] = {}
+        self._dashboard: Any = None
+        self._online: list[Any] = []
         if read_only:
             return
         from llmobs_nb.metrics import ObserverMetrics
@@ -123,6 +124,7 @@ class Observer:
         run: str | None = None,
         capture_content: bool | None = None,
         parent_context: Any = None,
+        keep_output: bool = False,
     ) -> SpanScope:
         capture = self._require_writable()
         attributes[sc.LLMOBS_KIND] = kind
@@ -134,6 +136,7 @@ class Observer:
             capture_content=self.capture_content if capture_content is None else capture_content,
             is_model_call=kind in ("llm", "embedding"),
             parent_context=parent_context,
+            keep_output=keep_output,
         )
 
     def observe(
@@ -148,6 +151,7 @@ class Observer:
         use_case: str | None = None,
         user_id: str | None = None,
         capture_content: bool | None = None,
+        evaluators: list[Any] | None = None,
         **attributes: Any,
     ) -> Any:
         """Decorate a function so each call is a span (an LLM call by default).
@@ -156,6 +160,8 @@ class Observer:
         response model and the finish reason are read from what the function returns
         (OpenAI or Anthropic responses, or dicts with a ``usage`` key); a stream keeps the
         span open until it is exhausted, closed or dropped, and records time to first token.
+        With ``evaluators=[...]`` each call is scored after it returns, on a background worker
+        (:class:`llmobs_nb.evals.OnlineEvaluator`): the call itself only enqueues it.
 
         Example:
             >>> @obs.observe(model="gpt-4o", operation="chat", use_case="support")  # doctest: +SKIP
@@ -179,6 +185,8 @@ class Observer:
         if provider is not None:
             static[sc.GEN_AI_PROVIDER_NAME] = provider
 
+        online = self._online_evaluator(evaluators) if evaluators else None
+
         def decorate(func: F) -> F:
             span_name = name or (f"{operation} {model}" if model else func.__qualname__)
             want_content = self.capture_content if capture_content is None else capture_content
@@ -187,7 +195,7 @@ class Observer:
                 attrs = dict(static)
                 if want_content:
                     attrs[sc.LLMOBS_INPUT] = to_text(call_input(args, kwargs))
-                return self._scope(
+                scope = self._scope(
                     span_name,
                     kind,
                     attrs,
@@ -195,7 +203,12 @@ class Observer:
                     user_id=user_id,
                     capture_content=want_content,
                     parent_context=parent,
+                    keep_output=online is not None,
                 )
+                if online is not None:
+                    scope.input_value = call_input(args, kwargs)
+                    scope.on_end = online.submit_scope
+                return scope
 
             return wrap(func, make_scope)
 
@@ -273,6 +286,30 @@ class Observer:
                 "AND ended_at IS NULL",
                 [name, self.project],
             )
+
+    def _online_evaluator(self, evaluators: list[Any]) -> Any:
+        from llmobs_nb.evals.online_hook import ScopeSubmitter
+
+        submitter = ScopeSubmitter(self, evaluators)
+        self._online.append(submitter)
+        return submitter
+
+    def evaluate(self, evaluators: list[Any], **options: Any) -> pl.DataFrame:
+        """Score stored calls that have captured content; resumable; returns the new scores.
+
+        Options: ``where`` (dict of column → value, sent as SQL parameters, and/or a polars
+        expression), ``sample``, ``concurrency`` (threads, for judges), ``progress`` (a tqdm
+        bar), ``reference`` — see :func:`llmobs_nb.evals.evaluate`. Re-running skips the
+        (span, evaluator@version) pairs already scored; an interrupted run keeps what it did.
+
+        Example:
+            >>> from llmobs_nb.evals import NonEmpty, Refusal   # doctest: +SKIP
+            >>> obs.evaluate([NonEmpty(), Refusal()])           # doctest: +SKIP
+        """
+        from llmobs_nb.evals import evaluate
+
+        self._require_writable()
+        return evaluate(self, evaluators, **options)
 
     def instrument_openai(self, client: Any) -> Any:
         """Trace an ``openai.OpenAI`` / ``AsyncOpenAI`` client in place; returns it.
@@ -471,8 +508,12 @@ class Observer:
             return
         if self.capture is not None:
             self.capture.shutdown()
+        for online in self._online:  # after the last spans ended, before the store closes
+            online.close()
         if self.metrics is not None:
             self.metrics.close()
+        if self._dashboard is not None:
+            self._dashboard.close()
         self._closed = True
         self.store.close()
         _forget(self)
@@ -529,6 +570,41 @@ class Observer:
         if self.metrics is None:
             raise PermissionError("a read-only observer has no live metrics")
         return self.metrics.serve(port=port, addr=addr)
+
+    # -- notebook display ---------------------------------------------------------------------
+    def dashboard(self, **options: Any) -> Any:
+        """The ipywidgets dashboard over this store (one per observer: re-running reuses it).
+
+        Filters (time range, model, use case, run, user) drive every panel, all as SQL
+        parameters; a trace explorer shows the slowest, most expensive and failed traces.
+
+        Example:
+            >>> obs.dashboard()   # doctest: +SKIP
+        """
+        from llmobs_nb.view import Dashboard
+
+        self.flush()
+        if self._dashboard is None or options:
+            if self._dashboard is not None:
+                self._dashboard.close()
+            self._dashboard = Dashboard(self, **options)
+        return self._dashboard
+
+    def trace(self, trace_id: str) -> Any:
+        """One trace: displays as a waterfall with each span's attributes, content and scores.
+
+        Example:
+            >>> obs.trace("4bf92f3577b34da6a3ce929d0e0e4736")   # doctest: +SKIP
+        """
+        from llmobs_nb.view import Trace
+
+        self.flush()
+        return Trace.load(self, trace_id)
+
+    def _repr_html_(self) -> str:
+        from llmobs_nb.view import observer_html
+
+        return observer_html(self)
 
     def __repr__(self) -> str:
         mode = "read-only" if self.read_only else ("closed" if self._closed else "capturing")

@@ -120,10 +120,13 @@ class SpanScope:
         "attributes",
         "capture",
         "capture_content",
+        "input_value",
         "is_model_call",
+        "keep_output",
         "labels",
         "name",
         "on_end",
+        "output_text",
         "parent_context",
         "span",
         "start_ns",
@@ -139,6 +142,7 @@ class SpanScope:
         capture_content: bool,
         is_model_call: bool,
         parent_context: otel_context.Context | None = None,
+        keep_output: bool = False,
     ) -> None:
         self.capture = capture
         self.name = name
@@ -151,7 +155,11 @@ class SpanScope:
         self.start_ns = 0
         self._tokens: tuple[Token[Any], Token[Any]] | None = None
         self._usage: Usage | None = None
-        self._text: list[str] | None = [] if capture_content else None
+        # Online evaluators need the answer in memory even when content is not stored.
+        self.keep_output = keep_output
+        self.output_text: str | None = None
+        self.input_value: Any = None
+        self._text: list[str] | None = [] if capture_content or keep_output else None
         self._first_chunk_seen = False
         self._handed_off = False
         self._ended = False
@@ -220,7 +228,9 @@ class SpanScope:
             elif self.is_model_call:
                 self.span.set_attribute(sc.LLMOBS_USAGE_MISSING, True)
             if self._text:
-                self.span.set_attribute(sc.LLMOBS_OUTPUT, ct.to_text("".join(self._text)))
+                self.output_text = "".join(self._text)
+                if self.capture_content:
+                    self.span.set_attribute(sc.LLMOBS_OUTPUT, ct.to_text(self.output_text))
         except Exception as exc:
             capture_failed("record usage", exc)
         self.span.end()
@@ -273,10 +283,12 @@ class SpanScope:
                 found[sc.LLMOBS_REQUEST_ID] = req
             if found:
                 self.span.set_attributes(found)
-            if self.capture_content:
+            if self.capture_content or self.keep_output:
                 text = ct.response_text(response)
                 if text is not None:
-                    self.span.set_attribute(sc.LLMOBS_OUTPUT, ct.to_text(text))
+                    self.output_text = text
+                    if self.capture_content:
+                        self.span.set_attribute(sc.LLMOBS_OUTPUT, ct.to_text(text))
         except Exception as exc:
             capture_failed("read a response", exc)
 

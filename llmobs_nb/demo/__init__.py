@@ -10,6 +10,7 @@ Example::
 """
 
 from llmobs_nb.demo.generate import SampleData, generate
+from llmobs_nb.demo.sample import SAMPLE_START, sample_store
 from llmobs_nb.demo.incidents import (
     CostSpike,
     LatencyIncident,
@@ -19,6 +20,7 @@ from llmobs_nb.demo.incidents import (
 )
 
 __all__ = [
+    "SAMPLE_START",
     "CostSpike",
     "LatencyIncident",
     "QualityRegression",
@@ -26,4 +28,5 @@ __all__ = [
     "SampleData",
     "Truth",
     "generate",
+    "sample_store",
 ]
