@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from llmobs_nb.capture.scope import SpanHandle
+from llmobs_nb.magic import load_ipython_extension
 from llmobs_nb.observer import Observer, get_or_create, live_observers, observer_for_path
 from llmobs_nb.pricing import PriceBook
 from llmobs_nb.store import SchemaTooNewError, Store, StoreError, StoreLockedError
@@ -145,6 +146,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "init",
+    "load_ipython_extension",
     "open",
     "open_many",
 ]

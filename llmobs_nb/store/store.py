@@ -46,6 +46,8 @@ def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
             ) from None
         raise NotAStoreError(f"{path} cannot be opened as a DuckDB store: {text}") from None
     con.execute("SET TimeZone = 'UTC'")
+    # DuckDB's terminal progress bar would print into notebook cells.
+    con.execute("SET enable_progress_bar = false")
     return con
 
 

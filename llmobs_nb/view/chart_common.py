@@ -1,0 +1,34 @@
+"""Small pieces every chart uses: the empty-chart placeholder and the UTC time axis."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+from llmobs_nb.view.theme import HEIGHT, WIDTH
+
+
+def empty_chart(title: str, message: str = "no data for this selection") -> alt.Chart:
+    """A chart of the right size that says why there is nothing to draw.
+
+    Example:
+        >>> empty_chart("Latency").to_dict()["title"]
+        'Latency'
+    """
+    return (
+        alt.Chart(pl.DataFrame({"message": [message]}), title=title)
+        .mark_text(fontSize=13, color="#777777")
+        .encode(text="message:N")
+        .properties(width=WIDTH, height=HEIGHT // 2)
+    )
+
+
+def time_x(field: str = "bucket", every: str | None = None) -> alt.X:
+    """An x channel for UTC time buckets, titled with the bucket length."""
+    title = f"time (UTC, per {every})" if every else "time (UTC)"
+    return alt.X(f"{field}:T", title=title, scale=alt.Scale(type="utc"))
+
+
+def utc_tooltip(field: str = "bucket", title: str = "bucket (UTC)") -> alt.Tooltip:
+    """A tooltip entry that prints a timestamp in UTC, as the store holds it."""
+    return alt.Tooltip(f"utcyearmonthdatehoursminutes({field}):T", title=title)

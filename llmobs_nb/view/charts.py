@@ -1,0 +1,26 @@
+"""Every llmobs_nb chart in one namespace. Each takes calls (a polars frame with the llm_calls
+columns, an observer, a DuckDB path or a filtered source) or an analytics result, asks
+analytics for a small aggregate, and returns an Altair chart; none has side effects."""
+
+from llmobs_nb.view.cost_charts import cost_chart, token_rate_chart, top_users_chart
+from llmobs_nb.view.error_charts import error_chart
+from llmobs_nb.view.latency_charts import latency_chart, ttft_chart
+from llmobs_nb.view.quality_charts import (
+    quality_chart,
+    quality_distribution_chart,
+    run_comparison_chart,
+)
+from llmobs_nb.view.trace_charts import waterfall_chart
+
+__all__ = [
+    "cost_chart",
+    "error_chart",
+    "latency_chart",
+    "quality_chart",
+    "quality_distribution_chart",
+    "run_comparison_chart",
+    "token_rate_chart",
+    "top_users_chart",
+    "ttft_chart",
+    "waterfall_chart",
+]

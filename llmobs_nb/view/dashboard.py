@@ -1,0 +1,352 @@
+"""The notebook dashboard: filters that drive every panel, headline figures, charts, traces.
+
+Every panel reads the same :class:`~llmobs_nb.view.source.FilteredCalls`, so a filter change is
+pushed down into DuckDB as ``?`` parameters and only small aggregates come back to Python.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+import ipywidgets as widgets
+
+from llmobs_nb.view import offline, panels
+from llmobs_nb.view.cost_charts import HOURLY_BUDGET_USD
+from llmobs_nb.view.explorer import TraceExplorer, html_output
+from llmobs_nb.view.html import STYLE, cards_html, headline_figures
+from llmobs_nb.view.source import DIMENSIONS, DataSource, Filters
+
+# Only one auto-refresh timer per kernel: starting one (a re-run cell) stops the previous.
+_TIMER_LOCK = threading.Lock()
+_ACTIVE_TIMER: dict[str, Any] = {"dashboard": None}
+MAX_TIME_STEPS = 200
+PENDING = " · traces, quality drift and alerts computing…"
+
+
+class Dashboard:
+    """Filters (time range, model, use case, run, user), headline row, charts and a trace
+    explorer over an observer or a DuckDB file. Display it in a notebook cell.
+
+    Example:
+        >>> dash = Dashboard("experiments.duckdb")          # doctest: +SKIP
+        >>> dash                                           # doctest: +SKIP
+        >>> dash.apply_filters(models=("gpt-4o",))          # doctest: +SKIP
+        >>> dash.start_auto_refresh(10); dash.stop_auto_refresh()   # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        budget_usd_per_hour: float | None = HOURLY_BUDGET_USD,
+        score_name: str = "quality",
+    ) -> None:
+        self.source = DataSource(source)
+        self.budget_usd_per_hour = budget_usd_per_hour
+        self.score_name = score_name
+        self.filters = Filters()
+        self.headline: dict[str, Any] = {}
+        self.charts: dict[str, Any] = {}
+        self.slow: dict[str, Any] = {}
+        self.last_redraw_s: float | None = None
+        self.redraw_count = 0
+        self._generation = 0
+        self._muted = False
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmobs-dashboard")
+        self._slow_future: Future[None] | None = None
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        self._build_widgets()
+        self.refresh_options()
+        self.redraw()
+
+    # -- widgets -----------------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        layout = widgets.Layout(width="210px")
+        self.time = widgets.SelectionRangeSlider(
+            options=[("—", 0)], description="time", layout=widgets.Layout(width="640px")
+        )
+        self.selects = {
+            name: widgets.SelectMultiple(
+                options=[], description=name.replace("_", " "), rows=4, layout=layout
+            )
+            for name in DIMENSIONS
+        }
+        self.refresh_button = widgets.Button(description="refresh", icon="refresh")
+        self.auto = widgets.ToggleButton(description="auto-refresh", value=False)
+        self.interval = widgets.BoundedIntText(
+            value=10, min=2, max=3600, description="every s", layout=widgets.Layout(width="140px")
+        )
+        self.status = widgets.HTML()
+        self.loader = widgets.Output()
+        self.loader.outputs = html_output(offline.loader_html())
+        self.headline_html = widgets.HTML()
+        names = (*panels.FAST_PANELS, *panels.SLOW_PANELS)
+        self.outputs = {name: widgets.Output() for name in names}
+        self.explorer = TraceExplorer(self.source)
+        for control in (self.time, *self.selects.values()):
+            control.observe(self._on_filter, names="value")
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.auto.observe(self._on_auto, names="value")
+        grid = widgets.GridBox(
+            [self.outputs[n] for n in names],
+            layout=widgets.Layout(
+                grid_template_columns="repeat(2, minmax(0, 1fr))", grid_gap="8px"
+            ),
+        )
+        self.widget = widgets.VBox(
+            [
+                self.loader,
+                widgets.HTML(STYLE),
+                widgets.HBox([self.time, self.refresh_button, self.auto, self.interval]),
+                widgets.HBox(list(self.selects.values())),
+                self.status,
+                self.headline_html,
+                grid,
+                widgets.HTML('<h3 class="llmobs">Traces</h3>'),
+                self.explorer.widget,
+            ]
+        )
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def refresh_options(self) -> None:
+        """Re-read the filter choices (time steps, models, use cases, runs, users)."""
+        with self.source.session():
+            extent = self.source.query(
+                "SELECT min(start_time) AS lo, max(start_time) AS hi FROM llm_calls"
+            )
+            values = {
+                name: self.source.query(
+                    f"SELECT DISTINCT {column} AS v FROM llm_calls "
+                    f"WHERE {column} IS NOT NULL ORDER BY 1"
+                )["v"].to_list()
+                for name, column in DIMENSIONS.items()
+            }
+        self._muted = True
+        try:
+            lo, hi = extent.row(0)
+            steps = _time_steps(lo, hi)
+            # A narrowed range is kept; a full one grows with new data.
+            was = self._filters_from_widgets()
+            self.time.options = [(s.strftime("%Y-%m-%d %H:%M"), s) for s in steps] or [("—", 0)]
+            first = steps.index(was.start) if was.start in steps else 0
+            last = steps.index(was.end) if was.end in steps else len(self.time.options) - 1
+            self.time.index = (first, last)
+            for name, select in self.selects.items():
+                chosen = tuple(v for v in select.value if v in values[name])
+                select.options = values[name]
+                select.value = chosen
+        finally:
+            self._muted = False
+
+    # -- filters -------------------------------------------------------------------------------
+    def _filters_from_widgets(self) -> Filters:
+        start = end = None
+        if self.time.options and self.time.value and self.time.value[0] != 0:
+            first, last = self.time.index
+            if first > 0:
+                start = self.time.value[0]
+            if last < len(self.time.options) - 1:
+                end = self.time.value[1]
+        return Filters(
+            start=start,
+            end=end,
+            **{name: tuple(select.value) for name, select in self.selects.items()},
+        )
+
+    def _on_filter(self, _change: Any) -> None:
+        if not self._muted:
+            self.filters = self._filters_from_widgets()
+            self.redraw()
+
+    def apply_filters(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        models: tuple[str, ...] = (),
+        use_cases: tuple[str, ...] = (),
+        runs: tuple[str, ...] = (),
+        users: tuple[str, ...] = (),
+    ) -> Dashboard:
+        """Set the filters (as if chosen in the widgets) and redraw every panel; returns self.
+
+        Values not among the store's show in the selection widgets only if present there, but
+        the query uses exactly what is given.
+
+        Example:
+            >>> dash.apply_filters(models=("gpt-4o",), users=("user-001",))   # doctest: +SKIP
+        """
+        self.filters = Filters(start, end, models, use_cases, runs, users)
+        self._muted = True
+        try:
+            for name, select in self.selects.items():
+                wanted = getattr(self.filters, name)
+                select.value = tuple(v for v in wanted if v in select.options)
+        finally:
+            self._muted = False
+        self.redraw()
+        return self
+
+    # -- drawing -----------------------------------------------------------------------------
+    def redraw(self) -> float:
+        """Recompute and redraw every fast panel now, and start the slow ones (trace lists,
+        quality drift, alerts) in the background; returns the seconds the fast part took."""
+        began = time.perf_counter()
+        self._generation += 1
+        generation = self._generation
+        calls = self.source.filtered(self.filters)
+        with self.source.session():
+            self.headline, self.charts = panels.fast_panels(
+                calls, budget_usd_per_hour=self.budget_usd_per_hour, score_name=self.score_name
+            )
+        self._draw_headline()
+        for name, chart in self.charts.items():
+            self.outputs[name].outputs = html_output(
+                offline.chart_html(chart, loader=False, validate=False)
+            )
+        self.last_redraw_s = time.perf_counter() - began
+        self.redraw_count += 1
+        self.status.value = (
+            f'<span class="llmobs muted">{self.headline["calls"]:,} calls selected · drawn in '
+            f"{self.last_redraw_s * 1000:.0f} ms{PENDING}</span>"
+        )
+        self._slow_future = self._worker.submit(self._draw_slow, calls, generation)
+        return self.last_redraw_s
+
+    def _draw_headline(self) -> None:
+        figures = headline_figures(self.headline)
+        alerts = ("alerts",) if self.headline.get("alerts") else ()
+        self.headline_html.value = f'<div class="llmobs">{cards_html(figures, alerts)}</div>'
+
+    def _draw_slow(self, calls: Any, generation: int) -> None:
+        try:
+            with self.source.session():
+                if generation == self._generation:
+                    self.explorer.update(calls)
+                found = panels.alerts(calls, self.score_name)
+        except Exception as exc:  # shown in the dashboard: a background thread has no traceback
+            self.status.value = f'<span class="llmobs">slow panels failed: {exc}</span>'
+            return
+        if generation != self._generation:
+            return  # a newer filter change is on its way; its own result will be drawn
+        self.slow = found
+        self.headline["alerts"] = found["alerts"]
+        self._draw_headline()
+        self.outputs["quality"].outputs = html_output(
+            offline.chart_html(found["quality"], loader=False, validate=False)
+        )
+        self.status.value = self.status.value.replace(
+            " · traces, quality drift and alerts computing…", ""
+        )
+
+    def wait(self, timeout_s: float = 120.0) -> Dashboard:
+        """Block until the background panels of the last redraw are drawn; returns self."""
+        if self._slow_future is not None:
+            self._slow_future.result(timeout=timeout_s)
+        return self
+
+    def refresh(self) -> float:
+        """Re-read filter choices (new models, new data) and redraw; returns the fast time."""
+        self.refresh_options()
+        return self.redraw()
+
+    # -- auto-refresh --------------------------------------------------------------------------
+    def _on_auto(self, change: Any) -> None:
+        if change["new"]:
+            self.start_auto_refresh(self.interval.value)
+        else:
+            self.stop_auto_refresh()
+
+    def start_auto_refresh(self, every_s: float = 10.0) -> None:
+        """Refresh every ``every_s`` seconds in one background thread, until
+        :meth:`stop_auto_refresh`. Any other dashboard's timer in this kernel is stopped first.
+
+        Example:
+            >>> dash.start_auto_refresh(5)   # while an experiment runs   # doctest: +SKIP
+        """
+        if every_s <= 0:
+            raise ValueError(f"every_s={every_s!r}: pass a positive number of seconds")
+        with _TIMER_LOCK:
+            previous = _ACTIVE_TIMER["dashboard"]
+        if previous is not None and previous is not self:
+            previous.stop_auto_refresh()
+        self._every_s = every_s
+        with _TIMER_LOCK:
+            if self._timer is None or not self._timer.is_alive():
+                self._stop.clear()
+                self._timer = threading.Thread(
+                    target=self._tick, name="llmobs-auto-refresh", daemon=True
+                )
+                self._timer.start()
+            _ACTIVE_TIMER["dashboard"] = self
+        if not self.auto.value:
+            self.auto.value = True
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self._every_s):
+            try:
+                self.refresh()
+            except Exception as exc:  # keep the timer alive through one bad refresh
+                self.status.value = f'<span class="llmobs">auto-refresh failed: {exc}</span>'
+
+    def stop_auto_refresh(self) -> None:
+        """Stop the auto-refresh timer (no-op when none runs)."""
+        self._stop.set()
+        timer = self._timer
+        if timer is not None and timer is not threading.current_thread():
+            timer.join(timeout=30)
+        self._timer = None
+        with _TIMER_LOCK:
+            if _ACTIVE_TIMER["dashboard"] is self:
+                _ACTIVE_TIMER["dashboard"] = None
+        if self.auto.value:
+            self.auto.value = False
+
+    @property
+    def auto_refreshing(self) -> bool:
+        """Whether this dashboard's timer is running."""
+        return self._timer is not None and self._timer.is_alive()
+
+    def close(self) -> None:
+        """Stop the timer and the background worker, and close the widgets."""
+        self.stop_auto_refresh()
+        self._worker.shutdown(wait=True, cancel_futures=True)
+        self.widget.close()
+
+
+def _time_steps(lo: datetime | None, hi: datetime | None) -> list[datetime]:
+    # At most MAX_TIME_STEPS slider stops, on round hours or days.
+    if lo is None or hi is None:
+        return []
+    for step in (
+        timedelta(minutes=1),
+        timedelta(minutes=10),
+        timedelta(hours=1),
+        timedelta(hours=6),
+        timedelta(days=1),
+        timedelta(weeks=1),
+    ):
+        if (hi - lo) / step <= MAX_TIME_STEPS:
+            break
+    first = datetime.fromtimestamp(
+        lo.timestamp() // step.total_seconds() * step.total_seconds(), lo.tzinfo
+    )
+    steps = []
+    at = first
+    while at <= hi:
+        steps.append(at)
+        at += step
+    steps.append(at)  # the end is exclusive: one step past the last call
+    return steps
+
+
+__all__ = ["Dashboard"]

@@ -1,0 +1,167 @@
+"""HTML for the objects a notebook user looks at: headline figures, small tables, the observer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from typing import Any
+
+import polars as pl
+
+STYLE = """<style>
+.llmobs{font-family:Inter,'Segoe UI',Helvetica,Arial,sans-serif;font-size:13px;color:#222}
+.llmobs h3{font-size:15px;margin:4px 0 8px}
+.llmobs .cards{display:flex;flex-wrap:wrap;gap:8px;margin:6px 0}
+.llmobs .card{border:1px solid #ddd;border-radius:6px;padding:6px 12px;min-width:96px}
+.llmobs .card .v{font-size:18px;font-weight:600}
+.llmobs .card .k{font-size:11px;color:#666;text-transform:uppercase;letter-spacing:.03em}
+.llmobs .card.alert{border-color:#D55E00;background:#fff4ee}
+.llmobs table{border-collapse:collapse;margin:4px 0}
+.llmobs th,.llmobs td{border-bottom:1px solid #eee;padding:3px 8px;text-align:left;
+ vertical-align:top}
+.llmobs th{color:#555;font-weight:600}
+.llmobs td.num{text-align:right;font-variant-numeric:tabular-nums}
+.llmobs pre{white-space:pre-wrap;max-height:16em;overflow:auto;background:#f7f7f7;padding:6px;
+ margin:2px 0}
+.llmobs .muted{color:#777}
+</style>"""
+
+
+def format_value(value: Any) -> str:
+    """A cell as text: thousands separators, 4 significant digits, UTC times, — for NULL.
+
+    Example:
+        >>> format_value(1234567), format_value(0.012345), format_value(None)
+        ('1,234,567', '0.01234', '—')
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != value:
+            return "—"
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return str(value)
+
+
+def table_html(frame: pl.DataFrame, *, max_rows: int = 20, max_chars: int = 120) -> str:
+    """A compact HTML table of ``frame`` (first ``max_rows`` rows; long text cut).
+
+    Example:
+        >>> "<table>" in table_html(pl.DataFrame({"model": ["gpt-4o"], "n": [3]}))
+        True
+    """
+    head = "".join(f"<th>{escape(c)}</th>" for c in frame.columns)
+    numeric = {c for c, t in frame.schema.items() if t.is_numeric()}
+    rows = []
+    for row in frame.head(max_rows).iter_rows(named=True):
+        cells = []
+        for column, value in row.items():
+            text = format_value(value)
+            if len(text) > max_chars:
+                text = text[: max_chars - 1] + "…"
+            klass = ' class="num"' if column in numeric else ""
+            cells.append(f"<td{klass}>{escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    more = ""
+    if frame.height > max_rows:
+        more = f'<div class="muted">{frame.height - max_rows:,} more rows</div>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+
+
+def cards_html(figures: dict[str, str], alerts: tuple[str, ...] = ()) -> str:
+    """Headline figures as cards; names in ``alerts`` are highlighted.
+
+    Example:
+        >>> "calls" in cards_html({"calls": "1,024"})
+        True
+    """
+    cards = []
+    for name, value in figures.items():
+        klass = "card alert" if name in alerts else "card"
+        cards.append(
+            f'<div class="{klass}"><div class="v">{escape(value)}</div>'
+            f'<div class="k">{escape(name)}</div></div>'
+        )
+    return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def headline_figures(summary: dict[str, Any]) -> dict[str, str]:
+    """The headline row's text from :func:`llmobs_nb.view.panels.headline`'s numbers."""
+    rate = summary.get("error_rate")
+    quality = summary.get("mean_quality")
+    p95 = summary.get("p95_latency_s")
+    cost = summary.get("cost_usd")
+    alerts = summary.get("alerts")
+    return {
+        "calls": f"{summary.get('calls') or 0:,}",
+        "cost": "—" if cost is None else f"${cost:,.2f}",
+        "P95 latency": "—" if p95 is None else f"{p95:.2f} s",
+        "error rate": "—" if rate is None else f"{rate:.2%}",
+        "mean quality": "—" if quality is None else f"{quality:.3f}",
+        "alerts": "…" if alerts is None else f"{alerts:,}",
+    }
+
+
+def observer_html(obs: Any) -> str:
+    """What an observer captures, where it stores it, and its headline figures, as HTML.
+
+    For ``Observer._repr_html_``. Reads a handful of counts from the store (never the rows).
+
+    Example:
+        >>> observer_html(obs)[:60]   # doctest: +SKIP
+    """
+    mode = "read-only" if getattr(obs, "read_only", False) else "capturing"
+    if getattr(obs, "closed", False):
+        mode = "closed"
+    facts = {
+        "project": obs.project,
+        "store": str(obs.db_path),
+        "mode": mode,
+        "content capture": "on" if getattr(obs, "capture_content", False) else "off (default)",
+    }
+    body = ""
+    if mode != "closed":
+        try:
+            numbers = obs.sql(
+                "SELECT (SELECT count(*) FROM spans) AS spans, count(*) AS calls, "
+                "count(DISTINCT trace_id) AS traces, sum(cost_usd) AS cost_usd, "
+                "count(*) FILTER (WHERE status = 'error') AS errors, "
+                "count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, "
+                "min(start_time) AS first_call, max(start_time) AS last_call, "
+                "(SELECT count(*) FROM scores) AS scores, "
+                "(SELECT count(*) FROM runs) AS runs FROM llm_calls"
+            ).row(0, named=True)
+        except Exception as exc:  # a repr must never raise: say what went wrong instead
+            body = f'<div class="muted">store not readable: {escape(str(exc))}</div>'
+        else:
+            cost = numbers["cost_usd"]
+            figures = {
+                "LLM calls": f"{numbers['calls']:,}",
+                "traces": f"{numbers['traces']:,}",
+                "spans": f"{numbers['spans']:,}",
+                "cost": "—" if cost is None else f"${cost:,.2f}",
+                "errors": f"{numbers['errors']:,}",
+                "unpriced calls": f"{numbers['unpriced']:,}",
+                "scores": f"{numbers['scores']:,}",
+                "runs": f"{numbers['runs']:,}",
+            }
+            alerts = ("errors",) if numbers["errors"] else ()
+            span = ""
+            if numbers["first_call"] is not None:
+                span = (
+                    f'<div class="muted">calls from {format_value(numbers["first_call"])} '
+                    f"to {format_value(numbers['last_call'])}</div>"
+                )
+            body = cards_html(figures, alerts) + span
+    rows = "".join(
+        f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in facts.items()
+    )
+    return (
+        f'{STYLE}<div class="llmobs"><h3>llmobs_nb observer</h3><table>{rows}</table>{body}</div>'
+    )

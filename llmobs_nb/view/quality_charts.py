@@ -1,0 +1,205 @@
+"""Quality scores: their distribution, and their course over time against the drift baseline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import polars as pl
+
+from llmobs_nb import analytics
+from llmobs_nb.view.buckets import ask_capped
+from llmobs_nb.view.chart_common import empty_chart, time_x, utc_tooltip
+from llmobs_nb.view.score_stats import score_over_time, score_summary
+from llmobs_nb.view.theme import ALERT_COLOR, BASELINE_COLOR
+
+# Mean scores per bucket need fewer values than tail percentiles.
+SCORES_PER_BUCKET = 100
+
+
+def quality_distribution_chart(
+    calls: Any,
+    scores: pl.DataFrame | None = None,
+    *,
+    score_name: str = "quality",
+    bins: int = 20,
+    histogram: pl.DataFrame | None = None,
+) -> alt.Chart:
+    """Histogram of ``score_name`` over the selected calls (``bins`` bins over [0, 1]).
+
+    ``scores`` is needed with a frame of calls (e.g. ``obs.scores()``); an observer, a path or
+    a filtered source brings its own. ``histogram``: an already computed
+    ``score_summary(...)[0]``, drawn as is.
+
+    Example:
+        >>> quality_distribution_chart(obs, score_name="quality")   # doctest: +SKIP
+    """
+    found = histogram
+    if found is None:
+        found = score_summary(calls, scores, score_name=score_name, bins=bins)[0]
+    title = f"Distribution of {score_name} scores"
+    if found.height == 0:
+        return empty_chart(title, f"no {score_name!r} scores for this selection")
+    return (
+        alt.Chart(found, title=f"{title} ({found['n'].sum():,} scores)")
+        .mark_bar()
+        .encode(
+            x=alt.X("bin_start:Q", title=score_name, bin="binned"),
+            x2="bin_end:Q",
+            y=alt.Y("n:Q", title="scores"),
+            tooltip=[
+                alt.Tooltip("bin_start:Q", format=".2f", title="from"),
+                alt.Tooltip("bin_end:Q", format=".2f", title="to"),
+                alt.Tooltip("n:Q", title="scores"),
+            ],
+        )
+    )
+
+
+def quality_chart(
+    calls: Any,
+    scores: pl.DataFrame | None = None,
+    *,
+    score_name: str = "quality",
+    by: str = "model",
+    every: str | None = None,
+    threshold: float = 0.7,
+    drift: pl.DataFrame | None = None,
+) -> alt.Chart | alt.LayerChart:
+    """Mean ``score_name`` over time per ``by`` value, with each group's drift baseline (dashed),
+    its alert threshold (``threshold`` × baseline, red dotted) and the onset of any alert.
+
+    Baselines and alerts come from ``analytics.quality_drift`` (pass its result as ``drift`` to
+    avoid computing it twice).
+
+    Example:
+        >>> quality_chart(obs, score_name="quality", by="model")   # doctest: +SKIP
+    """
+
+    def ask(bucket: str) -> pl.DataFrame:
+        return score_over_time(calls, scores, score_name=score_name, by=(by,), every=bucket)
+
+    found, used = ask_capped(ask, calls, every, calls_per_bucket=SCORES_PER_BUCKET)
+    title = f"Mean {score_name} per {used}"
+    if found.height == 0:
+        return empty_chart(title, f"no {score_name!r} scores for this selection")
+    if drift is None:
+        drift = analytics.quality_drift(
+            calls, scores, by=[by], score_name=score_name, threshold=threshold
+        )
+    drift = drift.filter(pl.col("score_name") == score_name) if drift.height else drift
+    lines = (
+        alt.Chart(found, title=title)
+        .mark_line()
+        .encode(
+            x=time_x("bucket", used),
+            y=alt.Y("mean:Q", title=f"mean {score_name}", scale=alt.Scale(zero=False)),
+            color=alt.Color(f"{by}:N", title=by),
+            tooltip=[
+                alt.Tooltip(f"{by}:N"),
+                utc_tooltip(),
+                alt.Tooltip("mean:Q", format=".3f"),
+                alt.Tooltip("n:Q", title="scores"),
+            ],
+        )
+    )
+    marks = drift.filter(pl.col("baseline").is_not_null()) if drift.height else drift
+    if marks.height == 0:
+        return lines
+    marks = marks.select(
+        by,
+        "baseline",
+        (pl.col("baseline") * threshold).alias("alert_below"),
+        "current",
+        "p_value",
+        "alert",
+        "onset",
+    )
+    tooltip = [
+        alt.Tooltip(f"{by}:N"),
+        alt.Tooltip("baseline:Q", format=".3f"),
+        alt.Tooltip("alert_below:Q", format=".3f", title="alert below"),
+        alt.Tooltip("current:Q", format=".3f"),
+        alt.Tooltip("p_value:Q", format=".2g", title="p-value"),
+        alt.Tooltip("alert:N"),
+    ]
+    base = alt.Chart(marks)
+    baseline = base.mark_rule(strokeDash=[6, 3], color=BASELINE_COLOR, opacity=0.7).encode(
+        y="baseline:Q", tooltip=tooltip
+    )
+    limit = base.mark_rule(strokeDash=[2, 3], color=ALERT_COLOR).encode(
+        y="alert_below:Q", tooltip=tooltip
+    )
+    layers: list[Any] = [lines, baseline, limit]
+    alerts = marks.filter(pl.col("alert") & pl.col("onset").is_not_null())
+    if alerts.height:
+        layers.append(
+            alt.Chart(alerts)
+            .mark_rule(color=ALERT_COLOR, strokeWidth=2)
+            .encode(
+                x=alt.X("onset:T", scale=alt.Scale(type="utc")),
+                tooltip=[alt.Tooltip(f"{by}:N"), utc_tooltip("onset", "drift onset (UTC)")],
+            )
+        )
+    return alt.layer(*layers)
+
+
+def run_comparison_chart(comparison: pl.DataFrame) -> alt.Chart | alt.LayerChart:
+    """Each metric of ``analytics.compare_runs`` as the relative change b vs a (%), with its
+    confidence interval; green when b is better, red when worse, grey when not significant.
+
+    Example:
+        >>> result = analytics.compare_runs(obs, "prompt-v1", "prompt-v2")   # doctest: +SKIP
+        >>> run_comparison_chart(result)                                   # doctest: +SKIP
+    """
+    title = "Run comparison: change of b against a"
+    needed = {"metric", "a", "diff", "ci_low", "ci_high", "verdict"}
+    missing = needed - set(comparison.columns)
+    if missing:
+        raise ValueError(
+            f"run_comparison_chart needs the result of analytics.compare_runs; "
+            f"columns {sorted(missing)} are missing"
+        )
+    rows = comparison.filter(pl.col("diff").is_not_null() & (pl.col("a") != 0)).select(
+        "metric",
+        "a",
+        "b",
+        "n_a",
+        "n_b",
+        "verdict",
+        (pl.col("diff") / pl.col("a").abs() * 100).alias("change_pct"),
+        (pl.col("ci_low") / pl.col("a").abs() * 100).alias("ci_low_pct"),
+        (pl.col("ci_high") / pl.col("a").abs() * 100).alias("ci_high_pct"),
+    )
+    if rows.height == 0:
+        return empty_chart(title, "not enough data in either run")
+    color = alt.Color(
+        "verdict:N",
+        scale=alt.Scale(
+            domain=["better", "worse", "no significant difference"],
+            range=["#009E73", ALERT_COLOR, "#999999"],
+        ),
+    )
+    tooltip = [
+        alt.Tooltip("metric:N"),
+        alt.Tooltip("a:Q", format=".4g"),
+        alt.Tooltip("b:Q", format=".4g"),
+        alt.Tooltip("change_pct:Q", format="+.1f", title="change %"),
+        alt.Tooltip("ci_low_pct:Q", format="+.1f", title="CI low %"),
+        alt.Tooltip("ci_high_pct:Q", format="+.1f", title="CI high %"),
+        alt.Tooltip("n_a:Q"),
+        alt.Tooltip("n_b:Q"),
+        alt.Tooltip("verdict:N"),
+    ]
+    base = alt.Chart(rows).encode(y=alt.Y("metric:N", title=None, sort=None))
+    interval = base.mark_rule(strokeWidth=2).encode(
+        x=alt.X("ci_low_pct:Q", title="change of b vs a (%, with confidence interval)"),
+        x2="ci_high_pct:Q",
+        color=color,
+        tooltip=tooltip,
+    )
+    point = base.mark_point(filled=True, size=70).encode(
+        x="change_pct:Q", color=color, tooltip=tooltip
+    )
+    zero = alt.Chart(pl.DataFrame({"x": [0.0]})).mark_rule(color="#333333").encode(x="x:Q")
+    return alt.layer(zero, interval, point).properties(title=title, height=28 * rows.height + 20)

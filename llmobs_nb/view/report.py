@@ -1,0 +1,84 @@
+"""A standalone HTML report: headline figures and the main charts, viewable with no network."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from llmobs_nb.view import offline, panels
+from llmobs_nb.view.html import STYLE, cards_html, headline_figures, table_html
+from llmobs_nb.view.source import DataSource, Filters
+
+
+def report_html(source: Any, *, title: str | None = None, filters: Filters | None = None) -> str:
+    """The report as one HTML page (Vega inlined once in its head). See :func:`write_report`.
+
+    Example:
+        >>> report_html("experiments.duckdb")[:15]   # doctest: +SKIP
+        '<!DOCTYPE html>'
+    """
+    data = DataSource(source)
+    calls = data.filtered(filters or Filters())
+    with data.session():
+        numbers, charts = panels.fast_panels(calls)
+        slow = panels.alerts(calls)
+    numbers["alerts"] = slow["alerts"]
+    order = ["latency", "ttft", "cost", "tokens", "errors", "top_users", "quality_distribution"]
+    drawn = [offline.chart_html(charts[name], loader=False) for name in order]
+    drawn.insert(2, offline.chart_html(slow["quality"], loader=False))
+    drift = slow["drift"]
+    drift_table = ""
+    if drift.height:
+        columns = [
+            c
+            for c in (
+                "model",
+                "score_name",
+                "n",
+                "baseline",
+                "current",
+                "degradation_pct",
+                "p_value",
+                "alert",
+                "onset",
+            )
+            if c in drift.columns
+        ]
+        drift_table = "<h2>Quality drift</h2>" + table_html(drift.select(columns))
+    anomalies = slow["cost_anomalies"]
+    anomaly_table = ""
+    if anomalies.height:
+        anomaly_table = f"<h2>Cost alerts ({anomalies.height:,})</h2>" + table_html(
+            anomalies, max_rows=15
+        )
+    heading = title or f"LLM observability report — {Path(data.label).name}"
+    created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    alerts = ("alerts",) if numbers["alerts"] else ()
+    body = (
+        f'{STYLE}<div class="llmobs" style="max-width:1250px;margin:16px auto">'
+        f"<h1>{escape(heading)}</h1>"
+        f"<div class='muted'>{escape(data.label)} · written {created}</div>"
+        f"{cards_html(headline_figures(numbers), alerts)}"
+        '<div style="display:grid;gap:12px;'
+        'grid-template-columns:repeat(auto-fit,minmax(600px,1fr))">'
+        + "".join(f"<div>{chart}</div>" for chart in drawn)
+        + f"</div>{drift_table}{anomaly_table}</div>"
+    )
+    return offline.page_html(heading, body)
+
+
+def write_report(source: Any, path: str | Path, *, title: str | None = None) -> Path:
+    """Write a standalone HTML report of ``source`` (an observer or a DuckDB file) to ``path``:
+    headline figures, latency, TTFT, quality, cost, tokens, errors, top users, drift and cost
+    alerts. Vega is inlined, so the file opens offline. Returns the path written.
+
+    Example:
+        >>> write_report("demo.duckdb", "report.html")   # doctest: +SKIP
+        PosixPath('report.html')
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(report_html(source, title=title), encoding="utf-8")
+    return target

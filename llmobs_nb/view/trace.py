@@ -1,0 +1,135 @@
+"""One trace, as a user looks at it: waterfall, each span's attributes and content, its scores."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from html import escape
+from typing import Any
+
+import polars as pl
+
+from llmobs_nb.view import offline
+from llmobs_nb.view.html import STYLE, format_value, table_html
+from llmobs_nb.view.source import DataSource
+from llmobs_nb.view.trace_charts import span_layout, waterfall_chart
+
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+SPAN_SUMMARY = ("label", "kind", "model", "status", "error_type", "start_ms", "end_ms")
+
+
+class Trace:
+    """The spans and scores of one trace; displays as a waterfall with span details.
+
+    Build it from frames (``Trace(spans, scores)``) or from a store with :meth:`load`.
+
+    Example:
+        >>> trace = Trace.load(obs, "4bf92f3577b34da6a3ce929d0e0e4736")   # doctest: +SKIP
+        >>> trace.waterfall()                                             # doctest: +SKIP
+    """
+
+    def __init__(self, spans: pl.DataFrame, scores: pl.DataFrame | None = None) -> None:
+        ids = spans["trace_id"].unique().to_list() if "trace_id" in spans.columns else []
+        if len(ids) > 1:
+            raise ValueError(
+                f"a Trace holds one trace, but the spans belong to {len(ids)} traces: filter "
+                "them first, e.g. spans.filter(pl.col('trace_id') == trace_id)"
+            )
+        self.trace_id: str | None = ids[0] if ids else None
+        self.spans = span_layout(spans)
+        self.scores = scores if scores is not None else pl.DataFrame()
+
+    @classmethod
+    def load(cls, source: Any, trace_id: str) -> Trace:
+        """The trace ``trace_id`` from an observer or a DuckDB file.
+
+        Example:
+            >>> Trace.load("experiments.duckdb", trace_id)   # doctest: +SKIP
+        """
+        if not isinstance(trace_id, str) or not _TRACE_ID.match(trace_id):
+            raise ValueError(f"trace_id {trace_id!r} is not 32 lowercase hex digits")
+        data = DataSource(source)
+        with data.session():
+            spans = data.query(
+                "SELECT * FROM spans WHERE trace_id = ? ORDER BY start_time", [trace_id]
+            )
+            scores = data.query(
+                "SELECT * FROM scores WHERE trace_id = ? ORDER BY created_at", [trace_id]
+            )
+        if spans.height == 0:
+            raise KeyError(f"no trace {trace_id!r} in {data.label}: check the id")
+        return cls(spans, scores)
+
+    def waterfall(self) -> Any:
+        """The waterfall chart (an Altair chart)."""
+        name = self.spans["name"][0] if self.spans.height else "trace"
+        return waterfall_chart(self.spans, title=f"{name} — trace {self.trace_id or ''}")
+
+    def span_table(self) -> pl.DataFrame:
+        """One row per span in tree order: label, kind, model, status, timing, tokens, cost."""
+        extra = [
+            c for c in ("input_tokens", "output_tokens", "cost_usd") if c in self.spans.columns
+        ]
+        present = [c for c in SPAN_SUMMARY if c in self.spans.columns]
+        return self.spans.select(*present, *extra)
+
+    def span_html(self, span_id: str) -> str:
+        """Attributes, captured content and scores of one span, as HTML."""
+        found = self.spans.filter(pl.col("span_id") == span_id)
+        if found.height == 0:
+            raise KeyError(f"no span {span_id!r} in trace {self.trace_id}")
+        row = found.row(0, named=True)
+        skip = {"attributes", "input_text", "output_text", "label", "row", "depth"}
+        fields = "".join(
+            f"<tr><th>{escape(k)}</th><td>{escape(format_value(v))}</td></tr>"
+            for k, v in row.items()
+            if k not in skip and v is not None
+        )
+        attributes = row.get("attributes")
+        if isinstance(attributes, str) and attributes:
+            with contextlib.suppress(ValueError):  # not JSON after all: show it as stored
+                attributes = json.dumps(json.loads(attributes), indent=2, sort_keys=True)
+        parts = [
+            f"<h3>{escape(str(row['name']))} <span class='muted'>{escape(span_id)}</span></h3>"
+        ]
+        parts.append(f"<table>{fields}</table>")
+        for key, label in (("input_text", "input"), ("output_text", "output")):
+            text = row.get(key)
+            if text:
+                parts.append(f"<div><b>{label}</b><pre>{escape(text)}</pre></div>")
+        if attributes:
+            parts.append(
+                f"<details><summary>attributes</summary><pre>{escape(str(attributes))}</pre></details>"
+            )
+        if self.scores.height and "span_id" in self.scores.columns:
+            mine = self.scores.filter(pl.col("span_id") == span_id)
+            if mine.height:
+                columns = [
+                    c for c in ("name", "value", "label", "source", "comment") if c in mine.columns
+                ]
+                parts.append("<b>scores</b>" + table_html(mine.select(columns)))
+        return f'{STYLE}<div class="llmobs">{"".join(parts)}</div>'
+
+    def _repr_html_(self) -> str:
+        chart = offline.chart_html(self.waterfall())
+        scores = ""
+        if self.scores.height:
+            columns = [
+                c
+                for c in ("span_id", "name", "value", "label", "source", "comment")
+                if c in self.scores.columns
+            ]
+            scores = "<h3>scores</h3>" + table_html(self.scores.select(columns))
+        details = "".join(
+            f"<details><summary>{escape(str(label))}</summary>{self.span_html(span_id)}</details>"
+            for span_id, label in self.spans.select("span_id", "label").iter_rows()
+        )
+        return (
+            f'{STYLE}<div class="llmobs">{chart}<h3>spans</h3>'
+            f"{table_html(self.span_table(), max_rows=200)}{scores}<h3>span details</h3>"
+            f"{details}</div>"
+        )
+
+    def __repr__(self) -> str:
+        return f"<Trace {self.trace_id} spans={self.spans.height} scores={self.scores.height}>"

@@ -1,0 +1,113 @@
+"""The dashboard over a real store: filters drive every panel, timers never pile up."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import ipywidgets as widgets
+import pytest
+
+import llmobs_nb
+from llmobs_nb.view import Dashboard
+from llmobs_nb.view.panels import FAST_PANELS
+
+from .conftest import START
+
+
+@pytest.fixture
+def dash(store_file: Path):
+    board = Dashboard(store_file, budget_usd_per_hour=5.0)
+    yield board
+    board.close()
+
+
+def shipped(board: Dashboard, panel: str) -> list[dict]:
+    spec = board.charts[panel].to_dict()
+    return [row for values in spec.get("datasets", {}).values() for row in values]
+
+
+def test_the_dashboard_builds_every_panel_from_a_store_file(dash: Dashboard):
+    assert isinstance(dash.widget, widgets.VBox)
+    assert set(dash.charts) == set(FAST_PANELS)
+    assert dash.headline["calls"] == 5_000
+    assert "5,000" in dash.headline_html.value
+    assert all(dash.outputs[name].outputs for name in FAST_PANELS)
+    assert sorted(dash.selects["models"].options)[:1] == ["claude-3-5-haiku"]
+
+
+def test_a_model_filter_changes_the_headline_and_every_chart(dash: Dashboard):
+    before = {name: shipped(dash, name) for name in ("latency", "cost", "top_users")}
+    dash.apply_filters(models=("gpt-4o",))
+    assert 0 < dash.headline["calls"] < 5_000
+    assert {r["model"] for r in shipped(dash, "latency")} == {"gpt-4o"}
+    assert {r["model"] for r in shipped(dash, "cost") if "model" in r} == {"gpt-4o"}
+    assert shipped(dash, "top_users") != before["top_users"]
+    assert dash.selects["models"].value == ("gpt-4o",)
+
+
+def test_choosing_in_the_widgets_redraws_like_apply_filters(dash: Dashboard):
+    dash.selects["users"].value = ("user-001",)
+    assert dash.filters.users == ("user-001",)
+    by_widget = dash.headline["calls"]
+    dash.apply_filters(users=("user-001",))
+    assert dash.headline["calls"] == by_widget < 5_000
+
+
+def test_a_time_range_narrows_the_panels(dash: Dashboard):
+    dash.apply_filters(start=START, end=START + timedelta(hours=12))
+    first_half_day = dash.headline["calls"]
+    assert 0 < first_half_day < 5_000
+    latest = max(r["bucket"] for r in shipped(dash, "tokens"))
+    assert latest < "2025-03-03T12"
+
+
+def test_alerts_and_the_quality_panel_arrive_from_the_background(dash: Dashboard):
+    dash.wait()
+    assert isinstance(dash.headline["alerts"], int)
+    assert dash.outputs["quality"].outputs
+    assert "drift" in dash.slow and "model" in dash.slow["drift"].columns
+
+
+def test_a_quoted_model_name_filters_the_live_store(live_obs: llmobs_nb.Observer):
+    board = Dashboard(live_obs)
+    try:
+        assert "o'brien" in board.selects["models"].options
+        board.apply_filters(models=("o'brien",)).wait()
+        assert board.headline["calls"] == 3
+        assert board.explorer.lists["slowest"].height == 3
+    finally:
+        board.close()
+
+
+def test_the_trace_explorer_shows_the_chosen_trace(dash: Dashboard):
+    dash.wait()
+    slowest = dash.explorer.lists["slowest"]
+    assert slowest["duration_s"].to_list() == sorted(slowest["duration_s"].to_list(), reverse=True)
+    assert dash.explorer.lists["failed"]["errors"].min() >= 1
+    trace_id = slowest["trace_id"][0]
+    dash.explorer.traces.value = trace_id
+    assert dash.explorer.trace is not None and dash.explorer.trace.trace_id == trace_id
+    assert "llmobs-vis" in dash.explorer.waterfall.outputs[0]["data"]["text/html"]
+    dash.explorer.spans.value = dash.explorer.spans.options[-1][1]
+    assert dash.explorer.detail.outputs
+
+
+def test_auto_refresh_keeps_a_single_timer_across_dashboards(store_file: Path):
+    first, second = Dashboard(store_file), Dashboard(store_file)
+    try:
+        first.start_auto_refresh(0.2)
+        first.start_auto_refresh(0.2)  # re-running the cell: still one timer
+        second.start_auto_refresh(0.2)  # a new dashboard takes over
+        assert not first.auto_refreshing and second.auto_refreshing
+        names = [t.name for t in __import__("threading").enumerate()]
+        assert names.count("llmobs-auto-refresh") == 1
+        drawn = second.redraw_count
+        time.sleep(1.0)
+        assert second.redraw_count > drawn
+        second.stop_auto_refresh()
+        assert not second.auto_refreshing and not second.auto.value
+    finally:
+        first.close()
+        second.close()
