@@ -8,8 +8,9 @@ base client of both SDKs calls once per HTTP attempt, in the caller's thread or 
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,26 @@ if TYPE_CHECKING:
 _MARK = "__llmobs_nb_patched__"
 _PATCHES = "__llmobs_nb_patches__"
 _attempts: ContextVar[list[int] | None] = ContextVar("llmobs_nb_attempts", default=None)
+_suppressed: ContextVar[bool] = ContextVar("llmobs_nb_suppressed", default=False)
+
+
+@contextlib.contextmanager
+def suppress_instrumentation() -> Iterator[None]:
+    """Calls inside the block are not traced by the client instrumentation.
+
+    For code that traces its calls itself — e.g. an LLM judge that records its call as an
+    ``evaluator`` span — so an instrumented client does not count the same call twice.
+
+    Example:
+        >>> with suppress_instrumentation():             # doctest: +SKIP
+        ...     client.chat.completions.create(...)
+    """
+    token = _suppressed.set(True)
+    try:
+        yield
+    finally:
+        _suppressed.reset(token)
+
 
 REQUEST_PARAMS = {
     "temperature": "gen_ai.request.temperature",
@@ -153,6 +174,8 @@ def patch_method(
 
         @functools.wraps(original)
         async def traced(*args: Any, **kwargs: Any) -> Any:
+            if _suppressed.get():
+                return await original(*args, **kwargs)
             scope = start_call(obs, kwargs, operation=operation, provider=provider, kind=kind)
             box = [0]
             token = _attempts.set(box)
@@ -176,6 +199,8 @@ def patch_method(
 
         @functools.wraps(original)
         def traced(*args: Any, **kwargs: Any) -> Any:
+            if _suppressed.get():
+                return original(*args, **kwargs)
             scope = start_call(obs, kwargs, operation=operation, provider=provider, kind=kind)
             box = [0]
             token = _attempts.set(box)

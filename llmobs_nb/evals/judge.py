@@ -12,6 +12,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from llmobs_nb.clients.patching import suppress_instrumentation
 from llmobs_nb.evals.base import Check
 from llmobs_nb.evals.protocol import CapturedCall, EvalResult, EvaluationError
 from llmobs_nb.evals.text import clean_text
@@ -164,13 +165,15 @@ class LLMJudge(Check):
             messages = self.messages(call)
             if span is not None:
                 span.set_input(messages)
-            response = self.client.chat.completions.create(
-                model=self.model,
-                messages=messages,
-                temperature=0,
-                max_tokens=self.max_tokens,
-                **self.request_options,
-            )
+            # This span records the call; an instrumented client must not record it again.
+            with suppress_instrumentation():
+                response = self.client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,
+                    temperature=0,
+                    max_tokens=self.max_tokens,
+                    **self.request_options,
+                )
             if span is not None:
                 span.set_response(response)
             # A reply without a verdict is the judge's failure, not the API call's: the span

@@ -46,7 +46,6 @@ def theme_config() -> alt.theme.ThemeConfig:
             "legend": {"labelFontSize": 11, "titleFontSize": 12, "orient": "right"},
             "range": {"category": CATEGORY},
             "line": {"strokeWidth": 1.8},
-            "bar": {"cornerRadiusEnd": 1},
         }
     }
 

@@ -39,3 +39,21 @@ def test_online_evaluators_score_every_call_without_storing_content(tmp_path):
     assert set(scores["span_id"]) <= set(calls["span_id"])
     # the evaluators saw the answers, yet no content was stored (capture_content is off)
     assert calls["output_text"].null_count() == calls.height
+
+
+def test_a_judge_on_an_instrumented_client_is_counted_once_as_an_evaluator(tmp_path):
+    import openai
+
+    from llmobs_nb.evals import LLMJudge
+    from llmobs_nb.testing import LLMTestServer
+
+    obs = llmobs_nb.init(db=tmp_path / "judge.duckdb", project="judge", capture_content=True)
+    try:
+        with LLMTestServer(reply="Score: 4") as server:
+            client = obs.instrument_openai(openai.OpenAI(base_url=server.base_url, api_key="x"))
+            client.chat.completions.create(model="gpt-4o-mini", messages=[])  # the app's call
+            obs.evaluate([LLMJudge(client, model="gpt-4o-mini")], progress=False)
+        kinds = obs.sql("select kind, count(*) n from llm_calls group by kind order by kind")
+    finally:
+        obs.close()
+    assert kinds.rows() == [("evaluator", 1), ("llm", 1)]

@@ -1,0 +1,184 @@
+"""The tour notebook as a person uses it: a real JupyterLab, driven by headless Chromium.
+
+The notebook is opened in the browser, every cell is run from the Run menu (real calls to the
+local model included), and the dashboard it shows is read off the page: its charts must be drawn
+from the package's inlined Vega with no request leaving 127.0.0.1, and choosing one model in the
+filter must redraw the charts for that model alone. With ``LLMOBS_UPDATE_SCREENSHOT=1`` the
+dashboard screenshot also replaces ``docs/screenshots/dashboard.png`` (shown in the README).
+
+The tests share one browser session, in file order: the last one changes the model filter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api",
+    reason="Playwright is not installed: pip install -e '.[dev]' (no browser download needed)",
+)
+
+from llmobs_nb.view.panels import FAST_PANELS, SLOW_PANELS  # noqa: E402
+from tests.browser import lab_page  # noqa: E402  (needs Playwright)
+from tests.browser.jupyter_lab import RunningLab, jupyter_lab  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1400, "height": 1000}
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOK = "01_tour.ipynb"
+DASHBOARD_CELL = "history.dashboard()"
+RUN_ALL_TIMEOUT_S = 240.0
+DRAW_TIMEOUT_S = 60.0
+SCREENSHOT = REPO / "docs" / "screenshots" / "dashboard.png"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"{CHROMIUM} is missing: apt-get install chromium (scripts/system-deps.sh does)",
+    ),
+]
+
+
+@dataclass
+class Tour:
+    """The browser page on the tour notebook after "Run All Cells", and what it fetched."""
+
+    page: sync_api.Page
+    lab: RunningLab
+    prompts: list[str]
+    screenshot_dir: Path
+    outside_requests: list[str] = field(default_factory=list)
+
+    @property
+    def dashboard(self) -> sync_api.Locator:
+        cell = lab_page.code_cell(self.page, DASHBOARD_CELL)
+        return cell.locator(".jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output")
+
+    @property
+    def panels(self) -> sync_api.Locator:
+        return self.dashboard.locator(".widget-gridbox > .widget-output")
+
+    def panel(self, title_start: str) -> sync_api.Locator:
+        return self.panels.filter(has=self.page.locator(".role-title-text", has_text=title_start))
+
+
+@pytest.fixture(scope="module")
+def tour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tour]:
+    # A copy, so that the browser's saves never touch the committed notebooks; ``../data`` of
+    # the copy is where the tour writes its sample store.
+    work = tmp_path_factory.mktemp("tour")
+    shutil.copytree(REPO / "notebooks", work / "notebooks")
+    (work / "data").mkdir()
+    n_cells = len(json.loads((work / "notebooks" / NOTEBOOK).read_text())["cells"])
+    with (
+        jupyter_lab(work / "notebooks", work / "jupyter") as lab,
+        sync_api.sync_playwright() as playwright,
+    ):
+        context = playwright.chromium.launch_persistent_context(
+            work / "chromium-profile",
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport=VIEWPORT,
+        )
+        outside: list[str] = []
+
+        def note_outside(request: sync_api.Request) -> None:
+            if not request.url.startswith((lab.base_url, "data:", "blob:")):
+                outside.append(request.url)
+
+        context.on("request", note_outside)
+        try:
+            page = context.pages[0] if context.pages else context.new_page()
+            lab_page.open_notebook(page, lab, NOTEBOOK, n_cells)
+            prompts = lab_page.run_all_cells(page, RUN_ALL_TIMEOUT_S)
+            yield Tour(page, lab, prompts, work, outside)
+        finally:
+            context.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
+        time.sleep(0.25)
+
+
+def calls_selected(tour: Tour) -> int:
+    status = tour.dashboard.locator(".widget-html", has_text="calls selected").inner_text()
+    return int(re.search(r"([\d,]+) calls selected", status).group(1).replace(",", ""))
+
+
+def test_every_cell_of_the_tour_runs_in_jupyterlab(tour: Tour) -> None:
+    assert lab_page.tracebacks(tour.page) == []
+    assert lab_page.all_executed(tour.prompts), tour.prompts
+
+
+def test_the_dashboard_draws_every_panel_with_no_request_off_the_machine(tour: Tour) -> None:
+    panels = tour.panels
+    wait_until(
+        lambda: (
+            panels.count() > 0 and panels.locator(".vega-embed svg.marks").count() == panels.count()
+        ),
+        DRAW_TIMEOUT_S,
+        "every dashboard panel drawn as an SVG chart",
+    )
+    drawn = lab_page.charts(tour.dashboard)
+
+    # The picture for the README: the notebook area only, dashboard at the top.
+    lab_page.hide_left_sidebar(tour.page)
+    tour.dashboard.evaluate("e => e.scrollIntoView({block: 'start'})")
+    tour.page.wait_for_timeout(500)
+    tour.page.screenshot(path=tour.screenshot_dir / "dashboard.png")
+    if os.environ.get("LLMOBS_UPDATE_SCREENSHOT") == "1":
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tour.screenshot_dir / "dashboard.png", SCREENSHOT)
+
+    assert len(drawn) == panels.count() == len(FAST_PANELS) + len(SLOW_PANELS)
+    assert tour.dashboard.get_by_text(re.compile("chart error|Vega was not loaded")).count() == 0
+    # Every chart of the notebook (the dashboard's, the latency chart, the trace waterfall).
+    every_chart = lab_page.charts(tour.page.locator(".jp-Notebook"))
+    assert {c["title"]: c["blank_marks"] for c in every_chart if c["blank_marks"]} == {}
+    assert tour.outside_requests == []
+
+
+def test_choosing_one_model_redraws_the_charts_for_that_model_alone(tour: Tour) -> None:
+    models = tour.dashboard.get_by_label("models", exact=True)
+    choices = models.locator("option").all_text_contents()
+    latency = tour.panel("Latency per")
+    assert lab_page.legend_labels(latency) >= set(choices), "all models before filtering"
+    before_calls = calls_selected(tour)
+    before_svg = latency.locator("svg.marks").inner_html()
+
+    chosen = choices[0]
+    models.select_option(chosen)
+
+    wait_until(
+        lambda: lab_page.legend_labels(latency) & set(choices) == {chosen},
+        DRAW_TIMEOUT_S,
+        f"the latency chart's legend shows {chosen} alone",
+    )
+    tour.page.screenshot(path=tour.screenshot_dir / f"dashboard-{chosen}.png")
+    assert latency.locator("svg.marks").inner_html() != before_svg
+    assert 0 < calls_selected(tour) < before_calls
+    assert tour.outside_requests == []
