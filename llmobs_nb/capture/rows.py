@@ -123,6 +123,24 @@ def _tokens(attrs: dict[str, Any], problems: list[str], *keys: str) -> int | Non
     return int(value)
 
 
+_OI_MODEL_KINDS = frozenset({"LLM", "EMBEDDING"})
+_OUR_MODEL_KINDS = frozenset({"llm", "embedding"})
+
+
+def starts_model_call(attrs: Any) -> bool:
+    """Whether a span, from the attributes it starts with, describes one model API call."""
+    kind = attrs.get(sc.LLMOBS_KIND)
+    if kind is not None:
+        return kind in _OUR_MODEL_KINDS
+    oi_kind = attrs.get(sc.OI_SPAN_KIND)
+    if oi_kind is not None:
+        return oi_kind in _OI_MODEL_KINDS
+    operation = attrs.get(sc.GEN_AI_OPERATION_NAME)
+    if operation is not None:
+        return operation in sc.LLM_OPERATIONS or operation in sc.EMBEDDING_OPERATIONS
+    return attrs.get(sc.GEN_AI_REQUEST_MODEL) is not None
+
+
 def span_kind(name: str, attrs: Any) -> str:
     """Our kind for a span: set by us, by OpenInference, or inferred from GenAI attributes."""
     kind = attrs.get(sc.LLMOBS_KIND)
@@ -167,6 +185,7 @@ def to_columns(
     project: str | None,
     prices: PriceBook,
     duplicates: set[int] | None = None,
+    wrappers: set[int] | None = None,
 ) -> pa.Table:
     """Convert finished spans to an Arrow table with the ``spans`` table's columns.
 
@@ -189,7 +208,11 @@ def to_columns(
         if duplicates and ctx.span_id in duplicates:
             duplicates.discard(ctx.span_id)
             kind = "other"
-            attrs["llmobs.duplicate_of_parent"] = True
+            attrs["llmobs.duplicate_call"] = True
+        elif wrappers and ctx.span_id in wrappers:
+            wrappers.discard(ctx.span_id)
+            kind = "chain"
+            attrs["llmobs.wraps_model_call"] = True
         model_raw = get(sc.GEN_AI_REQUEST_MODEL)
         if model_raw is None:
             model_raw = get(sc.OI_MODEL_NAME)

@@ -21,13 +21,14 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
-from llmobs_nb.capture.rows import to_columns
+from llmobs_nb.capture.rows import starts_model_call, to_columns
 from llmobs_nb.capture.scope import capture_failed
 from llmobs_nb.pricing import PriceBook
 
 log = logging.getLogger("llmobs_nb")
 
 Sink = Callable[[Any], None]
+OURS = "llmobs_nb"
 
 
 class BufferingProcessor(SpanProcessor):
@@ -54,25 +55,40 @@ class BufferingProcessor(SpanProcessor):
         self._drain_lock = threading.Lock()
         self._retry: list[Any] = []
         self.written = 0
-        # Span ids of our instrumented SDK calls in flight. A span another instrumentation
-        # (e.g. the Anthropic SDK's own tracing) opens inside one describes the same call: it is
-        # kept as a plain span, not counted as a second LLM call.
-        self.active_calls: set[int] = set()
+        # Model calls in flight (span id → opened by us?). One API call described by two nested
+        # model-call spans must count once: see on_end. Marked ids go to ``_duplicates``
+        # (kept as plain "other" spans) or ``_wrappers`` (our outer span, kept as "chain").
+        self._open_calls: dict[int, bool] = {}
         self._duplicates: set[int] = set()
+        self._wrappers: set[int] = set()
         self._thread = threading.Thread(target=self._run, name="llmobs_nb-flush", daemon=True)
         self._thread.start()
 
     # -- SpanProcessor -----------------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        pass
+        attributes = span.attributes
+        if attributes is not None and starts_model_call(attributes):
+            scope = span.instrumentation_scope
+            self._open_calls[span.context.span_id] = scope is not None and scope.name == OURS
 
     def on_end(self, span: ReadableSpan) -> None:
-        if self.active_calls:
+        open_calls = self._open_calls
+        if open_calls:
+            ours = open_calls.pop(span.context.span_id, None)
             parent = span.parent
-            if parent is not None and parent.span_id in self.active_calls:
-                scope = span.instrumentation_scope
-                if scope is None or scope.name != "llmobs_nb":
-                    self._duplicates.add(span.context.span_id)
+            if ours is not None and parent is not None:
+                parent_ours = open_calls.get(parent.span_id)
+                if parent_ours is not None:
+                    # Nested model calls describe one API call. Ours wins over a third party's;
+                    # between ours, the inner one (the SDK call, with its usage and TTFT) wins
+                    # and the outer becomes a chain; between third parties, the outer one wins
+                    # (e.g. OpenInference over the Anthropic SDK's own span).
+                    if ours and parent_ours:
+                        self._wrappers.add(parent.span_id)
+                    elif ours:
+                        self._duplicates.add(parent.span_id)
+                    else:
+                        self._duplicates.add(span.context.span_id)
         pending = self._pending
         pending.append(span)
         if len(pending) >= self._batch_size:
@@ -115,7 +131,9 @@ class BufferingProcessor(SpanProcessor):
             while pending:
                 count = min(len(pending), 50_000)
                 batch = [pending.popleft() for _ in range(count)]
-                table = to_columns(batch, self._project, self._prices, self._duplicates)
+                table = to_columns(
+                    batch, self._project, self._prices, self._duplicates, self._wrappers
+                )
                 if self._on_batch is not None:
                     try:  # metrics and logs once per converted batch, before any write retry
                         self._on_batch(table)
@@ -153,7 +171,7 @@ class Capture:
         resource = Resource.create({"service.name": project or "llmobs_nb"})
         self.provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         self.provider.add_span_processor(self.processor)
-        self.tracer = self.provider.get_tracer("llmobs_nb")
+        self.tracer = self.provider.get_tracer(OURS)
         self.otlp_endpoints: list[str] = []
 
     def add_processor(self, processor: SpanProcessor) -> None:

@@ -118,7 +118,7 @@ def start_call(
     kind: str,
     parent: Any = None,
 ) -> SpanScope:
-    """A started span for one SDK call, registered so the SDK's own span is not counted twice."""
+    """A started span for one SDK call."""
     attrs = _request_attributes(kwargs, operation, provider)
     if obs.capture_content:
         attrs[sc.LLMOBS_INPUT] = to_text(call_input((), kwargs))
@@ -132,10 +132,6 @@ def start_call(
         parent_context=parent,
     )
     scope.start()
-    capture = scope.capture
-    span_id = scope.span.get_span_context().span_id
-    capture.processor.active_calls.add(span_id)
-    scope.on_end = lambda s: capture.processor.active_calls.discard(span_id)
     return scope
 
 

@@ -7,6 +7,7 @@ import gc
 import threading
 import time
 
+import polars as pl
 import pytest
 
 import llmobs_nb
@@ -297,3 +298,22 @@ def test_span_set_usage_and_first_token_by_hand(obs):
         span.set_usage({"input_tokens": 100, "output_tokens": 10})
     row = obs.calls().row(0, named=True)
     assert row["input_tokens"] == 100 and row["ttft_s"] >= 0.01
+
+
+def test_observe_around_an_instrumented_call_counts_the_call_once(obs):
+    @obs.observe(model="gpt-4o", name="inner sdk call")
+    def sdk_call():
+        return {"usage": {"prompt_tokens": 100, "completion_tokens": 5}}
+
+    @obs.observe(model="gpt-4o", name="ask", use_case="support")
+    def ask():
+        sdk_call()
+        return "text only"
+
+    ask()
+    calls = obs.calls()
+    assert calls["name"].to_list() == ["inner sdk call"]
+    assert calls["use_case"].to_list() == ["support"]  # labels reach the inner call
+    outer = obs.spans().filter(pl.col("name") == "ask").row(0, named=True)
+    assert outer["kind"] == "chain"
+    assert '"llmobs.wraps_model_call": true' in outer["attributes"]

@@ -117,7 +117,7 @@ def test_sdk_builtin_tracing_does_not_double_count(tmp_path, server):
         assert sdk_spans.height <= 1
         if sdk_spans.height:
             assert sdk_spans["kind"][0] == "other"
-            assert "duplicate_of_parent" in sdk_spans["attributes"][0]
+            assert "llmobs.duplicate_call" in sdk_spans["attributes"][0]
     finally:
         obs.close()
 

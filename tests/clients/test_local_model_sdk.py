@@ -26,7 +26,11 @@ def test_real_calls_record_real_tokens_and_ttft(obs, model):
         model=model.model, messages=messages, temperature=0, max_tokens=32
     )
     stream = client.chat.completions.create(
-        model=model.model, messages=messages, temperature=0, max_tokens=32, stream=True,
+        model=model.model,
+        messages=messages,
+        temperature=0,
+        max_tokens=32,
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
