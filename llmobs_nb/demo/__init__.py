@@ -10,7 +10,6 @@ Example::
 """
 
 from llmobs_nb.demo.generate import SampleData, generate
-from llmobs_nb.demo.sample import SAMPLE_START, sample_store
 from llmobs_nb.demo.incidents import (
     CostSpike,
     LatencyIncident,
@@ -18,6 +17,7 @@ from llmobs_nb.demo.incidents import (
     RunExperiment,
     Truth,
 )
+from llmobs_nb.demo.sample import SAMPLE_START, sample_store
 
 __all__ = [
     "SAMPLE_START",
