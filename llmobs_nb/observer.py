@@ -513,7 +513,9 @@ class Observer:
         if self.metrics is not None:
             self.metrics.close()
         if self._dashboard is not None:
-            self._dashboard.close()
+            # Only the timer: closing widgets sends comm messages, which fail while a kernel
+            # is shutting down (close() also runs at interpreter exit).
+            self._dashboard.stop_auto_refresh()
         self._closed = True
         self.store.close()
         _forget(self)
