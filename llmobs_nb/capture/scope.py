@@ -113,6 +113,7 @@ class SpanScope:
     __slots__ = (
         "_ended",
         "_first_chunk_seen",
+        "_found",
         "_handed_off",
         "_text",
         "_tokens",
@@ -158,6 +159,7 @@ class SpanScope:
         # Online evaluators need the answer in memory even when content is not stored.
         self.keep_output = keep_output
         self.output_text: str | None = None
+        self._found: dict[str, Any] = {}  # attributes learnt from the result, set at the end
         self.input_value: Any = None
         self._text: list[str] | None = [] if capture_content or keep_output else None
         self._first_chunk_seen = False
@@ -174,6 +176,8 @@ class SpanScope:
             self.name, context=self.parent_context, attributes=attrs
         )
         self.start_ns = time.perf_counter_ns()
+        if self.is_model_call:  # known here; the processor need not inspect attributes
+            self.capture.processor.opened_model_call(self.span.get_span_context().span_id)
         return self
 
     def attach(self) -> None:
@@ -221,16 +225,19 @@ class SpanScope:
             return
         self._ended = True
         try:
+            final = self._found
             if abandoned:
-                self.span.set_attribute(sc.LLMOBS_STREAM_ABANDONED, True)
+                final[sc.LLMOBS_STREAM_ABANDONED] = True
             if self._usage is not None:
-                self._write_usage(self._usage)
+                self._write_usage(self._usage, final)
             elif self.is_model_call:
-                self.span.set_attribute(sc.LLMOBS_USAGE_MISSING, True)
+                final[sc.LLMOBS_USAGE_MISSING] = True
             if self._text:
                 self.output_text = "".join(self._text)
                 if self.capture_content:
-                    self.span.set_attribute(sc.LLMOBS_OUTPUT, ct.to_text(self.output_text))
+                    final[sc.LLMOBS_OUTPUT] = ct.to_text(self.output_text)
+            if final:
+                self.span.set_attributes(final)  # one call: one lock, one validation pass
         except Exception as exc:
             capture_failed("record usage", exc)
         self.span.end()
@@ -253,25 +260,23 @@ class SpanScope:
             return
         self._usage = usage if self._usage is None else self._usage.merge(usage)
 
-    def _write_usage(self, usage: Usage) -> None:
-        counts = {}
+    def _write_usage(self, usage: Usage, into: dict[str, Any]) -> None:
         for field_name in TOKEN_FIELDS:
             value = getattr(usage, field_name)
             if value is not None:
-                counts[_USAGE_ATTRIBUTES[field_name]] = value
-        self.span.set_attributes(counts)
+                into[_USAGE_ATTRIBUTES[field_name]] = value
         if usage.problems:
-            self.span.set_attribute(sc.LLMOBS_USAGE_ERROR, "; ".join(usage.problems)[:1000])
+            into[sc.LLMOBS_USAGE_ERROR] = "; ".join(usage.problems)[:1000]
             log.warning("usage of span %r: %s", self.name, "; ".join(usage.problems))
 
     def read_response(self, response: Any) -> None:
         """Usage, response model, ids, finish reason and text of a complete response."""
         try:
             self.add_usage(usage_from_response(response))
+            found = self._found
             model = ct.response_model(response)
             if model:
-                self.span.set_attribute(sc.GEN_AI_RESPONSE_MODEL, model)
-            found: dict[str, Any] = {}
+                found[sc.GEN_AI_RESPONSE_MODEL] = model
             reason = ct.finish_reason(response)
             if reason:
                 found[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
@@ -281,14 +286,12 @@ class SpanScope:
             req = ct.request_id(response)
             if req:
                 found[sc.LLMOBS_REQUEST_ID] = req
-            if found:
-                self.span.set_attributes(found)
             if self.capture_content or self.keep_output:
                 text = ct.response_text(response)
                 if text is not None:
                     self.output_text = text
                     if self.capture_content:
-                        self.span.set_attribute(sc.LLMOBS_OUTPUT, ct.to_text(text))
+                        found[sc.LLMOBS_OUTPUT] = ct.to_text(text)
         except Exception as exc:
             capture_failed("read a response", exc)
 

@@ -65,11 +65,17 @@ class BufferingProcessor(SpanProcessor):
         self._thread.start()
 
     # -- SpanProcessor -----------------------------------------------------------------------
+    def opened_model_call(self, span_id: int) -> None:
+        """One of our spans that is a model call has started (told by the span itself)."""
+        self._open_calls[span_id] = True
+
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        scope = span.instrumentation_scope
+        if scope is not None and scope.name == OURS:
+            return  # ours report themselves through opened_model_call()
         attributes = span.attributes
         if attributes is not None and starts_model_call(attributes):
-            scope = span.instrumentation_scope
-            self._open_calls[span.context.span_id] = scope is not None and scope.name == OURS
+            self._open_calls[span.context.span_id] = False
 
     def on_end(self, span: ReadableSpan) -> None:
         open_calls = self._open_calls

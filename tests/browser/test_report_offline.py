@@ -28,8 +28,11 @@ def test_report_draws_every_chart_from_a_file_with_no_network(tmp_path: Path):
     report = write_report(store, tmp_path / "report.html")
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            tmp_path / "profile", executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-            headless=True, viewport={"width": 1400, "height": 1000},
+            tmp_path / "profile",
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 1000},
         )
         requests: list[str] = []
         context.on("request", lambda request: requests.append(request.url))
