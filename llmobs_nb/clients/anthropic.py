@@ -73,15 +73,15 @@ def _patch_stream_helper(obs: Observer, client: Any, is_async: bool) -> None:
     _patches(client).append((resource, "stream"))
 
 
-class _SyncManager:
-    """Wraps ``MessageStreamManager``: the span covers the request and the stream's events."""
+class _Manager:
+    """Wraps a ``MessageStreamManager``: the span covers the request and the stream's events."""
 
     def __init__(self, obs: Observer, manager: Any, kwargs: dict[str, Any], parent: Any) -> None:
         self._obs, self._manager, self._kwargs, self._parent = obs, manager, kwargs, parent
         self._scope: SpanScope | None = None
 
-    def __enter__(self) -> Any:
-        scope = self._scope = start_call(
+    def _begin(self) -> None:
+        self._scope = start_call(
             self._obs,
             {**self._kwargs, "stream": True},
             operation="chat",
@@ -89,59 +89,55 @@ class _SyncManager:
             kind="llm",
             parent=self._parent,
         )
-        scope.attach()
+        self._scope.attach()
+
+    def _failed(self, exc: BaseException) -> None:
+        assert self._scope is not None
+        self._scope.detach()
+        self._scope.fail(exc)
+        self._scope.end()
+
+    def _opened(self, stream: Any, through: Any) -> Any:
+        assert self._scope is not None
+        self._scope.detach()
+        stream._iterator = through(self._scope, stream._iterator)
+        return stream
+
+    def _closed(self) -> None:
+        # A stream read to its end has ended the span already; this ends one left half way.
+        if self._scope is not None:
+            self._scope.end(abandoned=True)
+
+
+class _SyncManager(_Manager):
+    def __enter__(self) -> Any:
+        self._begin()
         try:
             stream = self._manager.__enter__()
         except BaseException as exc:
-            scope.detach()
-            scope.fail(exc)
-            scope.end()
+            self._failed(exc)
             raise
-        scope.detach()
-        stream._iterator = iterate(scope, stream._iterator)
-        return stream
+        return self._opened(stream, iterate)
 
     def __exit__(self, *exc: Any) -> Any:
         try:
             return self._manager.__exit__(*exc)
         finally:
-            # A stream read to its end has ended the span already; this ends one left half way.
-            if self._scope is not None:
-                self._scope.end(abandoned=True)
+            self._closed()
 
 
-class _AsyncManager:
-    """Async twin of :class:`_SyncManager` for ``AsyncMessageStreamManager``."""
-
-    def __init__(self, obs: Observer, manager: Any, kwargs: dict[str, Any], parent: Any) -> None:
-        self._obs, self._manager, self._kwargs, self._parent = obs, manager, kwargs, parent
-        self._scope: SpanScope | None = None
-
+class _AsyncManager(_Manager):
     async def __aenter__(self) -> Any:
-        scope = self._scope = start_call(
-            self._obs,
-            {**self._kwargs, "stream": True},
-            operation="chat",
-            provider="anthropic",
-            kind="llm",
-            parent=self._parent,
-        )
-        scope.attach()
+        self._begin()
         try:
             stream = await self._manager.__aenter__()
         except BaseException as exc:
-            scope.detach()
-            scope.fail(exc)
-            scope.end()
+            self._failed(exc)
             raise
-        scope.detach()
-        stream._iterator = aiterate(scope, stream._iterator)
-        return stream
+        return self._opened(stream, aiterate)
 
     async def __aexit__(self, *exc: Any) -> Any:
         try:
             return await self._manager.__aexit__(*exc)
         finally:
-            # A stream read to its end has ended the span already; this ends one left half way.
-            if self._scope is not None:
-                self._scope.end(abandoned=True)
+            self._closed()

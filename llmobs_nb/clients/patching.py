@@ -166,30 +166,18 @@ def patch_method(
         return
     original: Callable[..., Any] = current
 
+    def call() -> SDKCall:
+        return SDKCall(obs, operation=operation, provider=provider, kind=kind)
+
     if is_async:
 
         @functools.wraps(original)
         async def traced(*args: Any, **kwargs: Any) -> Any:
             if _suppressed.get():
                 return await original(*args, **kwargs)
-            scope = start_call(obs, kwargs, operation=operation, provider=provider, kind=kind)
-            box = [0]
-            token = _attempts.set(box)
-            try:
-                scope.attach()
-                try:
-                    result = await original(*args, **kwargs)
-                finally:
-                    scope.detach()
-            except BaseException as exc:
-                _after_request(scope, box, None)
-                scope.fail(exc)
-                scope.end()
-                raise
-            finally:
-                _attempts.reset(token)
-            _after_request(scope, box, result)
-            return finish_and_end(scope, result)
+            with call().started(kwargs) as running:
+                result = await original(*args, **kwargs)
+            return running.done(result)
 
     else:
 
@@ -197,28 +185,47 @@ def patch_method(
         def traced(*args: Any, **kwargs: Any) -> Any:
             if _suppressed.get():
                 return original(*args, **kwargs)
-            scope = start_call(obs, kwargs, operation=operation, provider=provider, kind=kind)
-            box = [0]
-            token = _attempts.set(box)
-            try:
-                scope.attach()
-                try:
-                    result = original(*args, **kwargs)
-                finally:
-                    scope.detach()
-            except BaseException as exc:
-                _after_request(scope, box, None)
-                scope.fail(exc)
-                scope.end()
-                raise
-            finally:
-                _attempts.reset(token)
-            _after_request(scope, box, result)
-            return finish_and_end(scope, result)
+            with call().started(kwargs) as running:
+                result = original(*args, **kwargs)
+            return running.done(result)
 
     setattr(traced, _MARK, True)
     resource.__dict__[name] = traced
     _patches(client).append((resource, name))
+
+
+class SDKCall:
+    """One traced SDK call: its span is current and its HTTP attempts are counted inside
+    ``with call.started(kwargs)``; an exception ends the span as failed, ``done(result)``
+    reads the result (a stream takes the span over)."""
+
+    def __init__(self, obs: Observer, *, operation: str, provider: str, kind: str) -> None:
+        self.obs, self.operation, self.provider, self.kind = obs, operation, provider, kind
+        self.attempts = [0]
+
+    @contextlib.contextmanager
+    def started(self, kwargs: dict[str, Any]) -> Iterator[SDKCall]:
+        self.scope = start_call(
+            self.obs, kwargs, operation=self.operation, provider=self.provider, kind=self.kind
+        )
+        token = _attempts.set(self.attempts)
+        self.scope.attach()
+        try:
+            yield self
+        except BaseException as exc:
+            self.scope.detach()
+            _after_request(self.scope, self.attempts, None)
+            self.scope.fail(exc)
+            self.scope.end()
+            raise
+        else:
+            self.scope.detach()
+        finally:
+            _attempts.reset(token)
+
+    def done(self, result: Any) -> Any:
+        _after_request(self.scope, self.attempts, result)
+        return finish_and_end(self.scope, result)
 
 
 def finish_and_end(scope: SpanScope, result: Any) -> Any:
