@@ -199,7 +199,9 @@ def _polars_agg(a: Agg) -> pl.Expr:
     elif a.op == "max":
         expr = col.max()
     else:
-        expr = col.quantile(a.q, interpolation="linear")
+        # Same answer (quantile skips NULLs), but dropping them first halves the time when many
+        # rows are NULL (ttft_s of unstreamed calls).
+        expr = col.drop_nulls().quantile(a.q, interpolation="linear")
     return expr.alias(a.output)
 
 
