@@ -57,12 +57,12 @@ def report_html(source: Any, *, title: str | None = None, filters: Filters | Non
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     alerts = ("alerts",) if numbers["alerts"] else ()
     body = (
-        f'{STYLE}<div class="llmobs" style="max-width:1250px;margin:16px auto">'
+        f'{STYLE}<div class="llmobs" style="max-width:1480px;margin:16px auto">'
         f"<h1>{escape(heading)}</h1>"
         f"<div class='muted'>{escape(data.label)} · written {created}</div>"
         f"{cards_html(headline_figures(numbers), alerts)}"
         '<div style="display:grid;gap:12px;'
-        'grid-template-columns:repeat(auto-fit,minmax(600px,1fr))">'
+        'grid-template-columns:repeat(auto-fit,minmax(720px,1fr))">'
         + "".join(f"<div>{chart}</div>" for chart in drawn)
         + f"</div>{drift_table}{anomaly_table}</div>"
     )
