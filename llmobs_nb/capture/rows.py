@@ -180,6 +180,22 @@ def _third_party_text(attrs: Any, *keys: str) -> str | None:
     return redact_text(value) if isinstance(value, str) else None
 
 
+_to_json = json.JSONEncoder(default=str).encode  # one encoder, not one per span
+
+
+def _attributes_of(span: ReadableSpan) -> dict[str, Any]:
+    """A plain dict of the span's attributes.
+
+    ``dict(span.attributes)`` walks a mapping proxy over BoundedAttributes key by key in
+    Python; the SDK's own ``_dict`` copies in C. Fall back if a future SDK renames it.
+    """
+    bounded = getattr(span, "_attributes", None)
+    inner = getattr(bounded, "_dict", None)
+    if isinstance(inner, dict):
+        return dict(inner)
+    return dict(span.attributes) if span.attributes else {}
+
+
 def to_columns(
     spans: Sequence[ReadableSpan],
     project: str | None,
@@ -197,7 +213,7 @@ def to_columns(
     days: dict[int, datetime] = {}
     error_code = StatusCode.ERROR
     for span in spans:
-        attrs = dict(span.attributes) if span.attributes else {}
+        attrs = _attributes_of(span)
         get = attrs.get
         ctx = span.context
         parent = span.parent
@@ -312,7 +328,7 @@ def to_columns(
                 _third_party_text(
                     attrs, sc.LLMOBS_OUTPUT, sc.OI_OUTPUT_VALUE, sc.GEN_AI_OUTPUT_MESSAGES
                 ),
-                json.dumps(extra, default=str) if extra else "{}",
+                _to_json(extra) if extra else "{}",
             )
         )
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in COLUMNS]
