@@ -173,7 +173,8 @@ SQL = {
                sum(input_tokens + output_tokens) FILTER (WHERE cost_usd IS NULL) unpriced_tokens
         FROM {t} GROUP BY ALL""",
     "top_costs by user_id": """
-        SELECT user_id, sum(cost_usd) cost, count(*) calls FROM {t}
+        SELECT user_id, sum(cost_usd) cost, count(*) calls, count(cost_usd) priced,
+               min(start_time) first_call, max(start_time) last_call FROM {t}
         GROUP BY ALL ORDER BY cost DESC NULLS LAST LIMIT 10""",
     "error_rates by hour × error_type": """
         SELECT time_bucket(INTERVAL 1 hour, start_time) AS bucket, status, error_type,
@@ -255,7 +256,17 @@ def pandas_questions(df: pd.DataFrame, sc: pd.DataFrame) -> dict[str, Callable[[
             priced=("cost_usd", "count"),
             cost=("cost_usd", lambda c: c.sum(min_count=1)),
         ),
-        "top_costs by user_id": lambda: df.groupby("user_id")["cost_usd"].sum().nlargest(10),
+        "top_costs by user_id": lambda: (
+            df.groupby("user_id")
+            .agg(
+                cost=("cost_usd", "sum"),
+                calls=("cost_usd", "size"),
+                priced=("cost_usd", "count"),
+                first_call=("start_time", "min"),
+                last_call=("start_time", "max"),
+            )
+            .nlargest(10, "cost")
+        ),
         "error_rates by hour × error_type": lambda: df.groupby(
             [hour, "status", "error_type"], dropna=False
         ).size(),
