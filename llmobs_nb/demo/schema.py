@@ -8,40 +8,12 @@ from __future__ import annotations
 
 import polars as pl
 
+from llmobs_nb.capture.rows import SPAN_SCHEMA
+
 UTC_US = pl.Datetime("us", "UTC")
 
-SPANS: dict[str, pl.DataType] = {
-    "trace_id": pl.String(),
-    "span_id": pl.String(),
-    "parent_span_id": pl.String(),
-    "name": pl.String(),
-    "kind": pl.String(),
-    "start_time": UTC_US,
-    "end_time": UTC_US,
-    "latency_s": pl.Float64(),
-    "ttft_s": pl.Float64(),
-    "provider": pl.String(),
-    "model": pl.String(),
-    "response_model": pl.String(),
-    "operation": pl.String(),
-    "use_case": pl.String(),
-    "user_id": pl.String(),
-    "run": pl.String(),
-    "project": pl.String(),
-    "status": pl.String(),
-    "error_type": pl.String(),
-    "error_message": pl.String(),
-    "input_tokens": pl.Int64(),
-    "output_tokens": pl.Int64(),
-    "cached_input_tokens": pl.Int64(),
-    "cache_write_tokens": pl.Int64(),
-    "reasoning_tokens": pl.Int64(),
-    "cost_usd": pl.Float64(),
-    "price_version": pl.String(),
-    "input_text": pl.String(),
-    "output_text": pl.String(),
-    "attributes": pl.String(),
-}
+# The capture layer's Arrow schema is the one definition of a span row on the Python side.
+SPANS: dict[str, pl.DataType] = dict(pl.from_arrow(SPAN_SCHEMA.empty_table()).schema)
 
 LLM_CALLS: tuple[str, ...] = (
     "trace_id",
