@@ -54,7 +54,6 @@ class BufferingProcessor(SpanProcessor):
         self._stop = threading.Event()
         self._drain_lock = threading.Lock()
         self._retry: list[Any] = []
-        self.written = 0
         # Model calls in flight (span id → opened by us?). One API call described by two nested
         # model-call spans must count once: see on_end. Marked ids go to ``_duplicates``
         # (kept as plain "other" spans) or ``_wrappers`` (our outer span, kept as "chain").
@@ -112,10 +111,6 @@ class BufferingProcessor(SpanProcessor):
         return not self._pending and not self._retry
 
     # -- flushing ----------------------------------------------------------------------------
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self._interval_s)
@@ -152,7 +147,6 @@ class BufferingProcessor(SpanProcessor):
     def _write(self, table: Any) -> None:
         try:
             self._sink(table)
-            self.written += table.num_rows
         except Exception:
             # Keep the rows: they are retried on the next flush, never dropped.
             self._retry.append(table)
@@ -179,10 +173,6 @@ class Capture:
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer(OURS)
         self.otlp_endpoints: list[str] = []
-
-    def add_processor(self, processor: SpanProcessor) -> None:
-        """Also send every span to ``processor`` (e.g. an OTLP exporter's)."""
-        self.provider.add_span_processor(processor)
 
     def export_otlp(self, endpoint: str, headers: dict[str, str] | None = None) -> None:
         """Also send every span to an OpenTelemetry collector over OTLP/HTTP (protobuf)."""

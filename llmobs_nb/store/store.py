@@ -186,12 +186,6 @@ class Store:
                 return pl.DataFrame()
             return relation.pl()
 
-    def arrow(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pa.Table:
-        """Run ``sql`` and return an Arrow table."""
-        with self._connection() as con:
-            relation = con.sql(sql, params=params or None)
-            return relation.to_arrow_table() if relation is not None else pa.table({})
-
     def close(self) -> None:
         """Checkpoint and close the file."""
         with self._lock:
