@@ -10,17 +10,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from llmobs_nb.capture.fields import get_field, private_field
 from llmobs_nb.capture.redact import redact_text
 
 MAX_CONTENT_CHARS = 32_000
 
 
-def _get(obj: Any, key: str) -> Any:
-    if obj is None:
-        return None
-    if type(obj) is dict or isinstance(obj, Mapping):
-        return obj.get(key)
-    return getattr(obj, key, None)
+_get = get_field
 
 
 def _first(seq: Any) -> Any:
@@ -82,12 +78,17 @@ def chunk_text(chunk: Any) -> str | None:
 
 def response_model(response: Any) -> str | None:
     """The model that answered, as the provider reports it."""
-    for holder in (response, _get(response, "message"), _get(response, "response")):
-        if holder is None or isinstance(holder, str):
-            continue
-        model = _get(holder, "model")
-        if isinstance(model, str) and model:
-            return model
+    if response is None or isinstance(response, str):
+        return None
+    model = _get(response, "model")
+    if isinstance(model, str) and model:
+        return model
+    for holder in ("message", "response"):  # Anthropic's message_start, Responses API events
+        inner = _get(response, holder)
+        if inner is not None and not isinstance(inner, str):
+            model = _get(inner, "model")
+            if isinstance(model, str) and model:
+                return model
     return None
 
 
@@ -108,7 +109,7 @@ def response_id(response: Any) -> str | None:
 
 
 def request_id(response: Any) -> str | None:
-    value = getattr(response, "_request_id", None)
+    value = private_field(response, "_request_id")
     return value if isinstance(value, str) else None
 
 

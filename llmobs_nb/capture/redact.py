@@ -51,7 +51,8 @@ def redact_text(text: str) -> str:
 _secret_key_cache: dict[str, bool] = {}
 
 
-def _is_secret_key(key: str) -> bool:
+def is_secret_key(key: str) -> bool:
+    """Whether an attribute's key names a secret (its whole value is then redacted)."""
     found = _secret_key_cache.get(key)
     if found is None:
         found = bool(_SECRET_KEYS.search(key)) and not key.startswith(("gen_ai.usage", "llm.token"))
@@ -62,7 +63,7 @@ def _is_secret_key(key: str) -> bool:
 
 def redact_value(key: str, value: Any) -> Any:
     """Redact one attribute: the whole value when its key names a secret, else secrets in text."""
-    if _is_secret_key(key):
+    if is_secret_key(key):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)

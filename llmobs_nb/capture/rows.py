@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from llmobs_nb.capture import semconv as sc
-from llmobs_nb.capture.redact import redact_text, redact_value
+from llmobs_nb.capture.redact import REDACTED, is_secret_key, redact_text, redact_value
 from llmobs_nb.pricing import PriceBook
 
 TS = pa.timestamp("us", tz="UTC")
@@ -85,7 +85,7 @@ _MAPPED = frozenset(
 )
 
 
-def _first(attrs: Any, *keys: str) -> Any:
+def _first(attrs: Any, keys: tuple[str, ...]) -> Any:
     for key in keys:
         value = attrs.get(key)
         if value is not None:
@@ -94,14 +94,12 @@ def _first(attrs: Any, *keys: str) -> Any:
 
 
 def _label(value: Any) -> str | None:
-    if value is None:
-        return None
     if isinstance(value, str):
         return value or None
     return None
 
 
-def _tokens(attrs: dict[str, Any], problems: list[str], *keys: str) -> int | None:
+def _tokens(attrs: dict[str, Any], problems: list[str], keys: tuple[str, ...]) -> int | None:
     value = None
     for key in keys:
         value = attrs.get(key)
@@ -121,6 +119,25 @@ def _tokens(attrs: dict[str, Any], problems: list[str], *keys: str) -> int | Non
         problems.append(f"{keys[0]}={value!r} is negative")
         return None
     return int(value)
+
+
+# Where each column's value may come from, first found wins: ours / GenAI, OpenInference, older.
+_INPUT_KEYS = (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.OI_TOKEN_PROMPT, sc.GEN_AI_USAGE_PROMPT_TOKENS)
+_OUTPUT_KEYS = (
+    sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+    sc.OI_TOKEN_COMPLETION,
+    sc.GEN_AI_USAGE_COMPLETION_TOKENS,
+)
+_CACHED_KEYS = (sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, sc.OI_TOKEN_CACHE_READ)
+_WRITTEN_KEYS = (
+    sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+    sc.OI_TOKEN_CACHE_WRITE,
+)
+_REASONING_KEYS = (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, sc.OI_TOKEN_REASONING)
+_PROVIDER_KEYS = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.OI_PROVIDER, sc.OI_SYSTEM)
+_INPUT_TEXT_KEYS = (sc.LLMOBS_INPUT, sc.OI_INPUT_VALUE, sc.GEN_AI_INPUT_MESSAGES)
+_OUTPUT_TEXT_KEYS = (sc.LLMOBS_OUTPUT, sc.OI_OUTPUT_VALUE, sc.GEN_AI_OUTPUT_MESSAGES)
 
 
 _OI_MODEL_KINDS = frozenset({"LLM", "EMBEDDING"})
@@ -175,8 +192,8 @@ def _error_type(span: ReadableSpan, attrs: Any) -> str | None:
     return None
 
 
-def _third_party_text(attrs: Any, *keys: str) -> str | None:
-    value = _first(attrs, *keys)
+def _text(attrs: Any, keys: tuple[str, ...]) -> str | None:
+    value = _first(attrs, keys)
     return redact_text(value) if isinstance(value, str) else None
 
 
@@ -192,41 +209,126 @@ def _attributes_of(span: ReadableSpan) -> dict[str, Any]:
     bounded = getattr(span, "_attributes", None)
     inner = getattr(bounded, "_dict", None)
     if isinstance(inner, dict):
-        return dict(inner)
+        return inner.copy()
     return dict(span.attributes) if span.attributes else {}
 
 
+SpanRecord = tuple[
+    str, int, int, "int | None", int, int, "tuple[str | None, str | None] | None", dict
+]
+"""What the flush needs of one finished span: name, trace id, span id, parent span id, start
+and end (ns), ``(error_type, message)`` when it failed, and a copy of its attributes."""
+
+
+def record_of(span: ReadableSpan) -> SpanRecord:
+    """Copy what :func:`to_columns` needs out of a finished span, at end time.
+
+    Buffering these small records instead of the SDK's span objects (each a handful of
+    garbage-collected containers) lets the span be freed at once: a burst of buffered spans
+    would otherwise be promoted to the oldest GC generation and make every full collection
+    walk them. Costs about as much as the SDK's own copy of the span for its processors.
+    """
+    ctx = span.context
+    parent = span.parent
+    status = span.status
+    attrs = _attributes_of(span)
+    start_ns = span.start_time or 0
+    error = None
+    if status.status_code is StatusCode.ERROR:
+        error = (_error_type(span, attrs), status.description)
+    return (
+        span.name,
+        ctx.trace_id,
+        ctx.span_id,
+        None if parent is None else parent.span_id,
+        start_ns,
+        span.end_time or start_ns,
+        error,
+        attrs,
+    )
+
+
+class _BatchPrices:
+    """Prices looked up once per (model, provider, day) within one batch."""
+
+    __slots__ = ("_book", "_found")
+
+    def __init__(self, book: PriceBook) -> None:
+        self._book = book
+        self._found: dict[tuple[str, str | None, int], Any] = {}
+
+    def price(self, model: str, provider: str | None, start_ns: int) -> Any:
+        key = (model, provider, start_ns // _NS_PER_DAY)
+        try:
+            return self._found[key]
+        except KeyError:
+            pass
+        # Prices change by the day: the day's midnight stands for every call on it.
+        at = datetime.fromtimestamp(key[2] * 86400, UTC)
+        price = self._found[key] = self._book.find(model, provider, at)
+        return price
+
+
+_redacted: dict[str, str] = {}
+
+
+def _extra(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The attributes that are not columns, redacted (:func:`redact_value`, made fast).
+
+    Span attributes repeat a lot, so short strings' redactions are remembered.
+    """
+    extra = {}
+    mapped = _MAPPED
+    redacted = _redacted
+    for key, value in attrs.items():
+        if key in mapped:
+            continue
+        if is_secret_key(key):
+            value = REDACTED
+        elif value.__class__ is str:
+            found = redacted.get(value)
+            if found is None:
+                found = redact_text(value)
+                if len(value) < 256:
+                    if len(redacted) >= 8192:
+                        redacted.clear()
+                    redacted[value] = found
+            value = found
+        elif value.__class__ is not int and value.__class__ is not float:
+            value = redact_value(key, value)
+        extra[key] = value
+    return extra
+
+
 def to_columns(
-    spans: Sequence[ReadableSpan],
+    records: Sequence[SpanRecord],
     project: str | None,
     prices: PriceBook,
     duplicates: set[int] | None = None,
     wrappers: set[int] | None = None,
 ) -> pa.Table:
-    """Convert finished spans to an Arrow table with the ``spans`` table's columns.
+    """Convert finished spans (see :func:`record_of`) to an Arrow table of the ``spans`` table.
 
     Tokens are validated (a bad count becomes NULL with the problem named in ``attributes``),
     model calls are priced, and every attribute that is not a column is kept, redacted, in the
     ``attributes`` JSON.
     """
     rows: list[tuple[Any, ...]] = []
-    days: dict[int, datetime] = {}
-    error_code = StatusCode.ERROR
-    for span in spans:
-        attrs = _attributes_of(span)
+    append = rows.append
+    batch_prices = _BatchPrices(prices)
+    model_kinds = MODEL_CALL_KINDS
+    for name, trace_id, span_id, parent_id, start_ns, end_ns, error, attrs in records:
         get = attrs.get
-        ctx = span.context
-        parent = span.parent
-        start_ns = span.start_time or 0
-        end_ns = span.end_time or start_ns
-        kind = span_kind(span.name, attrs)
+        kind = get(sc.LLMOBS_KIND)
+        if kind.__class__ is not str:
+            kind = span_kind(name, attrs)
         problems: list[str] = []
-        if duplicates and ctx.span_id in duplicates:
-            duplicates.discard(ctx.span_id)
+        if duplicates and span_id in duplicates:
+            duplicates.discard(span_id)
             kind = "other"
             attrs["llmobs.duplicate_call"] = True
-        elif wrappers and ctx.span_id in wrappers:
-            wrappers.discard(ctx.span_id)
+        elif wrappers and span_id in wrappers:
+            wrappers.discard(span_id)
             kind = "chain"
             attrs["llmobs.wraps_model_call"] = True
         model_raw = get(sc.GEN_AI_REQUEST_MODEL)
@@ -238,67 +340,37 @@ def to_columns(
         response_model = _label(get(sc.GEN_AI_RESPONSE_MODEL))
         if model is None and response_model is not None:
             model = response_model
-        provider = _label(
-            _first(attrs, sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.OI_PROVIDER, sc.OI_SYSTEM)
-        )
-        failed = span.status.status_code is error_code
-        input_tokens = _tokens(
-            attrs,
-            problems,
-            sc.GEN_AI_USAGE_INPUT_TOKENS,
-            sc.OI_TOKEN_PROMPT,
-            sc.GEN_AI_USAGE_PROMPT_TOKENS,
-        )
-        output_tokens = _tokens(
-            attrs,
-            problems,
-            sc.GEN_AI_USAGE_OUTPUT_TOKENS,
-            sc.OI_TOKEN_COMPLETION,
-            sc.GEN_AI_USAGE_COMPLETION_TOKENS,
-        )
-        cached = _tokens(
-            attrs, problems, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, sc.OI_TOKEN_CACHE_READ
-        )
-        written = _tokens(
-            attrs,
-            problems,
-            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-            sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
-            sc.OI_TOKEN_CACHE_WRITE,
-        )
-        reasoning = _tokens(
-            attrs, problems, sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, sc.OI_TOKEN_REASONING
-        )
+        provider = _label(_first(attrs, _PROVIDER_KEYS))
+        # Our spans carry valid ints under the GenAI names: skip the general check for those.
+        input_tokens = get(sc.GEN_AI_USAGE_INPUT_TOKENS)
+        if input_tokens.__class__ is not int or input_tokens < 0:
+            input_tokens = _tokens(attrs, problems, _INPUT_KEYS)
+        output_tokens = get(sc.GEN_AI_USAGE_OUTPUT_TOKENS)
+        if output_tokens.__class__ is not int or output_tokens < 0:
+            output_tokens = _tokens(attrs, problems, _OUTPUT_KEYS)
+        cached = _tokens(attrs, problems, _CACHED_KEYS)
+        written = _tokens(attrs, problems, _WRITTEN_KEYS)
+        reasoning = _tokens(attrs, problems, _REASONING_KEYS)
         if input_tokens is not None and (cached or 0) + (written or 0) > input_tokens:
             problems.append(f"cached input exceeds input_tokens ({input_tokens})")
             cached = written = None
         cost = version = None
-        if kind in MODEL_CALL_KINDS and model is not None:
-            day = start_ns // _NS_PER_DAY
-            start_dt = days.get(day)
-            if start_dt is None:  # prices change by the day: one datetime per day will do
-                start_dt = days[day] = datetime.fromtimestamp(day * 86400, UTC)
-            cost, version = prices.cost(
-                model,
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                cached_input_tokens=cached,
-                cache_write_tokens=written,
-                reasoning_tokens=reasoning,
-                provider=provider,
-                at=start_dt,
-            )
+        if kind in model_kinds and model is not None:
+            price = batch_prices.price(model, provider, start_ns)
+            if price is not None:
+                cost = price.cost(input_tokens, output_tokens, cached, written, reasoning)
+                version = price.version
         ttft = get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
-        extra = {key: redact_value(key, attrs[key]) for key in attrs.keys() - _MAPPED}
+        extra = _extra(attrs)
         if problems:
             extra["llmobs.attribute_error"] = "; ".join(problems)
         user_id = get(sc.LLMOBS_USER_ID)
-        rows.append(
+        append(
             (
-                format(ctx.trace_id, "032x"),
-                format(ctx.span_id, "016x"),
-                format(parent.span_id, "016x") if parent is not None else None,
-                span.name,
+                format(trace_id, "032x"),
+                format(span_id, "016x"),
+                None if parent_id is None else format(parent_id, "016x"),
+                name,
                 kind,
                 start_ns // 1000,
                 end_ns // 1000,
@@ -312,9 +384,9 @@ def to_columns(
                 _label(user_id if user_id is not None else get(sc.USER_ID)),
                 _label(get(sc.LLMOBS_RUN)),
                 _label(get(sc.LLMOBS_PROJECT)) or project,
-                "error" if failed else "ok",
-                _error_type(span, attrs) if failed else None,
-                span.status.description if failed else None,
+                "ok" if error is None else "error",
+                None if error is None else error[0],
+                None if error is None else error[1],
                 input_tokens,
                 output_tokens,
                 cached,
@@ -322,12 +394,8 @@ def to_columns(
                 reasoning,
                 cost,
                 version,
-                _third_party_text(
-                    attrs, sc.LLMOBS_INPUT, sc.OI_INPUT_VALUE, sc.GEN_AI_INPUT_MESSAGES
-                ),
-                _third_party_text(
-                    attrs, sc.LLMOBS_OUTPUT, sc.OI_OUTPUT_VALUE, sc.GEN_AI_OUTPUT_MESSAGES
-                ),
+                _text(attrs, _INPUT_TEXT_KEYS),
+                _text(attrs, _OUTPUT_TEXT_KEYS),
                 _to_json(extra) if extra else "{}",
             )
         )

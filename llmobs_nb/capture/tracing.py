@@ -1,11 +1,12 @@
 """The capture pipeline: a TracerProvider whose span processor buffers finished spans and a
 background thread that turns them into Arrow batches for the store.
 
-The hot path (``on_end``) only appends the finished span to a deque: no I/O, no conversion,
-no lock. The flush thread converts, prices and writes by size (``batch_size``) and by time
-(``interval_s``, ≤ 1 s by default); ``flush()`` and interpreter exit persist everything. The
-buffer is unbounded, so a burst never drops a span (OpenTelemetry's BatchSpanProcessor drops
-when its queue is full); when it grows past ``batch_size`` the flusher is woken at once.
+The hot path (``on_end``) only copies the finished span into a small record (see
+``rows.record_of``) and appends it to a deque: no I/O, no conversion, no lock. The flush
+thread converts, prices and writes by size (``batch_size``) and by time (``interval_s``, ≤ 1 s
+by default); ``flush()`` and interpreter exit persist everything. The buffer is unbounded, so a
+burst never drops a span (OpenTelemetry's BatchSpanProcessor drops when its queue is full);
+when it grows past ``batch_size`` the flusher is woken at once.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
-from llmobs_nb.capture.rows import starts_model_call, to_columns
+from llmobs_nb.capture.rows import SpanRecord, record_of, starts_model_call, to_columns
 from llmobs_nb.capture.scope import capture_failed
 from llmobs_nb.pricing import PriceBook
 
@@ -43,7 +44,7 @@ class BufferingProcessor(SpanProcessor):
         batch_size: int = 2048,
         interval_s: float = 1.0,
     ) -> None:
-        self._pending: deque[ReadableSpan] = deque()
+        self._pending: deque[SpanRecord] = deque()
         self._sink = sink
         self._project = project
         self._prices = prices
@@ -95,7 +96,7 @@ class BufferingProcessor(SpanProcessor):
                     else:
                         self._duplicates.add(span.context.span_id)
         pending = self._pending
-        pending.append(span)
+        pending.append(record_of(span))
         if len(pending) >= self._batch_size:
             self._wake.set()
 

@@ -22,9 +22,10 @@ recorded as NULL and the problem is named in ``problems``; it never raises.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from llmobs_nb.capture.fields import field_view, get_field, has_field
 
 TOKEN_FIELDS = (
     "input_tokens",
@@ -58,21 +59,13 @@ class Usage:
         return merged
 
 
-def _get(obj: Any, key: str) -> Any:
-    if obj is None:
-        return None
-    if type(obj) is dict or isinstance(obj, Mapping):
-        return obj.get(key)
-    return getattr(obj, key, None)
-
-
-def _has(obj: Any, key: str) -> bool:
-    if type(obj) is dict or isinstance(obj, Mapping):
-        return key in obj
-    return hasattr(obj, key)
+_get = get_field
+_has = has_field
 
 
 def _count(raw: Any, label: str, problems: list[str]) -> int | None:
+    if raw.__class__ is int and raw >= 0:
+        return raw
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float):
@@ -121,7 +114,7 @@ def parse_usage(usage: Any) -> Usage:
         return Usage()
     if isinstance(usage, str | bytes | int | float | list | tuple):
         return Usage(problems=[f"usage {usage!r} is not an object with token counts"])
-
+    usage = field_view(usage)  # an SDK's pydantic usage read as a dict: no __getattr__ misses
     anthropic_style = _has(usage, "cache_read_input_tokens") or _has(
         usage, "cache_creation_input_tokens"
     )

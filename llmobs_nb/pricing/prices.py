@@ -232,6 +232,20 @@ class PriceBook:
                 return None
         return _price_from_genai(gp_provider, gp_model, at)
 
+    def find(
+        self, model: str, provider: str | None = None, at: datetime | None = None
+    ) -> Price | None:
+        """:meth:`lookup`, warning once per model when it has no known price.
+
+        Example:
+            >>> PriceBook().find("gpt-4o").input_mtok
+            2.5
+        """
+        price = self.lookup(model, provider, at)
+        if price is None:
+            self._warn_unpriced(model)
+        return price
+
     def cost(
         self,
         model: str | None,
@@ -247,9 +261,8 @@ class PriceBook:
         """(USD, price version) of one call; (None, None) when the model has no known price."""
         if not isinstance(model, str) or not model:
             return None, None
-        price = self.lookup(model, provider, at)
+        price = self.find(model, provider, at)
         if price is None:
-            self._warn_unpriced(model)
             return None, None
         return (
             price.cost(
