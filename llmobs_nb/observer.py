@@ -25,6 +25,7 @@ from llmobs_nb.capture import labels as lb
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.capture.content import call_input, to_text
 from llmobs_nb.capture.decorators import wrap
+from llmobs_nb.capture.presets import preset
 from llmobs_nb.capture.rows import MODEL_CALL_KINDS
 from llmobs_nb.capture.scope import SpanHandle, SpanScope
 from llmobs_nb.capture.tracing import Capture
@@ -125,9 +126,11 @@ class Observer:
         capture_content: bool | None = None,
         parent_context: Any = None,
         keep_output: bool = False,
+        preset: dict[str, Any] | None = None,
     ) -> SpanScope:
         capture = self._require_writable()
-        attributes[sc.LLMOBS_KIND] = kind
+        if preset is None:
+            attributes[sc.LLMOBS_KIND] = kind
         return SpanScope(
             capture,
             name,
@@ -137,6 +140,7 @@ class Observer:
             is_model_call=kind in ("llm", "embedding"),
             parent_context=parent_context,
             keep_output=keep_output,
+            preset=preset,
         )
 
     def observe(
@@ -185,6 +189,8 @@ class Observer:
         if provider is not None:
             static[sc.GEN_AI_PROVIDER_NAME] = provider
 
+        static[sc.LLMOBS_KIND] = kind
+        fixed = preset(static)  # the same on every call: validated once, here
         online = self._online_evaluator(evaluators) if evaluators else None
 
         def decorate(func: F) -> F:
@@ -192,7 +198,7 @@ class Observer:
             want_content = self.capture_content if capture_content is None else capture_content
 
             def make_scope(args: tuple[Any, ...], kwargs: dict[str, Any], parent: Any) -> Any:
-                attrs = dict(static)
+                attrs: dict[str, Any] = {}
                 if want_content:
                     attrs[sc.LLMOBS_INPUT] = to_text(call_input(args, kwargs))
                 scope = self._scope(
@@ -204,6 +210,7 @@ class Observer:
                     capture_content=want_content,
                     parent_context=parent,
                     keep_output=online is not None,
+                    preset=fixed,
                 )
                 if online is not None:
                     scope.input_value = call_input(args, kwargs)

@@ -19,6 +19,7 @@ from opentelemetry.trace import Status, StatusCode
 from llmobs_nb.capture import content as ct
 from llmobs_nb.capture import labels as lb
 from llmobs_nb.capture import semconv as sc
+from llmobs_nb.capture.presets import apply_preset
 from llmobs_nb.capture.usage import TOKEN_FIELDS, Usage, parse_usage, usage_from_response
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ class SpanScope:
         "on_end",
         "output_text",
         "parent_context",
+        "preset",
         "span",
         "start_ns",
     )
@@ -144,8 +146,11 @@ class SpanScope:
         is_model_call: bool,
         parent_context: otel_context.Context | None = None,
         keep_output: bool = False,
+        preset: dict[str, Any] | None = None,
     ) -> None:
         self.capture = capture
+        # Attributes validated once for every call of a decorated function (presets.py).
+        self.preset = preset
         self.name = name
         self.attributes = attributes
         self.labels = labels
@@ -175,6 +180,8 @@ class SpanScope:
         self.span = self.capture.tracer.start_span(
             self.name, context=self.parent_context, attributes=attrs
         )
+        if self.preset:
+            apply_preset(self.span, self.preset)
         self.start_ns = time.perf_counter_ns()
         if self.is_model_call:  # known here; the processor need not inspect attributes
             self.capture.processor.opened_model_call(self.span.get_span_context().span_id)

@@ -21,6 +21,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
 from llmobs_nb.capture.rows import SpanRecord, record_of, starts_model_call, to_columns
 from llmobs_nb.capture.scope import capture_failed
@@ -41,7 +42,7 @@ class BufferingProcessor(SpanProcessor):
         project: str | None,
         prices: PriceBook,
         on_batch: Callable[[Any], None] | None = None,
-        batch_size: int = 2048,
+        batch_size: int = 8192,
         interval_s: float = 1.0,
     ) -> None:
         self._pending: deque[SpanRecord] = deque()
@@ -164,13 +165,15 @@ class Capture:
         prices: PriceBook,
         on_batch: Callable[[Any], None] | None = None,
         interval_s: float = 1.0,
-        batch_size: int = 2048,
+        batch_size: int = 8192,
     ) -> None:
         self.processor = BufferingProcessor(
             sink, project, prices, on_batch, batch_size=batch_size, interval_s=interval_s
         )
         resource = Resource.create({"service.name": project or "llmobs_nb"})
-        self.provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        # ALWAYS_ON, not the default ParentBased: an unsampled parent from another service
+        # must not silently hide this process's LLM calls (and it skips a parent lookup).
+        self.provider = TracerProvider(resource=resource, sampler=ALWAYS_ON, shutdown_on_exit=False)
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer(OURS)
         self.otlp_endpoints: list[str] = []

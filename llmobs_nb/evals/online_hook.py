@@ -19,7 +19,7 @@ class ScopeSubmitter:
 
     def submit_scope(self, scope: SpanScope) -> None:
         context = scope.span.get_span_context()
-        attributes = dict(scope.attributes)
+        attributes = {**(scope.preset or {}), **scope.attributes}
         self.online.submit(
             CapturedCall(
                 format(context.span_id, "016x"),

@@ -57,3 +57,30 @@ def test_a_judge_on_an_instrumented_client_is_counted_once_as_an_evaluator(tmp_p
     finally:
         obs.close()
     assert kinds.rows() == [("evaluator", 1), ("llm", 1)]
+
+
+def test_online_evaluators_see_the_model_and_use_case_of_the_call(tmp_path):
+    from llmobs_nb.evals import EvalResult
+
+    seen = []
+
+    class Recorder:
+        name, version = "recorder", "1"
+
+        def evaluate(self, call):
+            seen.append(dict(call.attributes))
+            return EvalResult("recorder", 1.0)
+
+    obs = llmobs_nb.init(db=tmp_path / "attrs.duckdb", project="online")
+    try:
+
+        @obs.observe(model="gpt-4o", use_case="support", evaluators=[Recorder()])
+        def ask(question):
+            return {"choices": [{"message": {"content": "Paris."}}]}
+
+        ask("capital?")
+        for online in obs._online:
+            online.drain()
+    finally:
+        obs.close()
+    assert seen == [{"gen_ai.request.model": "gpt-4o", "llmobs.use_case": "support"}]
