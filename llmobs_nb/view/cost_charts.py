@@ -57,6 +57,10 @@ def token_rate_chart(calls: Any, *, every: str | None = None) -> alt.Chart | alt
     )
 
 
+OFF_SCALE = 3.0
+"""The budget line is drawn when it is at most this many times the busiest bucket's cost."""
+
+
 def cost_chart(
     calls: Any,
     *,
@@ -98,6 +102,16 @@ def cost_chart(
     if budget_usd_per_hour is None:
         return bars
     budget = budget_usd_per_hour * (every_to_us(used) or _HOUR_US) / _HOUR_US
+    peak = found.group_by("bucket").agg(pl.col("cost_usd").sum())["cost_usd"].max()
+    if isinstance(peak, float) and budget > OFF_SCALE * peak:
+        # A rule far above the bars would squash them flat: say it in words instead.
+        return bars.properties(
+            title=alt.TitleParams(
+                title,
+                subtitle=f"budget ${budget:,.2f} per {used} is off the scale: "
+                f"the busiest {used} spent {peak / budget:.0%} of it",
+            )
+        )
     line = (
         alt.Chart(pl.DataFrame({"budget": [budget], "label": [f"budget ${budget:,.0f}"]}))
         .mark_rule(color=ALERT_COLOR, strokeDash=[6, 3], strokeWidth=1.5)

@@ -67,9 +67,16 @@ class Dashboard:
     # -- widgets -----------------------------------------------------------------------------
     def _build_widgets(self) -> None:
         layout = widgets.Layout(width="210px")
+        # The slider's own readout is cut to a few characters by JupyterLab's CSS: the chosen
+        # range is written out beside it instead.
         self.time = widgets.SelectionRangeSlider(
-            options=[("—", 0)], description="time", layout=widgets.Layout(width="640px")
+            options=[("—", 0)],
+            description="time",
+            readout=False,
+            layout=widgets.Layout(width="420px"),
         )
+        self.time_label = widgets.HTML()
+        self.time.observe(lambda _: self._show_time_range(), names="index")
         self.selects = {
             name: widgets.SelectMultiple(
                 options=[], description=name.replace("_", " "), rows=4, layout=layout
@@ -102,7 +109,9 @@ class Dashboard:
             [
                 self.loader,
                 widgets.HTML(STYLE),
-                widgets.HBox([self.time, self.refresh_button, self.auto, self.interval]),
+                widgets.HBox(
+                    [self.time, self.time_label, self.refresh_button, self.auto, self.interval]
+                ),
                 widgets.HBox(list(self.selects.values())),
                 self.status,
                 self.headline_html,
@@ -140,12 +149,21 @@ class Dashboard:
             first = steps.index(was.start) if was.start in steps else 0
             last = steps.index(was.end) if was.end in steps else len(self.time.options) - 1
             self.time.index = (first, last)
+            self._show_time_range()
             for name, select in self.selects.items():
                 chosen = tuple(v for v in select.value if v in values[name])
                 select.options = values[name]
                 select.value = chosen
         finally:
             self._muted = False
+
+    def _show_time_range(self) -> None:
+        labels = self.time.label or ("—", "—")
+        self.time_label.value = (
+            f'<span class="llmobs-range">{labels[0]} → {labels[1]} UTC</span>'
+            if labels[0] != "—"
+            else ""
+        )
 
     # -- filters -------------------------------------------------------------------------------
     def _filters_from_widgets(self) -> Filters:

@@ -63,6 +63,14 @@ def test_the_cost_chart_shows_the_hourly_budget_as_a_line(sample: demo.SampleDat
     assert rule and budget[0][0]["budget"] == 20.0
 
 
+def test_a_budget_far_above_every_bar_is_written_not_drawn(sample: demo.SampleData):
+    hourly = analytics.cost_breakdown(sample.calls, by=[], every="1h")["cost_usd"].max()
+    spec = charts.cost_chart(sample.calls, budget_usd_per_hour=hourly * 10).to_dict()
+    assert "layer" not in spec  # no rule squashing the bars against the axis
+    assert "off the scale" in spec["title"]["subtitle"]
+    assert "the busiest 1h spent 10% of it" in spec["title"]["subtitle"]
+
+
 def test_charts_on_no_calls_say_so_instead_of_raising(sample: demo.SampleData):
     empty = sample.calls.head(0)
     for name, chart in call_charts(empty, sample.scores.head(0)).items():

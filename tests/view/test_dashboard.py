@@ -37,6 +37,14 @@ def test_the_dashboard_builds_every_panel_from_a_store_file(dash: Dashboard):
     assert sorted(dash.selects["models"].options)[:1] == ["claude-3-5-haiku"]
 
 
+def test_the_chosen_time_range_is_written_out_in_full(dash: Dashboard):
+    first, *_, last = dash.time.options
+    assert f"{first[0]} → {last[0]} UTC" in dash.time_label.value
+    dash.time.index = (1, 2)
+    assert f"{dash.time.options[1][0]} → {dash.time.options[2][0]} UTC" in dash.time_label.value
+    assert dash.filters.start == dash.time.options[1][1]
+
+
 def test_a_model_filter_changes_the_headline_and_every_chart(dash: Dashboard):
     before = {name: shipped(dash, name) for name in ("latency", "cost", "top_users")}
     dash.apply_filters(models=("gpt-4o",))
