@@ -2,7 +2,8 @@
 
 Prints, per traced call (time to flush() counted in):
   bare call | OpenTelemetry SDK + BatchSpanProcessor + no-op exporter (the reference) |
-  llmobs_nb observe() with 8 attributes, persisted to a DuckDB file, Prometheus updated.
+  llmobs_nb observe() with 8 attributes, persisted to a DuckDB file, Prometheus updated
+  (returning a plain dict, then an openai ChatCompletion as the SDK returns it).
 Then a 100,000-call burst (spans kept vs. the BatchSpanProcessor's drops) and the bulk ingestion
 rate of the store's Arrow write path against DuckDB's own Arrow insert of the same rows.
 
@@ -81,7 +82,35 @@ def otel_reference(n: int) -> tuple[float, int]:
     return elapsed, exporter.count
 
 
-def ours(n: int, folder: Path, tag: str) -> tuple[float, int]:
+def openai_response() -> object:
+    """The same usage as RESPONSE, as the openai SDK returns it (a pydantic model)."""
+    from openai.types.chat import ChatCompletion
+
+    return ChatCompletion.model_validate(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "gpt-4o-2024-08-06",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "Paris."},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": 812,
+                "completion_tokens": 143,
+                "total_tokens": 955,
+                "prompt_tokens_details": {"cached_tokens": 512},
+                "completion_tokens_details": {"reasoning_tokens": 0},
+            },
+        }
+    )
+
+
+def ours(n: int, folder: Path, tag: str, response: object = RESPONSE) -> tuple[float, int]:
     obs = llmobs_nb.init(db=folder / f"bench-{tag}.duckdb", project="bench")
 
     @obs.observe(
@@ -96,8 +125,8 @@ def ours(n: int, folder: Path, tag: str) -> tuple[float, int]:
             "app.prompt_version": "v2",
         },
     )
-    def call(i: int) -> dict:
-        return RESPONSE
+    def call(i: int) -> object:
+        return response
 
     t = time.perf_counter()
     for i in range(n):
@@ -151,18 +180,25 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        bare_t, ref_t, our_t = [], [], []
-        for r in range(args.repeats):  # interleaved so drift hits all three alike
+        bare_t, ref_t, our_t, sdk_t = [], [], [], []
+        pydantic = openai_response()
+        for r in range(args.repeats):  # interleaved so drift hits all alike
             bare_t.append(bare(args.calls))
             ref_t.append(otel_reference(args.calls)[0])
             our_t.append(ours(args.calls, folder, f"r{r}")[0])
-        b, ref, us = (statistics.median(x) * 1e6 for x in (bare_t, ref_t, our_t))
+            sdk_t.append(ours(args.calls, folder, f"p{r}", pydantic)[0])
+        b, ref, us, sdk = (statistics.median(x) * 1e6 for x in (bare_t, ref_t, our_t, sdk_t))
         print(f"per traced call, median of {args.repeats} runs of {args.calls:,} calls:")
         print(f"  bare call                                  {b:8.2f} µs")
         print(f"  OTel SDK + BatchSpanProcessor + no-op      {ref:8.2f} µs   (reference)")
         print(
             f"  llmobs_nb observe, DuckDB file, Prometheus {us:8.2f} µs   "
             f"ratio {us / ref:.2f}x reference"
+        )
+        print(
+            f"    same, returning an openai ChatCompletion {sdk:8.2f} µs   "
+            f"ratio {sdk / ref:.2f}x reference (pydantic response: usage, cached tokens, "
+            f"model, finish reason and id read)"
         )
 
         _, exported = otel_reference(args.burst)

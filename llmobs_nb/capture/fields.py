@@ -32,9 +32,10 @@ def get_field(obj: Any, key: str) -> Any:
     """
     if obj is None:
         return None
-    if type(obj) is dict or isinstance(obj, Mapping):
+    cls = type(obj)
+    if cls is dict:
         return obj.get(key)
-    if hasattr(type(obj), "__pydantic_fields__"):
+    if hasattr(cls, "__pydantic_fields__"):
         found = obj.__dict__.get(key)
         if found is not None:
             return found
@@ -43,9 +44,11 @@ def get_field(obj: Any, key: str) -> Any:
             found = extra.get(key)
             if found is not None:
                 return found
-        if _class_has(type(obj), key):  # a property or method, not a field
+        if _class_has(cls, key):  # a property or method, not a field
             return getattr(obj, key, None)
         return None
+    if isinstance(obj, Mapping):
+        return obj.get(key)
     return getattr(obj, key, None)
 
 

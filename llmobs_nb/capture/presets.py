@@ -3,9 +3,11 @@
 The OpenTelemetry SDK validates every attribute of every span it starts (about 1.5 µs each):
 for ``@obs.observe(model=..., provider=..., **attributes)`` that is a dozen identical checks on
 every call. :func:`preset` runs the SDK's own validation once, at decoration time, and
-:func:`apply_preset` copies the validated values into each new span. When the span is not the
-SDK's (a non-recording span), when attribute limits would truncate or drop values, or when a
-future SDK stores attributes differently, it falls back to the public ``set_attributes``.
+:func:`add_valid` copies the validated values into each new span. The attributes a call learns
+at its end (token counts, response model and id, finish reason) are built by us with valid
+types, so they take the same path. When the span is not the SDK's (a non-recording span), when
+attribute limits would truncate or drop values, or when a future SDK stores attributes
+differently, it falls back to the public ``set_attributes``.
 """
 
 from __future__ import annotations
@@ -25,20 +27,29 @@ def preset(attributes: dict[str, Any]) -> dict[str, Any]:
     return dict(BoundedAttributes(attributes=attributes, immutable=True))
 
 
-def apply_preset(span: Any, attributes: dict[str, Any]) -> None:
-    """Add validated ``attributes`` to a just-started span; attributes it already has win."""
+def add_valid(span: Any, attributes: dict[str, Any], *, keep_existing: bool) -> None:
+    """Add attributes whose values are already valid OpenTelemetry values to a live span.
+
+    With ``keep_existing`` the span's own attributes win (a preset under per-call values);
+    without, the new values replace them (what a call learnt at its end).
+    """
     bounded = getattr(span, "_attributes", None)
     inner = getattr(bounded, "_dict", None)
+    lock = getattr(bounded, "_lock", None)
     if (
         inner.__class__ is not dict
+        or lock is None
         or getattr(bounded, "max_value_len", 0) is not None
         or (bounded.maxlen is not None and len(inner) + len(attributes) > bounded.maxlen)
     ):
-        span.set_attributes({k: v for k, v in attributes.items() if k not in (inner or ())})
+        if keep_existing and inner:
+            attributes = {k: v for k, v in attributes.items() if k not in inner}
+        span.set_attributes(attributes)
         return
-    if inner:
-        started_with = inner.copy()
-        inner.update(attributes)
-        inner.update(started_with)
-    else:
-        inner.update(attributes)
+    with lock:
+        if keep_existing and inner:
+            started_with = inner.copy()
+            inner.update(attributes)
+            inner.update(started_with)
+        else:
+            inner.update(attributes)

@@ -19,7 +19,7 @@ from opentelemetry.trace import Status, StatusCode
 from llmobs_nb.capture import content as ct
 from llmobs_nb.capture import labels as lb
 from llmobs_nb.capture import semconv as sc
-from llmobs_nb.capture.presets import apply_preset
+from llmobs_nb.capture.presets import add_valid
 from llmobs_nb.capture.usage import TOKEN_FIELDS, Usage, parse_usage, usage_from_response
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ class SpanScope:
             self.name, context=self.parent_context, attributes=attrs
         )
         if self.preset:
-            apply_preset(self.span, self.preset)
+            add_valid(self.span, self.preset, keep_existing=True)
         self.start_ns = time.perf_counter_ns()
         if self.is_model_call:  # known here; the processor need not inspect attributes
             self.capture.processor.opened_model_call(self.span.get_span_context().span_id)
@@ -243,8 +243,8 @@ class SpanScope:
                 self.output_text = "".join(self._text)
                 if self.capture_content:
                     final[sc.LLMOBS_OUTPUT] = ct.to_text(self.output_text)
-            if final:
-                self.span.set_attributes(final)  # one call: one lock, one validation pass
+            if final:  # values built here, valid by construction: no second validation
+                add_valid(self.span, final, keep_existing=False)
         except Exception as exc:
             capture_failed("record usage", exc)
         self.span.end()
@@ -286,7 +286,7 @@ class SpanScope:
                 found[sc.GEN_AI_RESPONSE_MODEL] = model
             reason = ct.finish_reason(response)
             if reason:
-                found[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [reason]
+                found[sc.GEN_AI_RESPONSE_FINISH_REASONS] = (reason,)
             rid = ct.response_id(response)
             if rid:
                 found[sc.GEN_AI_RESPONSE_ID] = rid

@@ -7,7 +7,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import llmobs_nb
-from llmobs_nb.capture.presets import apply_preset, preset
+from llmobs_nb.capture.presets import add_valid, preset
 
 
 def test_observed_spans_carry_the_decorator_attributes_for_other_processors(tmp_path):
@@ -50,7 +50,7 @@ def test_a_preset_holds_exactly_what_the_sdk_stores_for_the_same_attributes():
 def test_attributes_a_span_started_with_win_over_the_preset():
     provider = TracerProvider()
     span = provider.get_tracer("t").start_span("s", attributes={"llmobs.use_case": "per-call"})
-    apply_preset(span, preset({"llmobs.use_case": "fixed", "app.route": "/ask"}))
+    add_valid(span, preset({"llmobs.use_case": "fixed", "app.route": "/ask"}), keep_existing=True)
     span.end()
     assert dict(span.attributes) == {"llmobs.use_case": "per-call", "app.route": "/ask"}
 
@@ -58,6 +58,13 @@ def test_attributes_a_span_started_with_win_over_the_preset():
 def test_attribute_limits_still_apply_through_the_public_path():
     provider = TracerProvider(span_limits=SpanLimits(max_span_attribute_length=4))
     span = provider.get_tracer("t").start_span("s")
-    apply_preset(span, preset({"app.route": "/ask/longer"}))
+    add_valid(span, preset({"app.route": "/ask/longer"}), keep_existing=True)
     span.end()
     assert dict(span.attributes) == {"app.route": "/ask"}
+
+
+def test_values_learnt_at_the_end_replace_earlier_ones():
+    span = TracerProvider().get_tracer("t").start_span("s", attributes={"gen_ai.response.id": "a"})
+    add_valid(span, {"gen_ai.response.id": "b", "n": 3}, keep_existing=False)
+    span.end()
+    assert dict(span.attributes) == {"gen_ai.response.id": "b", "n": 3}
