@@ -205,11 +205,22 @@ _stdlib_json = json.JSONEncoder(default=str).encode
 
 def _to_json(value: dict[str, Any]) -> str:
     """JSON text of a span's other attributes: orjson (~10× the stdlib encoder on small dicts),
-    the stdlib for what orjson refuses (integers beyond 64 bits)."""
+    the stdlib for what orjson refuses (integers beyond 64 bits). Either way standard JSON:
+    NaN and infinities become null, bytes their ``str``."""
     try:
         return orjson.dumps(value, default=str).decode()
     except TypeError:
-        return _stdlib_json(value)
+        return _stdlib_json(_finite(value))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    return value
 
 
 def _attributes_of(span: ReadableSpan) -> dict[str, Any]:

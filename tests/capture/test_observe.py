@@ -318,3 +318,19 @@ def test_observe_around_an_instrumented_call_counts_the_call_once(obs):
     outer = obs.spans().filter(pl.col("name") == "ask").row(0, named=True)
     assert outer["kind"] == "chain"
     assert json.loads(outer["attributes"])["llmobs.wraps_model_call"] is True
+
+
+def test_odd_attribute_values_are_stored_as_standard_json(obs):
+    odd = {"nan": float("nan"), "big": 2**70, "raw": b"\x00ab", "inf": [float("inf"), 1.5]}
+    with obs.span("odd", **odd):
+        pass
+    with obs.span("odd but small", nan=float("nan"), tags=("a", "b")):
+        pass
+
+    def refuse(constant):
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    rows = dict(obs.sql("select name, attributes from spans").rows())
+    stored = {name: json.loads(text, parse_constant=refuse) for name, text in rows.items()}
+    assert stored["odd"] == {"nan": None, "big": 2**70, "raw": "b'\\x00ab'", "inf": [None, 1.5]}
+    assert stored["odd but small"] == {"nan": None, "tags": ["a", "b"]}
