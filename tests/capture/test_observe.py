@@ -334,3 +334,26 @@ def test_odd_attribute_values_are_stored_as_standard_json(obs):
     stored = {name: json.loads(text, parse_constant=refuse) for name, text in rows.items()}
     assert stored["odd"] == {"nan": None, "big": 2**70, "raw": "b'\\x00ab'", "inf": [None, 1.5]}
     assert stored["odd but small"] == {"nan": None, "tags": ["a", "b"]}
+
+
+def test_an_unsampled_parent_from_another_service_does_not_hide_the_call(obs):
+    from opentelemetry import context, trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    remote = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(TraceFlags.DEFAULT))
+    token = context.attach(trace.set_span_in_context(NonRecordingSpan(remote)))
+    try:
+
+        @obs.observe(model="gpt-4o")
+        def ask(q):
+            return {"usage": {"prompt_tokens": 3, "completion_tokens": 1}}
+
+        ask("q")
+    finally:
+        context.detach(token)
+    row = obs.calls().row(0, named=True)
+    assert (row["trace_id"], row["parent_span_id"]) == (
+        format(0xABC, "032x"),
+        format(0xDEF, "016x"),
+    )
+    assert row["input_tokens"] == 3
