@@ -122,14 +122,16 @@ def start_call(
     attrs = _request_attributes(kwargs, operation, provider)
     if obs.capture_content:
         attrs[sc.LLMOBS_INPUT] = to_text(call_input((), kwargs))
+    attrs[sc.LLMOBS_KIND] = kind
     model = attrs.get(sc.GEN_AI_REQUEST_MODEL, "")
     scope = obs._scope(
         f"{operation} {model}".strip(),
         kind,
-        attrs,
+        {},
         use_case=None,
         user_id=None,
         parent_context=parent,
+        preset=attrs,  # str, int, float and bool values only: valid by construction
     )
     scope.start()
     return scope
