@@ -109,13 +109,14 @@ def test_small_queue_counts_overflow_exactly_and_warns(cobs):
 
 def test_submit_does_not_wait_for_slow_evaluators(cobs):
     gate = threading.Event()
-    online = OnlineEvaluator(cobs, [Slow(gate)], maxsize=1_000)
+    slow = Slow(gate)
+    online = OnlineEvaluator(cobs, [slow], maxsize=1_000)
     try:
-        started = time.perf_counter()
-        for i in range(500):
-            online.submit(record(i))
-        per_call_s = (time.perf_counter() - started) / 500
-        assert per_call_s < 1e-3  # the evaluator blocks for seconds; submit must not
+        # The evaluator blocks until the gate opens; every submit returns while it is closed
+        # (were submit to wait, this loop would hang for 10 s per call, then fail below).
+        accepted = [online.submit(record(i)) for i in range(500)]
+        assert not gate.is_set() and all(accepted)
+        assert cobs.scores().height == 0  # nothing was evaluated on the caller's path
     finally:
         gate.set()
         online.close()
