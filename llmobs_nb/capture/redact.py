@@ -27,7 +27,6 @@ _PATTERNS = [
 _SECRET_KEYS = re.compile(r"(?i)(api[_-]?key|authorization|secret|password|token$|bearer)")
 
 
-
 def _scoped(pattern: re.Pattern[str]) -> str:
     """A pattern as one branch of an alternation: a leading ``(?i)`` becomes ``(?i:...)``."""
     text = pattern.pattern

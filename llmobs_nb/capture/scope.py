@@ -19,6 +19,7 @@ from opentelemetry.trace import Status, StatusCode
 from llmobs_nb.capture import content as ct
 from llmobs_nb.capture import labels as lb
 from llmobs_nb.capture import semconv as sc
+from llmobs_nb.capture.fields import field_view
 from llmobs_nb.capture.presets import add_valid
 from llmobs_nb.capture.usage import TOKEN_FIELDS, Usage, parse_usage, usage_from_response
 
@@ -279,15 +280,16 @@ class SpanScope:
     def read_response(self, response: Any) -> None:
         """Usage, response model, ids, finish reason and text of a complete response."""
         try:
-            self.add_usage(usage_from_response(response))
+            fields = field_view(response)  # an SDK's pydantic response read as a dict
+            self.add_usage(usage_from_response(fields))
             found = self._found
-            model = ct.response_model(response)
+            model = ct.response_model(fields)
             if model:
                 found[sc.GEN_AI_RESPONSE_MODEL] = model
-            reason = ct.finish_reason(response)
+            reason = ct.finish_reason(fields)
             if reason:
                 found[sc.GEN_AI_RESPONSE_FINISH_REASONS] = (reason,)
-            rid = ct.response_id(response)
+            rid = ct.response_id(fields)
             if rid:
                 found[sc.GEN_AI_RESPONSE_ID] = rid
             req = ct.request_id(response)

@@ -48,7 +48,13 @@ class Usage:
     problems: list[str] = field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return all(getattr(self, name) is None for name in TOKEN_FIELDS)
+        return (
+            self.input_tokens is None
+            and self.output_tokens is None
+            and self.cached_input_tokens is None
+            and self.cache_write_tokens is None
+            and self.reasoning_tokens is None
+        )
 
     def merge(self, later: Usage) -> Usage:
         """Combine usage seen across a stream: a later known value wins over an earlier one."""
