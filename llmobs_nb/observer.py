@@ -361,16 +361,15 @@ class Observer:
         calls = frame.filter(pl.col("kind").is_in(MODEL_CALL_KINDS))
         if calls.height == 0:
             return
+        labels = zip(
+            calls["trace_id"].to_list(),
+            calls["model"].to_list(),
+            calls["use_case"].to_list(),
+            strict=True,
+        )
         with self._labels_lock:
             cache = self._span_labels
-            for span_id, trace_id, model, use_case in zip(
-                calls["span_id"],
-                calls["trace_id"],
-                calls["model"],
-                calls["use_case"],
-                strict=True,
-            ):
-                cache[span_id] = (trace_id, model, use_case)
+            cache.update(zip(calls["span_id"].to_list(), labels, strict=True))
             while len(cache) > _SPAN_LABEL_CACHE:
                 cache.popitem(last=False)
         new_versions = set(calls["price_version"].drop_nulls().unique()) - self._recorded_prices
