@@ -32,6 +32,13 @@ def add_valid(span: Any, attributes: dict[str, Any], *, keep_existing: bool) -> 
 
     With ``keep_existing`` the span's own attributes win (a preset under per-call values);
     without, the new values replace them (what a call learnt at its end).
+
+    Example:
+        >>> from opentelemetry.sdk.trace import TracerProvider
+        >>> span = TracerProvider().get_tracer("t").start_span("s", attributes={"a": 1})
+        >>> add_valid(span, preset({"a": 0, "b": [1, 2]}), keep_existing=True)
+        >>> dict(span.attributes)
+        {'a': 1, 'b': (1, 2)}
     """
     bounded = getattr(span, "_attributes", None)
     inner = getattr(bounded, "_dict", None)
