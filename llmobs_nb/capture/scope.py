@@ -321,11 +321,12 @@ class SpanScope:
                 self.add_usage(usage)
             if text and self._text is not None:
                 self._text.append(text)
+            # Kept until the end (the last one wins), not set on the span chunk by chunk.
             model = ct.response_model(chunk)
             if model:
-                self.span.set_attribute(sc.GEN_AI_RESPONSE_MODEL, model)
+                self._found[sc.GEN_AI_RESPONSE_MODEL] = model
             reason = ct.finish_reason(chunk)
             if reason:
-                self.span.set_attribute(sc.GEN_AI_RESPONSE_FINISH_REASONS, [reason])
+                self._found[sc.GEN_AI_RESPONSE_FINISH_REASONS] = (reason,)
         except Exception as exc:
             capture_failed("read a stream chunk", exc)

@@ -74,6 +74,10 @@ def test_stream_with_usage_records_ttft_within_20ms_and_yields_the_same_chunks(o
         1024,
         20,
     )
+    # the model and finish reason the chunks carried
+    last_reason = next(c["choices"][0]["finish_reason"] for c in reversed(plain) if c["choices"])
+    assert row["response_model"] == plain[0]["model"]
+    assert json.loads(row["attributes"])["gen_ai.response.finish_reasons"] == [last_reason]
 
 
 def test_stream_without_usage_gets_null_tokens_and_a_flag(obs, server):
