@@ -20,6 +20,7 @@ from opentelemetry.trace import StatusCode
 
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.capture.redact import REDACTED, is_secret_key, redact_text, redact_value
+from llmobs_nb.capture.usage import token_count
 from llmobs_nb.pricing import PriceBook
 
 TS = pa.timestamp("us", tz="UTC")
@@ -101,25 +102,12 @@ def _label(value: Any) -> str | None:
 
 
 def _tokens(attrs: dict[str, Any], problems: list[str], keys: tuple[str, ...]) -> int | None:
-    value = None
+    """The first of ``keys`` present, checked as a token count (see :func:`token_count`)."""
     for key in keys:
         value = attrs.get(key)
         if value is not None:
-            break
-    if value is None:
-        return None
-    if type(value) is int and value >= 0:
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        problems.append(f"{keys[0]}={value!r} is not a number")
-        return None
-    if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
-        problems.append(f"{keys[0]}={value!r} is not a whole number")
-        return None
-    if value < 0:
-        problems.append(f"{keys[0]}={value!r} is negative")
-        return None
-    return int(value)
+            return token_count(value, keys[0], problems)
+    return None
 
 
 # Where each column's value may come from, first found wins: ours / GenAI, OpenInference, older.

@@ -69,7 +69,16 @@ _get = get_field
 _has = has_field
 
 
-def _count(raw: Any, label: str, problems: list[str]) -> int | None:
+def token_count(raw: Any, label: str, problems: list[str]) -> int | None:
+    """``raw`` as a token count, or None with the problem (named after ``label``) appended.
+
+    Example:
+        >>> problems = []
+        >>> token_count(12.0, "output_tokens", problems), token_count(-1, "x", problems)
+        (12, None)
+        >>> problems
+        ['x=-1 is negative']
+    """
     if raw.__class__ is int and raw >= 0:
         return raw
     if raw is None:
@@ -126,32 +135,36 @@ def parse_usage(usage: Any) -> Usage:
     )
     if _has(usage, "prompt_tokens") or _has(usage, "completion_tokens"):
         result = Usage(
-            input_tokens=_count(_get(usage, "prompt_tokens"), "prompt_tokens", problems),
-            output_tokens=_count(_get(usage, "completion_tokens"), "completion_tokens", problems),
-            cached_input_tokens=_count(
+            input_tokens=token_count(_get(usage, "prompt_tokens"), "prompt_tokens", problems),
+            output_tokens=token_count(
+                _get(usage, "completion_tokens"), "completion_tokens", problems
+            ),
+            cached_input_tokens=token_count(
                 _get(_get(usage, "prompt_tokens_details"), "cached_tokens"),
                 "prompt_tokens_details.cached_tokens",
                 problems,
             ),
-            reasoning_tokens=_count(
+            reasoning_tokens=token_count(
                 _get(_get(usage, "completion_tokens_details"), "reasoning_tokens"),
                 "completion_tokens_details.reasoning_tokens",
                 problems,
             ),
         )
     elif anthropic_style:
-        uncached = _count(_get(usage, "input_tokens"), "input_tokens", problems)
-        read = _count(_get(usage, "cache_read_input_tokens"), "cache_read_input_tokens", problems)
-        write = _count(
+        uncached = token_count(_get(usage, "input_tokens"), "input_tokens", problems)
+        read = token_count(
+            _get(usage, "cache_read_input_tokens"), "cache_read_input_tokens", problems
+        )
+        write = token_count(
             _get(usage, "cache_creation_input_tokens"), "cache_creation_input_tokens", problems
         )
         total = None if uncached is None else uncached + (read or 0) + (write or 0)
         result = Usage(
             input_tokens=total,
-            output_tokens=_count(_get(usage, "output_tokens"), "output_tokens", problems),
+            output_tokens=token_count(_get(usage, "output_tokens"), "output_tokens", problems),
             cached_input_tokens=read,
             cache_write_tokens=write,
-            reasoning_tokens=_count(
+            reasoning_tokens=token_count(
                 _get(_get(usage, "output_tokens_details"), "thinking_tokens"),
                 "output_tokens_details.thinking_tokens",
                 problems,
@@ -159,19 +172,19 @@ def parse_usage(usage: Any) -> Usage:
         )
     else:
         result = Usage(
-            input_tokens=_count(_get(usage, "input_tokens"), "input_tokens", problems),
-            output_tokens=_count(_get(usage, "output_tokens"), "output_tokens", problems),
-            cached_input_tokens=_count(
+            input_tokens=token_count(_get(usage, "input_tokens"), "input_tokens", problems),
+            output_tokens=token_count(_get(usage, "output_tokens"), "output_tokens", problems),
+            cached_input_tokens=token_count(
                 _get(_get(usage, "input_tokens_details"), "cached_tokens")
                 if _has(usage, "input_tokens_details")
                 else _get(usage, "cached_input_tokens"),
                 "cached_input_tokens",
                 problems,
             ),
-            cache_write_tokens=_count(
+            cache_write_tokens=token_count(
                 _get(usage, "cache_write_tokens"), "cache_write_tokens", problems
             ),
-            reasoning_tokens=_count(
+            reasoning_tokens=token_count(
                 _get(_get(usage, "output_tokens_details"), "reasoning_tokens")
                 if _has(usage, "output_tokens_details")
                 else _get(usage, "reasoning_tokens"),
