@@ -38,14 +38,37 @@ def _scoped(pattern: re.Pattern[str]) -> str:
 _ANY_SECRET = re.compile("|".join(_scoped(p) for p in _PATTERNS))
 
 
+_SHORT = 256
+_short_redacted: dict[str, str] = {}
+
+
 def redact_text(text: str) -> str:
     """Mask API keys, bearer tokens and ``key=secret`` pairs in ``text``.
+
+    Short strings (attribute values, model names, ids) repeat a lot: their results are
+    remembered, up to 8,192 of them.
 
     Example:
         >>> redact_text("Authorization: Bearer abcdefghijklmnop")
         'Authorization: [REDACTED]'
     """
-    if not text or not _ANY_SECRET.search(text):
+    if not text:
+        return text
+    short = len(text) < _SHORT
+    if short:
+        found = _short_redacted.get(text)
+        if found is not None:
+            return found
+    redacted = _redact(text)
+    if short:
+        if len(_short_redacted) >= 8192:
+            _short_redacted.clear()
+        _short_redacted[text] = redacted
+    return redacted
+
+
+def _redact(text: str) -> str:
+    if not _ANY_SECRET.search(text):
         return text
     for pattern in _PATTERNS:
         if pattern.groups == 2:
@@ -58,7 +81,7 @@ def redact_text(text: str) -> str:
 _secret_key_cache: dict[str, bool] = {}
 
 
-def is_secret_key(key: str) -> bool:
+def _is_secret_key(key: str) -> bool:
     """Whether an attribute's key names a secret (its whole value is then redacted)."""
     found = _secret_key_cache.get(key)
     if found is None:
@@ -70,7 +93,7 @@ def is_secret_key(key: str) -> bool:
 
 def redact_value(key: str, value: Any) -> Any:
     """Redact one attribute: the whole value when its key names a secret, else secrets in text."""
-    if is_secret_key(key):
+    if _is_secret_key(key):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)

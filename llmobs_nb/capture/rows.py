@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from llmobs_nb.capture import semconv as sc
-from llmobs_nb.capture.redact import REDACTED, is_secret_key, redact_text, redact_value
+from llmobs_nb.capture.redact import redact_text, redact_value
 from llmobs_nb.capture.usage import token_count
 from llmobs_nb.pricing import PriceBook
 
@@ -289,50 +289,6 @@ class _BatchPrices:
         return price
 
 
-_redacted: dict[str, str] = {}
-_MAPPED_KEY, _SECRET_KEY, _PLAIN_KEY = 0, 1, 2
-_key_kinds: dict[str, int] = {}
-
-
-def _key_kind(key: str) -> int:
-    kind = _MAPPED_KEY if key in _MAPPED else _SECRET_KEY if is_secret_key(key) else _PLAIN_KEY
-    if len(_key_kinds) < 10_000:
-        _key_kinds[key] = kind
-    return kind
-
-
-def _extra(attrs: dict[str, Any]) -> dict[str, Any]:
-    """The attributes that are not columns, redacted (:func:`redact_value`, made fast).
-
-    Span attributes repeat a lot, so each key's kind and short strings' redactions are
-    remembered.
-    """
-    extra = {}
-    key_kinds = _key_kinds
-    redacted = _redacted
-    for key, value in attrs.items():
-        kind = key_kinds.get(key)
-        if kind is None:
-            kind = _key_kind(key)
-        if kind == _PLAIN_KEY:
-            cls = value.__class__
-            if cls is str:
-                found = redacted.get(value)
-                if found is None:
-                    found = redact_text(value)
-                    if len(value) < 256:
-                        if len(redacted) >= 8192:
-                            redacted.clear()
-                        redacted[value] = found
-                value = found
-            elif cls is not int and cls is not float and cls is not bool:
-                value = redact_value(key, value)
-            extra[key] = value
-        elif kind == _SECRET_KEY:
-            extra[key] = REDACTED
-    return extra
-
-
 def to_columns(
     records: Sequence[SpanRecord],
     project: str | None,
@@ -350,6 +306,7 @@ def to_columns(
     append = rows.append
     batch_prices = _BatchPrices(prices)
     model_kinds = MODEL_CALL_KINDS
+    mapped = _MAPPED
     for name, trace_id, span_id, parent_id, start_ns, end_ns, error, attrs in records:
         get = attrs.get
         kind = get(sc.LLMOBS_KIND)
@@ -400,7 +357,7 @@ def to_columns(
                 version = price.version
         ttft = get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
         no_text = attrs.keys().isdisjoint(_TEXT_KEYS)
-        extra = _extra(attrs)
+        extra = {key: redact_value(key, value) for key, value in attrs.items() if key not in mapped}
         if problems:
             extra["llmobs.attribute_error"] = "; ".join(problems)
         user_id = get(sc.LLMOBS_USER_ID)
