@@ -268,27 +268,6 @@ def record_of(span: ReadableSpan) -> SpanRecord:
     )
 
 
-class _BatchPrices:
-    """Prices looked up once per (model, provider, day) within one batch."""
-
-    __slots__ = ("_book", "_found")
-
-    def __init__(self, book: PriceBook) -> None:
-        self._book = book
-        self._found: dict[tuple[str, str | None, int], Any] = {}
-
-    def price(self, model: str, provider: str | None, start_ns: int) -> Any:
-        key = (model, provider, start_ns // _NS_PER_DAY)
-        try:
-            return self._found[key]
-        except KeyError:
-            pass
-        # Prices change by the day: the day's midnight stands for every call on it.
-        at = datetime.fromtimestamp(key[2] * 86400, UTC)
-        price = self._found[key] = self._book.find(model, provider, at)
-        return price
-
-
 def to_columns(
     records: Sequence[SpanRecord],
     project: str | None,
@@ -304,7 +283,7 @@ def to_columns(
     """
     rows: list[tuple[Any, ...]] = []
     append = rows.append
-    batch_prices = _BatchPrices(prices)
+    days: dict[int, datetime] = {}
     model_kinds = MODEL_CALL_KINDS
     mapped = _MAPPED
     for name, trace_id, span_id, parent_id, start_ns, end_ns, error, attrs in records:
@@ -351,7 +330,11 @@ def to_columns(
             cached = written = None
         cost = version = None
         if kind in model_kinds and model is not None:
-            price = batch_prices.price(model, provider, start_ns)
+            day = start_ns // _NS_PER_DAY
+            start_dt = days.get(day)
+            if start_dt is None:  # prices change by the day: one datetime per day will do
+                start_dt = days[day] = datetime.fromtimestamp(day * 86400, UTC)
+            price = prices.find(model, provider, start_dt)
             if price is not None:
                 cost = price.cost(input_tokens, output_tokens, cached, written, reasoning)
                 version = price.version
