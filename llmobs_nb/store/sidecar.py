@@ -1,0 +1,132 @@
+"""Rows that are not in the store yet, kept on disk beside it until the writer takes them in.
+
+Two kinds of rows wait here, in one format and one folder:
+
+* rows the writer could not write (a full disk, a failing file): spilled here once the
+  in-memory bound is reached, so memory stays bounded with a dead disk;
+* rows captured in a forked child process, which must not touch the parent's DuckDB
+  connection: the child writes its batches here and the parent's next flush takes them in.
+
+Each batch is one Arrow IPC file, written under a temporary name, flushed to disk and renamed
+into place, so a reader never sees half a file (a process killed mid-write leaves only a
+``.tmp`` file, which is ignored). The writer takes complete files in name order and deletes a
+file only after its rows are committed to the store.
+
+Example:
+    >>> import tempfile, pyarrow as pa
+    >>> side = Sidecar(tempfile.mkdtemp())
+    >>> path = side.put(pa.table({"x": [1, 2]}))
+    >>> [table.num_rows for _, table in side.batches()]
+    [2]
+    >>> side.done(path); side.pending_files()
+    0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+SUFFIX = ".arrow"
+_TMP = ".tmp"
+_counter = itertools.count()
+_counter_lock = threading.Lock()
+
+
+def sidecar_dir(store_path: str) -> Path | None:
+    """The folder beside a store file where its waiting rows live (``None`` for ``:memory:``).
+
+    Example:
+        >>> sidecar_dir("/data/runs.duckdb").name
+        'runs.duckdb.pending'
+    """
+    if store_path == ":memory:":
+        return None
+    return Path(store_path).with_name(Path(store_path).name + ".pending")
+
+
+class Sidecar:
+    """A folder of Arrow IPC batch files waiting to be written into the store."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.dir = Path(directory)
+
+    def put(self, table: pa.Table) -> Path:
+        """Write ``table`` as one complete batch file (atomic rename); returns its path.
+
+        Names sort in write order within a process: ``<ns time>-<pid>-<seq>.arrow``.
+        Raises ``OSError`` when the folder cannot be written (then nothing is left behind
+        but, at worst, a ``.tmp`` file that readers ignore).
+        """
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with _counter_lock:
+            seq = next(_counter)
+        name = f"{time.time_ns():020d}-{os.getpid()}-{seq:08d}{SUFFIX}"
+        final = self.dir / name
+        tmp = self.dir / (name + _TMP)
+        try:
+            with open(tmp, "wb") as raw:
+                with ipc.new_file(raw, table.schema) as writer:
+                    writer.write_table(table)
+                raw.flush()
+                os.fsync(raw.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        return final
+
+    def files(self) -> list[Path]:
+        """Complete batch files, oldest first."""
+        try:
+            names = sorted(p for p in self.dir.iterdir() if p.name.endswith(SUFFIX))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return names
+
+    def pending_files(self) -> int:
+        """How many complete batch files are waiting."""
+        return len(self.files())
+
+    def batches(self) -> Iterator[tuple[Path, pa.Table]]:
+        """Each waiting batch with its file, oldest first (unreadable files are skipped)."""
+        for path in self.files():
+            try:
+                with ipc.open_file(path) as reader:
+                    table = reader.read_all()
+            except FileNotFoundError:
+                continue  # taken by another flush meanwhile
+            except (OSError, pa.ArrowInvalid):
+                self.quarantine(path)
+                continue
+            yield path, table
+
+    def pending_rows(self) -> int:
+        """How many rows the waiting files hold (reads only their footers' row counts)."""
+        total = 0
+        for path in self.files():
+            with contextlib.suppress(OSError, pa.ArrowInvalid):
+                with ipc.open_file(path) as reader:
+                    total += sum(
+                        reader.get_batch(i).num_rows for i in range(reader.num_record_batches)
+                    )
+        return total
+
+    def done(self, path: Path) -> None:
+        """The rows of ``path`` are committed to the store: delete the file."""
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+    def quarantine(self, path: Path) -> None:
+        """Set aside a file that cannot be read (kept as ``.bad`` for a person to look at)."""
+        with contextlib.suppress(OSError):
+            path.rename(path.with_name(path.name + ".bad"))
