@@ -114,11 +114,8 @@ class Sidecar:
         """How many rows the waiting files hold (reads only their footers' row counts)."""
         total = 0
         for path in self.files():
-            with contextlib.suppress(OSError, pa.ArrowInvalid):
-                with ipc.open_file(path) as reader:
-                    total += sum(
-                        reader.get_batch(i).num_rows for i in range(reader.num_record_batches)
-                    )
+            with contextlib.suppress(OSError, pa.ArrowInvalid), ipc.open_file(path) as reader:
+                total += sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
         return total
 
     def done(self, path: Path) -> None:
