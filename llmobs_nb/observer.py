@@ -31,6 +31,7 @@ from llmobs_nb.capture.scope import SpanHandle, SpanScope
 from llmobs_nb.capture.tracing import Capture
 from llmobs_nb.pricing import PriceBook
 from llmobs_nb.store import Store
+from llmobs_nb.store.sidecar import Sidecar
 
 log = logging.getLogger("llmobs_nb")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,6 +100,7 @@ class Observer:
             self.prices,
             on_batch=self._on_batch,
             interval_s=flush_interval_s,
+            sidecar=Sidecar.for_store(self.store.path),
         )
 
     # -- capture -----------------------------------------------------------------------------

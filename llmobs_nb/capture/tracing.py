@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from llmobs_nb.capture.rows import SpanRecord, record_of, starts_model_call, to_columns
 from llmobs_nb.capture.scope import capture_failed
 from llmobs_nb.pricing import PriceBook
+from llmobs_nb.store.sidecar import Sidecar
 
 log = logging.getLogger("llmobs_nb")
 
@@ -44,9 +45,12 @@ class BufferingProcessor(SpanProcessor):
         on_batch: Callable[[Any], None] | None = None,
         batch_size: int = 8192,
         interval_s: float = 1.0,
+        sidecar: Sidecar | None = None,
     ) -> None:
         self._pending: deque[SpanRecord] = deque()
         self._sink = sink
+        # Rows waiting on disk (spilled, or written by forked children): taken in first.
+        self._sidecar = sidecar
         self._project = project
         self._prices = prices
         self._on_batch = on_batch
@@ -126,6 +130,8 @@ class BufferingProcessor(SpanProcessor):
         """Convert and write every buffered span now; returns how many were written."""
         with self._drain_lock:
             written = 0
+            if self._sidecar is not None:
+                written += self._sidecar.take_into(self._sink)
             if self._retry:
                 batches, self._retry = self._retry, []
                 for table in batches:
@@ -166,9 +172,16 @@ class Capture:
         on_batch: Callable[[Any], None] | None = None,
         interval_s: float = 1.0,
         batch_size: int = 8192,
+        sidecar: Sidecar | None = None,
     ) -> None:
         self.processor = BufferingProcessor(
-            sink, project, prices, on_batch, batch_size=batch_size, interval_s=interval_s
+            sink,
+            project,
+            prices,
+            on_batch,
+            batch_size=batch_size,
+            interval_s=interval_s,
+            sidecar=sidecar,
         )
         resource = Resource.create({"service.name": project or "llmobs_nb"})
         # ALWAYS_ON, not the default ParentBased: an unsampled parent from another service

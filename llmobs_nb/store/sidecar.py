@@ -27,9 +27,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -58,6 +59,15 @@ class Sidecar:
 
     def __init__(self, directory: str | Path) -> None:
         self.dir = Path(directory)
+
+    @classmethod
+    def for_store(cls, store_path: str) -> Sidecar:
+        """The sidecar of a store file (``<file>.pending/``), or a private temporary folder for
+        ``:memory:`` (made only when a batch is first put there)."""
+        found = sidecar_dir(store_path)
+        if found is None:
+            found = Path(tempfile.gettempdir()) / f"llmobs_nb-memory-{os.getpid()}-{id(cls)}"
+        return cls(found)
 
     def put(self, table: pa.Table) -> Path:
         """Write ``table`` as one complete batch file (atomic rename); returns its path.
@@ -117,6 +127,18 @@ class Sidecar:
             with contextlib.suppress(OSError, pa.ArrowInvalid), ipc.open_file(path) as reader:
                 total += sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
         return total
+
+    def take_into(self, write: Callable[[pa.Table], None]) -> int:
+        """Write every waiting batch with ``write`` (oldest first), deleting each file once
+        ``write`` returned; stops at the first failure, which propagates (the file stays).
+        Returns the number of rows taken in.
+        """
+        taken = 0
+        for path, table in self.batches():
+            write(table)
+            self.done(path)
+            taken += table.num_rows
+        return taken
 
     def done(self, path: Path) -> None:
         """The rows of ``path`` are committed to the store: delete the file."""
