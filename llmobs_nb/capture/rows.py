@@ -7,6 +7,7 @@ through the same mapping, so they land with the same columns.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Sequence
@@ -15,12 +16,13 @@ from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.capture.redact import redact_text, redact_value
-from llmobs_nb.capture.usage import token_count
+from llmobs_nb.capture.usage import MAX_TOKENS, token_count
 from llmobs_nb.pricing import PriceBook
 
 TS = pa.timestamp("us", tz="UTC")
@@ -85,6 +87,22 @@ _MAPPED = frozenset(
         sc.LLMOBS_PROJECT,
     }
 )
+
+
+def _seconds(value: Any, problems: list[str]) -> float | None:
+    """A duration attribute as float seconds; None (problem named) if not a finite number."""
+    if value.__class__ is float and math.isfinite(value):
+        return value
+    if value is None:
+        return None
+    try:
+        seconds = float(value) if isinstance(value, int | float) else math.nan
+    except OverflowError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or isinstance(value, bool):
+        problems.append(f"time to first chunk {value!r:.40} is not a finite number of seconds")
+        return None
+    return seconds
 
 
 def _first(attrs: Any, keys: tuple[str, ...]) -> Any:
@@ -274,112 +292,246 @@ def to_columns(
     prices: PriceBook,
     duplicates: set[int] | None = None,
     wrappers: set[int] | None = None,
+    dropped: dict[str, int] | None = None,
 ) -> pa.Table:
     """Convert finished spans (see :func:`record_of`) to an Arrow table of the ``spans`` table.
 
     Tokens are validated (a bad count becomes NULL with the problem named in ``attributes``),
     model calls are priced, and every attribute that is not a column is kept, redacted, in the
     ``attributes`` JSON.
+
+    A bad value costs only its own field, never another row: a row whose conversion raises is
+    kept with its ids, name, times and status (the problem named in
+    ``attributes["llmobs.attribute_error"]``); a value Arrow cannot hold (an integer beyond
+    int64, text that is not valid Unicode) becomes NULL with the problem named the same way.
+    A row that cannot be kept even so is left out and counted in ``dropped`` (reason
+    ``"conversion"``).
+
+    Example:
+        >>> from llmobs_nb.pricing import PriceBook
+        >>> record = ("step", 1, 2, None, 0, 10**9, None, {"llmobs.kind": "chain"})
+        >>> to_columns([record], "demo", PriceBook()).column("latency_s").to_pylist()
+        [1.0]
     """
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     days: dict[int, datetime] = {}
     model_kinds = MODEL_CALL_KINDS
     mapped = _MAPPED
-    for name, trace_id, span_id, parent_id, start_ns, end_ns, error, attrs in records:
-        get = attrs.get
-        kind = get(sc.LLMOBS_KIND)
-        if kind.__class__ is not str:
-            kind = span_kind(name, attrs)
-        problems: list[str] = []
-        if duplicates and span_id in duplicates:
-            duplicates.discard(span_id)
-            kind = "other"
-            attrs["llmobs.duplicate_call"] = True
-        elif wrappers and span_id in wrappers:
-            wrappers.discard(span_id)
-            kind = "chain"
-            attrs["llmobs.wraps_model_call"] = True
-        model_raw = get(sc.GEN_AI_REQUEST_MODEL)
-        if model_raw is None:
-            model_raw = get(sc.OI_MODEL_NAME)
-        model = _label(model_raw)
-        if model_raw is not None and model is None:
-            problems.append(f"model {model_raw!r} is not a string")
-        response_model = _label(get(sc.GEN_AI_RESPONSE_MODEL))
-        if model is None and response_model is not None:
-            model = response_model
-        provider = get(sc.GEN_AI_PROVIDER_NAME)
-        if provider.__class__ is not str or not provider:
-            provider = _label(_first(attrs, _PROVIDER_KEYS))
-        # Our spans carry valid ints under the GenAI names: skip the general check for those.
-        input_tokens = get(sc.GEN_AI_USAGE_INPUT_TOKENS)
-        if input_tokens.__class__ is not int or input_tokens < 0:
-            input_tokens = _tokens(attrs, problems, _INPUT_KEYS)
-        output_tokens = get(sc.GEN_AI_USAGE_OUTPUT_TOKENS)
-        if output_tokens.__class__ is not int or output_tokens < 0:
-            output_tokens = _tokens(attrs, problems, _OUTPUT_KEYS)
-        if attrs.keys().isdisjoint(_CACHE_AND_REASONING_KEYS):
-            cached = written = reasoning = None  # the usual case: one lookup, not seven
-        else:
-            cached = _tokens(attrs, problems, _CACHED_KEYS)
-            written = _tokens(attrs, problems, _WRITTEN_KEYS)
-            reasoning = _tokens(attrs, problems, _REASONING_KEYS)
-        if input_tokens is not None and (cached or 0) + (written or 0) > input_tokens:
-            problems.append(f"cached input exceeds input_tokens ({input_tokens})")
-            cached = written = None
-        cost = version = None
-        if kind in model_kinds and model is not None:
-            day = start_ns // _NS_PER_DAY
-            start_dt = days.get(day)
-            if start_dt is None:  # prices change by the day: one datetime per day will do
-                start_dt = days[day] = datetime.fromtimestamp(day * 86400, UTC)
-            price = prices.find(model, provider, start_dt)
-            if price is not None:
-                cost = price.cost(input_tokens, output_tokens, cached, written, reasoning)
-                version = price.version
-        ttft = get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
-        no_text = attrs.keys().isdisjoint(_TEXT_KEYS)
-        extra = {key: redact_value(key, value) for key, value in attrs.items() if key not in mapped}
-        if problems:
-            extra["llmobs.attribute_error"] = "; ".join(problems)
-        user_id = get(sc.LLMOBS_USER_ID)
-        append(
-            (
-                format(trace_id, "032x"),
-                format(span_id, "016x"),
-                None if parent_id is None else format(parent_id, "016x"),
-                name,
-                kind,
-                start_ns // 1000,
-                end_ns // 1000,
-                (end_ns - start_ns) / 1e9,
-                float(ttft) if isinstance(ttft, int | float) else None,
-                provider,
-                model,
-                response_model,
-                _label(get(sc.GEN_AI_OPERATION_NAME)),
-                _label(get(sc.LLMOBS_USE_CASE)),
-                _label(user_id if user_id is not None else get(sc.USER_ID)),
-                _label(get(sc.LLMOBS_RUN)),
-                _label(get(sc.LLMOBS_PROJECT)) or project,
-                "ok" if error is None else "error",
-                None if error is None else error[0],
-                None if error is None else error[1],
-                input_tokens,
-                output_tokens,
-                cached,
-                written,
-                reasoning,
-                cost,
-                version,
-                None if no_text else _text(attrs, _INPUT_TEXT_KEYS),
-                None if no_text else _text(attrs, _OUTPUT_TEXT_KEYS),
-                _to_json(extra) if extra else "{}",
+    for record in records:
+        try:
+            name, trace_id, span_id, parent_id, start_ns, end_ns, error, attrs = record
+            get = attrs.get
+            kind = get(sc.LLMOBS_KIND)
+            if kind.__class__ is not str:
+                kind = span_kind(name, attrs)
+            problems: list[str] = []
+            if duplicates and span_id in duplicates:
+                duplicates.discard(span_id)
+                kind = "other"
+                attrs["llmobs.duplicate_call"] = True
+            elif wrappers and span_id in wrappers:
+                wrappers.discard(span_id)
+                kind = "chain"
+                attrs["llmobs.wraps_model_call"] = True
+            model_raw = get(sc.GEN_AI_REQUEST_MODEL)
+            if model_raw is None:
+                model_raw = get(sc.OI_MODEL_NAME)
+            model = _label(model_raw)
+            if model_raw is not None and model is None:
+                problems.append(f"model {model_raw!r} is not a string")
+            response_model = _label(get(sc.GEN_AI_RESPONSE_MODEL))
+            if model is None and response_model is not None:
+                model = response_model
+            provider = get(sc.GEN_AI_PROVIDER_NAME)
+            if provider.__class__ is not str or not provider:
+                provider = _label(_first(attrs, _PROVIDER_KEYS))
+            # Our spans carry valid ints under the GenAI names: skip the general check for those.
+            input_tokens = get(sc.GEN_AI_USAGE_INPUT_TOKENS)
+            if input_tokens.__class__ is not int or not 0 <= input_tokens <= MAX_TOKENS:
+                input_tokens = _tokens(attrs, problems, _INPUT_KEYS)
+            output_tokens = get(sc.GEN_AI_USAGE_OUTPUT_TOKENS)
+            if output_tokens.__class__ is not int or not 0 <= output_tokens <= MAX_TOKENS:
+                output_tokens = _tokens(attrs, problems, _OUTPUT_KEYS)
+            if attrs.keys().isdisjoint(_CACHE_AND_REASONING_KEYS):
+                cached = written = reasoning = None  # the usual case: one lookup, not seven
+            else:
+                cached = _tokens(attrs, problems, _CACHED_KEYS)
+                written = _tokens(attrs, problems, _WRITTEN_KEYS)
+                reasoning = _tokens(attrs, problems, _REASONING_KEYS)
+            if input_tokens is not None and (cached or 0) + (written or 0) > input_tokens:
+                problems.append(f"cached input exceeds input_tokens ({input_tokens})")
+                cached = written = None
+            cost = version = None
+            if kind in model_kinds and model is not None:
+                day = start_ns // _NS_PER_DAY
+                start_dt = days.get(day)
+                if start_dt is None:  # prices change by the day: one datetime per day will do
+                    start_dt = days[day] = datetime.fromtimestamp(day * 86400, UTC)
+                price = prices.find(model, provider, start_dt)
+                if price is not None:
+                    cost = price.cost(input_tokens, output_tokens, cached, written, reasoning)
+                    version = price.version
+            ttft = _seconds(get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK), problems)
+            no_text = attrs.keys().isdisjoint(_TEXT_KEYS)
+            extra = {
+                key: redact_value(key, value) for key, value in attrs.items() if key not in mapped
+            }
+            if problems:
+                extra["llmobs.attribute_error"] = "; ".join(problems)
+            user_id = get(sc.LLMOBS_USER_ID)
+            append(
+                (
+                    format(trace_id, "032x"),
+                    format(span_id, "016x"),
+                    None if parent_id is None else format(parent_id, "016x"),
+                    name,
+                    kind,
+                    start_ns // 1000,
+                    end_ns // 1000,
+                    (end_ns - start_ns) / 1e9,
+                    ttft,
+                    provider,
+                    model,
+                    response_model,
+                    _label(get(sc.GEN_AI_OPERATION_NAME)),
+                    _label(get(sc.LLMOBS_USE_CASE)),
+                    _label(user_id if user_id is not None else get(sc.USER_ID)),
+                    _label(get(sc.LLMOBS_RUN)),
+                    _label(get(sc.LLMOBS_PROJECT)) or project,
+                    "ok" if error is None else "error",
+                    None if error is None else error[0],
+                    None if error is None else error[1],
+                    input_tokens,
+                    output_tokens,
+                    cached,
+                    written,
+                    reasoning,
+                    cost,
+                    version,
+                    None if no_text else _text(attrs, _INPUT_TEXT_KEYS),
+                    None if no_text else _text(attrs, _OUTPUT_TEXT_KEYS),
+                    _to_json(extra) if extra else "{}",
+                )
             )
-        )
+        except Exception as exc:  # a value no rule above foresaw: this row alone pays
+            fallback = _fallback_row(record, project, exc)
+            if fallback is None:
+                _count(dropped, "conversion")
+            else:
+                append(fallback)
+    return _table(rows, dropped)
+
+
+ATTRIBUTE_ERROR = "llmobs.attribute_error"
+_ATTRIBUTES_INDEX = COLUMNS.index("attributes")
+
+
+def describe_error(exc: BaseException, limit: int = 200) -> str:
+    """``"Type: message"`` of an exception, shortened, never raising (a hostile ``__str__``).
+
+    Example:
+        >>> describe_error(OverflowError("int too big to convert"))
+        'OverflowError: int too big to convert'
+    """
+    kind = type(exc).__name__
+    try:
+        text = str(exc)
+    except Exception:
+        return kind
+    text = text if len(text) <= limit else text[:limit] + "…"
+    return f"{kind}: {text}" if text else kind
+
+
+def _count(dropped: dict[str, int] | None, reason: str, n: int = 1) -> None:
+    if dropped is not None:
+        dropped[reason] = dropped.get(reason, 0) + n
+
+
+def _fallback_row(record: Any, project: str | None, exc: BaseException) -> tuple[Any, ...] | None:
+    """What can be kept of a row whose conversion raised: ids, name, times, status, kind and
+    model when they are plain strings; the problem named in ``attributes``. None if not even
+    that can be built."""
+    try:
+        name, trace_id, span_id, parent_id, start_ns, end_ns, error, attrs = record
+        kind = attrs.get(sc.LLMOBS_KIND)
+        model = attrs.get(sc.GEN_AI_REQUEST_MODEL)
+        problem = f"row conversion failed ({describe_error(exc)}); only ids, times and status kept"
+        row = [None] * len(COLUMNS)
+        row[:8] = [
+            format(trace_id, "032x"),
+            format(span_id, "016x"),
+            None if parent_id is None else format(parent_id, "016x"),
+            name if isinstance(name, str) else None,
+            kind if isinstance(kind, str) else "other",
+            start_ns // 1000,
+            end_ns // 1000,
+            (end_ns - start_ns) / 1e9,
+        ]
+        row[COLUMNS.index("model")] = model if isinstance(model, str) else None
+        row[COLUMNS.index("project")] = project
+        row[COLUMNS.index("status")] = "ok" if error is None else "error"
+        row[_ATTRIBUTES_INDEX] = _to_json({ATTRIBUTE_ERROR: problem})
+        return tuple(row)
+    except Exception:
+        return None
+
+
+def _table(rows: list[tuple[Any, ...]], dropped: dict[str, int] | None) -> pa.Table:
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in COLUMNS]
-    return pa.Table.from_arrays(
-        [pa.array(col, type=field.type) for col, field in zip(columns, SPAN_SCHEMA, strict=True)],
-        schema=SPAN_SCHEMA,
-    )
+    try:
+        arrays = [
+            pa.array(col, type=field.type) for col, field in zip(columns, SPAN_SCHEMA, strict=True)
+        ]
+    except Exception:  # one value Arrow cannot hold: find it, column by column
+        return _isolated_table(columns, dropped)
+    return pa.Table.from_arrays(arrays, schema=SPAN_SCHEMA)
+
+
+def _with_problems(text: Any, problems: list[str]) -> str:
+    """The ``attributes`` JSON text with ``problems`` added to its attribute-error entry."""
+    try:
+        extra = json.loads(text) if isinstance(text, str) else {}
+        if not isinstance(extra, dict):
+            extra = {}
+    except ValueError:
+        extra = {}
+    before = extra.get(ATTRIBUTE_ERROR)
+    extra[ATTRIBUTE_ERROR] = "; ".join([before, *problems] if before else problems)
+    return _to_json(extra)
+
+
+def _isolated_table(columns: list[Any], dropped: dict[str, int] | None) -> pa.Table:
+    """The batch with each value Arrow refuses set to NULL and named in its row's
+    ``attributes``; a row whose ``attributes`` cannot be written even then is dropped."""
+    problems: dict[int, list[str]] = {}
+    arrays: list[pa.Array] = []
+    for index, (col, field) in enumerate(zip(columns, SPAN_SCHEMA, strict=True)):
+        values = list(col)
+        if index == _ATTRIBUTES_INDEX:
+            for row, found in problems.items():
+                values[row] = _with_problems(values[row], found)
+        try:
+            arrays.append(pa.array(values, type=field.type))
+            continue
+        except Exception:
+            pass
+        for row, value in enumerate(values):
+            try:
+                pa.array([value], type=field.type)
+            except Exception as exc:
+                values[row] = None
+                problem = f"{field.name} not stored ({describe_error(exc)})"
+                problems.setdefault(row, []).append(problem)
+                if index == _ATTRIBUTES_INDEX:  # the attributes alone, with the problem named
+                    with contextlib.suppress(Exception):
+                        text = _to_json({ATTRIBUTE_ERROR: "; ".join(problems[row])})
+                        pa.array([text], type=field.type)
+                        values[row] = text
+        arrays.append(pa.array(values, type=field.type))
+    table = pa.Table.from_arrays(arrays, schema=SPAN_SCHEMA)
+    lost = table.column(_ATTRIBUTES_INDEX).null_count
+    if lost:  # not even the problem could be written: the row is left out, and counted
+        _count(dropped, "conversion", lost)
+        table = table.filter(pc.is_valid(table.column(_ATTRIBUTES_INDEX)))
+    return table

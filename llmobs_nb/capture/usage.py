@@ -16,8 +16,9 @@ The convention is OpenTelemetry's: ``input_tokens`` counts *all* input, cached i
   priced at their own rate.
 - Plain dicts may use any of the names above, or ``gen_ai.usage.*`` / ``llm.token_count.*``.
 
-A value that is not a non-negative integer (None, a string, a negative or fractional number) is
-recorded as NULL and the problem is named in ``problems``; it never raises.
+A value that is not a non-negative integer (None, a string, a negative or fractional number), or
+that exceeds :data:`MAX_TOKENS`, is recorded as NULL and the problem is named in ``problems``;
+it never raises.
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ class Usage:
         return merged
 
 
+MAX_TOKENS = 1_000_000_000
+"""The largest token count accepted for one call (10**9): no model takes or returns a billion
+tokens in one request, so a larger count is a client or proxy bug (2**63 does not even fit the
+store's BIGINT, and 2**62 would be priced at 5.76e13 USD). Larger counts are stored as NULL with
+the problem named, like any other bad count."""
+
 _get = get_field
 _has = has_field
 
@@ -76,10 +83,12 @@ def token_count(raw: Any, label: str, problems: list[str]) -> int | None:
         >>> problems = []
         >>> token_count(12.0, "output_tokens", problems), token_count(-1, "x", problems)
         (12, None)
+        >>> token_count(2**63, "input_tokens", problems) is None
+        True
         >>> problems
-        ['x=-1 is negative']
+        ['x=-1 is negative', 'input_tokens=9223372036854775808 exceeds 1000000000 tokens per call']
     """
-    if raw.__class__ is int and raw >= 0:
+    if raw.__class__ is int and 0 <= raw <= MAX_TOKENS:
         return raw
     if raw is None:
         return None
@@ -91,6 +100,9 @@ def token_count(raw: Any, label: str, problems: list[str]) -> int | None:
         return None
     if raw < 0:
         problems.append(f"{label}={raw!r} is negative")
+        return None
+    if raw > MAX_TOKENS:
+        problems.append(f"{label}={raw!r} exceeds {MAX_TOKENS} tokens per call")
         return None
     return int(raw)
 
