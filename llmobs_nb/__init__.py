@@ -15,6 +15,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+from llmobs_nb.capture.health import Health, PendingRowsWarning
 from llmobs_nb.capture.scope import SpanHandle
 from llmobs_nb.magic import load_ipython_extension
 from llmobs_nb.observer import Observer, get_or_create, live_observers, observer_for_path
@@ -34,6 +35,7 @@ def init(
     flush_interval_s: float = 1.0,
     otlp_endpoint: str | None = None,
     otlp_headers: dict[str, str] | None = None,
+    max_pending_rows: int = 100_000,
 ) -> Observer:
     """Start capturing into ``db`` (a DuckDB file, or ``":memory:"``) and return the Observer.
 
@@ -53,6 +55,9 @@ def init(
         otlp_endpoint: also send every span to an OpenTelemetry collector over OTLP/HTTP, e.g.
             ``"http://127.0.0.1:4318/v1/traces"`` (Jaeger, Tempo, Phoenix, Langfuse accept it).
         otlp_headers: HTTP headers for the OTLP endpoint (e.g. an auth token).
+        max_pending_rows: rows kept in memory while the store cannot be written (a full disk);
+            beyond it they go to the sidecar folder beside the store, or, if that cannot be
+            written either, the oldest are dropped and counted (``obs.health().dropped``).
 
     Example:
         >>> obs = llmobs_nb.init(db="experiments.duckdb", project="support-bot")  # doctest: +SKIP
@@ -63,6 +68,7 @@ def init(
         capture_content=capture_content,
         prices=prices,
         flush_interval_s=flush_interval_s,
+        max_pending_rows=max_pending_rows,
     )
     if not created:
         observer.capture_content = capture_content
@@ -139,7 +145,9 @@ def _close_all() -> None:
 atexit.register(_close_all)
 
 __all__ = [
+    "Health",
     "Observer",
+    "PendingRowsWarning",
     "PriceBook",
     "SchemaTooNewError",
     "SpanHandle",

@@ -12,6 +12,7 @@ import logging
 import math
 import re
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -25,10 +26,12 @@ from llmobs_nb.capture import labels as lb
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.capture.content import call_input, to_text
 from llmobs_nb.capture.decorators import wrap
+from llmobs_nb.capture.health import Health, PendingRowsWarning
 from llmobs_nb.capture.presets import preset
 from llmobs_nb.capture.rows import MODEL_CALL_KINDS
-from llmobs_nb.capture.scope import SpanHandle, SpanScope
+from llmobs_nb.capture.scope import SpanHandle, SpanScope, capture_failed
 from llmobs_nb.capture.tracing import Capture
+from llmobs_nb.capture.write_queue import DEFAULT_MAX_ROWS
 from llmobs_nb.pricing import PriceBook
 from llmobs_nb.store import Store
 from llmobs_nb.store.sidecar import Sidecar
@@ -72,6 +75,7 @@ class Observer:
         flush_interval_s: float = 1.0,
         read_only: bool = False,
         store: Store | None = None,
+        max_pending_rows: int = DEFAULT_MAX_ROWS,
     ) -> None:
         _check_label("project", project)
         self.project = project
@@ -101,6 +105,13 @@ class Observer:
             on_batch=self._on_batch,
             interval_s=flush_interval_s,
             sidecar=Sidecar.for_store(self.store.path),
+            reconnect=self.store.reopen,
+            max_pending_rows=max_pending_rows,
+            on_drop=self.metrics.record_dropped,
+            where=self.db_path,
+        )
+        self.metrics.watch_pending(
+            lambda: self.health().pending_memory, lambda: self.health().pending_sidecar
         )
 
     # -- capture -----------------------------------------------------------------------------
@@ -351,10 +362,19 @@ class Observer:
 
     # -- background side ---------------------------------------------------------------------
     def _write_spans(self, table: pa.Table) -> None:
+        """The capture's sink: one batch of span rows, then any new price records.
+
+        Raises only for the spans (the write queue retries or bisects them); a failed price
+        write is kept for the next batch, so the spans are never written twice.
+        """
         self.store.write_spans(table)
         if self._new_prices:
             rows, self._new_prices = self._new_prices, []
-            self.store.write_prices(pa.Table.from_pylist(rows))
+            try:
+                self.store.write_prices(pa.Table.from_pylist(rows))
+            except Exception as exc:
+                self._new_prices = rows + self._new_prices
+                capture_failed("record prices (kept for the next write)", exc)
 
     def _on_batch(self, table: pa.Table) -> None:
         """Per converted batch: score-label cache, price records, metrics, one log per call."""
@@ -506,9 +526,66 @@ class Observer:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def flush(self) -> None:
-        """Write every captured span to the store now."""
+        """Write every captured span to the store now.
+
+        Never raises a write error: if the store cannot take the rows (a full disk, a
+        read-only directory) they are kept — in memory up to ``max_pending_rows``, then in
+        the sidecar folder beside the store — and retried with backoff; one warning is logged
+        per failure episode. :meth:`health` tells how many rows are pending and why.
+
+        Example:
+            >>> obs.flush()              # doctest: +SKIP
+            >>> obs.health().pending     # doctest: +SKIP
+            0
+        """
         if self.capture is not None and not self._closed:
-            self.capture.flush()
+            try:
+                self.capture.flush()
+            except Exception as exc:  # the write path keeps its rows; nothing to raise
+                capture_failed("flush", exc)
+
+    def _flush_for_read(self) -> None:
+        """Before a read: write what can be written, then warn if rows are still pending.
+
+        Reads do not depend on writes: they answer from what is stored. While the store cannot
+        be written, this retries past the backoff only once per failure episode (a read must
+        not wait on a dead disk) and gives a :class:`PendingRowsWarning` naming how many
+        captured rows the answer lacks.
+        """
+        if self.capture is None or self._closed:
+            return
+        processor = self.capture.processor
+        try:
+            # A blip is retried at once (the first retry of an episode); after that a read
+            # waits for no write: the backoff decides.
+            processor.drain(force=processor.queue.failures < 2)
+            health = processor.health()
+        except Exception as exc:
+            capture_failed("write spans before a read", exc)
+            return
+        if health.pending:
+            warnings.warn(
+                PendingRowsWarning(
+                    f"{health.pending} captured rows are not in {self.db_path} yet "
+                    f"({health.pending_memory} in memory, {health.pending_sidecar} in the "
+                    f"sidecar folder; last write error: {health.last_error or 'none'}); "
+                    f"this answer leaves them out. obs.health() shows the state."
+                ),
+                stacklevel=3,
+            )
+
+    def health(self) -> Health:
+        """The write path at a glance: rows written, pending (in memory and in the sidecar),
+        dropped by reason, the last write error and when, the last successful write.
+
+        Example:
+            >>> h = obs.health()                                   # doctest: +SKIP
+            >>> h.rows_written, h.pending, h.dropped, h.last_error   # doctest: +SKIP
+            (1200, 0, {}, None)
+        """
+        if self.capture is None:
+            return Health(rows_written=0, pending_memory=0, pending_sidecar=0)
+        return self.capture.processor.health()
 
     def close(self) -> None:
         """Flush, stop the background thread and the metrics server, close the file."""
@@ -542,7 +619,7 @@ class Observer:
             >>> obs.sql("select model, count(*) n from llm_calls where run = ? group by 1",
             ...         ["prompt-v2"])                                          # doctest: +SKIP
         """
-        self.flush()
+        self._flush_for_read()
         return self.store.query(query, params)
 
     def calls(self) -> pl.DataFrame:

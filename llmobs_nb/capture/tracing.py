@@ -6,7 +6,10 @@ The hot path (``on_end``) only copies the finished span into a small record (see
 thread converts, prices and writes by size (``batch_size``) and by time (``interval_s``, ≤ 1 s
 by default); ``flush()`` and interpreter exit persist everything. The buffer is unbounded, so a
 burst never drops a span (OpenTelemetry's BatchSpanProcessor drops when its queue is full);
-when it grows past ``batch_size`` the flusher is woken at once.
+when it grows past ``batch_size`` the flusher is woken at once. Converted batches the store
+cannot take yet wait in a bounded :class:`~llmobs_nb.capture.write_queue.WriteQueue` (retried
+with backoff, spilled to the sidecar, counted when given up): a write error never reaches the
+caller.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
+from llmobs_nb.capture.health import Health
 from llmobs_nb.capture.rows import SpanRecord, record_of, starts_model_call, to_columns
 from llmobs_nb.capture.scope import capture_failed
+from llmobs_nb.capture.write_queue import DEFAULT_MAX_ROWS, WriteQueue
 from llmobs_nb.pricing import PriceBook
 from llmobs_nb.store.sidecar import Sidecar
 
@@ -46,11 +51,23 @@ class BufferingProcessor(SpanProcessor):
         batch_size: int = 8192,
         interval_s: float = 1.0,
         sidecar: Sidecar | None = None,
+        reconnect: Callable[[], None] | None = None,
+        max_pending_rows: int = DEFAULT_MAX_ROWS,
+        on_drop: Callable[[str, int], None] | None = None,
+        where: str = "the store",
     ) -> None:
         self._pending: deque[SpanRecord] = deque()
-        self._sink = sink
-        # Rows waiting on disk (spilled, or written by forked children): taken in first.
-        self._sidecar = sidecar
+        # Converted batches on their way into the store: retries with backoff, the memory
+        # bound, the spill to the sidecar (whose waiting rows are taken in first), bisection of
+        # bad rows, and the counts obs.health() reports. Used under _drain_lock only.
+        self.queue = WriteQueue(
+            sink,
+            sidecar=sidecar,
+            reconnect=reconnect,
+            max_rows=max_pending_rows,
+            on_drop=on_drop,
+            where=where,
+        )
         self._project = project
         self._prices = prices
         self._on_batch = on_batch
@@ -59,7 +76,6 @@ class BufferingProcessor(SpanProcessor):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._drain_lock = threading.Lock()
-        self._retry: list[Any] = []
         # Model calls in flight (span id → opened by us?). One API call described by two nested
         # model-call spans must count once: see on_end. Marked ids go to ``_duplicates``
         # (kept as plain "other" spans) or ``_wrappers`` (our outer span, kept as "chain").
@@ -110,55 +126,77 @@ class BufferingProcessor(SpanProcessor):
         self._wake.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=30)
-        self.drain()
+        self.drain(force=True)
+        with self._drain_lock:
+            self.queue.close()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        self.drain()
-        return not self._pending and not self._retry
+        """An explicit flush: convert everything and try the store now, past any backoff.
+        Never raises a write error (see :class:`WriteQueue`); False while rows are pending."""
+        self.drain(force=True)
+        return not self._pending and not self.queue.rows_in_memory and not self.queue.failing
+
+    def health(self) -> Health:
+        """The write path's state: rows written, pending, dropped by reason, last error."""
+        return self.queue.health(buffered=len(self._pending))
 
     # -- flushing ----------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self._interval_s)
+            # Sleep one interval, or less when a retry is due sooner (backoff).
+            wait = self._interval_s
+            if self.queue.failing:
+                wait = min(wait, max(self.queue.seconds_until_due(), 0.05))
+            self._wake.wait(wait)
             self._wake.clear()
             try:
                 self.drain()
-            except Exception as exc:
-                capture_failed("write spans to the store (will retry)", exc)
+            except Exception as exc:  # drain handles write errors; this is a bug's last net
+                capture_failed("write spans to the store", exc)
 
-    def drain(self) -> int:
-        """Convert and write every buffered span now; returns how many were written."""
+    def drain(self, force: bool = False) -> int:
+        """Convert every buffered span and write what the store can take; returns rows written.
+
+        Write errors never propagate: rows stay queued (bounded, then spilled or counted) and
+        are retried with backoff, or now when ``force`` is set (an explicit flush).
+        """
         with self._drain_lock:
+            queue = self.queue
             written = 0
-            if self._sidecar is not None:
-                written += self._sidecar.take_into(self._sink)
-            if self._retry:
-                batches, self._retry = self._retry, []
-                for table in batches:
-                    self._write(table)
+            converted = False
             pending = self._pending
             while pending:
                 count = min(len(pending), 50_000)
                 batch = [pending.popleft() for _ in range(count)]
-                table = to_columns(
-                    batch, self._project, self._prices, self._duplicates, self._wrappers
-                )
+                dropped: dict[str, int] = {}
+                try:
+                    table = to_columns(
+                        batch,
+                        self._project,
+                        self._prices,
+                        self._duplicates,
+                        self._wrappers,
+                        dropped=dropped,
+                    )
+                except Exception as exc:  # to_columns isolates rows; this is a bug's last net
+                    capture_failed("convert spans to rows", exc)
+                    dropped = {"conversion": count}
+                    table = None
+                for reason, n in dropped.items():
+                    queue.drop(reason, n)
+                if table is None:
+                    continue
                 if self._on_batch is not None:
                     try:  # metrics and logs once per converted batch, before any write retry
                         self._on_batch(table)
                     except Exception as exc:
                         capture_failed("update metrics", exc)
-                self._write(table)
-                written += count
+                queue.add(table)
+                written += queue.write(force)
+                converted = True
+            if not converted:  # nothing new: retry what waits, or take in the sidecar's rows
+                written += queue.write(force)
             return written
-
-    def _write(self, table: Any) -> None:
-        try:
-            self._sink(table)
-        except Exception:
-            # Keep the rows: they are retried on the next flush, never dropped.
-            self._retry.append(table)
-            raise
 
 
 class Capture:
@@ -173,6 +211,7 @@ class Capture:
         interval_s: float = 1.0,
         batch_size: int = 8192,
         sidecar: Sidecar | None = None,
+        **write_options: Any,
     ) -> None:
         self.processor = BufferingProcessor(
             sink,
@@ -182,6 +221,7 @@ class Capture:
             batch_size=batch_size,
             interval_s=interval_s,
             sidecar=sidecar,
+            **write_options,
         )
         resource = Resource.create({"service.name": project or "llmobs_nb"})
         # ALWAYS_ON, not the default ParentBased: an unsampled parent from another service

@@ -22,7 +22,7 @@ class MetricDef:
     """One exported metric: what a Prometheus user sees in the exposition."""
 
     name: str
-    kind: Literal["counter", "histogram"]
+    kind: Literal["counter", "histogram", "gauge"]
     labels: tuple[str, ...]
     help: str
     buckets: tuple[float, ...] = ()
@@ -110,6 +110,22 @@ GENAI_TIME_TO_FIRST_CHUNK = MetricDef(
     "(OpenTelemetry gen_ai.client.operation.time_to_first_chunk).",
     (*_GENAI_SECONDS, 81.92),
 )
+
+# The write path's own health: never silent about rows not (yet) in the store.
+DROPPED_SPANS = MetricDef(
+    "llmobs_dropped_spans_total",
+    "counter",
+    ("reason",),
+    "Captured span rows given up before reaching the store, by reason (memory_bound, "
+    "conversion, rejected, shutdown).",
+)
+PENDING_SPANS = MetricDef(
+    "llmobs_pending_spans",
+    "gauge",
+    ("where",),
+    "Captured span rows not written to the store yet: held in memory or in the sidecar folder.",
+)
+HEALTH_METRICS = (DROPPED_SPANS, PENDING_SPANS)
 
 LLM_METRICS = (REQUEST_DURATION, TTFT, TOKENS, COST, QUALITY, ERRORS)
 GENAI_METRICS = (GENAI_DURATION, GENAI_TOKEN_USAGE, GENAI_TIME_TO_FIRST_CHUNK)

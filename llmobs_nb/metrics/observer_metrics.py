@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import polars as pl
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from llmobs_nb.metrics import definitions as d
 from llmobs_nb.metrics.labels import LabelGuard
 from llmobs_nb.metrics.server import MetricsServer
 
 
-def _create(metric: d.MetricDef, registry: CollectorRegistry) -> Counter | Histogram:
+def _create(metric: d.MetricDef, registry: CollectorRegistry) -> Counter | Histogram | Gauge:
     if metric.kind == "counter":
         return Counter(metric.name, metric.help, metric.labels, registry=registry)
+    if metric.kind == "gauge":
+        return Gauge(metric.name, metric.help, metric.labels, registry=registry)
     return Histogram(
         metric.name,
         metric.help,
@@ -91,7 +93,9 @@ class ObserverMetrics:
     ) -> None:
         self.registry = CollectorRegistry() if registry is None else registry
         try:
-            self._metrics = {m.name: _create(m, self.registry) for m in d.ALL_METRICS}
+            self._metrics = {
+                m.name: _create(m, self.registry) for m in d.ALL_METRICS + d.HEALTH_METRICS
+            }
         except ValueError as exc:
             raise ValueError(
                 f"{exc}: this registry already holds llmobs_nb metrics; pass registry=None "
@@ -233,6 +237,30 @@ class ObserverMetrics:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             raise ValueError(f"quality score must be a number, got {value!r}")
         self._child(d.QUALITY, self._model(model), self._use_case(use_case)).observe(value)
+
+    def record_dropped(self, reason: str, rows: int) -> None:
+        """Count ``rows`` span rows given up for ``reason`` (``llmobs_dropped_spans_total``).
+
+        Example:
+            >>> m = ObserverMetrics()
+            >>> m.record_dropped("memory_bound", 3)
+            >>> 'llmobs_dropped_spans_total{reason="memory_bound"} 3.0' in m.text()
+            True
+        """
+        self._child(d.DROPPED_SPANS, reason).inc(rows)
+
+    def watch_pending(self, memory: Callable[[], float], sidecar: Callable[[], float]) -> None:
+        """Report ``llmobs_pending_spans{where="memory"|"sidecar"}`` from these functions,
+        called at each scrape.
+
+        Example:
+            >>> m = ObserverMetrics()
+            >>> m.watch_pending(lambda: 5, lambda: 0)
+            >>> 'llmobs_pending_spans{where="memory"} 5.0' in m.text()
+            True
+        """
+        self._child(d.PENDING_SPANS, "memory").set_function(memory)
+        self._child(d.PENDING_SPANS, "sidecar").set_function(sidecar)
 
     def text(self) -> str:
         """Return the Prometheus text exposition of this registry.

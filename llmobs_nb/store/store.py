@@ -7,6 +7,7 @@ reads return polars frames. DuckDB allows one writer process per file: a second 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -153,8 +154,36 @@ class Store:
             try:
                 columns = ", ".join(f'"{c}"' for c in data.column_names)
                 con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _incoming")
-            finally:
-                con.unregister("_incoming")
+            finally:  # an invalidated connection refuses this too: keep the insert's error
+                with contextlib.suppress(duckdb.Error):
+                    con.unregister("_incoming")
+
+    def reopen(self) -> None:
+        """Close the writer's connection and open the file again (after a failed write).
+
+        A DuckDB connection that failed to checkpoint on a full disk is invalidated for good
+        ("database has been invalidated because of a previous fatal error"), and one whose file
+        system was remounted keeps writing to the old one: reopening is how writes resume once
+        the file can be written again. If the file cannot be opened for writing, it is opened
+        read-only so reads keep answering from what is stored, and the error is raised (the
+        write path retries later). A ``:memory:`` or read-only store is left as it is.
+
+        Example:
+            >>> Store(":memory:").reopen()   # nothing to reopen: the data lives in the connection
+        """
+        if self.read_only or self.path == MEMORY:
+            return
+        with self._lock:
+            old, self._con = self._con, None
+            if old is not None:
+                with contextlib.suppress(Exception):
+                    old.close()
+            try:
+                self._con = _connect(self.path, read_only=False)
+            except Exception:
+                with contextlib.suppress(Exception):  # reads go on from what is stored
+                    self._con = _connect(self.path, read_only=True)
+                raise
 
     def write_spans(self, data: pa.Table) -> None:
         """Append span rows (columns of the ``spans`` table; missing ones are NULL)."""

@@ -1,0 +1,72 @@
+"""What ``obs.health()`` reports about the write path, and the warning reads give meanwhile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class PendingRowsWarning(UserWarning):
+    """A read answered from what is stored while some captured rows are not written yet.
+
+    Given by ``obs.calls()``, ``obs.sql()`` and the other reads instead of raising the write
+    error (a full disk, a read-only directory): the rows are kept (in memory up to a bound, then
+    in the sidecar folder beside the store) and written when the store can take them again.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as seen:
+        ...     warnings.simplefilter("always")
+        ...     warnings.warn(PendingRowsWarning("3 rows are not in the store yet"))
+        >>> seen[0].category.__name__
+        'PendingRowsWarning'
+    """
+
+
+@dataclass(frozen=True)
+class Health:
+    """The write path of one observer at a glance (``obs.health()``).
+
+    Attributes:
+        rows_written: span rows written to the store since the observer started.
+        pending_memory: rows captured but not written yet, held in memory (bounded).
+        pending_sidecar: rows waiting in the sidecar folder beside the store (spilled when the
+            memory bound was reached, or written by forked children).
+        dropped: rows given up, by reason: ``"memory_bound"`` (the store and the sidecar could
+            not be written and the in-memory bound was reached; the oldest went first),
+            ``"conversion"`` (a row no field-by-field repair could store), ``"rejected"`` (the
+            store refused a row even with its bad fields set to NULL), ``"shutdown"`` (still
+            unwritable when the observer closed).
+        last_error: the last write error (``"Type: message"``), None if none happened.
+        last_error_at: when it happened (UTC).
+        last_flush_at: the last time a write to the store succeeded (UTC).
+
+    Example:
+        >>> h = Health(10, 0, 0, {}, None, None, None)
+        >>> h.ok, h.pending
+        (True, 0)
+    """
+
+    rows_written: int
+    pending_memory: int
+    pending_sidecar: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    last_flush_at: datetime | None = None
+    failing: bool = False
+
+    @property
+    def pending(self) -> int:
+        """Rows captured and not written yet, in memory and in the sidecar."""
+        return self.pending_memory + self.pending_sidecar
+
+    @property
+    def dropped_total(self) -> int:
+        """Rows given up, all reasons together."""
+        return sum(self.dropped.values())
+
+    @property
+    def ok(self) -> bool:
+        """Writes are succeeding: the last attempt did not fail."""
+        return not self.failing
