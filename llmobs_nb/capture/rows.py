@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
@@ -61,6 +62,8 @@ SPAN_SCHEMA = pa.schema(
     ]
 )
 COLUMNS = SPAN_SCHEMA.names
+ATTRIBUTE_ERROR = "llmobs.attribute_error"
+"""The ``attributes`` key naming what was wrong with a row's values (and what was done)."""
 _NS_PER_DAY = 86_400 * 10**9
 MODEL_CALL_KINDS = frozenset({"llm", "embedding", "evaluator"})
 
@@ -219,13 +222,31 @@ _c_encode = (
 
 
 def _to_json(value: dict[str, Any]) -> str:
-    """JSON text of a span's other attributes (NaN and infinities as null, bytes as ``str``)."""
+    """JSON text of a span's other attributes (NaN and infinities as null, bytes as ``str``,
+    lone UTF-16 surrogates as U+FFFD, named in ``llmobs.attribute_error``)."""
+    text = None
     if _c_encode is not None:
-        try:
-            return "".join(_c_encode(value, 0))
-        except ValueError:  # NaN or an infinity
-            pass
-    return _stdlib_json(_finite(value))
+        with contextlib.suppress(ValueError):  # NaN or an infinity: the fallback below
+            text = "".join(_c_encode(value, 0))
+    if text is None:
+        text = _stdlib_json(_finite(value))
+    if "\\ud" in text:  # surrogate escapes (an emoji's pair, or a lone one DuckDB refuses)
+        fixed = _LONE_SURROGATE.sub(r"\\ufffd", text)
+        if fixed != text:
+            value = {**value}
+            note = "text that is not valid Unicode (a lone surrogate) replaced by U+FFFD"
+            before = value.get(ATTRIBUTE_ERROR)
+            value[ATTRIBUTE_ERROR] = f"{before}; {note}" if before else note
+            return _LONE_SURROGATE.sub(r"\\ufffd", _stdlib_json(_finite(value)))
+    return text
+
+
+# A \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one, or the latter not preceded by
+# the former: valid JSON text that no UTF-8 store can hold.
+_LONE_SURROGATE = re.compile(
+    r"(?<!\\)\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f][0-9a-f]{2})"
+    r"|(?<!\\ud[89ab][0-9a-f]{2})(?<!\\)\\ud[c-f][0-9a-f]{2}"
+)
 
 
 def _finite(value: Any) -> Any:
@@ -423,7 +444,6 @@ def to_columns(
     return _table(rows, dropped)
 
 
-ATTRIBUTE_ERROR = "llmobs.attribute_error"
 _ATTRIBUTES_INDEX = COLUMNS.index("attributes")
 
 

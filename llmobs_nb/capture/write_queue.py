@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -48,6 +49,9 @@ _DATA_ERRORS = (
     ValueError,
     OverflowError,
 )
+# DuckDB names the column whose value it could not convert: "... when casting from source
+# column attributes".
+_SOURCE_COLUMN = re.compile(r'source column "?([A-Za-z_][A-Za-z0-9_]*)')
 # Kept when the store refuses a row: enough to count it and find it in its trace.
 _KEPT_WHEN_REFUSED = (
     "trace_id",
@@ -83,6 +87,39 @@ class _Unwritable(Exception):
         super().__init__(describe_error(cause))
         self.cause = cause
         self.remaining = remaining
+
+
+def _refused_column(row: pa.Table, exc: BaseException) -> pa.Table | None:
+    """The row with only the column DuckDB names in its refusal set to NULL (the refusal
+    named in attributes), or None when the error names no column of the row."""
+    found = _SOURCE_COLUMN.search(describe_error(exc, limit=2000))
+    name = found.group(1) if found else None
+    if name is None or name not in row.column_names or name in ("trace_id", "span_id"):
+        return None
+    problem = f"{name} not stored: the store refused it ({describe_error(exc)})"
+    columns = []
+    for field in row.schema:
+        column = row.column(field.name)
+        if field.name == "attributes":
+            text = column[0].as_py() if field.name != name else None
+            columns.append(pa.array([_with_problem(text, problem)], field.type))
+        elif field.name == name:
+            columns.append(pa.nulls(row.num_rows, field.type))
+        else:
+            columns.append(column)
+    return pa.Table.from_arrays(columns, schema=row.schema)
+
+
+def _with_problem(text: str | None, problem: str) -> str:
+    try:
+        extra = json.loads(text) if text else {}
+    except ValueError:
+        extra = {}
+    if not isinstance(extra, dict):
+        extra = {}
+    before = extra.get(ATTRIBUTE_ERROR)
+    extra[ATTRIBUTE_ERROR] = f"{before}; {problem}" if before else problem
+    return json.dumps(extra)
 
 
 def _refused_row(row: pa.Table, exc: BaseException) -> pa.Table:
@@ -293,6 +330,19 @@ class WriteQueue:
         return written
 
     def _write_refused(self, row: pa.Table, exc: BaseException, rest: list[pa.Table]) -> int:
+        """One row the store refused: without the column it names, else reduced to its ids,
+        times and status; dropped and counted (``"rejected"``) if refused even so."""
+        try:
+            repaired = _refused_column(row, exc)
+        except Exception:
+            repaired = None
+        if repaired is not None:
+            try:
+                self._sink(repaired)
+                return row.num_rows
+            except Exception as again:
+                if not is_data_error(again):
+                    raise _Unwritable(again, pa.concat_tables([row, *rest])) from again
         try:
             self._sink(_refused_row(row, exc))
         except Exception as again:
