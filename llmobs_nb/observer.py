@@ -555,6 +555,11 @@ class Observer:
         if self.capture is None or self._closed:
             return
         processor = self.capture.processor
+        if self.store.needs_reopen:  # an invalidated connection answers no read either
+            try:
+                self.store.reopen()
+            except Exception as exc:
+                capture_failed("reopen the store for a read", exc)
         try:
             # A blip is retried at once (the first retry of an episode); after that a read
             # waits for no write: the backoff decides.

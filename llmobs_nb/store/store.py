@@ -8,6 +8,7 @@ reads return polars frames. DuckDB allows one writer process per file: a second 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -144,19 +145,26 @@ class Store:
             con.close()
 
     # -- writes ------------------------------------------------------------------------------
+    needs_reopen = False
+    """A write found the connection invalidated by a fatal error: :meth:`reopen` before use."""
+
     def _insert(self, table: str, data: pa.Table) -> None:
         if self.read_only:
             raise PermissionError(f"{self.path} is open read-only; writes go through init()")
         if data.num_rows == 0:
             return
         with self._connection() as con:
-            con.register("_incoming", data)
             try:
-                columns = ", ".join(f'"{c}"' for c in data.column_names)
-                con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _incoming")
-            finally:  # an invalidated connection refuses this too: keep the insert's error
-                with contextlib.suppress(duckdb.Error):
-                    con.unregister("_incoming")
+                con.register("_incoming", data)
+                try:
+                    columns = ", ".join(f'"{c}"' for c in data.column_names)
+                    con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _incoming")
+                finally:  # an invalidated connection refuses this too: keep the insert's error
+                    with contextlib.suppress(duckdb.Error):
+                        con.unregister("_incoming")
+            except duckdb.FatalException:
+                self.needs_reopen = True  # "database has been invalidated": see reopen()
+                raise
 
     def reopen(self) -> None:
         """Close the writer's connection and open the file again (after a failed write).
@@ -174,6 +182,7 @@ class Store:
         if self.read_only or self.path == MEMORY:
             return
         with self._lock:
+            self.needs_reopen = False
             old, self._con = self._con, None
             if old is not None:
                 with contextlib.suppress(Exception):
@@ -216,12 +225,23 @@ class Store:
             return relation.pl()
 
     def close(self) -> None:
-        """Checkpoint and close the file."""
+        """Checkpoint and close the file.
+
+        A checkpoint that fails (a full disk) is logged, not raised: committed rows are safe
+        in the write-ahead log, which DuckDB replays when the file is next opened.
+        """
         with self._lock:
             if self._con is not None:
                 try:
-                    if self.path != MEMORY:
+                    if self.path != MEMORY and not self.read_only:
                         self._con.execute("CHECKPOINT")
+                except duckdb.Error as exc:
+                    logging.getLogger("llmobs_nb").warning(
+                        "llmobs_nb could not checkpoint %s on close (%s); committed rows stay "
+                        "in its write-ahead log and are replayed when it is next opened",
+                        self.path,
+                        exc,
+                    )
                 finally:
                     self._con.close()
                     self._con = None

@@ -57,6 +57,7 @@ def _make_calls(obs) -> dict[str, dict]:
         ("neg", -1, "is negative"),
         ("float", 12.5, "is not a whole number"),
     ]:
+
         @obs.observe(model="gpt-4o", name=f"poisoned-{tag}", tag=tag)
         def usage_call(prompt):
             return _usage(prompt)
@@ -79,7 +80,10 @@ def _make_calls(obs) -> dict[str, dict]:
     expected["user"] = {"null": "user_id", "problem": "user_id not stored"}
     with obs.span("lone", kind="llm", model="gpt-4o", tag="lone") as span:
         span.set_attribute("app.note", "half \ud83d of an emoji")
-    expected["lone"] = {"problem": "lone surrogate", "attr": ("app.note", "half \ufffd of an emoji")}
+    expected["lone"] = {
+        "problem": "lone surrogate",
+        "attr": ("app.note", "half \ufffd of an emoji"),
+    }
     with obs.span("nan", kind="llm", model="gpt-4o", tag="nan") as span:
         span.set_attribute("app.score", math.nan)
     expected["nan"] = {"attr": ("app.score", None)}
