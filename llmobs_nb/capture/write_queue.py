@@ -355,7 +355,7 @@ class WriteQueue:
 
     def _failed(self, exc: BaseException) -> None:
         self._failures += 1
-        self.last_error = describe_error(exc)
+        self.last_error = describe_error(exc, limit=1000)
         self.last_error_at = datetime.now(UTC)
         delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (self._failures - 1))
         self._next_attempt = time.monotonic() + delay
