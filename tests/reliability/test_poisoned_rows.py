@@ -230,3 +230,27 @@ def test_dropped_counter_and_pending_gauge_are_exported(store_path):
         assert 'llmobs_pending_spans{where="sidecar"} 0.0' in text
     finally:
         obs.close()
+
+
+class ExplodingAttributes(dict):
+    """Attributes whose iteration raises: the conversion of this row fails midway."""
+
+    def items(self):
+        raise RuntimeError("boom")
+
+
+def test_a_row_whose_conversion_raises_keeps_its_ids_and_costs_no_other_row():
+    good = [(f"g{i}", 1, i + 1, None, 0, 10**9, None, {"llmobs.kind": "llm"}) for i in range(50)]
+    exploding = ("x", 1, 999, None, 0, 10**9, None, ExplodingAttributes({"llmobs.kind": "llm"}))
+    malformed = ("not", "a", "record")
+    dropped: dict[str, int] = {}
+    table = to_columns(
+        [*good[:25], exploding, malformed, *good[25:]], "p", PriceBook(), None, None, dropped
+    )
+    assert dropped == {"conversion": 1}  # the malformed record: nothing of it can be kept
+    assert table.num_rows == 51
+    rows = {row["name"]: row for row in table.to_pylist()}
+    kept = rows["x"]
+    assert kept["span_id"] == format(999, "016x") and kept["kind"] == "llm"
+    assert "row conversion failed (RuntimeError: boom)" in json.loads(kept["attributes"])[ERR]
+    assert all(ERR not in rows[f"g{i}"]["attributes"] for i in range(50))
