@@ -195,3 +195,22 @@ def test_a_memory_store_is_never_reopened(tmp_path):
         assert obs.calls().height == 1
     finally:
         obs.close()
+
+
+def test_close_on_a_full_disk_neither_raises_nor_hides_a_loss(small_disk, caplog):
+    caplog.set_level(logging.WARNING, logger="llmobs_nb")
+    db = small_disk / "close.duckdb"
+    obs = llmobs_nb.init(db=db, flush_interval_s=3600, max_pending_rows=BOUND)
+    ask = _caller(obs)
+    for i in range(100):
+        ask(i)
+    obs.flush()
+    ballast = fill(small_disk)
+    for i in range(200):
+        ask(i)
+    obs.close()  # must not raise: rows it cannot keep are counted and said
+    health = obs.health()
+    assert health.dropped == {"shutdown": 200}
+    assert any("200 captured rows could not be written" in r.getMessage() for r in caplog.records)
+    ballast.unlink()
+    assert llmobs_nb.open(db).calls().height == 100
