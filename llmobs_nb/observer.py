@@ -28,6 +28,7 @@ from llmobs_nb.capture.content import call_input, to_text
 from llmobs_nb.capture.decorators import wrap
 from llmobs_nb.capture.health import Health, PendingRowsWarning
 from llmobs_nb.capture.presets import preset
+from llmobs_nb.capture.redact import redact_optional, redact_params, redact_text
 from llmobs_nb.capture.rows import MODEL_CALL_KINDS
 from llmobs_nb.capture.scope import SpanHandle, SpanScope, capture_failed
 from llmobs_nb.capture.tracing import Capture
@@ -105,6 +106,7 @@ class Observer:
             on_batch=self._on_batch,
             interval_s=flush_interval_s,
             sidecar=Sidecar.for_store(self.store.path),
+            capture_content=lambda: self.capture_content,  # read at each flush and export
             reconnect=self.store.reopen,
             max_pending_rows=max_pending_rows,
             on_drop=self.metrics.record_dropped,
@@ -278,6 +280,9 @@ class Observer:
     def run(self, name: str, params: dict[str, Any] | None = None) -> Iterator[str]:
         """Tag every span inside the block with run ``name`` (an experiment).
 
+        The name and ``params`` are stored with secrets masked (a key that names a secret,
+        such as ``api_key``, keeps no value); the name yielded is the one stored.
+
         Example:
             >>> with obs.run("prompt-v2", params={"temperature": 0.2}):   # doctest: +SKIP
             ...     ask("hello")
@@ -286,12 +291,14 @@ class Observer:
         if not name:
             raise ValueError("a run needs a non-empty name")
         self._require_writable()
+        # Stored as spans will store it (the run label is redacted in each span too).
+        name = redact_text(name)
         self.store.write_runs(
             pa.table(
                 {
                     "name": [name],
-                    "project": [self.project],
-                    "params": [json.dumps(params or {}, default=str)],
+                    "project": [redact_text(self.project)],  # as spans.project stores it
+                    "params": [redact_params(params)],
                     "started_at": pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")),
                 }
             )
@@ -304,7 +311,7 @@ class Observer:
             self.store.execute(
                 "UPDATE runs SET ended_at = now() WHERE name = ? AND project = ? "
                 "AND ended_at IS NULL",
-                [name, self.project],
+                [name, redact_text(self.project)],
             )
 
     def _online_evaluator(self, evaluators: list[Any]) -> Any:
@@ -406,20 +413,22 @@ class Observer:
 
     def _log_call(self, row: dict[str, Any]) -> None:
         attrs = json.loads(row["attributes"]) if row["attributes"] else {}
+        request_id = attrs.get(sc.LLMOBS_REQUEST_ID) or attrs.get(sc.GEN_AI_RESPONSE_ID)
+        model = redact_optional(row["model"])  # stored redacted already: kept so if that changes
         record = {
-            "request_id": attrs.get(sc.LLMOBS_REQUEST_ID) or attrs.get(sc.GEN_AI_RESPONSE_ID),
+            "request_id": redact_optional(request_id) if isinstance(request_id, str) else None,
             "trace_id": row["trace_id"],
             "span_id": row["span_id"],
-            "model": row["model"],
-            "operation": row["operation"],
+            "model": model,
+            "operation": redact_optional(row["operation"]),
             "latency_s": row["latency_s"],
             "input_tokens": row["input_tokens"],
             "output_tokens": row["output_tokens"],
             "cost_usd": row["cost_usd"],
             "status": row["status"],
-            "error_type": row["error_type"],
+            "error_type": redact_optional(row["error_type"]),
         }
-        log.info("llm call %s %s", row["model"], row["status"], extra={"llm_call": record})
+        log.info("llm call %s %s", model, row["status"], extra={"llm_call": record})
 
     def _record_price(self, version: str, row: dict[str, Any]) -> None:
         self._recorded_prices.add(version)
@@ -475,6 +484,7 @@ class Observer:
         The value must be a finite number; with ``bounds`` (default [0, 1]) it must lie inside
         them — pass ``bounds=None`` for an unbounded score such as a latency budget ratio.
         ``label`` optionally names a category beside the number (e.g. ``"refusal"``).
+        Name, source, comment and label are stored with secrets masked.
 
         Example:
             >>> obs.score(span_id=span.span_id, name="quality", value=0.82,   # doctest: +SKIP
@@ -512,12 +522,12 @@ class Observer:
                 {
                     "trace_id": [trace_id],
                     "span_id": [span_id],
-                    "name": [name],
+                    "name": [redact_text(name)],
                     "value": [float(value)],
-                    "source": [source],
-                    "comment": [comment],
+                    "source": [redact_optional(source)],
+                    "comment": [redact_optional(comment)],
                     "created_at": pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")),
-                    "label": pa.array([label], pa.string()),
+                    "label": pa.array([redact_optional(label)], pa.string()),
                 }
             )
         )

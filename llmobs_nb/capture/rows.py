@@ -22,7 +22,12 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from llmobs_nb.capture import semconv as sc
-from llmobs_nb.capture.redact import redact_text, redact_value
+from llmobs_nb.capture.redact import (
+    _short_redacted,
+    redact_attributes,
+    redact_optional,
+    redact_text,
+)
 from llmobs_nb.capture.usage import MAX_TOKENS, token_count
 from llmobs_nb.pricing import PriceBook
 
@@ -118,7 +123,8 @@ def _first(attrs: Any, keys: tuple[str, ...]) -> Any:
 
 def _label(value: Any) -> str | None:
     if isinstance(value, str):
-        return value or None
+        found = _short_redacted.get(value)  # redact_text's own cache, without the call
+        return (found if found is not None else redact_text(value)) or None
     return None
 
 
@@ -395,9 +401,7 @@ def to_columns(
                     version = price.version
             ttft = _seconds(get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK), problems)
             no_text = attrs.keys().isdisjoint(_TEXT_KEYS)
-            extra = {
-                key: redact_value(key, value) for key, value in attrs.items() if key not in mapped
-            }
+            extra = redact_attributes(attrs, mapped)
             if problems:
                 extra["llmobs.attribute_error"] = "; ".join(problems)
             user_id = get(sc.LLMOBS_USER_ID)
@@ -406,23 +410,23 @@ def to_columns(
                     format(trace_id, "032x"),
                     format(span_id, "016x"),
                     None if parent_id is None else format(parent_id, "016x"),
-                    name,
+                    redact_text(name),
                     kind,
                     start_ns // 1000,
                     end_ns // 1000,
                     (end_ns - start_ns) / 1e9,
                     ttft,
-                    provider,
+                    redact_optional(provider),
                     model,
                     response_model,
                     _label(get(sc.GEN_AI_OPERATION_NAME)),
                     _label(get(sc.LLMOBS_USE_CASE)),
                     _label(user_id if user_id is not None else get(sc.USER_ID)),
                     _label(get(sc.LLMOBS_RUN)),
-                    _label(get(sc.LLMOBS_PROJECT)) or project,
+                    _label(get(sc.LLMOBS_PROJECT)) or redact_optional(project),
                     "ok" if error is None else "error",
-                    None if error is None else error[0],
-                    None if error is None else error[1],
+                    None if error is None else redact_optional(error[0]),
+                    None if error is None else redact_optional(error[1]),
                     input_tokens,
                     output_tokens,
                     cached,
@@ -482,14 +486,14 @@ def _fallback_row(record: Any, project: str | None, exc: BaseException) -> tuple
             format(trace_id, "032x"),
             format(span_id, "016x"),
             None if parent_id is None else format(parent_id, "016x"),
-            name if isinstance(name, str) else None,
+            redact_text(name) if isinstance(name, str) else None,
             kind if isinstance(kind, str) else "other",
             start_ns // 1000,
             end_ns // 1000,
             (end_ns - start_ns) / 1e9,
         ]
-        row[COLUMNS.index("model")] = model if isinstance(model, str) else None
-        row[COLUMNS.index("project")] = project
+        row[COLUMNS.index("model")] = _label(model)
+        row[COLUMNS.index("project")] = redact_optional(project)
         row[COLUMNS.index("status")] = "ok" if error is None else "error"
         row[_ATTRIBUTES_INDEX] = _to_json({ATTRIBUTE_ERROR: problem})
         return tuple(row)

@@ -19,8 +19,10 @@ from opentelemetry.trace import Status, StatusCode
 from llmobs_nb.capture import content as ct
 from llmobs_nb.capture import labels as lb
 from llmobs_nb.capture import semconv as sc
+from llmobs_nb.capture.error_text import error_description, exception_attributes, http_status
 from llmobs_nb.capture.fields import field_view
 from llmobs_nb.capture.presets import add_valid
+from llmobs_nb.capture.redact import redact_text
 from llmobs_nb.capture.usage import TOKEN_FIELDS, Usage, parse_usage, usage_from_response
 
 if TYPE_CHECKING:
@@ -39,15 +41,23 @@ _reported: set[str] = set()
 
 
 def capture_failed(what: str, exc: BaseException) -> None:
-    """Observability never breaks the user's call: log a capture failure once per kind."""
+    """Observability never breaks the user's call: log a capture failure once per kind.
+
+    The log holds the exception's class and its message with secrets masked, cut to 300
+    characters (a conversion error may quote a value).
+    """
     key = f"{what}:{type(exc).__name__}"
     if key not in _reported:
         _reported.add(key)
+        try:
+            message = redact_text(str(exc)[:300])
+        except Exception:
+            message = "<no message>"
         log.warning(
             "llmobs_nb could not %s (%s: %s); the call itself is unaffected",
             what,
             type(exc).__name__,
-            exc,
+            message,
         )
 
 
@@ -217,14 +227,15 @@ class SpanScope:
         self._handed_off = True
 
     def fail(self, exc: BaseException) -> None:
+        """Record the exception: with content off, no message text (see ``error_text``)."""
         try:
-            name = type(exc).__name__
-            self.span.set_attribute(sc.ERROR_TYPE, name)
-            status_code = getattr(exc, "status_code", None)
-            if isinstance(status_code, int):
+            content = self.capture_content
+            self.span.set_attribute(sc.ERROR_TYPE, type(exc).__name__)
+            status_code = http_status(exc)
+            if status_code is not None:
                 self.span.set_attribute("http.response.status_code", status_code)
-            self.span.record_exception(exc)
-            self.span.set_status(Status(StatusCode.ERROR, f"{name}: {exc}"[:2000]))
+            self.span.add_event("exception", exception_attributes(exc, content))
+            self.span.set_status(Status(StatusCode.ERROR, error_description(exc, content)))
         except Exception as inner:
             capture_failed("record an exception", inner)
 
@@ -275,7 +286,11 @@ class SpanScope:
                 into[_USAGE_ATTRIBUTES[field_name]] = value
         if usage.problems:
             into[sc.LLMOBS_USAGE_ERROR] = "; ".join(usage.problems)[:1000]
-            log.warning("usage of span %r: %s", self.name, "; ".join(usage.problems))
+            log.warning(  # both may hold what the caller passed: a name, a token count
+                "usage of span %r: %s",
+                redact_text(self.name),
+                redact_text("; ".join(usage.problems)),
+            )
 
     def read_response(self, response: Any) -> None:
         """Usage, response model, ids, finish reason and text of a complete response."""

@@ -26,6 +26,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
+from llmobs_nb.capture.content_policy import without_content
 from llmobs_nb.capture.health import Health
 from llmobs_nb.capture.rows import SpanRecord, record_of, starts_model_call, to_columns
 from llmobs_nb.capture.scope import capture_failed
@@ -55,8 +56,11 @@ class BufferingProcessor(SpanProcessor):
         max_pending_rows: int = DEFAULT_MAX_ROWS,
         on_drop: Callable[[str, int], None] | None = None,
         where: str = "the store",
+        capture_content: Callable[[], bool] | bool = False,
     ) -> None:
         self._pending: deque[SpanRecord] = deque()
+        # The observer's content setting, read at each drain (init() may change it).
+        self._capture_content = _as_callable(capture_content)
         # Converted batches on their way into the store: retries with backoff, the memory
         # bound, the spill to the sidecar (whose waiting rows are taken in first), bisection of
         # bad rows, and the counts obs.health() reports. Used under _drain_lock only.
@@ -168,6 +172,8 @@ class BufferingProcessor(SpanProcessor):
             while pending:
                 count = min(len(pending), 50_000)
                 batch = [pending.popleft() for _ in range(count)]
+                if not self._capture_content():  # no prompt text from other instrumentations
+                    batch = [without_content(record) for record in batch]
                 dropped: dict[str, int] = {}
                 try:
                     table = to_columns(
@@ -211,8 +217,10 @@ class Capture:
         interval_s: float = 1.0,
         batch_size: int = 8192,
         sidecar: Sidecar | None = None,
+        capture_content: Callable[[], bool] | bool = False,
         **write_options: Any,
     ) -> None:
+        self.capture_content = _as_callable(capture_content)
         self.processor = BufferingProcessor(
             sink,
             project,
@@ -221,6 +229,7 @@ class Capture:
             batch_size=batch_size,
             interval_s=interval_s,
             sidecar=sidecar,
+            capture_content=self.capture_content,
             **write_options,
         )
         resource = Resource.create({"service.name": project or "llmobs_nb"})
@@ -232,7 +241,11 @@ class Capture:
         self.otlp_endpoints: list[str] = []
 
     def export_otlp(self, endpoint: str, headers: dict[str, str] | None = None) -> None:
-        """Also send every span to an OpenTelemetry collector over OTLP/HTTP (protobuf)."""
+        """Also send every span to an OpenTelemetry collector over OTLP/HTTP (protobuf).
+
+        Spans are redacted before encoding (see ``redacting_exporter``): secrets masked, and
+        with content capture off no prompt, answer or exception message text is sent.
+        """
         if endpoint in self.otlp_endpoints:
             return
         try:
@@ -244,8 +257,11 @@ class Capture:
             ) from exc
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+        from llmobs_nb.capture.redacting_exporter import RedactingExporter
+
         exporter = OTLPSpanExporter(endpoint=endpoint, headers=headers)
-        self.provider.add_span_processor(BatchSpanProcessor(exporter))
+        redacting = RedactingExporter(exporter, self.capture_content)
+        self.provider.add_span_processor(BatchSpanProcessor(redacting))
         self.otlp_endpoints.append(endpoint)
 
     def make_global(self) -> None:
@@ -267,6 +283,13 @@ class Capture:
         if _GLOBAL.target is self.provider:
             _GLOBAL.target = None
         self.provider.shutdown()
+
+
+def _as_callable(value: Callable[[], bool] | bool) -> Callable[[], bool]:
+    if callable(value):
+        return value
+    fixed = bool(value)
+    return lambda: fixed
 
 
 class _ForwardingProvider(trace.TracerProvider):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from llmobs_nb.capture.redact import redact_text
 from llmobs_nb.metrics.definitions import OTHER, UNKNOWN
 
 
@@ -12,7 +13,8 @@ class LabelGuard:
 
     The first ``limit`` distinct values keep their name, later ones become ``other``; ``None``
     and empty strings become ``unknown`` (which does not use up the limit). The mapping of a
-    value never changes once decided, so a series never jumps between names.
+    value never changes once decided, so a series never jumps between names. Secrets in a value
+    are masked (``[REDACTED]``) before it becomes a label.
 
     Example:
         >>> guard = LabelGuard(limit=1)
@@ -30,7 +32,7 @@ class LabelGuard:
     def __call__(self, value: object) -> str:
         if value is None or value == "":
             return UNKNOWN
-        text = str(value)
+        text = redact_text(str(value))
         if text in self._kept:
             return text
         with self._lock:

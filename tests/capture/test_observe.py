@@ -126,7 +126,8 @@ def test_exception_is_recorded_and_reraised_unchanged(obs):
     row = obs.calls().row(0, named=True)
     assert row["status"] == "error"
     assert row["error_type"] == "RateLimitError"
-    assert obs.spans()["error_message"][0] == "RateLimitError: slow down"
+    # Content capture is off: the message (it may echo the prompt) is not kept.
+    assert obs.spans()["error_message"][0] == "RateLimitError"
     assert row["input_tokens"] is None and row["cost_usd"] is None
 
 

@@ -1,0 +1,122 @@
+"""With content capture off, prompt and answer text from other instrumentations is dropped.
+
+OpenInference (``input.value``, ``llm.input_messages.*``...), the OpenTelemetry GenAI
+conventions (``gen_ai.input.messages``, ``gen_ai.system_instructions``, the older
+``gen_ai.prompt.*``...) and OpenLLMetry put the prompt and the answer into span attributes and
+events whatever our observer's setting. When the observer does not capture content these are
+dropped before anything is stored or exported: the attribute is gone (``input_text`` and
+``output_text`` stay NULL, ``attributes`` does not list it), and a third-party span's error
+message (free text, often echoing the request) is replaced by its error type and HTTP status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmobs_nb.capture import semconv as sc
+
+CONTENT_KEYS = frozenset(
+    {
+        sc.OI_INPUT_VALUE,
+        sc.OI_OUTPUT_VALUE,
+        sc.GEN_AI_INPUT_MESSAGES,
+        sc.GEN_AI_OUTPUT_MESSAGES,
+        "gen_ai.system_instructions",
+        "gen_ai.prompt",
+        "gen_ai.completion",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+        "llm.prompts",
+        "retrieval.query",
+        "reranker.query",
+        "tool.parameters",
+        "traceloop.entity.input",
+        "traceloop.entity.output",
+    }
+)
+CONTENT_PREFIXES = (
+    "llm.input_messages.",
+    "llm.output_messages.",
+    "llm.prompts.",
+    "llm.prompt_template.",
+    "gen_ai.prompt.",
+    "gen_ai.completion.",
+    "gen_ai.input.messages.",
+    "gen_ai.output.messages.",
+    "retrieval.documents.",
+    "reranker.input_documents.",
+    "reranker.output_documents.",
+    "embedding.embeddings.",
+    "message.content",
+    "tool_call.function.arguments",
+)
+# Events that carry content (the GenAI conventions' pre-1.37 content events).
+CONTENT_EVENT_PREFIXES = ("gen_ai.", "llm.", "message", "traceloop.")
+OURS_ONLY = frozenset({sc.LLMOBS_INPUT, sc.LLMOBS_OUTPUT})
+_STATUS_KEYS = ("http.response.status_code", "http.status_code")
+
+_cache: dict[str, bool] = {}
+
+
+def is_content_key(key: str) -> bool:
+    """Whether an attribute key of another instrumentation carries prompt or answer text.
+
+    Example:
+        >>> is_content_key("llm.input_messages.0.message.content"), is_content_key("llm.model_name")
+        (True, False)
+    """
+    found = _cache.get(key)
+    if found is None:
+        found = key in CONTENT_KEYS or key.startswith(CONTENT_PREFIXES)
+        if len(_cache) < 10_000:
+            _cache[key] = found
+    return found
+
+
+def is_ours(attrs: Any) -> bool:
+    """Whether a span's attributes come from our own scopes (they always carry a kind)."""
+    return attrs.get(sc.LLMOBS_KIND) is not None
+
+
+def third_party_error(error_type: str | None, attrs: Any) -> str | None:
+    """What a third-party span's error keeps without content: its type and HTTP status.
+
+    Example:
+        >>> third_party_error("RateLimitError", {"http.response.status_code": 429})
+        'RateLimitError (HTTP 429)'
+    """
+    status = next((attrs.get(k) for k in _STATUS_KEYS if attrs.get(k) is not None), None)
+    name = error_type or "error"
+    if isinstance(status, int) and not isinstance(status, bool):
+        return f"{name} (HTTP {status})"
+    return name
+
+
+def drop_content(attrs: dict[str, Any]) -> dict[str, Any]:
+    """``attrs`` without content attributes (a new dict only when something goes).
+
+    Example:
+        >>> drop_content({"input.value": "my prompt", "llm.model_name": "gpt-4o"})
+        {'llm.model_name': 'gpt-4o'}
+    """
+    ours = is_ours(attrs)
+    if not any(is_content_key(k) or (not ours and k in OURS_ONLY) for k in attrs):
+        return attrs
+    return {
+        k: v for k, v in attrs.items() if not (is_content_key(k) or (not ours and k in OURS_ONLY))
+    }
+
+
+def without_content(record: tuple) -> tuple:
+    """A buffered span record (``rows.SpanRecord``) as kept with content capture off.
+
+    Third-party content attributes go; a third-party span's error message becomes
+    :func:`third_party_error` (our own spans already record no message text then).
+    """
+    name, trace_id, span_id, parent_id, start_ns, end_ns, error, attrs = record
+    kept = drop_content(attrs)
+    if error is not None and not is_ours(attrs):
+        error = (error[0], third_party_error(error[0], attrs))
+    elif kept is attrs:
+        return record
+    return (name, trace_id, span_id, parent_id, start_ns, end_ns, error, kept)
