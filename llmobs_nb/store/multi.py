@@ -52,6 +52,12 @@ class MultiStore(Store):
         self._con = con
         self.schema_version = 0
 
+    @property
+    def _files(self) -> str:
+        if len(self.paths) == 1:
+            return self.paths[0]
+        return "one of " + ", ".join(self.paths)
+
     def close(self) -> None:
         with self._lock:
             if self._con is not None:

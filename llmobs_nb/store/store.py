@@ -172,6 +172,11 @@ class Store:
         finally:
             con.close()
 
+    @property
+    def _files(self) -> str:
+        """The file(s) behind this store, for error messages."""
+        return self.path
+
     @contextmanager
     def _reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection of its own for one read: a cursor of the open database, or (readers of
@@ -248,7 +253,7 @@ class Store:
             try:
                 return run_read_only(con, sql, params)
             except duckdb.Error as exc:
-                raise_if_damaged(self.path, exc)
+                raise_if_damaged(self._files, exc)
                 raise
 
     def close(self) -> None:

@@ -50,8 +50,7 @@ CORPUS: list[tuple[str, str, str]] = [
     ("cte_delete", "with x as (delete from spans returning *) select count(*) from x", "parser"),
     (
         "cte_insert",
-        "with x as (insert into scores (name, value) values ('x', 1) returning *) "
-        "select * from x",
+        "with x as (insert into scores (name, value) values ('x', 1) returning *) select * from x",
         "parser",
     ),
     ("cte_update", "with x as (update spans set model = 'x' returning *) select 1", "parser"),
@@ -60,10 +59,10 @@ CORPUS: list[tuple[str, str, str]] = [
         "select * from query('with x as (delete from spans returning *) select * from x')",
         "parser",
     ),
-    ("query_function_read_csv", "select * from query('select * from read_csv(''{csv}'')')", "engine"),
+    ("query_function_read_csv", "from query('select * from read_csv(''{csv}'')')", "engine"),
     ("query_table_is_fine", "select count(*) as n from query_table('spans')", "ok"),
     ("copy_to_file", "copy spans to '{target}'", "parser"),
-    ("copy_query_to_parquet", "copy (select * from spans) to '{target}' (format parquet)", "parser"),
+    ("copy_query_to_parquet", "copy (select * from spans) to '{target}' (format csv)", "parser"),
     ("copy_from_file", "copy spans from '{csv}'", "parser"),
     ("attach_file", "attach '{other}' as other", "parser"),
     ("attach_memory", "attach ':memory:' as scratch", "parser"),
@@ -133,6 +132,7 @@ class World:
     outside: Path
     other: Path
     home_duckdb: Path
+    many: llmobs_nb.Observer  # one open_many for all cases: no case may change it for the next
 
     def sql(self, case_id: str, template: str) -> str:
         return template.format(
@@ -163,17 +163,18 @@ def live_content(obs: llmobs_nb.Observer) -> str:
     digest = hashlib.sha256()
     with obs.store._connection() as con:
         for table in ("spans", "scores", "runs", "prices", "_migrations"):
-            rows = con.execute(f"SELECT * FROM {table}").fetchall()
-            digest.update(repr(sorted(map(repr, rows))).encode())
+            # Row count and an order-free sum of every row's hash, computed by DuckDB.
+            rows = con.execute(f"SELECT count(*), sum(hash(t)) FROM {table} t").fetchall()
+            digest.update(repr(rows).encode())
         for catalog in (
             "SELECT database_name, schema_name, table_name FROM duckdb_tables()",
             "SELECT database_name, view_name FROM duckdb_views() WHERE NOT internal",
             "SELECT database_name FROM duckdb_databases()",
             "SELECT sequence_name FROM duckdb_sequences()",
-            "SELECT function_name FROM duckdb_functions() WHERE NOT internal",
-            "SELECT name, value FROM duckdb_settings() WHERE name IN "
-            "('enable_external_access', 'lock_configuration', 'autoinstall_known_extensions',"
-            " 'autoload_known_extensions', 'TimeZone')",
+            "SELECT current_setting('enable_external_access'), "
+            "current_setting('lock_configuration'), current_setting('TimeZone'), "
+            "current_setting('autoinstall_known_extensions'), "
+            "current_setting('autoload_known_extensions')",
         ):
             digest.update(repr(sorted(con.execute(catalog).fetchall())).encode())
     return digest.hexdigest()
@@ -201,7 +202,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with live.run("hostile-run", params={"k": 1}):
         pass
     live.flush()
-    yield World(live, closed, copies, base / "outside", other, Path.home() / ".duckdb")
+    many = llmobs_nb.open_many(copies)
+    yield World(live, closed, copies, base / "outside", other, Path.home() / ".duckdb", many)
+    many.close()
     live.close()
 
 
@@ -263,7 +266,7 @@ def _surface(world: World, shell: Any, name: str) -> Callable[[str], Any]:
         "magic_on_a_file": lambda sql: run_query(str(world.closed), sql),
         "obs_sql": lambda sql: world.live.sql(sql),
         "open_in_the_writing_process": lambda sql: llmobs_nb.open(live_path).sql(sql),
-        "open_many": lambda sql: llmobs_nb.open_many(world.copies).sql(sql),
+        "open_many": lambda sql: world.many.sql(sql),
     }
     return surfaces[name]
 
@@ -289,10 +292,10 @@ def test_hostile_sql_changes_writes_and_reads_nothing(
     assert llmobs_nb.observer.live_observers()[-1] is world.live
     before = _before(world)
     outcome = _run(lambda: run(world.sql(case_id, template)))
-    _check_outcome(expect, outcome)
+    _check_nothing_happened(world, case_id, _answer_text(outcome), before)
     if isinstance(outcome, pl.DataFrame):  # no listing of the outside folder either
         assert "secret.csv" not in _answer_text(outcome)
-    _check_nothing_happened(world, case_id, _answer_text(outcome), before)
+    _check_outcome(expect, outcome)
 
 
 _CHILD = """
@@ -377,5 +380,5 @@ def test_reads_still_work_on_every_surface(world: World, shell: Any) -> None:
     assert run_query("", "select count(*) as n from spans")["n"][0] == expected
     view = llmobs_nb.open(world.live.db_path)
     assert view.sql("select count(*) as n from spans where ? = 1", [1])["n"][0] == expected
-    both = llmobs_nb.open_many(world.copies).sql("select count(*) as n from spans")["n"][0]
+    both = world.many.sql("select count(*) as n from spans")["n"][0]
     assert both == 2 * llmobs_nb.open(world.closed).sql("select count(*) as n from spans")["n"][0]
