@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import weakref
@@ -73,6 +74,16 @@ class OpenHereError(StoreError):
 # shares its instance and inherits its connection-local settings (the config is locked).
 _roots: dict[tuple[str, bool], weakref.ref[duckdb.DuckDBPyConnection]] = {}
 _roots_lock = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    # A forked child must not reuse its parent's DuckDB instances (their threads are gone).
+    global _roots_lock
+    _roots.clear()
+    _roots_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def check_file(path: str) -> bool:

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import polars as pl
@@ -36,6 +37,7 @@ import polars as pl
 from llmobs_nb.store.connect import MEMORY, connect
 
 Params = Sequence[Any] | dict[str, Any] | None
+T = TypeVar("T")
 
 # Query nodes of the parsed tree that only read; any other (DELETE_QUERY_NODE, ...) writes.
 _READ_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
@@ -44,8 +46,46 @@ _HINT = (
     "The store is written by the capture layer (obs.observe, obs.span, obs.score); to change "
     "data, export it first (llmobs_nb.export.parquet) and work on the copy."
 )
+
+
 _parser_lock = threading.Lock()
 _parser: duckdb.DuckDBPyConnection | None = None
+
+
+def _parse(ask: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """Ask the parser connection (an empty in-memory database, opened once: 30 ms)."""
+    global _parser
+    with _parser_lock:
+        if _parser is None:
+            _parser = connect(MEMORY)
+        return ask(_parser)
+
+
+def _close_before_fork() -> None:
+    # A DuckDB instance inherited by a forked child crashes it at exit: close ours first (it
+    # is opened again on the next new query). duckdb.extract_statements would keep DuckDB's
+    # default connection for the process, hence the parser connection's own method.
+    global _parser
+    _parser_lock.acquire()
+    if _parser is not None:
+        _parser.close()
+        _parser = None
+
+
+def _after_fork_in_parent() -> None:
+    _parser_lock.release()
+
+
+def _after_fork_in_child() -> None:
+    global _parser_lock
+    _parser_lock = threading.Lock()
+
+
+os.register_at_fork(
+    before=_close_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
 
 
 def _refuse(what: str) -> PermissionError:
@@ -63,7 +103,7 @@ def check_read_only(sql: str) -> str:
         >>> check_read_only("from llm_calls limit 3")
         'from llm_calls limit 3'
     """
-    statements = duckdb.extract_statements(sql)
+    statements = _parse(lambda con: con.extract_statements(sql))
     if not statements:
         raise ValueError("the SQL holds no statement; write a query such as: select 1")
     if len(statements) > 1:
@@ -75,7 +115,8 @@ def check_read_only(sql: str) -> str:
         _check_tree(statement.query)
     elif kind == duckdb.StatementType.EXPLAIN:
         inner = _explained(statement.query)
-        if duckdb.extract_statements(inner)[0].type != duckdb.StatementType.SELECT:
+        inner_kind = _parse(lambda con: con.extract_statements(inner))[0].type
+        if inner_kind != duckdb.StatementType.SELECT:
             raise _refuse("EXPLAIN is allowed of a SELECT only")
         check_read_only(inner)
     elif kind == duckdb.StatementType.MULTI:
@@ -89,11 +130,7 @@ def check_read_only(sql: str) -> str:
 
 
 def _check_tree(sql: str) -> None:
-    global _parser
-    with _parser_lock:
-        if _parser is None:
-            _parser = connect(MEMORY)
-        row = _parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    row = _parse(lambda con: con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone())
     tree = json.loads(row[0]) if row else {"error": True}
     if tree.get("error"):
         raise _refuse(f"DuckDB cannot show this SELECT's parts ({tree.get('error_message')})")
