@@ -17,8 +17,8 @@ without being handed to the engine. Damaged files raise :class:`CorruptStoreErro
 
 Example:
     >>> con = connect(":memory:")
-    >>> con.sql("select current_setting('enable_external_access') as x").fetchone()
-    (False,)
+    >>> con.sql("select current_setting('enable_external_access') as x").fetchall()
+    [(False,)]
 """
 
 from __future__ import annotations
@@ -161,8 +161,8 @@ def connect(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     ``FileNotFoundError`` when a read-only file is missing.
 
     Example:
-        >>> connect(":memory:").sql("select current_setting('TimeZone')").fetchone()
-        ('UTC',)
+        >>> connect(":memory:").sql("select current_setting('TimeZone')").fetchall()
+        [('UTC',)]
     """
     exists = check_file(path)
     if read_only and path != MEMORY and not exists:
@@ -188,8 +188,8 @@ def connect_many(paths: list[str]) -> duckdb.DuckDBPyConnection:
     locked, so the connection has the same settings as :func:`connect`'s afterwards.
 
     Example:
-        >>> connect_many([]).sql("select current_setting('lock_configuration')").fetchone()
-        (True,)
+        >>> connect_many([]).sql("select current_setting('lock_configuration')").fetchall()
+        [(True,)]
     """
     for path in paths:
         if not check_file(path):

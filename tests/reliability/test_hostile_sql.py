@@ -10,6 +10,7 @@ no text of the outside files.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -34,9 +35,12 @@ from llmobs_nb.magic import run_query
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "TOP-SECRET-7f3a9c"
 START = datetime(2025, 3, 3, tzinfo=UTC)
+# A Python variable DuckDB could read by name (a "replacement scan") if external access were on.
+secret_frame = pl.DataFrame({"secret": [SECRET]})
 
 # (id, SQL, expectation): "parser" = refused by DuckDB's parser as not a read (PermissionError),
-# "engine" = parsed as a SELECT but the engine refuses it (any error), "ok" = harmless read.
+# "engine" = parsed as a SELECT but the engine refuses it (any error), "ok" = harmless read,
+# "any" = either way (a checkpoint moves the WAL into the file; the content stays the same).
 # {csv} {txt} {parquet} {json}: outside files holding SECRET; {dir}: their folder;
 # {target}: a path nothing may create; {other}: another DuckDB file.
 CORPUS: list[tuple[str, str, str]] = [
@@ -79,6 +83,8 @@ CORPUS: list[tuple[str, str, str]] = [
     ("call_checkpoint", "call checkpoint()", "parser"),
     ("checkpoint", "checkpoint", "parser"),
     ("force_checkpoint_function", "select * from force_checkpoint()", "engine"),
+    ("checkpoint_function", "select * from checkpoint()", "any"),
+    ("python_variable_scan", "select * from secret_frame", "engine"),
     ("export_database", "export database '{target}'", "parser"),
     ("import_database", "import database '{dir}'", "parser"),
     ("read_csv", "select * from read_csv('{csv}')", "engine"),
@@ -228,7 +234,7 @@ def _check_outcome(expect: str, outcome: BaseException | Any) -> None:
         assert "read-only" in str(outcome)
     elif expect == "engine":
         assert isinstance(outcome, BaseException), f"the engine ran it: {outcome!r}"
-    else:
+    elif expect == "ok":
         assert isinstance(outcome, pl.DataFrame), f"a harmless read failed: {outcome!r}"
 
 
@@ -349,7 +355,7 @@ def test_hostile_sql_through_open_in_another_process(
         assert found["permission"], found
     elif expect == "engine":
         assert found["kind"] != "answer", found
-    else:
+    elif expect == "ok":
         assert found["kind"] == "answer", found
     assert SECRET not in found["text"]
     assert found["hash"] == file_hash(world.closed)
@@ -357,21 +363,59 @@ def test_hostile_sql_through_open_in_another_process(
     assert child_outcomes["__home__"]["listing"] == []  # nothing installed, nothing downloaded
 
 
+SAFE = {
+    "enable_external_access": "false",
+    "lock_configuration": "true",
+    "autoinstall_known_extensions": "false",
+    "autoload_known_extensions": "false",
+    "TimeZone": "UTC",
+    "enable_progress_bar": "false",
+}
+
+
+def _settings(con: Any) -> dict[str, str]:
+    names = ", ".join(f"'{name}'" for name in SAFE)
+    rows = con.execute(
+        f"SELECT name, value FROM duckdb_settings() WHERE name IN ({names})"
+    ).fetchall()
+    return dict(rows)
+
+
+@contextlib.contextmanager
+def _connections(world: World) -> Iterator[dict[str, Any]]:
+    from llmobs_nb.analytics.source import open_source
+    from llmobs_nb.store import Store
+    from llmobs_nb.view.source import DataSource
+
+    reader = Store(world.closed, read_only=True)
+    source = DataSource(world.closed)
+    with contextlib.ExitStack() as stack:
+        found = {
+            "writer": stack.enter_context(world.live.store._connection()),
+            "writer_cursor": stack.enter_context(world.live.store._reading()),
+            "reader": stack.enter_context(reader._reading()),
+            "open_many": stack.enter_context(world.many.store._reading()),
+        }
+        stack.enter_context(source.session())
+        found["view_source"] = source._con
+        engine = stack.enter_context(open_source(world.copies[0]))
+        found["analytics_source"] = engine
+        yield found
+
+
 def test_every_connection_has_the_locked_safe_settings(world: World) -> None:
-    with world.live.store._connection() as con:
-        settings = dict(
-            con.execute(
-                "SELECT name, value FROM duckdb_settings() WHERE name IN ("
-                "'enable_external_access', 'lock_configuration', "
-                "'autoinstall_known_extensions', 'autoload_known_extensions')"
-            ).fetchall()
-        )
-    assert settings == {
-        "enable_external_access": "false",
-        "lock_configuration": "true",
-        "autoinstall_known_extensions": "false",
-        "autoload_known_extensions": "false",
-    }
+    with _connections(world) as connections:
+        for name, con in connections.items():
+            if name == "analytics_source":
+                # The engine wraps its connection: ask through the engine's own runner.
+                names = ", ".join(f"'{n}'" for n in SAFE)
+                frame = con._run(
+                    f"SELECT name, value FROM duckdb_settings() WHERE name IN ({names})", []
+                )
+                found = dict(frame.iter_rows())
+            else:
+                found = _settings(con)
+            assert found == SAFE, name
 
 
 def test_reads_still_work_on_every_surface(world: World, shell: Any) -> None:
