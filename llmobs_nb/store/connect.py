@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-import weakref
 from pathlib import Path
 
 import duckdb
@@ -54,6 +53,8 @@ _AFTER_START = (
     "SET GLOBAL lock_configuration = true",
 )
 
+_opening = threading.Lock()
+
 DUCKDB_MAGIC = b"DUCK"
 DUCKDB_MAGIC_OFFSET = 8
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -70,20 +71,12 @@ class OpenHereError(StoreError):
     """The file is already open in this process with another mode or other settings."""
 
 
-# Live connections by (file, read_only): a later connection is a cursor of the first, so it
-# shares its instance and inherits its connection-local settings (the config is locked).
-_roots: dict[tuple[str, bool], weakref.ref[duckdb.DuckDBPyConnection]] = {}
-_roots_lock = threading.Lock()
+def _new_lock_after_fork() -> None:
+    global _opening
+    _opening = threading.Lock()
 
 
-def _forget_after_fork() -> None:
-    # A forked child must not reuse its parent's DuckDB instances (their threads are gone).
-    global _roots_lock
-    _roots.clear()
-    _roots_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_after_fork)
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 def check_file(path: str) -> bool:
@@ -167,18 +160,7 @@ def connect(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     exists = check_file(path)
     if read_only and path != MEMORY and not exists:
         raise FileNotFoundError(f"no store at {path}: create one with llmobs_nb.init(db=...)")
-    key = (path, read_only)
-    with _roots_lock:
-        root = _roots.get(key) if path != MEMORY else None
-        if root is not None and (live := root()) is not None:
-            try:
-                return live.cursor()
-            except duckdb.Error:
-                pass  # closed: open a new one
-        con = _open(path, read_only)
-        if path != MEMORY:
-            _roots[key] = weakref.ref(con)
-        return con
+    return _open(path, read_only)
 
 
 def connect_many(paths: list[str]) -> duckdb.DuckDBPyConnection:
@@ -212,20 +194,25 @@ def connect_many(paths: list[str]) -> duckdb.DuckDBPyConnection:
 
 
 def _open(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
-    try:
-        con = duckdb.connect(path, read_only=read_only, config=dict(SETTINGS))
-    except duckdb.Error as exc:
-        raise _open_error(path, exc) from None
-    try:
-        locked = con.execute("SELECT current_setting('lock_configuration')").fetchone()
-        if not (locked and locked[0]):
-            for statement in _AFTER_START:
-                con.execute(statement)
-        # An instance opened earlier in this process: it was configured by this function.
-    except duckdb.Error as exc:
-        con.close()
-        raise _open_error(path, exc) from None
-    return con
+    # One opening at a time: two threads opening the same file share one instance, and both
+    # would otherwise see it unlocked and the second SET would fail once the first locked it.
+    with _opening:
+        try:
+            con = duckdb.connect(path, read_only=read_only, config=dict(SETTINGS))
+        except duckdb.Error as exc:
+            raise _open_error(path, exc) from None
+        try:
+            locked = con.execute("SELECT current_setting('lock_configuration')").fetchone()
+            if not (locked and locked[0]):
+                for statement in _AFTER_START:
+                    con.execute(statement)
+            # Else an instance opened earlier in this process (same file, same config) and
+            # configured here then: its global settings hold; only the connection-local
+            # progress bar cannot be switched off (it shows on queries over 2 s).
+        except duckdb.Error as exc:
+            con.close()
+            raise _open_error(path, exc) from None
+        return con
 
 
 def _open_error(path: str, exc: duckdb.Error) -> Exception:

@@ -373,49 +373,51 @@ SAFE = {
 }
 
 
-def _settings(con: Any) -> dict[str, str]:
-    names = ", ".join(f"'{name}'" for name in SAFE)
-    rows = con.execute(
-        f"SELECT name, value FROM duckdb_settings() WHERE name IN ({names})"
-    ).fetchall()
-    return dict(rows)
-
-
-@contextlib.contextmanager
-def _connections(world: World) -> Iterator[dict[str, Any]]:
-    from llmobs_nb.analytics.source import open_source
-    from llmobs_nb.store import Store
+def _view_source(path: Path) -> contextlib.AbstractContextManager[Any]:
     from llmobs_nb.view.source import DataSource
 
-    reader = Store(world.closed, read_only=True)
-    source = DataSource(world.closed)
-    with contextlib.ExitStack() as stack:
-        found = {
-            "writer": stack.enter_context(world.live.store._connection()),
-            "writer_cursor": stack.enter_context(world.live.store._reading()),
-            "reader": stack.enter_context(reader._reading()),
-            "open_many": stack.enter_context(world.many.store._reading()),
-        }
-        stack.enter_context(source.session())
-        found["view_source"] = source._con
-        engine = stack.enter_context(open_source(world.copies[0]))
-        found["analytics_source"] = engine
-        yield found
+    @contextlib.contextmanager
+    def opened() -> Iterator[Any]:
+        source = DataSource(path)
+        with source.session():
+            yield source._con
+
+    return opened()
+
+
+def _analytics_source(path: Path) -> contextlib.AbstractContextManager[Any]:
+    from llmobs_nb.analytics.source import open_source
+
+    @contextlib.contextmanager
+    def opened() -> Iterator[Any]:
+        with open_source(path) as engine:
+            # The engine wraps its connection: ask through the engine's own runner.
+            yield engine._run
+
+    return opened()
 
 
 def test_every_connection_has_the_locked_safe_settings(world: World) -> None:
-    with _connections(world) as connections:
-        for name, con in connections.items():
-            if name == "analytics_source":
-                # The engine wraps its connection: ask through the engine's own runner.
-                names = ", ".join(f"'{n}'" for n in SAFE)
-                frame = con._run(
-                    f"SELECT name, value FROM duckdb_settings() WHERE name IN ({names})", []
-                )
-                found = dict(frame.iter_rows())
+    from llmobs_nb.store import Store
+
+    reader = Store(world.closed, read_only=True)
+    openers = {
+        "writer": world.live.store._connection,
+        "writer_cursor": world.live.store._reading,
+        "reader": reader._reading,
+        "open_many": world.many.store._reading,
+        "view_source": lambda: _view_source(world.closed),
+        "analytics_source": lambda: _analytics_source(world.copies[0]),
+    }
+    names = ", ".join(f"'{name}'" for name in SAFE)
+    ask = f"SELECT name, value FROM duckdb_settings() WHERE name IN ({names})"
+    for name, opener in openers.items():
+        with opener() as con:
+            if callable(con):
+                found = dict(con(ask, []).iter_rows())
             else:
-                found = _settings(con)
-            assert found == SAFE, name
+                found = dict(con.execute(ask).fetchall())
+        assert found == SAFE, name
 
 
 def test_reads_still_work_on_every_surface(world: World, shell: Any) -> None:
@@ -426,3 +428,20 @@ def test_reads_still_work_on_every_surface(world: World, shell: Any) -> None:
     assert view.sql("select count(*) as n from spans where ? = 1", [1])["n"][0] == expected
     both = world.many.sql("select count(*) as n from spans")["n"][0]
     assert both == 2 * llmobs_nb.open(world.closed).sql("select count(*) as n from spans")["n"][0]
+
+
+def test_threads_opening_one_file_at_once_all_get_the_safe_settings(world: World) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llmobs_nb.store import Store
+
+    reader = Store(world.closed, read_only=True)
+    ask = "SELECT current_setting('enable_external_access') AS ext, count(*) AS n FROM spans"
+
+    def one(_: int) -> tuple[bool, int]:
+        row = reader.query(ask).row(0)
+        return row[0], row[1]
+
+    with ThreadPoolExecutor(8) as pool:
+        found = set(pool.map(one, range(64)))
+    assert len(found) == 1 and next(iter(found))[0] is False
