@@ -20,7 +20,14 @@ from llmobs_nb.capture.scope import SpanHandle
 from llmobs_nb.magic import load_ipython_extension
 from llmobs_nb.observer import Observer, get_or_create, live_observers, observer_for_path
 from llmobs_nb.pricing import PriceBook
-from llmobs_nb.store import SchemaTooNewError, Store, StoreError, StoreLockedError
+from llmobs_nb.store import (
+    CorruptStoreError,
+    NotAStoreError,
+    SchemaTooNewError,
+    Store,
+    StoreError,
+    StoreLockedError,
+)
 
 __version__ = "0.1.0"
 
@@ -101,8 +108,13 @@ def open_many(paths: list[str | Path]) -> Observer:
 def open(db: str | Path) -> Observer:
     """A read-only observer over an existing store file.
 
-    In the kernel that is writing the file, this returns a read-only view of the live store;
-    elsewhere it connects per query, so it never keeps the writer out of the file.
+    Read-only is enforced by DuckDB, not by the caller's good manners: only a single SELECT (or
+    EXPLAIN of one) runs, in a transaction that is rolled back, on an engine that cannot read or
+    write files outside the store, attach databases or load extensions. In the kernel that is
+    writing the file, this is a read-only view of the live store (its queries run on a cursor
+    of their own, never on the writer's connection); elsewhere it connects per query, so it
+    never keeps the writer out of the file. A file that is not an llmobs_nb store raises
+    :class:`NotAStoreError`; a damaged one :class:`CorruptStoreError`.
 
     Example:
         >>> old = llmobs_nb.open("experiments.duckdb")   # doctest: +SKIP
@@ -119,14 +131,38 @@ def open(db: str | Path) -> Observer:
 
 
 class _ReadView(Store):
-    """A read-only face on a store this process is writing (DuckDB: one connection per file)."""
+    """A read-only face on a store this process is writing (DuckDB: one instance per file).
+
+    Reads go to the live store's :meth:`Store.query`, which runs each query on a cursor of its
+    own in a rolled-back transaction; every write is refused here.
+    """
 
     def __init__(self, store: Store) -> None:
-        self.__dict__.update(store.__dict__)
+        self._store = store
+        self.path = store.path
         self.read_only = True
+        self.schema_version = getattr(store, "schema_version", 0)
+        self._lock = store._lock
+        self._con = None
+
+    def query(self, sql: str, params: Any = None) -> Any:
+        return self._store.query(sql, params)
+
+    def _reading(self) -> Any:
+        return self._store._reading()
+
+    def _insert(self, table: str, data: Any) -> None:
+        raise PermissionError(f"{self.path} is open read-only here; writes go through init()")
+
+    def execute(self, sql: str, params: Any = None) -> None:
+        raise PermissionError(f"{self.path} is open read-only here; writes go through init()")
 
     def close(self) -> None:
         pass
+
+    @property
+    def closed(self) -> bool:
+        return self._store.closed
 
 
 def _project_of(path: str) -> str:
@@ -145,7 +181,9 @@ def _close_all() -> None:
 atexit.register(_close_all)
 
 __all__ = [
+    "CorruptStoreError",
     "Health",
+    "NotAStoreError",
     "Observer",
     "PendingRowsWarning",
     "PriceBook",

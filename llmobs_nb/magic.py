@@ -9,71 +9,47 @@ the DuckDB file named on the magic line) and its result is a polars DataFrame::
     %%llmobs_sql experiments.duckdb
     select * from scores limit 5
 
-Statements that write (INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, COPY, ATTACH, …) are
-refused: the store is written by the capture layer only.
+Only one read-only statement runs: DuckDB's own parser decides what the cell holds (a SELECT,
+or EXPLAIN of one; see :mod:`llmobs_nb.store.readonly`), and the engine enforces it: the query
+runs on a connection of its own in a transaction that is rolled back, and the database cannot
+read or write files outside the store, attach databases or load extensions. Anything else
+(INSERT, DELETE, COPY, ATTACH, SET, a second statement hidden in a string, ...) raises
+``PermissionError`` naming the statement type.
 """
 
 from __future__ import annotations
 
-import re
 import shlex
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-# The first keyword of each statement must be one of these (WITH … SELECT, EXPLAIN, etc.).
-_READ_KEYWORDS = {
-    "select",
-    "with",
-    "from",
-    "values",
-    "explain",
-    "describe",
-    "show",
-    "summarize",
-    "table",
-    "pivot",
-    "unpivot",
-}
-# Words that write or reach outside the store, refused anywhere in the cell.
-# (Function names such as replace() are fine: only statement words are listed.)
-_WRITE_WORDS = re.compile(
-    r"\b(insert|update|delete|create|drop|alter|copy|attach|detach|install|truncate|"
-    r"merge|vacuum|checkpoint|export|import)\b",
-    re.IGNORECASE,
-)
-_STRINGS_AND_COMMENTS = re.compile(
-    r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL
-)
+from llmobs_nb.store.readonly import check_read_only as _check
 
 
 def check_read_only(query: str) -> str:
-    """Return ``query`` stripped if it is one read-only statement; raise ValueError otherwise.
+    """Return ``query`` stripped if DuckDB's parser finds one read-only statement; else raise.
+
+    ``PermissionError`` names the refused statement type; ``ValueError`` means an empty cell.
 
     Example:
-        >>> check_read_only("select 1")
+        >>> check_read_only("select 1;")
         'select 1'
     """
-    code = _STRINGS_AND_COMMENTS.sub(" ", query)
-    statements = [s for s in code.split(";") if s.strip()]
-    if not statements:
+    text = query.strip()
+    if not text:
         raise ValueError(
             "%%llmobs_sql: the cell holds no SQL; write a query such as: "
             "select * from llm_calls limit 10"
         )
-    if len(statements) > 1:
-        raise ValueError("%%llmobs_sql runs one query per cell; split the statements into cells")
-    first = statements[0].split()[0].lower().lstrip("(")
-    found = _WRITE_WORDS.search(statements[0])
-    if first not in _READ_KEYWORDS or found:
-        word = found.group(1).upper() if found else first.upper()
-        raise PermissionError(
-            f"%%llmobs_sql is read-only and refused {word!r}: the store is written by the capture "
-            "layer (obs.observe, obs.span, obs.score). Query it with SELECT; to change data, "
-            "work on a copy: duckdb.connect('copy.duckdb')"
-        )
-    return query.strip().rstrip(";").strip()
+    try:
+        _check(text)
+    except PermissionError as exc:
+        raise PermissionError(f"%%llmobs_sql is {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"%%llmobs_sql: {exc}") from None
+    return text.rstrip(";").strip()
 
 
 def _current_observer() -> Any:

@@ -25,6 +25,8 @@ from typing import Any, Literal, Protocol
 import duckdb
 import polars as pl
 
+from llmobs_nb.store.connect import connect
+
 LLM_CALLS_COLUMNS: dict[str, pl.DataType] = {
     "trace_id": pl.String(),
     "span_id": pl.String(),
@@ -481,14 +483,14 @@ def open_source(calls: CallsLike, scores: ScoresLike = None) -> Iterator[Engine]
                 "a Parquet glob, or a polars frame"
             )
         try:
-            con = duckdb.connect(text, read_only=True)
+            # The package's one connect: UTC, no access outside the store, no extensions.
+            con = connect(str(path.resolve()), read_only=True)
         except duckdb.Error as exc:
             raise RuntimeError(
                 f"cannot open {text!r} read-only ({exc}); if this kernel already has it open "
                 "with llmobs_nb.init, pass that observer instead of the path"
             ) from exc
         try:
-            con.execute("SET TimeZone = 'UTC'")
             yield _store_engine(lambda sql, params: _duckdb_frame(con, sql, params), scores)
         finally:
             con.close()

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pyarrow.dataset as ds
+
 from llmobs_nb.store import Store
 
+_BATCH_ROWS = 100_000
 TABLES = {
     "llm_calls": "start_time",
     "spans": "start_time",
@@ -47,12 +50,19 @@ def parquet(source: Any, path: str | Path, *, tables: tuple[str, ...] = tuple(TA
     for table in tables:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}: choose from {sorted(TABLES)}")
-        target = out / table
-        # The target folder is ours alone; a literal path cannot be a parameter of COPY.
-        quoted = str(target).replace("'", "''")
-        store.execute(
-            f"COPY (SELECT *, strftime({TABLES[table]}, '%Y-%m-%d') AS day FROM {table}) "
-            f"TO '{quoted}' (FORMAT parquet, PARTITION_BY (day), OVERWRITE_OR_IGNORE, "
-            f"FILENAME_PATTERN 'part_{{i}}')"
-        )
+    for table in tables:
+        # Rows come out through Arrow and pyarrow writes the files: the store's database
+        # instance has no access to files outside the store (no COPY ... TO).
+        # The SQL is this module's own; it streams in batches, never the whole table at once.
+        sql = f"SELECT *, strftime({TABLES[table]}, '%Y-%m-%d') AS day FROM {table}"
+        with store._reading() as con:
+            ds.write_dataset(
+                con.sql(sql).to_arrow_reader(_BATCH_ROWS),
+                out / table,
+                format="parquet",
+                partitioning=["day"],
+                partitioning_flavor="hive",
+                basename_template="part_{i}.parquet",
+                existing_data_behavior="delete_matching",
+            )
     return out

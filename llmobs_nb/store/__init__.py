@@ -1,6 +1,7 @@
 """The DuckDB store: tables spans, scores, runs, prices and the llm_calls view."""
 
 from llmobs_nb.store.errors import (
+    CorruptStoreError,
     NotAStoreError,
     SchemaTooNewError,
     StoreError,
@@ -10,6 +11,7 @@ from llmobs_nb.store.store import MEMORY, Store
 
 __all__ = [
     "MEMORY",
+    "CorruptStoreError",
     "NotAStoreError",
     "SchemaTooNewError",
     "Store",

@@ -16,4 +16,8 @@ class SchemaTooNewError(StoreError):
 
 
 class NotAStoreError(StoreError):
-    """The file exists but holds no llmobs_nb schema (or cannot be read as DuckDB)."""
+    """The file exists but is not an llmobs_nb store (not DuckDB, or no llmobs_nb schema)."""
+
+
+class CorruptStoreError(StoreError):
+    """The file is a DuckDB database but damaged (truncated, overwritten); it is left as is."""

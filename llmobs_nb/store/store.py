@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,37 +19,54 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from llmobs_nb.store.errors import NotAStoreError, SchemaTooNewError, StoreLockedError
+from llmobs_nb.store.connect import OpenHereError, check_file, connect, raise_if_damaged
+from llmobs_nb.store.errors import NotAStoreError, SchemaTooNewError
 from llmobs_nb.store.migrations import MIGRATIONS
+from llmobs_nb.store.readonly import run_read_only
 
 MEMORY = ":memory:"
 TABLES = ("spans", "scores", "runs", "prices")
 
 
 def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    # Every connection of the package has the same engine settings: see store/connect.py.
+    return connect(path, read_only=read_only)
+
+
+def _user_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_catalog = current_database() ORDER BY table_name"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _foreign(path: str, tables: list[str]) -> NotAStoreError:
+    shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+    return NotAStoreError(
+        f"{path} holds no llmobs_nb data: it is a DuckDB database with tables of its own "
+        f"({shown}) but no llmobs_nb schema (no _migrations table); it was not changed. "
+        f"Give llmobs_nb a file of its own: llmobs_nb.init(db='new.duckdb')."
+    )
+
+
+def _check_before_writing(path: str) -> None:
+    """Refuse an existing file that is not a store before the writer opens it (no byte written)."""
+    if not check_file(path):
+        return  # a new file
     try:
-        con = duckdb.connect(path, read_only=read_only)
-    except duckdb.IOException as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            pid = re.search(r"PID (\d+)", text)
-            holder = f"process {pid.group(1)}" if pid else "another process"
-            raise StoreLockedError(
-                f"{path} is open for writing in {holder} (DuckDB allows one writer per file). "
-                f"Read it there (obs.calls(), obs.sql(...)), close that observer first "
-                f"(obs.close()), or give this process its own file: "
-                f"llmobs_nb.init(db='another.duckdb'). Several files can be read together "
-                f"with llmobs_nb.open_many([...])."
-            ) from None
-        if read_only and "does not exist" in text.lower():
-            raise FileNotFoundError(
-                f"no store at {path}: create one with llmobs_nb.init(db=...)"
-            ) from None
-        raise NotAStoreError(f"{path} cannot be opened as a DuckDB store: {text}") from None
-    con.execute("SET TimeZone = 'UTC'")
-    # DuckDB's terminal progress bar would print into notebook cells.
-    con.execute("SET enable_progress_bar = false")
-    return con
+        con = connect(path, read_only=True)
+    except OpenHereError:
+        return  # already open in this process: the writer's own connect decides
+    try:
+        tables = _user_tables(con)
+    except duckdb.Error as exc:
+        raise_if_damaged(path, exc)
+        raise
+    finally:
+        con.close()
+    if tables and "_migrations" not in tables:
+        raise _foreign(path, tables)
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -113,11 +129,25 @@ class Store:
         else:
             if self.path != MEMORY:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                _check_before_writing(self.path)
             self._con = _connect(self.path, read_only=False)
-            self.schema_version = migrate(self._con, self.path)
+            try:
+                self.schema_version = migrate(self._con, self.path)
+            except BaseException as exc:
+                self._con.close()
+                self._con = None
+                raise_if_damaged(self.path, exc)
+                raise
 
     def _check_readable(self, con: duckdb.DuckDBPyConnection) -> None:
-        applied = schema_version(con)
+        try:
+            applied = schema_version(con)
+            tables = [] if applied else _user_tables(con)
+        except duckdb.Error as exc:
+            raise_if_damaged(self.path, exc)
+            raise
+        if tables:
+            raise _foreign(self.path, tables)
         if not applied:
             raise NotAStoreError(
                 f"{self.path} holds no llmobs_nb data (no _migrations table): "
@@ -138,6 +168,33 @@ class Store:
                     raise RuntimeError(f"store {self.path} is closed")
                 yield self._con
             return
+        con = _connect(self.path, read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @property
+    def _files(self) -> str:
+        """The file(s) behind this store, for error messages."""
+        return self.path
+
+    @contextmanager
+    def _reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection of its own for one read: a cursor of the open database, or (readers of
+        a file another process writes) a read-only connection per query."""
+        if self._con is not None:
+            with self._lock:
+                if self._con is None:
+                    raise RuntimeError(f"store {self.path} is closed")
+                cursor = self._con.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+            return
+        if not self.read_only:
+            raise RuntimeError(f"store {self.path} is closed")
         con = _connect(self.path, read_only=True)
         try:
             yield con
@@ -212,17 +269,30 @@ class Store:
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> None:
         """Run a statement that returns nothing (used for run end times and the like)."""
+        if self.read_only:
+            raise PermissionError(f"{self.path} is open read-only; writes go through init()")
         with self._connection() as con:
             con.execute(sql, params or [])
 
     # -- reads -------------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
-        """Run ``sql`` (with ``?`` or ``$name`` parameters) and return a polars DataFrame."""
-        with self._connection() as con:
-            relation = con.sql(sql, params=params or None)
-            if relation is None:  # a statement, not a query
-                return pl.DataFrame()
-            return relation.pl()
+        """Run one read-only query (with ``?`` or ``$name`` parameters) as a polars DataFrame.
+
+        Read-only whoever calls it: DuckDB's parser must find one SELECT (or EXPLAIN of one),
+        it runs on a connection of its own in a transaction that is rolled back, and the engine
+        cannot reach files outside the store. Anything else raises ``PermissionError``; the
+        package writes with :meth:`execute` and the ``write_*`` methods.
+
+        Example:
+            >>> Store().query("select count(*) as n from spans")["n"][0]
+            0
+        """
+        with self._reading() as con:
+            try:
+                return run_read_only(con, sql, params)
+            except duckdb.Error as exc:
+                raise_if_damaged(self._files, exc)
+                raise
 
     def close(self) -> None:
         """Checkpoint and close the file.

@@ -20,6 +20,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from llmobs_nb.store.connect import connect
+from llmobs_nb.store.readonly import run_read_only
+
 # Dimension filters: dashboard name -> llm_calls column.
 DIMENSIONS = {"models": "model", "use_cases": "use_case", "runs": "run", "users": "user_id"}
 _LEADING_WITH = re.compile(r"^\s*WITH\s+(RECURSIVE\s+)?", re.IGNORECASE)
@@ -136,11 +139,9 @@ class DataSource:
             yield self
             return
         assert self.path is not None
-        con = self._local.con = duckdb.connect(self.path, read_only=True)
+        # The package's one connect: UTC, no progress bar, no access outside the store.
+        con = self._local.con = connect(self.path, read_only=True)
         try:
-            con.execute("SET TimeZone = 'UTC'")
-            # DuckDB's progress bar would print into the notebook cell on long queries.
-            con.execute("SET enable_progress_bar = false")
             yield self
         finally:
             con.close()
@@ -152,7 +153,7 @@ class DataSource:
         if self.observer is not None:
             return self.observer.sql(sql, params or None)
         if self._con is not None:
-            return self._con.sql(sql, params=params or None).pl()
+            return run_read_only(self._con, sql, params)
         with self.session():
             return self.query(sql, params)
 
