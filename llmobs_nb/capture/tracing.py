@@ -160,6 +160,67 @@ class BufferingProcessor(SpanProcessor):
             self._retry.append(table)
             raise
 
+    # -- child processes (driven by llmobs_nb.capture.forking) -------------------------------
+    def _write_at_root_end(self) -> None:
+        """Write synchronously whenever a span with no parent in this process ends.
+
+        For child processes, which may be ended at any moment (``Pool.terminate()`` sends
+        SIGTERM; multiprocessing children leave with ``os._exit``, skipping atexit): a call
+        that returned is on disk. Spans started before this is switched on (in a forked
+        child: started by the parent) are the parent's: they are counted in
+        ``started_elsewhere`` and not recorded here.
+        """
+        self._local_open: set[int] = set()
+        self.started_elsewhere = 0
+        # Instance attributes shadow the class's methods: the parent's hot path is unchanged.
+        self.on_start = self._on_start_local  # type: ignore[method-assign]
+        self.on_end = self._on_end_local  # type: ignore[method-assign]
+
+    def _on_start_local(self, span: Span, parent_context: Context | None = None) -> None:
+        self._local_open.add(span.context.span_id)
+        BufferingProcessor.on_start(self, span, parent_context)
+
+    def _on_end_local(self, span: ReadableSpan) -> None:
+        local = self._local_open
+        span_id = span.context.span_id
+        if span_id not in local:
+            self.started_elsewhere += 1  # the process that started it records it
+            return
+        local.discard(span_id)
+        BufferingProcessor.on_end(self, span)
+        parent = span.parent
+        if parent is None or parent.span_id not in local:
+            try:
+                self.drain()
+            except Exception as exc:
+                capture_failed("write a finished call in a child process (will retry)", exc)
+
+    def _reset_after_fork(self, sink: Sink, on_batch: Callable[[Any], None] | None) -> None:
+        """In a forked child: drop the parent's rows (the parent writes them), renew locks,
+        events and the flush thread (none survive a fork), write to ``sink`` from now on and
+        synchronously at each local root span's end (see :meth:`_write_at_root_end`).
+
+        The sidecar is not taken in here: the child writes into it, the parent reads it.
+        """
+        self._pending = deque()
+        self._retry = []
+        self._duplicates = set()
+        self._wrappers = set()
+        self._open_calls = dict(self._open_calls)
+        self._sink = sink
+        self._on_batch = on_batch
+        self._sidecar = None
+        self._drain_lock = threading.Lock()
+        self._wake = threading.Event()
+        stopped = self._stop.is_set()
+        self._stop = threading.Event()
+        self._write_at_root_end()
+        self._thread = threading.Thread(target=self._run, name="llmobs_nb-flush", daemon=True)
+        if stopped:
+            self._stop.set()
+        else:
+            self._thread.start()
+
 
 class Capture:
     """An OpenTelemetry TracerProvider wired to a :class:`BufferingProcessor`."""

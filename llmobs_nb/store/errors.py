@@ -17,3 +17,7 @@ class SchemaTooNewError(StoreError):
 
 class NotAStoreError(StoreError):
     """The file exists but holds no llmobs_nb schema (or cannot be read as DuckDB)."""
+
+
+class ForkedChildError(StoreError):
+    """A forked child used its parent's store: DuckDB connections do not survive a fork."""

@@ -38,6 +38,8 @@ import pyarrow.ipc as ipc
 
 SUFFIX = ".arrow"
 _TMP = ".tmp"
+# take_into writes at most this many rows at once.
+TAKE_ROWS = 50_000
 _counter = itertools.count()
 _counter_lock = threading.Lock()
 
@@ -69,9 +71,11 @@ class Sidecar:
             found = Path(tempfile.gettempdir()) / f"llmobs_nb-memory-{os.getpid()}-{id(cls)}"
         return cls(found)
 
-    def put(self, table: pa.Table) -> Path:
+    def put(self, table: pa.Table, *, sync: bool = True) -> Path:
         """Write ``table`` as one complete batch file (atomic rename); returns its path.
 
+        With ``sync=False`` the file is not fsynced: it survives the writing process's death
+        (it is in the page cache, visible to every process) but not the machine's crash.
         Names sort in write order within a process: ``<ns time>-<pid>-<seq>.arrow``.
         Raises ``OSError`` when the folder cannot be written (then nothing is left behind
         but, at worst, a ``.tmp`` file that readers ignore).
@@ -87,7 +91,8 @@ class Sidecar:
                 with ipc.new_file(raw, table.schema) as writer:
                     writer.write_table(table)
                 raw.flush()
-                os.fsync(raw.fileno())
+                if sync:
+                    os.fsync(raw.fileno())
             os.replace(tmp, final)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -132,12 +137,32 @@ class Sidecar:
         """Write every waiting batch with ``write`` (oldest first), deleting each file once
         ``write`` returned; stops at the first failure, which propagates (the file stays).
         Returns the number of rows taken in.
+
+        Consecutive batches of one schema are written together (up to ``TAKE_ROWS`` rows):
+        a forked child leaves one small file per call, and one write per file would be slow.
         """
         taken = 0
+        group: list[tuple[Path, pa.Table]] = []
+        rows = 0
+
+        def write_group() -> None:
+            tables = [table for _, table in group]
+            write(tables[0] if len(tables) == 1 else pa.concat_tables(tables))
+            for path, _ in group:
+                self.done(path)
+            group.clear()
+
         for path, table in self.batches():
-            write(table)
-            self.done(path)
+            if group and (
+                rows + table.num_rows > TAKE_ROWS or not table.schema.equals(group[0][1].schema)
+            ):
+                write_group()
+                rows = 0
+            group.append((path, table))
+            rows += table.num_rows
             taken += table.num_rows
+        if group:
+            write_group()
         return taken
 
     def done(self, path: Path) -> None:

@@ -7,6 +7,7 @@ reads return polars frames. DuckDB allows one writer process per file: a second 
 
 from __future__ import annotations
 
+import ctypes
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -18,11 +19,18 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from llmobs_nb.store.errors import NotAStoreError, SchemaTooNewError, StoreLockedError
+from llmobs_nb.store.errors import (
+    ForkedChildError,
+    NotAStoreError,
+    SchemaTooNewError,
+    StoreLockedError,
+)
 from llmobs_nb.store.migrations import MIGRATIONS
 
 MEMORY = ":memory:"
 TABLES = ("spans", "scores", "runs", "prices")
+# Connections a forked child inherited and must never close (see Store.abandon).
+_ABANDONED: list[duckdb.DuckDBPyConnection] = []
 
 
 def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -133,6 +141,9 @@ class Store:
         if self._con is not None or not self.read_only:
             with self._lock:
                 if self._con is None:
+                    abandoned = getattr(self, "_abandoned", None)
+                    if abandoned is not None:
+                        raise ForkedChildError(abandoned)
                     raise RuntimeError(f"store {self.path} is closed")
                 yield self._con
             return
@@ -196,6 +207,31 @@ class Store:
                 finally:
                     self._con.close()
                     self._con = None
+
+    def abandon(self, reason: str) -> None:
+        """Let go of the connection without closing or checkpointing it; later use raises
+        :class:`ForkedChildError` with ``reason``.
+
+        For a forked child: its copy of the parent's DuckDB connection shares the parent's
+        file, so closing it (or letting it be garbage-collected, which closes it) could write
+        into that file. The connection is kept alive until the process ends, never used.
+
+        Example:
+            >>> store = Store(":memory:")
+            >>> store.abandon("read in the parent")
+            >>> store.query("select 1")
+            Traceback (most recent call last):
+            ...
+            llmobs_nb.store.errors.ForkedChildError: read in the parent
+        """
+        con, self._con = self._con, None
+        if con is not None:
+            _ABANDONED.append(con)
+            # One reference more than any container holds: not even the interpreter's
+            # teardown (which clears module globals) frees it, so its destructor never runs.
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(con))
+        self._abandoned = reason
+        self._lock = threading.RLock()
 
     @property
     def closed(self) -> bool:
