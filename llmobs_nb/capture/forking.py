@@ -66,6 +66,7 @@ _tracked: weakref.WeakSet[Any] = weakref.WeakSet()
 _held: list[Any] = []
 _installed = False
 _exit_hook_pid: int | None = None
+_closing = False  # close_all is running (a SIGTERM then lets it finish)
 
 
 class _Token:
@@ -218,13 +219,33 @@ def _close_on_sigterm() -> None:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
+    signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    if _closing:
+        return  # it interrupted the exit's own close_all: let that finish, the process leaves
     # In another thread, with a deadline: the main thread was interrupted somewhere, perhaps
     # holding a lock the flush needs; then the rows it held are lost, never the process stuck.
-    closer = threading.Thread(target=close_all, name="llmobs_nb-sigterm", daemon=True)
+    closer = threading.Thread(target=_write_and_close_stores, name="llmobs_nb-sigterm")
+    closer.daemon = True
     closer.start()
     closer.join(TERM_FLUSH_S)
-    signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
+
+
+def _write_and_close_stores() -> None:
+    """The least a dying process needs: buffered rows written, files closed. (Not
+    ``Observer.close``, which also stops threads and takes locks the interrupted main thread
+    may hold.)"""
+    for obs in _live():
+        try:
+            obs.flush()
+            obs.store.close()
+        except Exception as exc:
+            log.warning(
+                "llmobs_nb: could not write %s before dying of SIGTERM (%s: %s)",
+                obs.db_path,
+                type(exc).__name__,
+                exc,
+            )
 
 
 def close_all() -> None:
@@ -236,13 +257,18 @@ def close_all() -> None:
     Example:
         >>> close_all()
     """
-    for obs in _live():
-        try:
-            obs.close()
-        except Exception as exc:
-            log.warning(
-                "llmobs_nb: could not close the observer of %s at exit (%s: %s)",
-                obs.db_path,
-                type(exc).__name__,
-                exc,
-            )
+    global _closing
+    _closing = True
+    try:
+        for obs in _live():
+            try:
+                obs.close()
+            except Exception as exc:
+                log.warning(
+                    "llmobs_nb: could not close the observer of %s at exit (%s: %s)",
+                    obs.db_path,
+                    type(exc).__name__,
+                    exc,
+                )
+    finally:
+        _closing = False

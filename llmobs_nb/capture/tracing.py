@@ -137,8 +137,12 @@ class BufferingProcessor(SpanProcessor):
                 for table in batches:
                     self._write(table)
             pending = self._pending
-            while pending:
-                count = min(len(pending), 50_000)
+            # Only what is buffered now: with other threads capturing faster than a batch is
+            # written, "until empty" would never end (and hold flush() and a fork waiting).
+            left = len(pending)
+            while left > 0:
+                count = min(left, 50_000)
+                left -= count
                 batch = [pending.popleft() for _ in range(count)]
                 table = to_columns(
                     batch, self._project, self._prices, self._duplicates, self._wrappers

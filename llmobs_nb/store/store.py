@@ -138,12 +138,12 @@ class Store:
 
     @contextmanager
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        abandoned = getattr(self, "_abandoned", None)  # set by abandon(), in a forked child
+        if abandoned is not None:
+            raise ForkedChildError(abandoned)
         if self._con is not None or not self.read_only:
             with self._lock:
                 if self._con is None:
-                    abandoned = getattr(self, "_abandoned", None)
-                    if abandoned is not None:
-                        raise ForkedChildError(abandoned)
                     raise RuntimeError(f"store {self.path} is closed")
                 yield self._con
             return
