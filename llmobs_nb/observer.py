@@ -388,9 +388,10 @@ class Observer:
                 self._log_call(row)
 
     # -- in a forked child (driven by llmobs_nb.capture.forking) ------------------------------
-    def _after_fork_in_child(self, reason: str) -> None:
+    def _after_fork_in_child(self) -> None:
         """Make the inherited observer safe in a forked child: its spans go to the store's
-        sidecar folder (the parent takes them in), its store refuses use with ``reason``.
+        sidecar folder (the parent takes them in), its store refuses use with a
+        :class:`~llmobs_nb.store.errors.ForkedChildError` saying to read in the parent.
 
         Nothing the parent held is used: not the DuckDB connection (abandoned, never closed),
         not the metrics server (a fresh, unserved registry), not polars (whose thread pool does
@@ -407,7 +408,7 @@ class Observer:
             submitter.online._closed = True
         if self.metrics is not None:
             self.metrics = ObserverMetrics()
-        self.store.abandon(reason)
+        self.store.abandon()
         capture = self.capture
         if capture is None or self._closed:
             return

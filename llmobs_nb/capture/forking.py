@@ -105,23 +105,6 @@ def in_child_process() -> bool:
     return mp is not None and mp.parent_process() is not None
 
 
-def child_error(path: str) -> str:
-    """What a forked child is told when it uses its parent's store.
-
-    Example:
-        >>> "read them in the parent" in child_error("/tmp/a.duckdb")
-        True
-    """
-    return (
-        f"this process (pid {os.getpid()}) is a fork of the process writing {path}: DuckDB "
-        f"connections do not survive a fork, so this child cannot read or write that file. "
-        f"Its calls are recorded (into the sidecar folder beside the file) and stored by the "
-        f"parent: read them in the parent (obs.calls() there). To read in a worker, give it "
-        f"its own file instead: a 'spawn' pool whose workers call "
-        f"llmobs_nb.init(db='worker-N.duckdb'), read together with llmobs_nb.open_many([...])."
-    )
-
-
 def _install() -> None:
     global _installed
     if _installed or not hasattr(os, "register_at_fork"):
@@ -176,7 +159,7 @@ def _after_in_child() -> None:
         observer_module._REGISTRY_LOCK = threading.Lock()
         for obs in list(_tracked):
             try:
-                obs._after_fork_in_child(child_error(obs.db_path))
+                obs._after_fork_in_child()
             except Exception as exc:
                 log.warning(
                     "llmobs_nb: could not prepare the observer of %s in a forked child "

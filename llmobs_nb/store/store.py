@@ -8,6 +8,7 @@ reads return polars frames. DuckDB allows one writer process per file: a second 
 from __future__ import annotations
 
 import ctypes
+import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -96,6 +97,23 @@ def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
     return len(MIGRATIONS)
 
 
+def forked_child_message(path: str) -> str:
+    """What a forked child is told when it uses its parent's store.
+
+    Example:
+        >>> "read them in the parent" in forked_child_message("/tmp/a.duckdb")
+        True
+    """
+    return (
+        f"this process (pid {os.getpid()}) is a fork of the process writing {path}: DuckDB "
+        f"connections do not survive a fork, so this child cannot read or write that file. "
+        f"Its calls are recorded (into the sidecar folder beside the file) and stored by the "
+        f"parent: read them in the parent (obs.calls() there). To read in a worker, give it "
+        f"its own file instead: a 'spawn' pool whose workers call "
+        f"llmobs_nb.init(db='worker-N.duckdb'), read together with llmobs_nb.open_many([...])."
+    )
+
+
 class Store:
     """A DuckDB file (or ``:memory:``) holding spans, scores, runs and prices.
 
@@ -120,6 +138,7 @@ class Store:
             if self.path != MEMORY:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._con = _connect(self.path, read_only=False)
+            self._owner_pid = os.getpid()
             self.schema_version = migrate(self._con, self.path)
 
     def _check_readable(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -138,7 +157,10 @@ class Store:
 
     @contextmanager
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        abandoned = getattr(self, "_abandoned", None)  # set by abandon(), in a forked child
+        # A forked child: its store was abandoned, or this is a copy made before the fork.
+        abandoned = getattr(self, "_abandoned", None)
+        if abandoned is None and getattr(self, "_owner_pid", None) not in (None, os.getpid()):
+            abandoned = forked_child_message(self.path)
         if abandoned is not None:
             raise ForkedChildError(abandoned)
         if self._con is not None or not self.read_only:
@@ -208,9 +230,9 @@ class Store:
                     self._con.close()
                     self._con = None
 
-    def abandon(self, reason: str) -> None:
+    def abandon(self, reason: str | None = None) -> None:
         """Let go of the connection without closing or checkpointing it; later use raises
-        :class:`ForkedChildError` with ``reason``.
+        :class:`ForkedChildError` with ``reason`` (by default: :func:`forked_child_message`).
 
         For a forked child: its copy of the parent's DuckDB connection shares the parent's
         file, so closing it (or letting it be garbage-collected, which closes it) could write
@@ -230,7 +252,7 @@ class Store:
             # One reference more than any container holds: not even the interpreter's
             # teardown (which clears module globals) frees it, so its destructor never runs.
             ctypes.pythonapi.Py_IncRef(ctypes.py_object(con))
-        self._abandoned = reason
+        self._abandoned = reason or forked_child_message(self.path)
         self._lock = threading.RLock()
 
     @property

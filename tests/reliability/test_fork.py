@@ -34,6 +34,7 @@ WATCHDOG_S = 240  # the whole module: dump every thread's stack and exit
 # Set in the parent before forking; the forked children inherit them.
 _ASK: Callable[[int], Any] | None = None
 _OBS: llmobs_nb.Observer | None = None
+_READER: llmobs_nb.Observer | None = None
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -111,24 +112,32 @@ def _fork(child: Callable[[], None]) -> int:
 
 
 # -- multiprocessing's fork start method -------------------------------------------------------
-@pytest.mark.parametrize("task", [_work, _work_and_flush], ids=["calls", "calls+flush"])
-def test_a_fork_pool_loses_no_call_and_the_parent_reads_them_all(parent, task):
+@pytest.mark.parametrize(
+    ("task", "n"),
+    [
+        (_work, 1000),
+        (_work_and_flush, 1000),
+        pytest.param(_work, 4000, marks=pytest.mark.slow),
+    ],
+    ids=["calls", "calls+flush", "4200-calls"],
+)
+def test_a_fork_pool_loses_no_call_and_the_parent_reads_them_all(parent, task, n):
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(4) as pool:
-        results = pool.map_async(task, range(1000), chunksize=25).get(DEADLINE_S)
+        results = pool.map_async(task, range(n), chunksize=25).get(DEADLINE_S)
         # Capture never changes what the function returns.
-        assert results == [_usage(i) for i in range(1000)]
+        assert results == [_usage(i) for i in range(n)]
         # Still inside the block (workers alive): every returned call is already readable.
-        assert _count(parent) == (1200, 1200)
+        assert _count(parent) == (200 + n, 200 + n)
         workers = list(pool._pool)  # type: ignore[attr-defined]
     # The block's exit is Pool.terminate(): SIGTERM to every worker. They all left.
     for worker in workers:
         worker.join(DEADLINE_S)
         assert worker.exitcode is not None, "a pool worker hung"
-    assert _count(parent) == (1200, 1200)
+    assert _count(parent) == (200 + n, 200 + n)
     assert Sidecar.for_store(parent.db_path).pending_files() == 0
-    per_kind = parent.sql("select sum(output_tokens) from llm_calls").item()
-    assert per_kind == sum(i % 7 for i in range(200)) + sum(i % 7 for i in range(1000))
+    tokens = parent.sql("select sum(output_tokens) from llm_calls").item()
+    assert tokens == sum(i % 7 for i in range(200)) + sum(i % 7 for i in range(n))
 
 
 def test_fork_pool_workers_that_leave_normally_exit_promptly(parent):
@@ -217,13 +226,18 @@ def test_spans_started_before_the_fork_stay_the_parents(parent):
 
 
 def test_reads_and_scores_in_a_forked_child_raise_a_clear_error_quickly(parent):
+    global _READER
+    _READER = llmobs_nb.open(parent.db_path)  # a read-only view made before the fork
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(1) as pool:
         answers = pool.apply_async(_read_in_child).get(DEADLINE_S)
+    _READER = None
     for name, kind, message in answers:
         assert kind == "ForkedChildError", (name, kind, message)
-        assert "read them in the parent" in message and "fork" in message
-    assert [name for name, _, _ in answers] == ["calls", "sql", "score", "open", "run"]
+        assert "read them in the parent" in message and parent.db_path in message
+    names = ["calls", "sql", "score", "open", "opened before the fork", "run"]
+    assert [name for name, _, _ in answers] == names
+    assert _count(parent) == (201, 201)  # the child's call before it tried to read
 
 
 def _read_in_child() -> list[tuple[str, str, str]]:
@@ -236,6 +250,7 @@ def _read_in_child() -> list[tuple[str, str, str]]:
         ("sql", lambda: obs.sql("select 1")),
         ("score", lambda: obs.score(trace_id="0" * 32, value=0.5)),
         ("open", lambda: llmobs_nb.open(obs.db_path).calls()),
+        ("opened before the fork", lambda: _READER.calls()),  # type: ignore[union-attr]
         ("run", lambda: obs.run("in-child").__enter__()),
     ]
     for name, attempt in attempts:
@@ -322,6 +337,9 @@ while True:
     if done or time.monotonic() > deadline:
         break
     time.sleep(0.01)
+if not done:
+    os.kill(pid, 9)  # a hung child must not outlive the test
+    os.waitpid(pid, 0)
 after = digest()
 print(json.dumps({
     "exit": os.waitstatus_to_exitcode(status) if done else None,
