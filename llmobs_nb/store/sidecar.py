@@ -147,7 +147,8 @@ class Sidecar:
 
         def write_group() -> None:
             tables = [table for _, table in group]
-            write(tables[0] if len(tables) == 1 else pa.concat_tables(tables))
+            # One chunk: DuckDB scans a table of thousands of one-row chunks slowly.
+            write(tables[0] if len(tables) == 1 else pa.concat_tables(tables).combine_chunks())
             for path, _ in group:
                 self.done(path)
             group.clear()
