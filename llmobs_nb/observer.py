@@ -7,6 +7,7 @@ live metrics — and offers the read side (``calls()``, ``scores()``, ``sql()``)
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 import polars as pl
 import pyarrow as pa
 
+from llmobs_nb.capture import forking
 from llmobs_nb.capture import labels as lb
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.capture.content import call_input, to_text
@@ -115,6 +117,7 @@ class Observer:
         self.metrics.watch_pending(
             lambda: self.health().pending_memory, lambda: self.health().pending_sidecar
         )
+        forking.track(self)
 
     # -- capture -----------------------------------------------------------------------------
     def _require_writable(self) -> Capture:
@@ -410,6 +413,53 @@ class Observer:
         if log.isEnabledFor(logging.INFO):
             for row in calls.iter_rows(named=True):
                 self._log_call(row)
+
+    # -- in a forked child (driven by llmobs_nb.capture.forking) ------------------------------
+    def _after_fork_in_child(self) -> None:
+        """Make the inherited observer safe in a forked child: its spans go to the store's
+        sidecar folder (the parent takes them in), its store refuses use with a
+        :class:`~llmobs_nb.store.errors.ForkedChildError` saying to read in the parent.
+
+        Nothing the parent held is used: not the DuckDB connection (abandoned, never closed),
+        not the metrics server (a fresh, unserved registry), not polars (whose thread pool does
+        not survive a fork), not a lock (renewed). Online evaluators stop (their calls are
+        counted as dropped); score them later with ``evaluate()`` in the parent.
+        """
+        from llmobs_nb.metrics import ObserverMetrics
+
+        self._labels_lock = threading.Lock()
+        self.prices._lock = threading.Lock()
+        self._new_prices = []
+        self._dashboard = None
+        for submitter in self._online:
+            submitter.online._closed = True
+        if self.metrics is not None:
+            self.metrics = ObserverMetrics()
+        self.store.abandon()
+        capture = self.capture
+        if capture is None or self._closed:
+            return
+        processor = capture.processor
+        sidecar = processor.queue._sidecar or Sidecar.for_store(self.store.path)
+        # Not fsynced: a file survives the child's death (SIGTERM, os._exit), as the parent's
+        # own buffered rows, not a machine crash; an fsync per call would cost milliseconds.
+        processor._reset_after_fork(
+            functools.partial(sidecar.put, sync=False), self._on_batch_in_child
+        )
+
+    def _on_batch_in_child(self, table: pa.Table) -> None:
+        """:meth:`_on_batch` without polars (not fork-safe): one log record per call.
+
+        Metrics, price records and score labels of a child's calls are not kept: the child
+        cannot score (:meth:`score` raises there) and the parent serves the metrics.
+        """
+        if not log.isEnabledFor(logging.INFO):
+            return
+        import pyarrow.compute as pc
+
+        calls = table.filter(pc.is_in(table["kind"], pa.array(sorted(MODEL_CALL_KINDS))))
+        for row in calls.to_pylist():
+            self._log_call(row)
 
     def _log_call(self, row: dict[str, Any]) -> None:
         attrs = json.loads(row["attributes"]) if row["attributes"] else {}

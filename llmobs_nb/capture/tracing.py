@@ -169,8 +169,12 @@ class BufferingProcessor(SpanProcessor):
             written = 0
             converted = False
             pending = self._pending
-            while pending:
-                count = min(len(pending), 50_000)
+            # Only what is buffered now: with other threads capturing faster than a batch is
+            # written, "until empty" would never end (and hold flush() and a fork waiting).
+            left = len(pending)
+            while left > 0:
+                count = min(left, 50_000)
+                left -= count
                 batch = [pending.popleft() for _ in range(count)]
                 if not self._capture_content():  # no prompt text from other instrumentations
                     batch = [without_content(record) for record in batch]
@@ -203,6 +207,68 @@ class BufferingProcessor(SpanProcessor):
             if not converted:  # nothing new: retry what waits, or take in the sidecar's rows
                 written += queue.write(force)
             return written
+
+    # -- child processes (driven by llmobs_nb.capture.forking) -------------------------------
+    def _write_at_root_end(self) -> None:
+        """Write synchronously whenever a span with no parent in this process ends.
+
+        For child processes, which may be ended at any moment (``Pool.terminate()`` sends
+        SIGTERM; multiprocessing children leave with ``os._exit``, skipping atexit): a call
+        that returned is on disk. Spans started before this is switched on (in a forked
+        child: started by the parent) are the parent's: they are counted in
+        ``started_elsewhere`` and not recorded here.
+        """
+        self._local_open: set[int] = set()
+        self.started_elsewhere = 0
+        # Instance attributes shadow the class's methods: the parent's hot path is unchanged.
+        self.on_start = self._on_start_local  # type: ignore[method-assign]
+        self.on_end = self._on_end_local  # type: ignore[method-assign]
+
+    def _on_start_local(self, span: Span, parent_context: Context | None = None) -> None:
+        self._local_open.add(span.context.span_id)
+        BufferingProcessor.on_start(self, span, parent_context)
+
+    def _on_end_local(self, span: ReadableSpan) -> None:
+        local = self._local_open
+        span_id = span.context.span_id
+        if span_id not in local:
+            self.started_elsewhere += 1  # the process that started it records it
+            return
+        local.discard(span_id)
+        BufferingProcessor.on_end(self, span)
+        parent = span.parent
+        if parent is None or parent.span_id not in local:
+            try:
+                self.drain()
+            except Exception as exc:
+                capture_failed("write a finished call in a child process (will retry)", exc)
+
+    def _reset_after_fork(self, sink: Sink, on_batch: Callable[[Any], None] | None) -> None:
+        """In a forked child: drop the parent's rows (the parent writes them), renew locks,
+        events and the flush thread (none survive a fork), write to ``sink`` from now on and
+        synchronously at each local root span's end (see :meth:`_write_at_root_end`).
+
+        The sidecar is not taken in here: the child writes into it, the parent reads it.
+        """
+        self._pending = deque()
+        self._duplicates = set()
+        self._wrappers = set()
+        self._open_calls = dict(self._open_calls)
+        old = self.queue
+        self.queue = WriteQueue(  # no sidecar to take in: the child writes into it
+            sink, max_rows=old._max_rows, on_drop=old._on_drop, where=old._where
+        )
+        self._on_batch = on_batch
+        self._drain_lock = threading.Lock()
+        self._wake = threading.Event()
+        stopped = self._stop.is_set()
+        self._stop = threading.Event()
+        self._write_at_root_end()
+        self._thread = threading.Thread(target=self._run, name="llmobs_nb-flush", daemon=True)
+        if stopped:
+            self._stop.set()
+        else:
+            self._thread.start()
 
 
 class Capture:

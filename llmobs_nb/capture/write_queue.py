@@ -295,16 +295,18 @@ class WriteQueue:
         if self._sidecar is None:
             return 0
         taken = 0
-        for path, table in self._sidecar.batches():
+        for paths, table in self._sidecar.groups():
             try:
                 taken += self._write_isolated(table)
             except _Unwritable as stop:
                 if stop.remaining.num_rows != table.num_rows:  # part written: keep the rest
                     self._tables.appendleft(stop.remaining)
                     self.rows_in_memory += stop.remaining.num_rows
-                    self._sidecar.done(path)
+                    for path in paths:
+                        self._sidecar.done(path)
                 raise
-            self._sidecar.done(path)
+            for path in paths:
+                self._sidecar.done(path)
         return taken
 
     def _write_isolated(self, table: pa.Table) -> int:

@@ -21,3 +21,7 @@ class NotAStoreError(StoreError):
 
 class CorruptStoreError(StoreError):
     """The file is a DuckDB database but damaged (truncated, overwritten); it is left as is."""
+
+
+class ForkedChildError(StoreError):
+    """A forked child used its parent's store: DuckDB connections do not survive a fork."""

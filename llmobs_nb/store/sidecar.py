@@ -30,7 +30,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -38,6 +38,8 @@ import pyarrow.ipc as ipc
 
 SUFFIX = ".arrow"
 _TMP = ".tmp"
+# groups() combines at most this many rows into one write.
+TAKE_ROWS = 50_000
 _counter = itertools.count()
 _counter_lock = threading.Lock()
 
@@ -69,9 +71,11 @@ class Sidecar:
             found = Path(tempfile.gettempdir()) / f"llmobs_nb-memory-{os.getpid()}-{id(cls)}"
         return cls(found)
 
-    def put(self, table: pa.Table) -> Path:
+    def put(self, table: pa.Table, *, sync: bool = True) -> Path:
         """Write ``table`` as one complete batch file (atomic rename); returns its path.
 
+        With ``sync=False`` the file is not fsynced: it survives the writing process's death
+        (it is in the page cache, visible to every process) but not the machine's crash.
         Names sort in write order within a process: ``<ns time>-<pid>-<seq>.arrow``.
         Raises ``OSError`` when the folder cannot be written (then nothing is left behind
         but, at worst, a ``.tmp`` file that readers ignore).
@@ -87,7 +91,8 @@ class Sidecar:
                 with ipc.new_file(raw, table.schema) as writer:
                     writer.write_table(table)
                 raw.flush()
-                os.fsync(raw.fileno())
+                if sync:
+                    os.fsync(raw.fileno())
             os.replace(tmp, final)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -128,17 +133,26 @@ class Sidecar:
                 total += sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
         return total
 
-    def take_into(self, write: Callable[[pa.Table], None]) -> int:
-        """Write every waiting batch with ``write`` (oldest first), deleting each file once
-        ``write`` returned; stops at the first failure, which propagates (the file stays).
-        Returns the number of rows taken in.
+    def groups(self, max_rows: int = TAKE_ROWS) -> Iterator[tuple[list[Path], pa.Table]]:
+        """Waiting batches, oldest first, consecutive ones of one schema combined into one
+        table of up to ``max_rows`` rows, each with the files it came from.
+
+        A forked child leaves one small file per call, and one store write per file would be
+        slow; DuckDB also scans one table of thousands of one-row chunks slowly, so a group is
+        one chunk. Delete the files (:meth:`done`) once the group's rows are committed.
         """
-        taken = 0
+        group: list[tuple[Path, pa.Table]] = []
+        rows = 0
         for path, table in self.batches():
-            write(table)
-            self.done(path)
-            taken += table.num_rows
-        return taken
+            if group and (
+                rows + table.num_rows > max_rows or not table.schema.equals(group[0][1].schema)
+            ):
+                yield _combined(group)
+                group, rows = [], 0
+            group.append((path, table))
+            rows += table.num_rows
+        if group:
+            yield _combined(group)
 
     def done(self, path: Path) -> None:
         """The rows of ``path`` are committed to the store: delete the file."""
@@ -149,3 +163,9 @@ class Sidecar:
         """Set aside a file that cannot be read (kept as ``.bad`` for a person to look at)."""
         with contextlib.suppress(OSError):
             path.rename(path.with_name(path.name + ".bad"))
+
+
+def _combined(group: list[tuple[Path, pa.Table]]) -> tuple[list[Path], pa.Table]:
+    tables = [table for _, table in group]
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables).combine_chunks()
+    return [path for path, _ in group], table

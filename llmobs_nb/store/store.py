@@ -8,7 +8,9 @@ reads return polars frames. DuckDB allows one writer process per file: a second 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,12 +22,14 @@ import polars as pl
 import pyarrow as pa
 
 from llmobs_nb.store.connect import OpenHereError, check_file, connect, raise_if_damaged
-from llmobs_nb.store.errors import NotAStoreError, SchemaTooNewError
+from llmobs_nb.store.errors import ForkedChildError, NotAStoreError, SchemaTooNewError
 from llmobs_nb.store.migrations import MIGRATIONS
 from llmobs_nb.store.readonly import run_read_only
 
 MEMORY = ":memory:"
 TABLES = ("spans", "scores", "runs", "prices")
+# Connections a forked child inherited and must never close (see Store.abandon).
+_ABANDONED: list[duckdb.DuckDBPyConnection] = []
 
 
 def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -106,6 +110,23 @@ def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
     return len(MIGRATIONS)
 
 
+def forked_child_message(path: str) -> str:
+    """What a forked child is told when it uses its parent's store.
+
+    Example:
+        >>> "read them in the parent" in forked_child_message("/tmp/a.duckdb")
+        True
+    """
+    return (
+        f"this process (pid {os.getpid()}) is a fork of the process writing {path}: DuckDB "
+        f"connections do not survive a fork, so this child cannot read or write that file. "
+        f"Its calls are recorded (into the sidecar folder beside the file) and stored by the "
+        f"parent: read them in the parent (obs.calls() there). To read in a worker, give it "
+        f"its own file instead: a 'spawn' pool whose workers call "
+        f"llmobs_nb.init(db='worker-N.duckdb'), read together with llmobs_nb.open_many([...])."
+    )
+
+
 class Store:
     """A DuckDB file (or ``:memory:``) holding spans, scores, runs and prices.
 
@@ -131,6 +152,7 @@ class Store:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
                 _check_before_writing(self.path)
             self._con = _connect(self.path, read_only=False)
+            self._owner_pid = os.getpid()
             try:
                 self.schema_version = migrate(self._con, self.path)
             except BaseException as exc:
@@ -162,6 +184,7 @@ class Store:
 
     @contextmanager
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self._refuse_in_forked_child()
         if self._con is not None or not self.read_only:
             with self._lock:
                 if self._con is None:
@@ -174,6 +197,14 @@ class Store:
         finally:
             con.close()
 
+    def _refuse_in_forked_child(self) -> None:
+        """A forked child: its store was abandoned, or this is a copy made before the fork."""
+        abandoned = getattr(self, "_abandoned", None)
+        if abandoned is None and getattr(self, "_owner_pid", None) not in (None, os.getpid()):
+            abandoned = forked_child_message(self.path)
+        if abandoned is not None:
+            raise ForkedChildError(abandoned)
+
     @property
     def _files(self) -> str:
         """The file(s) behind this store, for error messages."""
@@ -183,6 +214,7 @@ class Store:
     def _reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection of its own for one read: a cursor of the open database, or (readers of
         a file another process writes) a read-only connection per query."""
+        self._refuse_in_forked_child()
         if self._con is not None:
             with self._lock:
                 if self._con is None:
@@ -315,6 +347,31 @@ class Store:
                 finally:
                     self._con.close()
                     self._con = None
+
+    def abandon(self, reason: str | None = None) -> None:
+        """Let go of the connection without closing or checkpointing it; later use raises
+        :class:`ForkedChildError` with ``reason`` (by default: :func:`forked_child_message`).
+
+        For a forked child: its copy of the parent's DuckDB connection shares the parent's
+        file, so closing it (or letting it be garbage-collected, which closes it) could write
+        into that file. The connection is kept alive until the process ends, never used.
+
+        Example:
+            >>> store = Store(":memory:")
+            >>> store.abandon("read in the parent")
+            >>> store.query("select 1")
+            Traceback (most recent call last):
+            ...
+            llmobs_nb.store.errors.ForkedChildError: read in the parent
+        """
+        con, self._con = self._con, None
+        if con is not None:
+            _ABANDONED.append(con)
+            # One reference more than any container holds: not even the interpreter's
+            # teardown (which clears module globals) frees it, so its destructor never runs.
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(con))
+        self._abandoned = reason or forked_child_message(self.path)
+        self._lock = threading.RLock()
 
     @property
     def closed(self) -> bool:
