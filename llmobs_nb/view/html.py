@@ -32,8 +32,8 @@ def format_value(value: Any) -> str:
     """A cell as text: thousands separators, 4 significant digits, UTC times, — for NULL.
 
     Example:
-        >>> format_value(1234567), format_value(0.012345), format_value(None)
-        ('1,234,567', '0.01234', '—')
+        >>> format_value(1234567), format_value(0.0123456), format_value(None)
+        ('1,234,567', '0.01235', '—')
     """
     if value is None:
         return "—"
