@@ -520,6 +520,20 @@ class Observer:
             return None
         return rows.row(0)  # type: ignore[return-value]
 
+    def _trace_stored(self, trace_id: str) -> bool:
+        self.flush()
+        found = self.store.query("SELECT 1 FROM spans WHERE trace_id = ? LIMIT 1", [trace_id])
+        return found.height > 0
+
+    def _unknown(self, what: str, value: str) -> str:
+        return (
+            f"no {what} {value!r} in {self.db_path}. score() wrote every finished span to the "
+            f"store first, so it is not one waiting to be flushed: check the id (copy it from "
+            f"span.span_id / span.trace_id or obs.calls()). A span still open — inside its "
+            f"`with` block, or a stream not read to its end — is stored when it ends: score it "
+            f"after that."
+        )
+
     def score(
         self,
         span_id: str | None = None,
@@ -563,12 +577,14 @@ class Observer:
         if span_id is not None:
             if not isinstance(span_id, str) or not _HEX16.match(span_id):
                 raise ValueError(f"span_id {span_id!r} is not 16 lowercase hex digits")
-            found = self._span_context(span_id)
+            found = self._span_context(span_id)  # flushes first when the id is not cached
             if found is None:
-                raise KeyError(f"no span {span_id!r} in {self.db_path}: check the id")
+                raise UnknownSpanError(self._unknown("span", span_id))
             trace_id, model, use_case = found
         elif not isinstance(trace_id, str) or not _HEX32.match(trace_id):
             raise ValueError(f"trace_id {trace_id!r} is not 32 lowercase hex digits")
+        elif not self._trace_stored(trace_id):
+            raise UnknownSpanError(self._unknown("trace", trace_id))
         self.store.write_scores(
             pa.table(
                 {
@@ -660,14 +676,32 @@ class Observer:
     def serve_metrics(self, port: int = 9464, addr: str = "127.0.0.1") -> Any:
         """Serve ``/metrics`` with prometheus_client's server; re-running is harmless.
 
+        On loopback by default. Another ``addr`` (``"0.0.0.0"`` is every interface) logs a
+        warning naming the URL and what it exposes (model names, use cases, costs…). A port
+        that is taken raises :class:`llmobs_nb.metrics.server.PortInUseError` (an ``OSError``)
+        naming what holds it; ``port=0`` picks a free port.
+
         Example:
             >>> server = obs.serve_metrics(port=9464)   # doctest: +SKIP
             >>> server.url                               # doctest: +SKIP
             'http://127.0.0.1:9464/metrics'
         """
+        from llmobs_nb.metrics.server import PortInUseError
+
         if self.metrics is None:
             raise PermissionError("a read-only observer has no live metrics")
-        return self.metrics.serve(port=port, addr=addr)
+        try:
+            return self.metrics.serve(port=port, addr=addr)
+        except PortInUseError as exc:
+            for other in live_observers():
+                server = other.metrics.server if other.metrics is not None else None
+                if other is not self and server is not None and server.port == port:
+                    holder = (
+                        f"the observer of {other.db_path} in this kernel, which serves "
+                        f"{server.url} (close it, or call its metrics.close())"
+                    )
+                    raise PortInUseError(port, addr, holder) from exc
+            raise
 
     # -- notebook display ---------------------------------------------------------------------
     def dashboard(self, **options: Any) -> Any:
