@@ -253,11 +253,10 @@ class Observer:
             static[sc.GEN_AI_PROVIDER_NAME] = provider
 
         static[sc.LLMOBS_KIND] = kind
-        fixed = preset(static)  # the same on every call: validated once, here
-        online = self._online_evaluator(evaluators) if evaluators else None
-
         if self.capture is None:
             self._require_writable()  # a read-only observer: say so now, not at each call
+        fixed = preset(static)  # the same on every call: validated once, here
+        online = self._online_evaluator(evaluators) if evaluators else None
         bound: list[Any] = [self, online]  # the observer the evaluators were made for
 
         def evaluators_for(obs: Observer) -> Any:
