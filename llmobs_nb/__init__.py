@@ -18,10 +18,19 @@ from typing import Any
 from llmobs_nb.capture.health import Health, PendingRowsWarning
 from llmobs_nb.capture.scope import SpanHandle
 from llmobs_nb.magic import load_ipython_extension
-from llmobs_nb.observer import Observer, get_or_create, live_observers, observer_for_path
+from llmobs_nb.metrics.server import PortInUseError
+from llmobs_nb.observer import (
+    Observer,
+    ObserverClosedError,
+    UnknownSpanError,
+    get_or_create,
+    live_observers,
+    observer_for_path,
+)
 from llmobs_nb.pricing import PriceBook
 from llmobs_nb.store import (
     CorruptStoreError,
+    ForkedChildError,
     NotAStoreError,
     SchemaTooNewError,
     Store,
@@ -182,15 +191,19 @@ atexit.register(_close_all)
 
 __all__ = [
     "CorruptStoreError",
+    "ForkedChildError",
     "Health",
     "NotAStoreError",
     "Observer",
+    "ObserverClosedError",
     "PendingRowsWarning",
+    "PortInUseError",
     "PriceBook",
     "SchemaTooNewError",
     "SpanHandle",
     "StoreError",
     "StoreLockedError",
+    "UnknownSpanError",
     "init",
     "load_ipython_extension",
     "open",

@@ -7,6 +7,7 @@ live metrics — and offers the read side (``calls()``, ``scores()``, ``sql()``)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -28,11 +29,12 @@ from llmobs_nb.capture import labels as lb
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.capture.content import call_input, to_text
 from llmobs_nb.capture.decorators import wrap
+from llmobs_nb.capture.errors import CaptureErrors
 from llmobs_nb.capture.health import Health, PendingRowsWarning
 from llmobs_nb.capture.presets import preset
 from llmobs_nb.capture.redact import redact_optional, redact_params, redact_text
 from llmobs_nb.capture.rows import MODEL_CALL_KINDS
-from llmobs_nb.capture.scope import SpanHandle, SpanScope, capture_failed
+from llmobs_nb.capture.scope import SpanHandle, SpanScope, capture_error, capture_failed
 from llmobs_nb.capture.tracing import Capture
 from llmobs_nb.capture.write_queue import DEFAULT_MAX_ROWS
 from llmobs_nb.pricing import PriceBook
@@ -55,6 +57,29 @@ def _check_label(name: str, value: Any) -> None:
 def _check_kind(kind: str) -> None:
     if kind not in sc.SPAN_KINDS:
         raise ValueError(f"kind {kind!r} is not one of {sorted(sc.SPAN_KINDS)}")
+
+
+class ObserverClosedError(RuntimeError):
+    """An explicit call (``run``, ``score``, ``evaluate``, ``instrument_*``) on a closed observer.
+
+    Traced code never sees it: decorated functions, ``obs.span(...)`` blocks and instrumented
+    clients of a closed observer record into the live observer of the same file, or run
+    untraced.
+    """
+
+
+class UnknownSpanError(KeyError):
+    """``score()`` was given a span or trace id that the store does not hold.
+
+    A ``KeyError`` (and so a ``LookupError``), as an unknown ``span_id`` always raised.
+
+    Example:
+        >>> str(UnknownSpanError("no span 'ab' in x.duckdb"))
+        "no span 'ab' in x.duckdb"
+    """
+
+    def __str__(self) -> str:  # KeyError quotes its message; this one is a sentence
+        return str(self.args[0]) if self.args else ""
 
 
 class Observer:
@@ -88,6 +113,14 @@ class Observer:
         self.db_path = self.store.path
         self.prices = prices if isinstance(prices, PriceBook) else PriceBook(prices)
         self._closed = False
+        # Read by every traced call (one attribute read): set at the start of close(), so
+        # calls from then on go to the file's next observer or run untraced.
+        self._closing = False
+        self._warned_closed = False
+        self._registry_key: tuple[str, str] | None = None
+        # Failures inside capture, by stage (never raised into a call): for obs.health() and
+        # exported as llmobs_capture_errors_total{stage}.
+        self.capture_errors = CaptureErrors()
         self._span_labels: OrderedDict[str, tuple[str, str | None, str | None]] = OrderedDict()
         self._labels_lock = threading.Lock()
         self._recorded_prices: set[str] = set()
@@ -101,6 +134,7 @@ class Observer:
         from llmobs_nb.metrics import ObserverMetrics
 
         self.metrics = ObserverMetrics()
+        self.metrics.registry.register(self.capture_errors)
         self.capture = Capture(
             self._write_spans,
             project,
@@ -126,11 +160,33 @@ class Observer:
                 f"this observer of {self.db_path} is read-only (llmobs_nb.open); "
                 f"use llmobs_nb.init(db=...) to capture"
             )
-        if self._closed:
-            raise RuntimeError(
-                f"this observer of {self.db_path} is closed; call llmobs_nb.init(...) again"
+        if self._closing:
+            raise ObserverClosedError(
+                f"this observer of {self.db_path} is closed; use the observer "
+                f"llmobs_nb.init(db={self.db_path!r}, ...) returns (functions decorated with "
+                f"this one record into it)"
             )
         return self.capture
+
+    def _live(self) -> Observer | None:
+        """The observer traced code records into: this one while open; once closed, the
+        live observer of the same file (``llmobs_nb.init`` again), or None (run untraced)."""
+        if not self._closing:
+            return self
+        key = self._registry_key or _key(self.db_path, self.project)
+        live = _OBSERVERS.get(key)  # one dict read, atomic under the GIL: no lock needed
+        if live is not None and live is not self and not live._closing and live.capture:
+            return live
+        if not self._warned_closed:
+            self._warned_closed = True
+            log.warning(
+                "the llmobs_nb observer of %s is closed: functions decorated with it, its "
+                "obs.span() blocks and clients it instrumented now run untraced; call "
+                "llmobs_nb.init(db=%r, ...) again and they record into the new observer",
+                self.db_path,
+                self.db_path,
+            )
+        return None
 
     def _scope(
         self,
@@ -146,7 +202,12 @@ class Observer:
         keep_output: bool = False,
         preset: dict[str, Any] | None = None,
     ) -> SpanScope:
-        capture = self._require_writable()
+        """A span scope in the live observer (:meth:`_live`), or a disabled one that records
+        nothing when there is none. Raises only for a read-only observer."""
+        obs = self if not self._closing else self._live()
+        if obs is None:
+            return SpanScope.disabled(name, self.capture_errors)
+        capture = obs._require_writable()
         if preset is None:
             attributes[sc.LLMOBS_KIND] = kind
         return SpanScope(
@@ -154,11 +215,12 @@ class Observer:
             name,
             attributes,
             lb.merged(use_case=use_case, user_id=user_id, run=run),
-            capture_content=self.capture_content if capture_content is None else capture_content,
+            capture_content=obs.capture_content if capture_content is None else capture_content,
             is_model_call=kind in ("llm", "embedding"),
             parent_context=parent_context,
             keep_output=keep_output,
             preset=preset,
+            errors=obs.capture_errors,
         )
 
     def observe(
@@ -208,18 +270,34 @@ class Observer:
             static[sc.GEN_AI_PROVIDER_NAME] = provider
 
         static[sc.LLMOBS_KIND] = kind
+        if self.capture is None:
+            self._require_writable()  # a read-only observer: say so now, not at each call
         fixed = preset(static)  # the same on every call: validated once, here
         online = self._online_evaluator(evaluators) if evaluators else None
+        bound: list[Any] = [self, online]  # the observer the evaluators were made for
+
+        def evaluators_for(obs: Observer) -> Any:
+            if bound[0] is not obs:  # the file's next observer: its own online evaluator
+                bound[:] = [obs, obs._online_evaluator(evaluators or [])]
+            return bound[1]
 
         def decorate(func: F) -> F:
             span_name = name or (f"{operation} {model}" if model else func.__qualname__)
-            want_content = self.capture_content if capture_content is None else capture_content
 
-            def make_scope(args: tuple[Any, ...], kwargs: dict[str, Any], parent: Any) -> Any:
+            def make_scope(
+                args: tuple[Any, ...], kwargs: dict[str, Any], parent: Any
+            ) -> SpanScope | None:
+                obs = self if not self._closing else self._live()
+                if obs is None:
+                    return None  # closed, and no new observer of the file: run untraced
+                want_content = obs.capture_content if capture_content is None else capture_content
                 attrs: dict[str, Any] = {}
                 if want_content:
-                    attrs[sc.LLMOBS_INPUT] = to_text(call_input(args, kwargs))
-                scope = self._scope(
+                    try:
+                        attrs[sc.LLMOBS_INPUT] = to_text(call_input(args, kwargs))
+                    except Exception as exc:
+                        capture_error("input", exc, obs.capture_errors)
+                scope = obs._scope(
                     span_name,
                     kind,
                     attrs,
@@ -232,10 +310,10 @@ class Observer:
                 )
                 if online is not None:
                     scope.input_value = call_input(args, kwargs)
-                    scope.on_end = online.submit_scope
+                    scope.on_end = evaluators_for(obs).submit_scope
                 return scope
 
-            return wrap(func, make_scope)
+            return wrap(func, make_scope, self.capture_errors)
 
         return decorate(fn) if fn is not None else decorate
 
@@ -286,6 +364,9 @@ class Observer:
         The name and ``params`` are stored with secrets masked (a key that names a secret,
         such as ``api_key``, keeps no value); the name yielded is the one stored.
 
+        On a closed observer it raises :class:`ObserverClosedError` (an explicit call, unlike
+        the traced code inside the block, which never fails because of its observer).
+
         Example:
             >>> with obs.run("prompt-v2", params={"temperature": 0.2}):   # doctest: +SKIP
             ...     ask("hello")
@@ -311,11 +392,12 @@ class Observer:
             yield name
         finally:
             lb.current_labels.reset(token)
-            self.store.execute(
-                "UPDATE runs SET ended_at = now() WHERE name = ? AND project = ? "
-                "AND ended_at IS NULL",
-                [name, redact_text(self.project)],
-            )
+            if not self._closing:  # closed inside the block: the run stays without ended_at
+                self.store.execute(
+                    "UPDATE runs SET ended_at = now() WHERE name = ? AND project = ? "
+                    "AND ended_at IS NULL",
+                    [name, redact_text(self.project)],
+                )
 
     def _online_evaluator(self, evaluators: list[Any]) -> Any:
         from llmobs_nb.evals.online_hook import ScopeSubmitter
@@ -429,6 +511,7 @@ class Observer:
 
         self._labels_lock = threading.Lock()
         self.prices._lock = threading.Lock()
+        self.capture_errors._lock = threading.Lock()
         self._new_prices = []
         self._dashboard = None
         for submitter in self._online:
@@ -517,6 +600,20 @@ class Observer:
             return None
         return rows.row(0)  # type: ignore[return-value]
 
+    def _trace_stored(self, trace_id: str) -> bool:
+        self.flush()
+        found = self.store.query("SELECT 1 FROM spans WHERE trace_id = ? LIMIT 1", [trace_id])
+        return found.height > 0
+
+    def _unknown(self, what: str, value: str) -> str:
+        return (
+            f"no {what} {value!r} in {self.db_path}. score() wrote every finished span to the "
+            f"store first, so it is not one waiting to be flushed: check the id (copy it from "
+            f"span.span_id / span.trace_id or obs.calls()). A span still open — inside its "
+            f"`with` block, or a stream not read to its end — is stored when it ends: score it "
+            f"after that."
+        )
+
     def score(
         self,
         span_id: str | None = None,
@@ -561,12 +658,14 @@ class Observer:
         if span_id is not None:
             if not isinstance(span_id, str) or not _HEX16.match(span_id):
                 raise ValueError(f"span_id {span_id!r} is not 16 lowercase hex digits")
-            found = self._span_context(span_id)
+            found = self._span_context(span_id)  # flushes first when the id is not cached
             if found is None:
-                raise KeyError(f"no span {span_id!r} in {self.db_path}: check the id")
+                raise UnknownSpanError(self._unknown("span", span_id))
             trace_id, model, use_case = found
         elif not isinstance(trace_id, str) or not _HEX32.match(trace_id):
             raise ValueError(f"trace_id {trace_id!r} is not 32 lowercase hex digits")
+        elif not self._trace_stored(trace_id):
+            raise UnknownSpanError(self._unknown("trace", trace_id))
         self.store.write_scores(
             pa.table(
                 {
@@ -650,12 +749,20 @@ class Observer:
         """
         if self.capture is None:
             return Health(rows_written=0, pending_memory=0, pending_sidecar=0)
-        return self.capture.processor.health()
+        return dataclasses.replace(
+            self.capture.processor.health(), capture_errors=self.capture_errors.snapshot()
+        )
 
     def close(self) -> None:
-        """Flush, stop the background thread and the metrics server, close the file."""
+        """Flush, stop the background thread and the metrics server, close the file.
+
+        Traced code keeps working: functions decorated with this observer, its ``span()``
+        blocks and clients it instrumented record into the next observer of the same file
+        (``llmobs_nb.init`` again) or, until there is one, run untraced (one warning).
+        """
         if self._closed:
             return
+        self._closing = True  # from here on, new calls do not start spans in this observer
         if self.capture is not None:
             self.capture.shutdown()
         for online in self._online:  # after the last spans ended, before the store closes
@@ -714,14 +821,32 @@ class Observer:
     def serve_metrics(self, port: int = 9464, addr: str = "127.0.0.1") -> Any:
         """Serve ``/metrics`` with prometheus_client's server; re-running is harmless.
 
+        On loopback by default. Another ``addr`` (``"0.0.0.0"`` is every interface) logs a
+        warning naming the URL and what it exposes (model names, use cases, costs…). A port
+        that is taken raises :class:`llmobs_nb.metrics.server.PortInUseError` (an ``OSError``)
+        naming what holds it; ``port=0`` picks a free port.
+
         Example:
             >>> server = obs.serve_metrics(port=9464)   # doctest: +SKIP
             >>> server.url                               # doctest: +SKIP
             'http://127.0.0.1:9464/metrics'
         """
+        from llmobs_nb.metrics.server import PortInUseError
+
         if self.metrics is None:
             raise PermissionError("a read-only observer has no live metrics")
-        return self.metrics.serve(port=port, addr=addr)
+        try:
+            return self.metrics.serve(port=port, addr=addr)
+        except PortInUseError as exc:
+            for other in live_observers():
+                server = other.metrics.server if other.metrics is not None else None
+                if other is not self and server is not None and server.port == port:
+                    holder = (
+                        f"the observer of {other.db_path} in this kernel, which serves "
+                        f"{server.url} (close it, or call its metrics.close())"
+                    )
+                    raise PortInUseError(port, addr, holder) from exc
+            raise
 
     # -- notebook display ---------------------------------------------------------------------
     def dashboard(self, **options: Any) -> Any:
@@ -796,6 +921,7 @@ def get_or_create(db: str | Path, project: str, **options: Any) -> tuple[Observe
                 )
             return existing, False
         observer = Observer(db, project, **options)
+        observer._registry_key = key
         _OBSERVERS[key] = observer
         return observer, True
 

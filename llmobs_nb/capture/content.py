@@ -114,24 +114,41 @@ def request_id(response: Any) -> str | None:
 
 
 def to_text(value: Any) -> str:
-    """A JSON (or str) rendering of call inputs, redacted and cut to a sane size."""
+    """A JSON (or str) rendering of call inputs, redacted and cut to a sane size.
+
+    Objects JSON cannot hold are rendered with ``model_dump()`` or ``repr``; bytes show their
+    first bytes only. Raises only when even ``repr`` fails (callers count that and go on).
+
+    Example:
+        >>> to_text({"q": "hi", "n": 2})
+        '{"q": "hi", "n": 2}'
+    """
     if isinstance(value, str):
-        text = value
+        text = value if value.__class__ is str else str.__str__(value)
     else:
         try:
             text = json.dumps(value, default=_default, ensure_ascii=False)
-        except (TypeError, ValueError):
-            text = repr(value)
+        except Exception:  # circular, too deep, a model_dump() that raises, odd keys…
+            text = _bounded_repr(value)
     if len(text) > MAX_CONTENT_CHARS:
         text = text[:MAX_CONTENT_CHARS] + f"… [{len(text) - MAX_CONTENT_CHARS} chars cut]"
     return redact_text(text)
+
+
+def _bounded_repr(value: Any) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        head = bytes(value[:MAX_CONTENT_CHARS])
+        more = len(value) - len(head)
+        return repr(head) + (f"… [{more} bytes cut]" if more > 0 else "")
+    text = repr(value)
+    return text if text.__class__ is str else str.__str__(text)
 
 
 def _default(obj: Any) -> Any:
     dump = getattr(obj, "model_dump", None)
     if callable(dump):
         return dump()
-    return repr(obj)
+    return _bounded_repr(obj)
 
 
 def call_input(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -40,6 +40,9 @@ class Health:
         last_error: the last write error (``"Type: message"``), None if none happened.
         last_error_at: when it happened (UTC).
         last_flush_at: the last time a write to the store succeeded (UTC).
+        failing: the last write attempt failed (a failure episode is under way).
+        capture_errors: failures inside capture by stage (``obs.capture_errors``): each cost
+            only the field it was reading, never the user's call.
 
     Example:
         >>> h = Health(10, 0, 0, {}, None, None, None)
@@ -55,6 +58,7 @@ class Health:
     last_error_at: datetime | None = None
     last_flush_at: datetime | None = None
     failing: bool = False
+    capture_errors: dict[str, int] = field(default_factory=dict)
 
     @property
     def pending(self) -> int:

@@ -20,6 +20,7 @@ from llmobs_nb.capture import content as ct
 from llmobs_nb.capture import labels as lb
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.capture.error_text import error_description, exception_attributes, http_status
+from llmobs_nb.capture.errors import UNATTRIBUTED, CaptureErrors
 from llmobs_nb.capture.fields import field_view
 from llmobs_nb.capture.presets import add_valid
 from llmobs_nb.capture.redact import redact_text
@@ -61,8 +62,42 @@ def capture_failed(what: str, exc: BaseException) -> None:
         )
 
 
+_WHAT = {
+    "scope": "prepare a span",
+    "input": "record a call's input",
+    "start": "start a span",
+    "response": "read a response",
+    "usage": "read token usage",
+    "stream": "trace a stream",
+    "exception": "record an exception",
+    "end": "end a span",
+    "attribute": "set a span attribute",
+}
+
+
+def capture_error(stage: str, exc: BaseException, errors: CaptureErrors | None = None) -> None:
+    """Count a failure inside capture (in ``errors``, by ``stage``) and log it once per kind.
+
+    Never raises: it runs inside ``except`` blocks that must hand the user's call back intact.
+
+    Example:
+        >>> errors = CaptureErrors()
+        >>> capture_error("input", ValueError("bad repr"), errors)
+        >>> errors.snapshot()
+        {'input': 1}
+    """
+    try:
+        (UNATTRIBUTED if errors is None else errors).add(stage)
+        capture_failed(_WHAT.get(stage, stage), exc)
+    except Exception:  # pragma: no cover - logging itself failed (a broken handler)
+        pass
+
+
 class SpanHandle:
     """The span inside ``with obs.span(...) as span``: add attributes, usage, content.
+
+    Nothing here raises because of capture: a value that cannot be recorded is counted
+    (``obs.capture_errors``) and logged once, and the block goes on.
 
     Example:
         >>> with obs.span("retrieval", kind="retrieval", top_k=5) as span:  # doctest: +SKIP
@@ -76,13 +111,20 @@ class SpanHandle:
 
     @property
     def span_id(self) -> str:
-        """This span's id, 16 hex digits, as stored in ``spans.span_id``."""
+        """This span's id, 16 hex digits, as stored in ``spans.span_id`` (all zeros when the
+        span is not recorded, e.g. after ``obs.close()``)."""
         return format(self._scope.span.get_span_context().span_id, "016x")
 
     @property
     def trace_id(self) -> str:
         """The trace's id, 32 hex digits."""
         return format(self._scope.span.get_span_context().trace_id, "032x")
+
+    @property
+    def recording(self) -> bool:
+        """Whether this span is recorded (False after ``obs.close()`` with no new observer)."""
+        span = self._scope.span
+        return span is not None and span is not trace.INVALID_SPAN
 
     @property
     def otel_span(self) -> trace.Span:
@@ -93,12 +135,20 @@ class SpanHandle:
         self._scope.set_attribute(key, value)
 
     def set_attributes(self, attributes: dict[str, Any]) -> None:
-        for key, value in attributes.items():
+        try:
+            items = list(attributes.items())
+        except Exception as exc:
+            self._scope.error("attribute", exc)
+            return
+        for key, value in items:
             self._scope.set_attribute(key, value)
 
     def set_usage(self, usage: Any) -> None:
         """Record token usage (an OpenAI/Anthropic usage object or a dict)."""
-        self._scope.add_usage(parse_usage(usage))
+        try:
+            self._scope.add_usage(parse_usage(usage))
+        except Exception as exc:
+            self._scope.error("usage", exc)
 
     def set_response(self, response: Any) -> None:
         """Record usage, response model, finish reason and (if captured) text of a response."""
@@ -107,12 +157,12 @@ class SpanHandle:
     def set_input(self, value: Any) -> None:
         """Record the prompt (only kept when the observer captures content)."""
         if self._scope.capture_content:
-            self._scope.set_attribute(sc.LLMOBS_INPUT, ct.to_text(value))
+            self._scope.set_text(sc.LLMOBS_INPUT, value)
 
     def set_output(self, value: Any) -> None:
         """Record the answer (only kept when the observer captures content)."""
         if self._scope.capture_content:
-            self._scope.set_attribute(sc.LLMOBS_OUTPUT, ct.to_text(value))
+            self._scope.set_text(sc.LLMOBS_OUTPUT, value)
 
     def mark_first_token(self) -> None:
         """Record time to first token now (for streams you consume yourself)."""
@@ -120,7 +170,13 @@ class SpanHandle:
 
 
 class SpanScope:
-    """Start, make current, annotate and end one OpenTelemetry span."""
+    """Start, make current, annotate and end one OpenTelemetry span.
+
+    Every step that runs around a user's call is guarded: an error inside capture is counted in
+    ``errors`` by stage and logged once (:func:`capture_error`), never raised into the call.
+    A scope without ``capture`` (:meth:`disabled`) records nothing: what ``obs.span(...)``
+    gives once its observer is closed.
+    """
 
     __slots__ = (
         "_ended",
@@ -133,6 +189,7 @@ class SpanScope:
         "attributes",
         "capture",
         "capture_content",
+        "errors",
         "input_value",
         "is_model_call",
         "keep_output",
@@ -148,7 +205,7 @@ class SpanScope:
 
     def __init__(
         self,
-        capture: Capture,
+        capture: Capture | None,
         name: str,
         attributes: dict[str, Any],
         labels: dict[str, str],
@@ -158,6 +215,7 @@ class SpanScope:
         parent_context: otel_context.Context | None = None,
         keep_output: bool = False,
         preset: dict[str, Any] | None = None,
+        errors: CaptureErrors | None = None,
     ) -> None:
         self.capture = capture
         # Attributes validated once for every call of a decorated function (presets.py).
@@ -168,6 +226,7 @@ class SpanScope:
         self.capture_content = capture_content
         self.is_model_call = is_model_call
         self.parent_context = parent_context
+        self.errors = errors
         self.span: Any = None
         self.start_ns = 0
         self._tokens: tuple[Token[Any], Token[Any]] | None = None
@@ -183,40 +242,111 @@ class SpanScope:
         self._ended = False
         self.on_end: Any = None
 
+    @classmethod
+    def disabled(cls, name: str, errors: CaptureErrors | None = None) -> SpanScope:
+        """A scope that records nothing (its span is OpenTelemetry's invalid span).
+
+        Example:
+            >>> with SpanScope.disabled("retrieval") as span:
+            ...     span.set_attribute("k", 1)
+            >>> span.span_id, span.recording
+            ('0000000000000000', False)
+        """
+        scope = cls(None, name, {}, {}, capture_content=False, is_model_call=False, errors=errors)
+        scope.span = trace.INVALID_SPAN
+        scope._ended = True
+        return scope
+
+    def error(self, stage: str, exc: BaseException) -> None:
+        """Count and log a capture failure of this span (never raises)."""
+        capture_error(stage, exc, self.errors)
+
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> SpanScope:
         attrs = self.attributes
         for label, value in self.labels.items():
             attrs[lb.LABEL_ATTRIBUTES[label]] = value
-        self.span = self.capture.tracer.start_span(
+        self.span = self.capture.tracer.start_span(  # type: ignore[union-attr]
             self.name, context=self.parent_context, attributes=attrs
         )
         if self.preset:
             add_valid(self.span, self.preset, keep_existing=True)
         self.start_ns = time.perf_counter_ns()
         if self.is_model_call:  # known here; the processor need not inspect attributes
-            self.capture.processor.opened_model_call(self.span.get_span_context().span_id)
+            self.capture.processor.opened_model_call(  # type: ignore[union-attr]
+                self.span.get_span_context().span_id
+            )
         return self
+
+    def start_safely(self) -> bool:
+        """Start the span; False (counted, logged) when it could not: run the call untraced."""
+        try:
+            self.start()
+            return True
+        except Exception as exc:
+            self.error("start", exc)
+            self._give_up()
+            return False
+
+    def open(self) -> bool:
+        """Start the span and make it current; False when capture failed (call untraced)."""
+        try:
+            self.start()
+            self.attach()
+            return True
+        except Exception as exc:
+            self.error("start", exc)
+            self.detach()
+            self._give_up()
+            return False
+
+    def _give_up(self) -> None:
+        # A span that could not be fully set up is ended as is (if it started) and forgotten.
+        span = self.span
+        self.span = trace.INVALID_SPAN
+        self._ended = True
+        if span is not None and span is not trace.INVALID_SPAN:
+            try:
+                span.end()
+            except Exception as exc:
+                self.error("end", exc)
 
     def attach(self) -> None:
         ctx = trace.set_span_in_context(self.span, self.parent_context)
-        self._tokens = (otel_context.attach(ctx), lb.current_labels.set(self.labels))
+        otel_token = otel_context.attach(ctx)
+        try:
+            labels_token = lb.current_labels.set(self.labels)
+        except BaseException:
+            otel_context.detach(otel_token)
+            raise
+        self._tokens = (otel_token, labels_token)
+
+    def attach_safely(self) -> None:
+        """:meth:`attach`, counting (never raising) a failure."""
+        try:
+            self.attach()
+        except Exception as exc:
+            self.error("start", exc)
 
     def detach(self) -> None:
+        """Undo :meth:`attach`; never raises."""
         if self._tokens is not None:
             otel_token, labels_token = self._tokens
             self._tokens = None
-            lb.current_labels.reset(labels_token)
-            otel_context.detach(otel_token)
+            try:
+                lb.current_labels.reset(labels_token)
+                otel_context.detach(otel_token)
+            except Exception as exc:
+                self.error("end", exc)
 
     def __enter__(self) -> SpanHandle:
-        self.start()
-        self.attach()
+        if not self._ended:
+            self.open()
         return SpanHandle(self)
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         self.detach()
-        if exc is not None:
+        if exc is not None and not self._ended:
             self.fail(exc)
         if not self._handed_off:
             self.end()
@@ -225,6 +355,12 @@ class SpanScope:
     def hand_off(self) -> None:
         """A stream now owns the span: leaving the ``with`` block must not end it."""
         self._handed_off = True
+
+    def close_failed(self, exc: BaseException) -> None:
+        """The call raised ``exc``: detach, record it, end the span (never raises)."""
+        self.detach()
+        self.fail(exc)
+        self.end()
 
     def fail(self, exc: BaseException) -> None:
         """Record the exception: with content off, no message text (see ``error_text``)."""
@@ -237,9 +373,10 @@ class SpanScope:
             self.span.add_event("exception", exception_attributes(exc, content))
             self.span.set_status(Status(StatusCode.ERROR, error_description(exc, content)))
         except Exception as inner:
-            capture_failed("record an exception", inner)
+            self.error("exception", inner)
 
     def end(self, abandoned: bool = False) -> None:
+        """Write what the call learnt and end the span, once; never raises."""
         if self._ended:
             return
         self._ended = True
@@ -258,21 +395,35 @@ class SpanScope:
             if final:  # values built here, valid by construction: no second validation
                 add_valid(self.span, final, keep_existing=False)
         except Exception as exc:
-            capture_failed("record usage", exc)
-        self.span.end()
+            self.error("end", exc)
+        try:
+            self.span.end()
+        except Exception as exc:
+            self.error("end", exc)
         if self.on_end is not None:
             try:
                 self.on_end(self)
             except Exception as exc:
-                capture_failed("run an end-of-call hook", exc)
+                self.error("end", exc)
 
     # -- annotations -------------------------------------------------------------------------
     def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute; a value that is not an OpenTelemetry value is stored as text."""
         if value is None:
             return
-        if not isinstance(value, str | bool | int | float | list | tuple):
-            value = ct.to_text(value)
-        self.span.set_attribute(key, value)
+        try:
+            if not isinstance(value, str | bool | int | float | list | tuple):
+                value = ct.to_text(value)
+            self.span.set_attribute(key, value)
+        except Exception as exc:
+            self.error("attribute", exc)
+
+    def set_text(self, key: str, value: Any) -> None:
+        """Set a content attribute (input or output) as redacted, bounded text."""
+        try:
+            self.span.set_attribute(key, ct.to_text(value))
+        except Exception as exc:
+            self.error("attribute", exc)
 
     def add_usage(self, usage: Usage) -> None:
         if usage.is_empty() and not usage.problems:
@@ -293,11 +444,21 @@ class SpanScope:
             )
 
     def read_response(self, response: Any) -> None:
-        """Usage, response model, ids, finish reason and text of a complete response."""
+        """Usage, response model, ids, finish reason and text of a complete response.
+
+        Each part is read on its own: a field that cannot be read costs that field only.
+        """
         try:
             fields = field_view(response)  # an SDK's pydantic response read as a dict
+        except Exception as exc:
+            self.error("response", exc)
+            fields = response
+        try:
             self.add_usage(usage_from_response(fields))
-            found = self._found
+        except Exception as exc:
+            self.error("usage", exc)
+        found = self._found
+        try:
             model = ct.response_model(fields)
             if model:
                 found[sc.GEN_AI_RESPONSE_MODEL] = model
@@ -310,20 +471,26 @@ class SpanScope:
             req = ct.request_id(response)
             if req:
                 found[sc.LLMOBS_REQUEST_ID] = req
-            if self.capture_content or self.keep_output:
+        except Exception as exc:
+            self.error("response", exc)
+        if self.capture_content or self.keep_output:
+            try:
                 text = ct.response_text(response)
                 if text is not None:
                     self.output_text = text
                     if self.capture_content:
                         found[sc.LLMOBS_OUTPUT] = ct.to_text(text)
-        except Exception as exc:
-            capture_failed("read a response", exc)
+            except Exception as exc:
+                self.error("response", exc)
 
     def mark_first_chunk(self) -> None:
         if not self._first_chunk_seen:
             self._first_chunk_seen = True
-            ttft = (time.perf_counter_ns() - self.start_ns) / 1e9
-            self.span.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttft)
+            try:
+                ttft = (time.perf_counter_ns() - self.start_ns) / 1e9
+                self.span.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttft)
+            except Exception as exc:
+                self.error("stream", exc)
 
     def on_chunk(self, chunk: Any) -> None:
         """Called for every chunk a stream yields: TTFT, usage, model, text."""
@@ -344,4 +511,4 @@ class SpanScope:
             if reason:
                 self._found[sc.GEN_AI_RESPONSE_FINISH_REASONS] = (reason,)
         except Exception as exc:
-            capture_failed("read a stream chunk", exc)
+            self.error("stream", exc)

@@ -7,29 +7,49 @@ whatever the consumer does in between.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from types import AsyncGeneratorType, GeneratorType
 from typing import Any
 
 from llmobs_nb.capture.scope import SpanScope
 
 
-def iterate(scope: SpanScope, iterator: Iterator[Any]) -> Iterator[Any]:
-    """Yield from ``iterator``, feeding each chunk to ``scope``; end the span however it stops."""
+def iterate(scope: SpanScope, iterator: Iterator[Any]) -> Generator[Any, Any, Any]:
+    """Yield from ``iterator``, feeding each chunk to ``scope``; end the span however it stops.
+
+    Behaves like ``yield from iterator``: values sent in and exceptions thrown in reach the
+    wrapped generator, its return value is returned, closing it closes the wrapped one.
+    """
     if scope.span is None:
-        scope.start()
+        scope.start_safely()  # when it cannot start, the scope records nothing: items still flow
     abandoned = False
+    sent: Any = None
+    thrown: BaseException | None = None
     try:
         while True:
-            scope.attach()
+            scope.attach_safely()
             try:
-                item = next(iterator)
+                if thrown is not None:
+                    exc, thrown = thrown, None
+                    throw = getattr(iterator, "throw", None)
+                    if throw is None:
+                        raise exc
+                    item = throw(exc)
+                elif sent is None:
+                    item = next(iterator)
+                else:
+                    item = iterator.send(sent)  # type: ignore[attr-defined]
             except StopIteration as stop:
                 return stop.value
             finally:
                 scope.detach()
             scope.on_chunk(item)
-            yield item
+            try:
+                sent = yield item
+            except GeneratorExit:
+                raise
+            except BaseException as exc:  # thrown in by the consumer: hand it on
+                thrown = exc
     except GeneratorExit:
         abandoned = True
         close = getattr(iterator, "close", None)
@@ -43,22 +63,38 @@ def iterate(scope: SpanScope, iterator: Iterator[Any]) -> Iterator[Any]:
         scope.end(abandoned=abandoned)
 
 
-async def aiterate(scope: SpanScope, iterator: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    """Async twin of :func:`iterate`."""
+async def aiterate(scope: SpanScope, iterator: AsyncIterator[Any]) -> AsyncGenerator[Any, Any]:
+    """Async twin of :func:`iterate` (``asend``/``athrow``/``aclose`` reach the wrapped one)."""
     if scope.span is None:
-        scope.start()
+        scope.start_safely()
     abandoned = False
+    sent: Any = None
+    thrown: BaseException | None = None
     try:
         while True:
-            scope.attach()
+            scope.attach_safely()
             try:
-                item = await iterator.__anext__()
+                if thrown is not None:
+                    exc, thrown = thrown, None
+                    athrow = getattr(iterator, "athrow", None)
+                    if athrow is None:
+                        raise exc
+                    item = await athrow(exc)
+                elif sent is None:
+                    item = await iterator.__anext__()
+                else:
+                    item = await iterator.asend(sent)  # type: ignore[attr-defined]
             except StopAsyncIteration:
                 return
             finally:
                 scope.detach()
             scope.on_chunk(item)
-            yield item
+            try:
+                sent = yield item
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                thrown = exc
     except GeneratorExit:
         abandoned = True
         aclose = getattr(iterator, "aclose", None)

@@ -89,7 +89,7 @@ class _Manager:
             kind="llm",
             parent=self._parent,
         )
-        self._scope.attach()
+        self._scope.attach_safely()
 
     def _failed(self, exc: BaseException) -> None:
         assert self._scope is not None

@@ -19,7 +19,7 @@ from opentelemetry import context as otel_context
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.capture.content import call_input, to_text
 from llmobs_nb.capture.decorators import finish
-from llmobs_nb.capture.scope import SpanScope, capture_failed
+from llmobs_nb.capture.scope import SpanScope, capture_error
 
 if TYPE_CHECKING:
     from llmobs_nb.observer import Observer
@@ -118,22 +118,37 @@ def start_call(
     kind: str,
     parent: Any = None,
 ) -> SpanScope:
-    """A started span for one SDK call."""
-    attrs = _request_attributes(kwargs, operation, provider)
-    if obs.capture_content:
-        attrs[sc.LLMOBS_INPUT] = to_text(call_input((), kwargs))
-    attrs[sc.LLMOBS_KIND] = kind
-    model = attrs.get(sc.GEN_AI_REQUEST_MODEL, "")
-    scope = obs._scope(
-        f"{operation} {model}".strip(),
-        kind,
-        {},
-        use_case=None,
-        user_id=None,
-        parent_context=parent,
-        preset=attrs,  # str, int, float and bool values only: valid by construction
-    )
-    scope.start()
+    """A started span for one SDK call, in ``obs``'s live observer (see ``Observer._live``).
+
+    Never raises: with no live observer, or when capture fails (counted, logged), the scope is
+    one that records nothing and the call goes on.
+    """
+    try:
+        live = obs._live()
+        attrs = _request_attributes(kwargs, operation, provider)
+        model = attrs.get(sc.GEN_AI_REQUEST_MODEL, "")
+        name = f"{operation} {model}".strip()
+        if live is None:
+            return SpanScope.disabled(name, obs.capture_errors)
+        if live.capture_content:
+            try:
+                attrs[sc.LLMOBS_INPUT] = to_text(call_input((), kwargs))
+            except Exception as exc:
+                capture_error("input", exc, live.capture_errors)
+        attrs[sc.LLMOBS_KIND] = kind
+        scope = live._scope(
+            name,
+            kind,
+            {},
+            use_case=None,
+            user_id=None,
+            parent_context=parent,
+            preset=attrs,  # str, int, float and bool values only: valid by construction
+        )
+    except Exception as exc:
+        capture_error("scope", exc, getattr(obs, "capture_errors", None))
+        return SpanScope.disabled(operation)
+    scope.start_safely()
     return scope
 
 
@@ -148,7 +163,7 @@ def _after_request(scope: SpanScope, box: list[int], result: Any) -> None:
             if rid:
                 scope.span.set_attribute(sc.LLMOBS_REQUEST_ID, rid)
     except Exception as exc:
-        capture_failed("read request metadata", exc)
+        scope.error("response", exc)
 
 
 def patch_method(
@@ -177,8 +192,12 @@ def patch_method(
         async def traced(*args: Any, **kwargs: Any) -> Any:
             if _suppressed.get():
                 return await original(*args, **kwargs)
-            with call().started(kwargs) as running:
+            running = call().begin(kwargs)
+            try:
                 result = await original(*args, **kwargs)
+            except BaseException as exc:
+                running.failed(exc)
+                raise
             return running.done(result)
 
     else:
@@ -187,8 +206,12 @@ def patch_method(
         def traced(*args: Any, **kwargs: Any) -> Any:
             if _suppressed.get():
                 return original(*args, **kwargs)
-            with call().started(kwargs) as running:
+            running = call().begin(kwargs)
+            try:
                 result = original(*args, **kwargs)
+            except BaseException as exc:
+                running.failed(exc)
+                raise
             return running.done(result)
 
     setattr(traced, _MARK, True)
@@ -197,35 +220,57 @@ def patch_method(
 
 
 class SDKCall:
-    """One traced SDK call: its span is current and its HTTP attempts are counted inside
-    ``with call.started(kwargs)``; an exception ends the span as failed, ``done(result)``
-    reads the result (a stream takes the span over)."""
+    """One traced SDK call: between :meth:`begin` and :meth:`done` (or :meth:`failed`) its span
+    is current and its HTTP attempts are counted; an exception ends the span as failed,
+    ``done(result)`` reads the result (a stream takes the span over). Nothing here raises into
+    the call: capture failures are counted and logged."""
 
     def __init__(self, obs: Observer, *, operation: str, provider: str, kind: str) -> None:
         self.obs, self.operation, self.provider, self.kind = obs, operation, provider, kind
         self.attempts = [0]
+        self._token: Any = None
 
-    @contextlib.contextmanager
-    def started(self, kwargs: dict[str, Any]) -> Iterator[SDKCall]:
+    def begin(self, kwargs: dict[str, Any]) -> SDKCall:
+        """Start the span and make it current; returns self."""
         self.scope = start_call(
             self.obs, kwargs, operation=self.operation, provider=self.provider, kind=self.kind
         )
-        token = _attempts.set(self.attempts)
-        self.scope.attach()
+        self._token = _attempts.set(self.attempts)
+        self.scope.attach_safely()
+        return self
+
+    def _leave(self) -> None:
+        self.scope.detach()
+        token, self._token = self._token, None
+        if token is not None:
+            try:
+                _attempts.reset(token)
+            except Exception as exc:
+                self.scope.error("end", exc)
+
+    def failed(self, exc: BaseException) -> None:
+        """The SDK call raised ``exc``: record it and end the span (never raises)."""
+        self._leave()
+        _after_request(self.scope, self.attempts, None)
+        self.scope.fail(exc)
+        self.scope.end()
+
+    @contextlib.contextmanager
+    def started(self, kwargs: dict[str, Any]) -> Iterator[SDKCall]:
+        """``with call.started(kwargs) as running: ...`` — :meth:`begin` as a block."""
+        self.begin(kwargs)
         try:
             yield self
         except BaseException as exc:
-            self.scope.detach()
-            _after_request(self.scope, self.attempts, None)
-            self.scope.fail(exc)
-            self.scope.end()
+            self.failed(exc)
             raise
         else:
-            self.scope.detach()
-        finally:
-            _attempts.reset(token)
+            self._leave()
 
     def done(self, result: Any) -> Any:
+        """Read the SDK's result; returns what the caller gets (the result, or its stream)."""
+        if self._token is not None:
+            self._leave()
         _after_request(self.scope, self.attempts, result)
         return finish_and_end(self.scope, result)
 

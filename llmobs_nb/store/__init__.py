@@ -2,6 +2,7 @@
 
 from llmobs_nb.store.errors import (
     CorruptStoreError,
+    ForkedChildError,
     NotAStoreError,
     SchemaTooNewError,
     StoreError,
@@ -12,6 +13,7 @@ from llmobs_nb.store.store import MEMORY, Store
 __all__ = [
     "MEMORY",
     "CorruptStoreError",
+    "ForkedChildError",
     "NotAStoreError",
     "SchemaTooNewError",
     "Store",

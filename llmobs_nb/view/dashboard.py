@@ -16,6 +16,7 @@ import ipywidgets as widgets
 
 from llmobs_nb.view import offline, panels
 from llmobs_nb.view.cost_charts import HOURLY_BUDGET_USD
+from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.explorer import TraceExplorer, html_output
 from llmobs_nb.view.html import STYLE, cards_html, headline_figures
 from llmobs_nb.view.source import DIMENSIONS, DataSource, Filters
@@ -160,7 +161,7 @@ class Dashboard:
     def _show_time_range(self) -> None:
         labels = self.time.label or ("—", "—")
         self.time_label.value = (
-            f'<span class="llmobs-range">{labels[0]} → {labels[1]} UTC</span>'
+            f'<span class="llmobs-range">{html_text(labels[0])} → {html_text(labels[1])} UTC</span>'
             if labels[0] != "—"
             else ""
         )
@@ -252,7 +253,7 @@ class Dashboard:
                     self.explorer.update(calls)
                 found = panels.alerts(calls, self.score_name)
         except Exception as exc:  # shown in the dashboard: a background thread has no traceback
-            self.status.value = f'<span class="llmobs">slow panels failed: {exc}</span>'
+            self.status.value = f'<span class="llmobs">slow panels failed: {html_text(exc)}</span>'
             return
         if generation != self._generation:
             return  # a newer filter change is on its way; its own result will be drawn
@@ -314,7 +315,9 @@ class Dashboard:
             try:
                 self.refresh()
             except Exception as exc:  # keep the timer alive through one bad refresh
-                self.status.value = f'<span class="llmobs">auto-refresh failed: {exc}</span>'
+                self.status.value = (
+                    f'<span class="llmobs">auto-refresh failed: {html_text(exc)}</span>'
+                )
 
     def stop_auto_refresh(self) -> None:
         """Stop the auto-refresh timer (no-op when none runs)."""

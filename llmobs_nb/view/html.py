@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from html import escape
 from typing import Any
 
 import polars as pl
+
+from llmobs_nb.view.escaping import html_text
 
 STYLE = """<style>
 .llmobs{font-family:Inter,'Segoe UI',Helvetica,Arial,sans-serif;font-size:13px;color:#222}
@@ -31,8 +32,8 @@ def format_value(value: Any) -> str:
     """A cell as text: thousands separators, 4 significant digits, UTC times, — for NULL.
 
     Example:
-        >>> format_value(1234567), format_value(0.012345), format_value(None)
-        ('1,234,567', '0.01234', '—')
+        >>> format_value(1234567), format_value(0.0123456), format_value(None)
+        ('1,234,567', '0.01235', '—')
     """
     if value is None:
         return "—"
@@ -56,7 +57,7 @@ def table_html(frame: pl.DataFrame, *, max_rows: int = 20, max_chars: int = 120)
         >>> "<table>" in table_html(pl.DataFrame({"model": ["gpt-4o"], "n": [3]}))
         True
     """
-    head = "".join(f"<th>{escape(c)}</th>" for c in frame.columns)
+    head = "".join(f"<th>{html_text(c)}</th>" for c in frame.columns)
     numeric = {c for c, t in frame.schema.items() if t.is_numeric()}
     rows = []
     for row in frame.head(max_rows).iter_rows(named=True):
@@ -66,7 +67,7 @@ def table_html(frame: pl.DataFrame, *, max_rows: int = 20, max_chars: int = 120)
             if len(text) > max_chars:
                 text = text[: max_chars - 1] + "…"
             klass = ' class="num"' if column in numeric else ""
-            cells.append(f"<td{klass}>{escape(text)}</td>")
+            cells.append(f"<td{klass}>{html_text(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = ""
     if frame.height > max_rows:
@@ -85,8 +86,8 @@ def cards_html(figures: dict[str, str], alerts: tuple[str, ...] = ()) -> str:
     for name, value in figures.items():
         klass = "card alert" if name in alerts else "card"
         cards.append(
-            f'<div class="{klass}"><div class="v">{escape(value)}</div>'
-            f'<div class="k">{escape(name)}</div></div>'
+            f'<div class="{klass}"><div class="v">{html_text(value)}</div>'
+            f'<div class="k">{html_text(name)}</div></div>'
         )
     return f'<div class="cards">{"".join(cards)}</div>'
 
@@ -138,7 +139,7 @@ def observer_html(obs: Any) -> str:
                 "(SELECT count(*) FROM runs) AS runs FROM llm_calls"
             ).row(0, named=True)
         except Exception as exc:  # a repr must never raise: say what went wrong instead
-            body = f'<div class="muted">store not readable: {escape(str(exc))}</div>'
+            body = f'<div class="muted">store not readable: {html_text(str(exc))}</div>'
         else:
             cost = numbers["cost_usd"]
             figures = {
@@ -154,13 +155,13 @@ def observer_html(obs: Any) -> str:
             alerts = ("errors",) if numbers["errors"] else ()
             span = ""
             if numbers["first_call"] is not None:
+                first, last = (format_value(numbers[k]) for k in ("first_call", "last_call"))
                 span = (
-                    f'<div class="muted">calls from {format_value(numbers["first_call"])} '
-                    f"to {format_value(numbers['last_call'])}</div>"
+                    f'<div class="muted">calls from {html_text(first)} to {html_text(last)}</div>'
                 )
             body = cards_html(figures, alerts) + span
     rows = "".join(
-        f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in facts.items()
+        f"<tr><th>{html_text(k)}</th><td>{html_text(str(v))}</td></tr>" for k, v in facts.items()
     )
     return (
         f'{STYLE}<div class="llmobs"><h3>llmobs_nb observer</h3><table>{rows}</table>{body}</div>'

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import base64
 import gzip
-import json
 import uuid
 from functools import lru_cache
-from html import escape
 from pathlib import Path
 from typing import Any
 
 import altair as alt
+
+from llmobs_nb.view.escaping import html_text, script_json
 
 VENDOR = Path(__file__).parent / "vendor"
 LIBRARIES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
@@ -92,8 +92,9 @@ def _embed_js(div_id: str, spec: dict[str, Any], options: dict[str, Any]) -> str
     return (
         "(function(){var s=document.currentScript;"
         "var el=s&&s.previousElementSibling;"
-        f'if(!el||el.id!=="{div_id}"){{el=document.getElementById("{div_id}");}}'
-        f"var spec={json.dumps(spec)};var opt={json.dumps(options)};var tries=0;"
+        f"var id={script_json(div_id)};"
+        "if(!el||el.id!==id){el=document.getElementById(id);}"
+        f"var spec={script_json(spec)};var opt={script_json(options)};var tries=0;"
         "function go(){if(window.__llmobsVega){window.__llmobsVega.then(function(embed){"
         "return embed(el,spec,opt);}).catch(function(e){el.textContent='chart error: '+e;});}"
         "else if(tries++<400){setTimeout(go,50);}"
@@ -112,7 +113,7 @@ def spec_html(spec: dict[str, Any], *, loader: bool = True) -> str:
     div_id = f"llmobs-vis-{uuid.uuid4().hex}"
     head = loader_html() if loader else ""
     return (
-        f'{head}<div id="{div_id}" class="llmobs-chart"></div>'
+        f'{head}<div id="{html_text(div_id)}" class="llmobs-chart"></div>'
         f"<script>{_embed_js(div_id, spec, EMBED_OPTIONS)}</script>"
     )
 
@@ -138,7 +139,7 @@ def page_html(title: str, body: str) -> str:
     """
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title>{loader_html()}</head>"
+        f"<title>{html_text(title)}</title>{loader_html()}</head>"
         f"<body>{body}</body></html>\n"
     )
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
 from typing import Any
 
 from llmobs_nb.view import offline, panels
+from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.html import STYLE, cards_html, headline_figures, table_html
 from llmobs_nb.view.source import DataSource, Filters
 
@@ -58,8 +58,8 @@ def report_html(source: Any, *, title: str | None = None, filters: Filters | Non
     alerts = ("alerts",) if numbers["alerts"] else ()
     body = (
         f'{STYLE}<div class="llmobs" style="max-width:1480px;margin:16px auto">'
-        f"<h1>{escape(heading)}</h1>"
-        f"<div class='muted'>{escape(data.label)} · written {created}</div>"
+        f"<h1>{html_text(heading)}</h1>"
+        f"<div class='muted'>{html_text(data.label)} · written {created}</div>"
         f"{cards_html(headline_figures(numbers), alerts)}"
         '<div style="display:grid;gap:12px;'
         'grid-template-columns:repeat(auto-fit,minmax(720px,1fr))">'

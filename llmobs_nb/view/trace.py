@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from html import escape
 from typing import Any
 
 import polars as pl
 
 from llmobs_nb.view import offline
+from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.html import STYLE, format_value, table_html
 from llmobs_nb.view.source import DataSource
 from llmobs_nb.view.trace_charts import span_layout, waterfall_chart
@@ -82,7 +82,7 @@ class Trace:
         row = found.row(0, named=True)
         skip = {"attributes", "input_text", "output_text", "label", "row", "depth"}
         fields = "".join(
-            f"<tr><th>{escape(k)}</th><td>{escape(format_value(v))}</td></tr>"
+            f"<tr><th>{html_text(k)}</th><td>{html_text(format_value(v))}</td></tr>"
             for k, v in row.items()
             if k not in skip and v is not None
         )
@@ -90,17 +90,16 @@ class Trace:
         if isinstance(attributes, str) and attributes:
             with contextlib.suppress(ValueError):  # not JSON after all: show it as stored
                 attributes = json.dumps(json.loads(attributes), indent=2, sort_keys=True)
-        parts = [
-            f"<h3>{escape(str(row['name']))} <span class='muted'>{escape(span_id)}</span></h3>"
-        ]
+        title = html_text(str(row["name"]))
+        parts = [f"<h3>{title} <span class='muted'>{html_text(span_id)}</span></h3>"]
         parts.append(f"<table>{fields}</table>")
         for key, label in (("input_text", "input"), ("output_text", "output")):
             text = row.get(key)
             if text:
-                parts.append(f"<div><b>{label}</b><pre>{escape(text)}</pre></div>")
+                parts.append(f"<div><b>{html_text(label)}</b><pre>{html_text(text)}</pre></div>")
         if attributes:
             parts.append(
-                f"<details><summary>attributes</summary><pre>{escape(str(attributes))}</pre></details>"
+                f"<details><summary>attributes</summary><pre>{html_text(str(attributes))}</pre></details>"
             )
         if self.scores.height and "span_id" in self.scores.columns:
             mine = self.scores.filter(pl.col("span_id") == span_id)
@@ -122,7 +121,7 @@ class Trace:
             ]
             scores = "<h3>scores</h3>" + table_html(self.scores.select(columns))
         details = "".join(
-            f"<details><summary>{escape(str(label))}</summary>{self.span_html(span_id)}</details>"
+            f"<details><summary>{html_text(str(label))}</summary>{self.span_html(span_id)}</details>"
             for span_id, label in self.spans.select("span_id", "label").iter_rows()
         )
         return (

@@ -86,9 +86,11 @@ def test_every_row_captured_before_a_normal_exit_is_in_the_file(db_path):
         @obs.observe(model="gpt-4o")
         def ask(i):
             return {{"usage": {{"prompt_tokens": i, "completion_tokens": 1}}}}
+        with obs.span("first") as first:
+            pass
+        obs.score(trace_id=first.trace_id, name="quality", value=0.5)  # flushes "first" only
         for i in range(5000):
             ask(i)
-        obs.score(trace_id="0" * 32, name="quality", value=0.5)
         # no flush, no close: interpreter exit must persist everything
         """
     )
