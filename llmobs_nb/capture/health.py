@@ -36,7 +36,9 @@ class Health:
             not be written and the in-memory bound was reached; the oldest went first),
             ``"conversion"`` (a row no field-by-field repair could store), ``"rejected"`` (the
             store refused a row even with its bad fields set to NULL), ``"shutdown"`` (still
-            unwritable when the observer closed).
+            unwritable when the observer closed), ``"after_close"`` (a call in flight when the
+            observer closed ended later and its row could not be kept in the sidecar for the
+            next observer of the file).
         last_error: the last write error (``"Type: message"``), None if none happened.
         last_error_at: when it happened (UTC).
         last_flush_at: the last time a write to the store succeeded (UTC).

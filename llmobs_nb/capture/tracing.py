@@ -133,6 +133,21 @@ class BufferingProcessor(SpanProcessor):
         self.drain(force=True)
         with self._drain_lock:
             self.queue.close()
+            # Calls in flight when the observer closed end later: their rows are kept for the
+            # next observer of this file (instance attribute: the open path stays as it was).
+            self.on_end = self._on_end_after_close  # type: ignore[method-assign]
+
+    def _on_end_after_close(self, span: ReadableSpan) -> None:
+        """A span that ended after :meth:`shutdown`: to the sidecar, or counted as dropped."""
+        try:
+            record = record_of(span)
+            if not self._capture_content():
+                record = without_content(record)
+            table = to_columns([record], self._project, self._prices)
+            with self._drain_lock:
+                self.queue.keep_for_later(table, "after_close")
+        except Exception as exc:
+            capture_failed("keep a call that ended after close", exc)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """An explicit flush: convert everything and try the store now, past any backoff.

@@ -287,6 +287,12 @@ class WriteQueue:
                 self.last_error,
             )
 
+    def keep_for_later(self, table: pa.Table, reason: str) -> None:
+        """Rows that can no longer be written here (their observer closed): into the sidecar,
+        which the next ``init`` on this file takes in, or dropped and counted as ``reason``."""
+        if not self._spill(table):
+            self.drop(reason, table.num_rows)
+
     def _sidecar_empty(self) -> bool:
         return self._sidecar is None or not self._sidecar.files()
 

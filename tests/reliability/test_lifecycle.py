@@ -263,3 +263,30 @@ def test_capture_errors_are_exported_and_readable(store):
     assert obs.capture_errors.snapshot() == {"input": 1}
     assert 'llmobs_capture_errors_total{stage="input"} 1.0' in obs.metrics_text()
     assert obs.calls().height == 1  # the call is recorded, without its input text
+
+
+def test_a_call_in_flight_when_the_observer_closes_reaches_the_next_observer(store):
+    """A call that started before close() and ends after it is not lost: its row waits in the
+    sidecar beside the file and the next observer of the file takes it in."""
+    obs = llmobs_nb.init(db=store, project="life")
+    started, release = threading.Event(), threading.Event()
+
+    @obs.observe(model="gpt-4o", name="slow call")
+    def slow():
+        started.set()
+        release.wait(10)
+        return USAGE
+
+    results: list[object] = []
+    worker = threading.Thread(target=lambda: results.append(slow()))
+    worker.start()
+    assert started.wait(10)
+    obs.close()
+    release.set()
+    worker.join(10)
+    assert results == [USAGE]
+    assert obs.health().dropped == {}
+    again = llmobs_nb.init(db=store, project="life")
+    calls = again.calls()
+    assert calls["name"].to_list() == ["slow call"]
+    assert calls["input_tokens"].to_list() == [10]
