@@ -783,9 +783,16 @@ class Observer:
 
     # -- reads -------------------------------------------------------------------------------
     def sql(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
-        """Run SQL over the store (tables spans, scores, runs, prices; view llm_calls).
+        """Run one read-only query over the store (tables spans, scores, runs, prices; view
+        llm_calls).
 
-        Values go in as parameters (``?`` or ``$name``), never by string formatting.
+        Values go in as parameters (``?`` or ``$name``), never by string formatting. Read-only
+        is enforced by DuckDB: its parser must classify the text as one read (SELECT, or
+        EXPLAIN/DESCRIBE/SHOW/SUMMARIZE of one), it runs in a transaction that is rolled back,
+        and the engine reaches no file outside the store; anything else raises
+        ``PermissionError``. There is no writing counterpart: the store is written by capture
+        (``observe``, ``span``, ``run``, ``score``). Answers come from what is stored; rows not
+        written yet (a full disk) are named by a :class:`PendingRowsWarning`.
 
         Example:
             >>> obs.sql("select model, count(*) n from llm_calls where run = ? group by 1",
