@@ -56,6 +56,7 @@ OURS_ONLY = frozenset({sc.LLMOBS_INPUT, sc.LLMOBS_OUTPUT})
 _STATUS_KEYS = ("http.response.status_code", "http.status_code")
 
 _cache: dict[str, bool] = {}
+_shapes: dict[tuple[Any, ...], bool] = {}
 
 
 def is_content_key(key: str) -> bool:
@@ -100,7 +101,14 @@ def drop_content(attrs: dict[str, Any]) -> dict[str, Any]:
         {'llm.model_name': 'gpt-4o'}
     """
     ours = is_ours(attrs)
-    if not any(is_content_key(k) or (not ours and k in OURS_ONLY) for k in attrs):
+    # Spans of one function carry the same keys in the same order: one lookup per key set.
+    shape = (ours, *attrs)
+    found = _shapes.get(shape)
+    if found is None:
+        found = any(is_content_key(k) or (not ours and k in OURS_ONLY) for k in attrs)
+        if len(_shapes) < 4096:
+            _shapes[shape] = found
+    if not found:
         return attrs
     return {
         k: v for k, v in attrs.items() if not (is_content_key(k) or (not ours and k in OURS_ONLY))
