@@ -71,6 +71,15 @@ def stored(obs) -> int:
         return int(obs.sql("SELECT count(*) AS n FROM spans")["n"][0])
 
 
+def _converted_by_the_background(obs, seconds: float = 20) -> None:
+    """Wait until the flush thread has taken every buffered record (no fixed sleep: a loaded
+    machine may run it late)."""
+    deadline = time.monotonic() + seconds
+    while obs.capture.processor._pending and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not obs.capture.processor._pending, "the flush thread took nothing in 20 s"
+
+
 def _caller(obs):
     @obs.observe(model="gpt-4o")
     def ask(i: int) -> dict:
@@ -163,7 +172,7 @@ def test_disk_full_spills_to_a_sidecar_elsewhere_and_loses_nothing(small_disk, t
                 for i in range(200):
                     ask(i)
                     produced += 1
-                time.sleep(0.12)  # let the background thread try (and fail) to write
+                _converted_by_the_background(obs)  # it tries (and fails) to write
                 health = obs.health()
                 assert health.pending_memory <= BOUND + 200
                 seen_sidecar = max(seen_sidecar, health.pending_sidecar)
