@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from llmobs_nb.capture.redact import redact_text
 from llmobs_nb.evals.protocol import CapturedCall, Evaluator, check_evaluators, source_of
 from llmobs_nb.evals.rows import is_error, run_one, to_table
 
@@ -102,7 +103,7 @@ class _Worker:
                 "online evaluation could not store %d scores (%s: %s)",
                 len(rows),
                 type(error).__name__,
-                error,
+                redact_text(str(error)),
             )
             return []
         errors = sum(is_error(r) for r in rows)

@@ -117,7 +117,7 @@ DROPPED_SPANS = MetricDef(
     "counter",
     ("reason",),
     "Captured span rows given up before reaching the store, by reason (memory_bound, "
-    "conversion, rejected, shutdown).",
+    "conversion, rejected, shutdown, after_close).",
 )
 PENDING_SPANS = MetricDef(
     "llmobs_pending_spans",

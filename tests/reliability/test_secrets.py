@@ -467,3 +467,51 @@ def test_third_party_content_is_kept_only_when_the_observer_captures_content(tmp
         assert row["input_text"] is None and PROMPT not in row["attributes"]
     finally:
         obs.close()
+
+
+class _Leaky:
+    """An evaluator whose explanation quotes a secret, and that fails quoting another."""
+
+    name = "leaky"
+    version = "1"
+
+    def __init__(self, quoted: str, failing: str) -> None:
+        self.quoted, self.failing = quoted, failing
+
+    def evaluate(self, call):  # type: ignore[no-untyped-def]
+        from llmobs_nb.evals.protocol import EvalResult, EvaluationError
+
+        if call.output == "fail":
+            raise EvaluationError(f"judge said: {self.failing}")
+        return EvalResult("leaky", 1.0, label="ok", explanation=f"found {self.quoted}")
+
+
+def test_evaluator_explanations_and_errors_are_redacted(tmp_path):
+    """Scores written by evaluators (batch and online) go through the same redaction as
+    obs.score(): an explanation or an evaluation error quoting a secret keeps no secret."""
+    quoted, failing = CASES[0].secret, CASES[1].secret
+    leaky = _Leaky(quoted, failing)
+    obs = llmobs_nb.init(db=tmp_path / "evals.duckdb", project="evals", capture_content=True)
+    try:
+
+        @obs.observe(model="gpt-4o", evaluators=[leaky])
+        def ask(answer: str) -> str:
+            return answer
+
+        ask("ok")
+        ask("fail")
+        obs.flush()
+        for online in obs._online:
+            online.online.drain()
+        batch = _Leaky(quoted, failing)
+        batch.name = "leaky_batch"  # the online scores are not redone: a second evaluator
+        obs.evaluate([batch])
+        scores = obs.scores()
+        assert scores.height >= 4  # two online, two batch
+        text = " ".join(str(v) for v in scores.select("comment", "source", "label").rows())
+        assert quoted not in text and failing not in text
+        assert REDACTED in text
+    finally:
+        obs.close()
+    raw = (tmp_path / "evals.duckdb").read_bytes()
+    assert quoted.encode() not in raw and failing.encode() not in raw
