@@ -7,7 +7,7 @@ Parquet files (a path ending in ``.parquet``, a glob, or a directory written
 by ``export.parquet``). :func:`open_source` turns any of them into an engine with three
 operations — :meth:`aggregate`, :meth:`rows` and :meth:`scored` — so each analytics function is
 written once. A frame engine runs them in polars; a store engine pushes them down as DuckDB SQL,
-because pulling ten million rows into polars costs more than the whole question (DESIGN.md).
+because pulling ten million rows into polars costs more than the whole question (docs/design.md).
 Both engines return the same columns and dtypes, so the answer does not depend on the engine.
 """
 
@@ -114,7 +114,7 @@ def check_columns(available: Sequence[str], needed: Sequence[str], what: str) ->
             raise ValueError(
                 f"{what} needs column {column!r}, which the input does not have "
                 f"(it has {sorted(available)}); pass a frame with the llm_calls columns "
-                "(see DESIGN.md)"
+                "(see docs/design.md)"
             )
 
 

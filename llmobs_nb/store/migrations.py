@@ -117,7 +117,7 @@ def m004_prices(db: duckdb.DuckDBPyConnection) -> None:
 
 @migration
 def m005_llm_calls_view(db: duckdb.DuckDBPyConnection) -> None:
-    # The view is the contract between store and analytics: exactly DESIGN.md's columns.
+    # The view is the contract between store and analytics: exactly docs/design.md's columns.
     # Judge calls (kind 'evaluator' with a model) are LLM calls too, so their cost is counted.
     db.execute(
         """

@@ -13,7 +13,7 @@ from llmobs_nb.view.buckets import ask_capped
 from llmobs_nb.view.chart_common import empty_chart, time_x, utc_tooltip
 from llmobs_nb.view.theme import ALERT_COLOR
 
-# DESIGN.md's LLMCostBudgetAlert: more than 50 USD in an hour.
+# docs/design.md's LLMCostBudgetAlert: more than 50 USD in an hour.
 HOURLY_BUDGET_USD = 50.0
 _HOUR_US = 3600 * 10**6
 
