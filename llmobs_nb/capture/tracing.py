@@ -71,6 +71,7 @@ class BufferingProcessor(SpanProcessor):
             max_rows=max_pending_rows,
             on_drop=on_drop,
             where=where,
+            on_foreign=on_batch,  # rows forked children converted: metrics and logs here too
         )
         self._project = project
         self._prices = prices

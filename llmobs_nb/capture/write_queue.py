@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -159,6 +160,7 @@ class WriteQueue:
         max_rows: int = DEFAULT_MAX_ROWS,
         on_drop: Callable[[str, int], None] | None = None,
         where: str = "the store",
+        on_foreign: Callable[[pa.Table], None] | None = None,
     ) -> None:
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
@@ -168,6 +170,7 @@ class WriteQueue:
         self._max_rows = max_rows
         self._on_drop = on_drop
         self._where = where
+        self._on_foreign = on_foreign
         self._tables: deque[pa.Table] = deque()
         self.rows_in_memory = 0
         self.rows_written = 0
@@ -301,19 +304,30 @@ class WriteQueue:
         if self._sidecar is None:
             return 0
         taken = 0
-        for paths, table in self._sidecar.groups():
+        for paths, table, foreign in self._sidecar.groups():
             try:
                 taken += self._write_isolated(table)
             except _Unwritable as stop:
                 if stop.remaining.num_rows != table.num_rows:  # part written: keep the rest
                     self._tables.appendleft(stop.remaining)
                     self.rows_in_memory += stop.remaining.num_rows
-                    for path in paths:
-                        self._sidecar.done(path)
+                    self._taken(paths, table, foreign)
                 raise
-            for path in paths:
-                self._sidecar.done(path)
+            self._taken(paths, table, foreign)
         return taken
+
+    def _taken(self, paths: list[Path], table: pa.Table, foreign: bool) -> None:
+        """The sidecar files behind ``table`` are in the store (or queued here): delete them.
+        Rows another process converted (a forked child, an earlier process on this file) are
+        shown to ``on_foreign`` once, so metrics, logs and price records see them too."""
+        assert self._sidecar is not None
+        for path in paths:
+            self._sidecar.done(path)
+        if foreign and self._on_foreign is not None:
+            try:
+                self._on_foreign(table)
+            except Exception as exc:
+                log.warning("llmobs_nb could not update metrics for taken-in rows (%s)", exc)
 
     def _write_isolated(self, table: pa.Table) -> int:
         """Write ``table``; a refusal caused by the data is bisected down to the bad rows."""

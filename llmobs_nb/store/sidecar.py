@@ -133,9 +133,10 @@ class Sidecar:
                 total += sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
         return total
 
-    def groups(self, max_rows: int = TAKE_ROWS) -> Iterator[tuple[list[Path], pa.Table]]:
-        """Waiting batches, oldest first, consecutive ones of one schema combined into one
-        table of up to ``max_rows`` rows, each with the files it came from.
+    def groups(self, max_rows: int = TAKE_ROWS) -> Iterator[tuple[list[Path], pa.Table, bool]]:
+        """Waiting batches, oldest first, consecutive ones of one schema and one origin combined
+        into one table of up to ``max_rows`` rows, each with the files it came from and whether
+        another process wrote them (a forked child, or an earlier process on this file).
 
         A forked child leaves one small file per call, and one store write per file would be
         slow; DuckDB also scans one table of thousands of one-row chunks slowly, so a group is
@@ -143,16 +144,21 @@ class Sidecar:
         """
         group: list[tuple[Path, pa.Table]] = []
         rows = 0
+        foreign = False
         for path, table in self.batches():
+            elsewhere = written_elsewhere(path)
             if group and (
-                rows + table.num_rows > max_rows or not table.schema.equals(group[0][1].schema)
+                rows + table.num_rows > max_rows
+                or elsewhere != foreign
+                or not table.schema.equals(group[0][1].schema)
             ):
-                yield _combined(group)
+                yield (*_combined(group), foreign)
                 group, rows = [], 0
             group.append((path, table))
             rows += table.num_rows
+            foreign = elsewhere
         if group:
-            yield _combined(group)
+            yield (*_combined(group), foreign)
 
     def done(self, path: Path) -> None:
         """The rows of ``path`` are committed to the store: delete the file."""
@@ -163,6 +169,18 @@ class Sidecar:
         """Set aside a file that cannot be read (kept as ``.bad`` for a person to look at)."""
         with contextlib.suppress(OSError):
             path.rename(path.with_name(path.name + ".bad"))
+
+
+def written_elsewhere(path: Path) -> bool:
+    """Whether a batch file was written by another process than this one (its name holds the
+    writer's pid: ``<ns time>-<pid>-<seq>.arrow``).
+
+    Example:
+        >>> written_elsewhere(Path("00000000000000000001-1-00000000.arrow"))
+        True
+    """
+    parts = path.name.split("-")
+    return len(parts) < 3 or parts[1] != str(os.getpid())
 
 
 def _combined(group: list[tuple[Path, pa.Table]]) -> tuple[list[Path], pa.Table]:

@@ -13,6 +13,7 @@ import faulthandler
 import json
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -138,6 +139,11 @@ def test_a_fork_pool_loses_no_call_and_the_parent_reads_them_all(parent, task, n
     assert Sidecar.for_store(parent.db_path).pending_files() == 0
     tokens = parent.sql("select sum(output_tokens) from llm_calls").item()
     assert tokens == sum(i % 7 for i in range(200)) + sum(i % 7 for i in range(n))
+    # The parent's live metrics count the children's calls too (taken in from the sidecar).
+    counted = re.findall(
+        r"^llm_request_duration_seconds_count\{[^}]*\} (\S+)$", parent.metrics_text(), re.M
+    )
+    assert sum(float(c) for c in counted) == 200 + n
 
 
 def test_fork_pool_workers_that_leave_normally_exit_promptly(parent):
