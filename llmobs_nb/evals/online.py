@@ -20,7 +20,7 @@ from typing import Any
 
 from llmobs_nb.capture.redact import redact_text
 from llmobs_nb.evals.protocol import CapturedCall, Evaluator, check_evaluators, source_of
-from llmobs_nb.evals.rows import is_error, run_one, to_table
+from llmobs_nb.evals.rows import is_error, run_one, to_table, without_text
 
 log = logging.getLogger("llmobs_nb")
 
@@ -72,6 +72,8 @@ class _Worker:
                 call = self.queue.popleft()
                 for evaluator, source in zip(self.evaluators, self.sources, strict=True):
                     scored = run_one(evaluator, call, source)
+                    if not self.obs.capture_content:  # no prompt or answer text in comments
+                        scored = without_text(scored)
                     self._record_metrics(call, scored)
                     rows.extend(scored)
                 self.processed += 1

@@ -86,6 +86,30 @@ def _row(
     }
 
 
+def without_text(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Score rows as kept when the observer does not capture content: an explanation may quote
+    the prompt or the answer, so it goes; a failed evaluation keeps only the error's class
+    (``"evaluation error: RateLimitError"``), as an error row of a call does.
+
+    Example:
+        >>> rows = [{"value": 1.0, "label": None, "comment": "says 'Paris'"},
+        ...         {"value": None, "label": None, "comment": "evaluation error: KeyError: 'x'"}]
+        >>> [r["comment"] for r in without_text(rows)]
+        [None, 'evaluation error: KeyError']
+    """
+    kept = []
+    for row in rows:
+        comment = row["comment"]
+        if comment is not None:
+            if is_error(row) and comment.startswith(ERROR_PREFIX):
+                kind = comment[len(ERROR_PREFIX) :].split(":", 1)[0]
+                comment = ERROR_PREFIX + (kind if kind.isidentifier() else "EvaluationError")
+            else:
+                comment = None
+        kept.append({**row, "comment": comment})
+    return kept
+
+
 def is_error(row: dict[str, Any]) -> bool:
     """Whether a score row records a failed evaluation (no value, no label)."""
     return row["value"] is None and row["label"] is None

@@ -515,3 +515,28 @@ def test_evaluator_explanations_and_errors_are_redacted(tmp_path):
         obs.close()
     raw = (tmp_path / "evals.duckdb").read_bytes()
     assert quoted.encode() not in raw and failing.encode() not in raw
+
+
+def test_with_content_off_online_scores_keep_no_explanation_text(tmp_path):
+    """An online judge sees the answer even with content capture off; its explanation may
+    quote it, so only the value and label are kept, and a failure keeps only its class."""
+    leaky = _Leaky(PROMPT, PROMPT)
+    obs = llmobs_nb.init(db=tmp_path / "off.duckdb", project="off")
+    try:
+
+        @obs.observe(model="gpt-4o", evaluators=[leaky])
+        def ask(answer: str) -> str:
+            return answer
+
+        ask("ok")
+        ask("fail")
+        obs.flush()
+        for online in obs._online:
+            online.online.drain()
+        scores = obs.scores().sort("value", nulls_last=True)
+        assert scores["value"].to_list() == [1.0, None]
+        assert scores["label"].to_list() == ["ok", None]
+        assert scores["comment"].to_list() == [None, "evaluation error: EvaluationError"]
+    finally:
+        obs.close()
+    assert PROMPT.encode() not in (tmp_path / "off.duckdb").read_bytes()
