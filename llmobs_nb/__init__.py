@@ -189,6 +189,8 @@ def _close_all() -> None:
 
 atexit.register(_close_all)
 
+# ``open`` is not listed: ``from llmobs_nb import *`` must not shadow the builtin ``open`` in a
+# notebook. ``llmobs_nb.open(path)`` is the way to call it.
 __all__ = [
     "CorruptStoreError",
     "ForkedChildError",
@@ -206,6 +208,5 @@ __all__ = [
     "UnknownSpanError",
     "init",
     "load_ipython_extension",
-    "open",
     "open_many",
 ]
