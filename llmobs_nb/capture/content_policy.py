@@ -11,6 +11,7 @@ message (free text, often echoing the request) is replaced by its error type and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from llmobs_nb.capture import semconv as sc
@@ -93,26 +94,32 @@ def third_party_error(error_type: str | None, attrs: Any) -> str | None:
     return name
 
 
-def drop_content(attrs: dict[str, Any]) -> dict[str, Any]:
+def drop_content(attrs: Mapping[str, Any], ours: bool | None = None) -> Mapping[str, Any]:
     """``attrs`` without content attributes (a new dict only when something goes).
+
+    ``ours`` tells whether the span is one of our own scopes (by default: it carries our kind);
+    a third party's span also loses our own content keys.
 
     Example:
         >>> drop_content({"input.value": "my prompt", "llm.model_name": "gpt-4o"})
         {'llm.model_name': 'gpt-4o'}
     """
-    ours = is_ours(attrs)
+    if ours is None:
+        ours = is_ours(attrs)
     # Spans of one function carry the same keys in the same order: one lookup per key set.
     shape = (ours, *attrs)
     found = _shapes.get(shape)
     if found is None:
-        found = any(is_content_key(k) or (not ours and k in OURS_ONLY) for k in attrs)
+        found = any(_is_dropped(k, ours) for k in attrs)
         if len(_shapes) < 4096:
             _shapes[shape] = found
     if not found:
         return attrs
-    return {
-        k: v for k, v in attrs.items() if not (is_content_key(k) or (not ours and k in OURS_ONLY))
-    }
+    return {k: v for k, v in attrs.items() if not _is_dropped(k, ours)}
+
+
+def _is_dropped(key: str, ours: bool) -> bool:
+    return is_content_key(key) or (not ours and key in OURS_ONLY)
 
 
 def without_content(record: tuple) -> tuple:

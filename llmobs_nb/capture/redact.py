@@ -104,13 +104,6 @@ class Redactor:
             found = search(lower, start + 1)
         return hits
 
-    def candidates(self, text: str) -> tuple[Rule, ...]:
-        """The rules whose keywords ``text`` contains (the only ones worth running)."""
-        ids = set(self._always)
-        for _, keyword in self._hits(text.lower()):
-            ids.update(self._start_here[keyword], self._scan[keyword])
-        return tuple(self.rules[i] for i in sorted(ids))
-
     def find(self, text: str) -> list[tuple[int, int, str]]:
         """``(start, end, rule id)`` of every secret in ``text``."""
         lower = text.lower()
@@ -273,9 +266,6 @@ def is_secret_key(key: str) -> bool:
     return found
 
 
-_is_secret_key = is_secret_key  # the former private name
-
-
 def redact_value(key: str, value: Any) -> Any:
     """Redact one attribute: the whole value when its key names a secret, else secrets in text.
 
@@ -283,10 +273,14 @@ def redact_value(key: str, value: Any) -> Any:
         >>> redact_value("authorization", "anything"), redact_value("n", 3)
         ('[REDACTED]', 3)
     """
-    if is_secret_key(key):
-        return REDACTED
-    if isinstance(value, str):
-        return redact_text(value)
+    return REDACTED if is_secret_key(key) else _redact_unkeyed(value)
+
+
+def _redact_unkeyed(value: Any) -> Any:
+    """Secrets in a value whose key names none: in text, and in each text of a sequence."""
+    if isinstance(value, str):  # a str subclass too (the SDK keeps those)
+        found = _short_redacted.get(value)  # redact_text's own cache, without the call
+        return found if found is not None else redact_text(value)
     if isinstance(value, list | tuple):
         return [redact_text(v) if isinstance(v, str) else v for v in value]
     return value
@@ -306,7 +300,6 @@ def redact_attributes(attrs: dict[str, Any], skip: frozenset[str] = frozenset())
     """
     out: dict[str, Any] = {}
     keys = _key_cache
-    short = _short_redacted
     for key, value in attrs.items():
         if key in skip:
             continue
@@ -316,15 +309,7 @@ def redact_attributes(attrs: dict[str, Any], skip: frozenset[str] = frozenset())
             if len(keys) < 10_000:
                 keys[key] = entry
         clean, secret = entry
-        if secret:
-            out[clean] = REDACTED
-        elif value.__class__ is str:
-            found = short.get(value)
-            out[clean] = found if found is not None else redact_text(value)
-        elif isinstance(value, list | tuple):
-            out[clean] = [redact_text(v) if isinstance(v, str) else v for v in value]
-        else:
-            out[clean] = value
+        out[clean] = REDACTED if secret else _redact_unkeyed(value)
     return out
 
 

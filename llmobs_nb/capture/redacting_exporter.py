@@ -22,23 +22,18 @@ from opentelemetry.trace import Link, Status
 
 from llmobs_nb.capture.content_policy import (
     CONTENT_EVENT_PREFIXES,
-    OURS_ONLY,
-    is_content_key,
+    drop_content,
     third_party_error,
 )
-from llmobs_nb.capture.redact import redact_optional, redact_text, redact_value
+from llmobs_nb.capture.redact import redact_attributes, redact_optional, redact_text
 
 OURS = "llmobs_nb"
 _FREE_TEXT_EVENT_KEYS = ("exception.message", "exception.stacktrace")
 
 
 def _attributes(attrs: Any, content: bool, ours: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in (attrs or {}).items():
-        if not content and (is_content_key(key) or (not ours and key in OURS_ONLY)):
-            continue
-        out[redact_text(key)] = redact_value(key, value)
-    return out
+    attrs = attrs or {}
+    return redact_attributes(attrs if content else drop_content(attrs, ours))
 
 
 class RedactingExporter(SpanExporter):

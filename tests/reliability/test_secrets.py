@@ -194,6 +194,19 @@ def test_every_kind_of_secret_is_redacted(case: FakeSecret):
     assert len(out) > len(REDACTED)
 
 
+class _Text(str):
+    """A str subclass, as an SDK or a user may pass one (OpenTelemetry keeps it as it is)."""
+
+
+def test_a_str_subclass_attribute_is_redacted_in_store_and_export():
+    from llmobs_nb.capture.redact import redact_attributes, redact_value
+
+    case = CASES[0]
+    value = _Text(case.text)
+    assert case.secret not in redact_attributes({"note": value})["note"]
+    assert case.secret not in redact_value("note", value)
+
+
 @pytest.mark.parametrize(
     "text",
     [
