@@ -148,8 +148,10 @@ class Observer:
             on_drop=self.metrics.record_dropped,
             where=self.db_path,
         )
+        processor = self.capture.processor
+        # One count each per scrape (not a whole health() twice, which lists the sidecar).
         self.metrics.watch_pending(
-            lambda: self.health().pending_memory, lambda: self.health().pending_sidecar
+            processor.rows_in_memory, lambda: processor.queue.rows_in_sidecar()
         )
         forking.track(self)
 
@@ -545,23 +547,22 @@ class Observer:
             self._log_call(row)
 
     def _log_call(self, row: dict[str, Any]) -> None:
+        # The row is one to_columns made: its labels and attributes are redacted already.
         attrs = json.loads(row["attributes"]) if row["attributes"] else {}
-        request_id = attrs.get(sc.LLMOBS_REQUEST_ID) or attrs.get(sc.GEN_AI_RESPONSE_ID)
-        model = redact_optional(row["model"])  # stored redacted already: kept so if that changes
         record = {
-            "request_id": redact_optional(request_id) if isinstance(request_id, str) else None,
+            "request_id": attrs.get(sc.LLMOBS_REQUEST_ID) or attrs.get(sc.GEN_AI_RESPONSE_ID),
             "trace_id": row["trace_id"],
             "span_id": row["span_id"],
-            "model": model,
-            "operation": redact_optional(row["operation"]),
+            "model": row["model"],
+            "operation": row["operation"],
             "latency_s": row["latency_s"],
             "input_tokens": row["input_tokens"],
             "output_tokens": row["output_tokens"],
             "cost_usd": row["cost_usd"],
             "status": row["status"],
-            "error_type": redact_optional(row["error_type"]),
+            "error_type": row["error_type"],
         }
-        log.info("llm call %s %s", model, row["status"], extra={"llm_call": record})
+        log.info("llm call %s %s", row["model"], row["status"], extra={"llm_call": record})
 
     def _record_price(self, version: str, row: dict[str, Any]) -> None:
         self._recorded_prices.add(version)

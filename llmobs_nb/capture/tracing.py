@@ -160,6 +160,10 @@ class BufferingProcessor(SpanProcessor):
         """The write path's state: rows written, pending, dropped by reason, last error."""
         return self.queue.health(buffered=len(self._pending))
 
+    def rows_in_memory(self) -> int:
+        """Rows captured and not written yet that are held in memory (buffered or queued)."""
+        return len(self._pending) + self.queue.rows_in_memory
+
     # -- flushing ----------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -199,20 +199,25 @@ class WriteQueue:
 
     def health(self, buffered: int = 0) -> Health:
         """A snapshot for ``obs.health()``; ``buffered`` are records not converted yet."""
-        sidecar = 0
-        if self._sidecar is not None:
-            with contextlib.suppress(OSError):
-                sidecar = self._sidecar.pending_rows()
         return Health(
             rows_written=self.rows_written,
             pending_memory=self.rows_in_memory + buffered,
-            pending_sidecar=sidecar,
+            pending_sidecar=self.rows_in_sidecar(),
             dropped=dict(self.dropped),
             last_error=self.last_error,
             last_error_at=self.last_error_at,
             last_flush_at=self.last_flush_at,
             failing=self.failing,
         )
+
+    def rows_in_sidecar(self) -> int:
+        """Rows waiting in the sidecar folder (0 when it cannot be read)."""
+        if self._sidecar is None:
+            return 0
+        try:
+            return self._sidecar.pending_rows()
+        except OSError:
+            return 0
 
     def drop(self, reason: str, rows: int) -> None:
         """Count ``rows`` given up for ``reason`` (metrics told through ``on_drop``)."""

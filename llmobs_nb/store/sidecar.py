@@ -126,10 +126,15 @@ class Sidecar:
             yield path, table
 
     def pending_rows(self) -> int:
-        """How many rows the waiting files hold (reads only their footers' row counts)."""
+        """How many rows the waiting files hold (memory-mapped: only each batch's header is
+        read, not its data)."""
         total = 0
         for path in self.files():
-            with contextlib.suppress(OSError, pa.ArrowInvalid), ipc.open_file(path) as reader:
+            with (
+                contextlib.suppress(OSError, pa.ArrowInvalid),
+                pa.memory_map(str(path)) as source,
+                ipc.open_file(source) as reader,
+            ):
                 total += sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
         return total
 

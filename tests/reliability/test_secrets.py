@@ -499,6 +499,20 @@ class _Leaky:
         return EvalResult("leaky", 1.0, label="ok", explanation=f"found {self.quoted}")
 
 
+def _score_ok_and_fail_online(obs, evaluator) -> None:
+    """Two traced calls scored online by ``evaluator``: one it scores, one it fails on."""
+
+    @obs.observe(model="gpt-4o", evaluators=[evaluator])
+    def ask(answer: str) -> str:
+        return answer
+
+    ask("ok")
+    ask("fail")
+    obs.flush()
+    for online in obs._online:
+        online.online.drain()
+
+
 def test_evaluator_explanations_and_errors_are_redacted(tmp_path):
     """Scores written by evaluators (batch and online) go through the same redaction as
     obs.score(): an explanation or an evaluation error quoting a secret keeps no secret."""
@@ -506,16 +520,7 @@ def test_evaluator_explanations_and_errors_are_redacted(tmp_path):
     leaky = _Leaky(quoted, failing)
     obs = llmobs_nb.init(db=tmp_path / "evals.duckdb", project="evals", capture_content=True)
     try:
-
-        @obs.observe(model="gpt-4o", evaluators=[leaky])
-        def ask(answer: str) -> str:
-            return answer
-
-        ask("ok")
-        ask("fail")
-        obs.flush()
-        for online in obs._online:
-            online.online.drain()
+        _score_ok_and_fail_online(obs, leaky)
         batch = _Leaky(quoted, failing)
         batch.name = "leaky_batch"  # the online scores are not redone: a second evaluator
         obs.evaluate([batch])
@@ -536,16 +541,7 @@ def test_with_content_off_online_scores_keep_no_explanation_text(tmp_path):
     leaky = _Leaky(PROMPT, PROMPT)
     obs = llmobs_nb.init(db=tmp_path / "off.duckdb", project="off")
     try:
-
-        @obs.observe(model="gpt-4o", evaluators=[leaky])
-        def ask(answer: str) -> str:
-            return answer
-
-        ask("ok")
-        ask("fail")
-        obs.flush()
-        for online in obs._online:
-            online.online.drain()
+        _score_ok_and_fail_online(obs, leaky)
         scores = obs.scores().sort("value", nulls_last=True)
         assert scores["value"].to_list() == [1.0, None]
         assert scores["label"].to_list() == ["ok", None]
