@@ -60,7 +60,7 @@ class BufferingProcessor(SpanProcessor):
         capture_content: Callable[[], bool] | bool = False,
     ) -> None:
         # The observer's content setting, read at each drain (init() may change it).
-        self._capture_content = _as_callable(capture_content)
+        self.capture_content = _as_callable(capture_content)
         # Converted batches on their way into the store: retries with backoff, the memory
         # bound, the spill to the sidecar (whose waiting rows are taken in first), bisection of
         # bad rows, and the counts obs.health() reports. Used under _drain_lock only.
@@ -142,7 +142,7 @@ class BufferingProcessor(SpanProcessor):
         """A span that ended after :meth:`shutdown`: to the sidecar, or counted as dropped."""
         try:
             record = record_of(span)
-            if not self._capture_content():
+            if not self.capture_content():
                 record = without_content(record)
             table = to_columns([record], self._project, self._prices)
             with self._drain_lock:
@@ -198,7 +198,7 @@ class BufferingProcessor(SpanProcessor):
                 count = min(left, 50_000)
                 left -= count
                 batch = batcher.take(count)
-                if not self._capture_content():  # no prompt text from other instrumentations
+                if not self.capture_content():  # no prompt text from other instrumentations
                     batch = [without_content(record) for record in batch]
                 dropped: dict[str, int] = {}
                 try:
@@ -288,8 +288,9 @@ class BufferingProcessor(SpanProcessor):
 class Capture:
     """An OpenTelemetry TracerProvider wired to a :class:`BufferingProcessor`.
 
-    ``processor_options`` are the processor's keywords (``batch_size``, ``interval_s``,
-    ``sidecar``, ``reconnect``, ``max_pending_rows``, ``on_drop``, ``where``).
+    ``options`` are the :class:`BufferingProcessor`'s keywords (``on_batch``, ``batch_size``,
+    ``interval_s``, ``sidecar``, ``capture_content``, ``reconnect``, ``max_pending_rows``,
+    ``on_drop``, ``where``).
 
     Example:
         >>> from llmobs_nb.pricing import PriceBook
@@ -301,25 +302,10 @@ class Capture:
         ['step']
     """
 
-    def __init__(
-        self,
-        sink: Sink,
-        project: str | None,
-        prices: PriceBook,
-        on_batch: Callable[[Any], None] | None = None,
-        *,
-        capture_content: Callable[[], bool] | bool = False,
-        **processor_options: Any,
-    ) -> None:
-        self.capture_content = _as_callable(capture_content)
-        self.processor = BufferingProcessor(
-            sink,
-            project,
-            prices,
-            on_batch,
-            capture_content=self.capture_content,
-            **processor_options,
-        )
+    def __init__(self, sink: Sink, project: str | None, prices: PriceBook, **options: Any) -> None:
+        self.processor = BufferingProcessor(sink, project, prices, **options)
+        # The observer's content setting, read at each flush and each OTLP export.
+        self.capture_content = self.processor.capture_content
         resource = Resource.create({"service.name": project or "llmobs_nb"})
         # ALWAYS_ON, not the default ParentBased: an unsampled parent from another service
         # must not silently hide this process's LLM calls (and it skips a parent lookup).
