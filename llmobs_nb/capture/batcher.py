@@ -67,7 +67,7 @@ class Batcher(Generic[T]):
         self.name = name
         self._handle = handle
         self.interval_s = interval_s
-        self._wake_at = wake_at
+        self._wake_after = wake_at - 1  # items waiting before a put that wakes the thread
         self._maxsize = sys.maxsize if maxsize is None else maxsize
         self._next_wait = next_wait
         self._on_error = on_error
@@ -89,10 +89,11 @@ class Batcher(Generic[T]):
         Lock-free: an append and, when ``wake_at`` items wait and the thread sleeps, a wake-up.
         """
         items = self.items
-        if len(items) >= self._maxsize:
+        waiting = len(items)
+        if waiting >= self._maxsize:
             return False
         items.append(item)
-        if len(items) >= self._wake_at and not self._wake.is_set():
+        if waiting >= self._wake_after and not self._wake.is_set():
             self._wake.set()
         return True
 
