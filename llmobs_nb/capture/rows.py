@@ -30,47 +30,15 @@ from llmobs_nb.capture.redact import (
 )
 from llmobs_nb.capture.usage import MAX_TOKENS, token_count
 from llmobs_nb.pricing import PriceBook
+from llmobs_nb.store.schema import MODEL_CALL_KINDS, SPANS, TIMESTAMP, is_model_call
 
-TS = pa.timestamp("us", tz="UTC")
-SPAN_SCHEMA = pa.schema(
-    [
-        ("trace_id", pa.string()),
-        ("span_id", pa.string()),
-        ("parent_span_id", pa.string()),
-        ("name", pa.string()),
-        ("kind", pa.string()),
-        ("start_time", TS),
-        ("end_time", TS),
-        ("latency_s", pa.float64()),
-        ("ttft_s", pa.float64()),
-        ("provider", pa.string()),
-        ("model", pa.string()),
-        ("response_model", pa.string()),
-        ("operation", pa.string()),
-        ("use_case", pa.string()),
-        ("user_id", pa.string()),
-        ("run", pa.string()),
-        ("project", pa.string()),
-        ("status", pa.string()),
-        ("error_type", pa.string()),
-        ("error_message", pa.string()),
-        ("input_tokens", pa.int64()),
-        ("output_tokens", pa.int64()),
-        ("cached_input_tokens", pa.int64()),
-        ("cache_write_tokens", pa.int64()),
-        ("reasoning_tokens", pa.int64()),
-        ("cost_usd", pa.float64()),
-        ("price_version", pa.string()),
-        ("input_text", pa.string()),
-        ("output_text", pa.string()),
-        ("attributes", pa.string()),
-    ]
-)
+TS = TIMESTAMP
+SPAN_SCHEMA = SPANS.arrow
+"""The Arrow schema of a batch of ``spans`` rows, derived from :mod:`llmobs_nb.store.schema`."""
 COLUMNS = SPAN_SCHEMA.names
 ATTRIBUTE_ERROR = "llmobs.attribute_error"
 """The ``attributes`` key naming what was wrong with a row's values (and what was done)."""
 _NS_PER_DAY = 86_400 * 10**9
-MODEL_CALL_KINDS = frozenset({"llm", "embedding", "evaluator"})
 
 # Attributes that become columns are not repeated in the JSON ``attributes`` column.
 _MAPPED = frozenset(
@@ -158,22 +126,20 @@ _OUTPUT_TEXT_KEYS = (sc.LLMOBS_OUTPUT, sc.OI_OUTPUT_VALUE, sc.GEN_AI_OUTPUT_MESS
 _TEXT_KEYS = frozenset(_INPUT_TEXT_KEYS + _OUTPUT_TEXT_KEYS)
 
 
-_OI_MODEL_KINDS = frozenset({"LLM", "EMBEDDING"})
-_OUR_MODEL_KINDS = frozenset({"llm", "embedding"})
-
-
 def starts_model_call(attrs: Any) -> bool:
-    """Whether a span, from the attributes it starts with, describes one model API call."""
-    kind = attrs.get(sc.LLMOBS_KIND)
-    if kind is not None:
-        return kind in _OUR_MODEL_KINDS
-    oi_kind = attrs.get(sc.OI_SPAN_KIND)
-    if oi_kind is not None:
-        return oi_kind in _OI_MODEL_KINDS
-    operation = attrs.get(sc.GEN_AI_OPERATION_NAME)
-    if operation is not None:
-        return operation in sc.LLM_OPERATIONS or operation in sc.EMBEDDING_OPERATIONS
-    return attrs.get(sc.GEN_AI_REQUEST_MODEL) is not None
+    """Whether a span, from the attributes it starts with, describes one model API call:
+    :data:`~llmobs_nb.store.schema.is_model_call` of its kind (:func:`span_kind`) and model.
+
+    Example:
+        >>> starts_model_call({"gen_ai.operation.name": "chat"})
+        True
+        >>> starts_model_call({"llmobs.kind": "evaluator"})  # an evaluator without a model
+        False
+    """
+    model = attrs.get(sc.GEN_AI_REQUEST_MODEL)
+    if model is None:
+        model = attrs.get(sc.OI_MODEL_NAME)
+    return is_model_call(span_kind("", attrs), model)
 
 
 def span_kind(name: str, attrs: Any) -> str:
@@ -392,6 +358,7 @@ def to_columns(
                 problems.append(f"cached input exceeds input_tokens ({input_tokens})")
                 cached = written = None
             cost = version = None
+            # is_model_call(kind, model) with a model: the one rule, as a set lookup per row.
             if kind in model_kinds and model is not None:
                 day = start_ns // _NS_PER_DAY
                 start_dt = days.get(day)

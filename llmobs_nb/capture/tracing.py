@@ -26,6 +26,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
+from llmobs_nb.capture.batcher import Batcher
 from llmobs_nb.capture.content_policy import without_content
 from llmobs_nb.capture.health import Health
 from llmobs_nb.capture.rows import SpanRecord, record_of, starts_model_call, to_columns
@@ -58,9 +59,8 @@ class BufferingProcessor(SpanProcessor):
         where: str = "the store",
         capture_content: Callable[[], bool] | bool = False,
     ) -> None:
-        self._pending: deque[SpanRecord] = deque()
         # The observer's content setting, read at each drain (init() may change it).
-        self._capture_content = _as_callable(capture_content)
+        self.capture_content = _as_callable(capture_content)
         # Converted batches on their way into the store: retries with backoff, the memory
         # bound, the spill to the sidecar (whose waiting rows are taken in first), bisection of
         # bad rows, and the counts obs.health() reports. Used under _drain_lock only.
@@ -76,10 +76,6 @@ class BufferingProcessor(SpanProcessor):
         self._project = project
         self._prices = prices
         self._on_batch = on_batch
-        self._batch_size = batch_size
-        self._interval_s = interval_s
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self._drain_lock = threading.Lock()
         # Model calls in flight (span id → opened by us?). One API call described by two nested
         # model-call spans must count once: see on_end. Marked ids go to ``_duplicates``
@@ -87,8 +83,18 @@ class BufferingProcessor(SpanProcessor):
         self._open_calls: dict[int, bool] = {}
         self._duplicates: set[int] = set()
         self._wrappers: set[int] = set()
-        self._thread = threading.Thread(target=self._run, name="llmobs_nb-flush", daemon=True)
-        self._thread.start()
+        # Finished spans, drained by the flush thread each interval_s (sooner when a write
+        # retry is due), or at once when batch_size wait.
+        self._batcher: Batcher[SpanRecord] = Batcher(
+            self._flush,
+            name="llmobs_nb-flush",
+            interval_s=interval_s,
+            wake_at=batch_size,
+            next_wait=self._next_wait,
+            on_error=_flush_failed,
+            start=False,
+        )
+        self._batcher.start()
 
     # -- SpanProcessor -----------------------------------------------------------------------
     def opened_model_call(self, span_id: int) -> None:
@@ -121,16 +127,10 @@ class BufferingProcessor(SpanProcessor):
                         self._duplicates.add(parent.span_id)
                     else:
                         self._duplicates.add(span.context.span_id)
-        pending = self._pending
-        pending.append(record_of(span))
-        if len(pending) >= self._batch_size:
-            self._wake.set()
+        self._batcher.put(record_of(span))
 
     def shutdown(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=30)
+        self._batcher.close(timeout=30)
         self.drain(force=True)
         with self._drain_lock:
             self.queue.close()
@@ -142,7 +142,7 @@ class BufferingProcessor(SpanProcessor):
         """A span that ended after :meth:`shutdown`: to the sidecar, or counted as dropped."""
         try:
             record = record_of(span)
-            if not self._capture_content():
+            if not self.capture_content():
                 record = without_content(record)
             table = to_columns([record], self._project, self._prices)
             with self._drain_lock:
@@ -164,19 +164,21 @@ class BufferingProcessor(SpanProcessor):
         """Rows captured and not written yet that are held in memory (buffered or queued)."""
         return len(self._pending) + self.queue.rows_in_memory
 
+    @property
+    def _pending(self) -> deque[SpanRecord]:
+        """The finished spans not converted yet."""
+        return self._batcher.items
+
     # -- flushing ----------------------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            # Sleep one interval, or less when a retry is due sooner (backoff).
-            wait = self._interval_s
-            if self.queue.failing:
-                wait = min(wait, max(self.queue.seconds_until_due(), 0.05))
-            self._wake.wait(wait)
-            self._wake.clear()
-            try:
-                self.drain()
-            except Exception as exc:  # drain handles write errors; this is a bug's last net
-                capture_failed("write spans to the store", exc)
+    def _next_wait(self) -> float:
+        """Sleep one interval, or less when a retry is due sooner (backoff)."""
+        wait = self._batcher.interval_s
+        if self.queue.failing:
+            wait = min(wait, max(self.queue.seconds_until_due(), 0.05))
+        return wait
+
+    def _flush(self, final: bool) -> None:
+        self.drain()
 
     def drain(self, force: bool = False) -> int:
         """Convert every buffered span and write what the store can take; returns rows written.
@@ -188,15 +190,15 @@ class BufferingProcessor(SpanProcessor):
             queue = self.queue
             written = 0
             converted = False
-            pending = self._pending
+            batcher = self._batcher
             # Only what is buffered now: with other threads capturing faster than a batch is
             # written, "until empty" would never end (and hold flush() and a fork waiting).
-            left = len(pending)
+            left = len(batcher.items)
             while left > 0:
                 count = min(left, 50_000)
                 left -= count
-                batch = [pending.popleft() for _ in range(count)]
-                if not self._capture_content():  # no prompt text from other instrumentations
+                batch = batcher.take(count)
+                if not self.capture_content():  # no prompt text from other instrumentations
                     batch = [without_content(record) for record in batch]
                 dropped: dict[str, int] = {}
                 try:
@@ -270,7 +272,6 @@ class BufferingProcessor(SpanProcessor):
 
         The sidecar is not taken in here: the child writes into it, the parent reads it.
         """
-        self._pending = deque()
         self._duplicates = set()
         self._wrappers = set()
         self._open_calls = dict(self._open_calls)
@@ -280,44 +281,31 @@ class BufferingProcessor(SpanProcessor):
         )
         self._on_batch = on_batch
         self._drain_lock = threading.Lock()
-        self._wake = threading.Event()
-        stopped = self._stop.is_set()
-        self._stop = threading.Event()
         self._write_at_root_end()
-        self._thread = threading.Thread(target=self._run, name="llmobs_nb-flush", daemon=True)
-        if stopped:
-            self._stop.set()
-        else:
-            self._thread.start()
+        self._batcher.reset_after_fork()  # the parent's spans dropped, a new flush thread
 
 
 class Capture:
-    """An OpenTelemetry TracerProvider wired to a :class:`BufferingProcessor`."""
+    """An OpenTelemetry TracerProvider wired to a :class:`BufferingProcessor`.
 
-    def __init__(
-        self,
-        sink: Sink,
-        project: str | None,
-        prices: PriceBook,
-        on_batch: Callable[[Any], None] | None = None,
-        interval_s: float = 1.0,
-        batch_size: int = 8192,
-        sidecar: Sidecar | None = None,
-        capture_content: Callable[[], bool] | bool = False,
-        **write_options: Any,
-    ) -> None:
-        self.capture_content = _as_callable(capture_content)
-        self.processor = BufferingProcessor(
-            sink,
-            project,
-            prices,
-            on_batch,
-            batch_size=batch_size,
-            interval_s=interval_s,
-            sidecar=sidecar,
-            capture_content=self.capture_content,
-            **write_options,
-        )
+    ``options`` are the :class:`BufferingProcessor`'s keywords (``on_batch``, ``batch_size``,
+    ``interval_s``, ``sidecar``, ``capture_content``, ``reconnect``, ``max_pending_rows``,
+    ``on_drop``, ``where``).
+
+    Example:
+        >>> from llmobs_nb.pricing import PriceBook
+        >>> written = []
+        >>> capture = Capture(written.append, "demo", PriceBook(), interval_s=3600)
+        >>> capture.tracer.start_span("step").end()
+        >>> capture.flush(); capture.shutdown()
+        >>> written[0].column("name").to_pylist()
+        ['step']
+    """
+
+    def __init__(self, sink: Sink, project: str | None, prices: PriceBook, **options: Any) -> None:
+        self.processor = BufferingProcessor(sink, project, prices, **options)
+        # The observer's content setting, read at each flush and each OTLP export.
+        self.capture_content = self.processor.capture_content
         resource = Resource.create({"service.name": project or "llmobs_nb"})
         # ALWAYS_ON, not the default ParentBased: an unsampled parent from another service
         # must not silently hide this process's LLM calls (and it skips a parent lookup).
@@ -369,6 +357,11 @@ class Capture:
         if _GLOBAL.target is self.provider:
             _GLOBAL.target = None
         self.provider.shutdown()
+
+
+def _flush_failed(exc: BaseException) -> None:
+    # drain handles write errors; this is a bug's last net
+    capture_failed("write spans to the store", exc)
 
 
 def _as_callable(value: Callable[[], bool] | bool) -> Callable[[], bool]:

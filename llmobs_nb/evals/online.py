@@ -14,10 +14,10 @@ import threading
 import time
 import warnings
 import weakref
-from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from llmobs_nb.capture.batcher import Batcher
 from llmobs_nb.capture.redact import redact_text
 from llmobs_nb.evals.protocol import CapturedCall, Evaluator, check_evaluators, source_of
 from llmobs_nb.evals.rows import is_error, run_one, to_table, without_text
@@ -36,19 +36,14 @@ class _Worker:
         self,
         obs: Any,
         evaluators: list[Evaluator],
-        queue: deque[CapturedCall],
-        wake: threading.Event,
+        maxsize: int,
         batch_size: int,
         flush_interval_s: float,
     ) -> None:
         self.obs = obs
         self.evaluators = evaluators
         self.sources = [source_of(e) for e in evaluators]
-        self.queue = queue
-        self.wake = wake
         self.batch_size = batch_size
-        self.flush_interval_s = flush_interval_s
-        self.stopping = False
         self.flush_requested = False
         self.processed = 0  # calls taken off the queue and evaluated (this thread only)
         self.written = 0  # calls whose scores are stored (or failed to store)
@@ -56,45 +51,48 @@ class _Worker:
         self.errors = 0
         self.failed_writes = 0
         self.progress = threading.Condition()
+        self.rows: list[dict[str, Any]] = []
+        self.last_write = time.monotonic()
+        # Woken by every submit; a partial batch of scores waits at most flush_interval_s.
+        self.batcher: Batcher[CapturedCall] = Batcher(
+            self.run_once,
+            name="llmobs-online-eval",
+            interval_s=flush_interval_s,
+            maxsize=maxsize,
+            finish=True,
+            start=False,
+        )
 
-    def stop(self) -> None:
-        self.stopping = True
-        self.wake.set()
-
-    def run(self) -> None:
-        rows: list[dict[str, Any]] = []
-        last_write = time.monotonic()
-        while True:
-            self.wake.wait(self.flush_interval_s)
-            # Cleared before draining: a call appended after this point sets it again.
-            self.wake.clear()
-            while self.queue:
-                call = self.queue.popleft()
-                for evaluator, source in zip(self.evaluators, self.sources, strict=True):
-                    scored = run_one(evaluator, call, source)
-                    if not self.obs.capture_content:  # no prompt or answer text in comments
-                        scored = without_text(scored)
-                    self._record_metrics(call, scored)
-                    rows.extend(scored)
-                self.processed += 1
-                if len(rows) >= self.batch_size:
-                    rows = self._write(rows)
-                # Hand the GIL back after each call: a user thread waiting for it runs now,
-                # not after the interpreter's 5 ms switch interval.
-                time.sleep(0)
-            # Scores are stored in batches: one DuckDB insert per call would cost more than
-            # the evaluations. A partial batch waits at most flush_interval_s, or a drain().
-            due = time.monotonic() - last_write >= self.flush_interval_s
-            if rows and (due or self.flush_requested or self.stopping):
-                rows = self._write(rows)
-            if not rows:
-                last_write = time.monotonic()
-                self.flush_requested = False
-                with self.progress:
-                    self.written = self.processed
-                    self.progress.notify_all()
-            if self.stopping and not self.queue:
-                return
+    def run_once(self, final: bool) -> None:
+        """Evaluate every queued call; store the scores when a batch is full or due, or when
+        a drain or the final round (``final``) asks."""
+        queue = self.batcher.items
+        rows = self.rows
+        while queue:
+            call = queue.popleft()
+            for evaluator, source in zip(self.evaluators, self.sources, strict=True):
+                scored = run_one(evaluator, call, source)
+                if not self.obs.capture_content:  # no prompt or answer text in comments
+                    scored = without_text(scored)
+                self._record_metrics(call, scored)
+                rows.extend(scored)
+            self.processed += 1
+            if len(rows) >= self.batch_size:
+                rows = self.rows = self._write(rows)
+            # Hand the GIL back after each call: a user thread waiting for it runs now,
+            # not after the interpreter's 5 ms switch interval.
+            time.sleep(0)
+        # Scores are stored in batches: one DuckDB insert per call would cost more than
+        # the evaluations. A partial batch waits at most flush_interval_s, or a drain().
+        due = time.monotonic() - self.last_write >= self.batcher.interval_s
+        if rows and (due or self.flush_requested or final):
+            rows = self.rows = self._write(rows)
+        if not rows:
+            self.last_write = time.monotonic()
+            self.flush_requested = False
+            with self.progress:
+                self.written = self.processed
+                self.progress.notify_all()
 
     def _write(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         try:
@@ -170,35 +168,28 @@ class OnlineEvaluator:
         self.obs = obs
         self.maxsize = maxsize
         self.sources = tuple(source_of(e) for e in bound)
-        self._queue: deque[CapturedCall] = deque()
-        self._wake = threading.Event()
         self._closed = False
         self._dropped = 0
         self._drop_lock = threading.Lock()
-        self._worker = _Worker(obs, bound, self._queue, self._wake, batch_size, flush_interval_s)
+        self._worker = _Worker(obs, bound, maxsize, batch_size, flush_interval_s)
+        self._batcher = self._worker.batcher
         with _LIVE_LOCK:
             previous = [o for o in _LIVE if o.obs is obs and o.sources == self.sources]
             _LIVE.add(self)
         for old in previous:
             old.close()
-        self._thread = threading.Thread(
-            target=self._worker.run, name="llmobs-online-eval", daemon=True
-        )
-        self._thread.start()
-        weakref.finalize(self, self._worker.stop)
+        self._batcher.start()
+        weakref.finalize(self, self._batcher.stop)
 
     def submit(self, call: CapturedCall) -> bool:
         """Queue ``call`` for scoring; True if queued, False if dropped (queue full, closed).
 
         Non-blocking: an append and, when the worker sleeps, one wake-up.
         """
-        if self._closed or len(self._queue) >= self.maxsize:
-            self._drop()
-            return False
-        self._queue.append(call)
-        if not self._wake.is_set():
-            self._wake.set()
-        return True
+        if not self._closed and self._batcher.put(call):
+            return True
+        self._drop()
+        return False
 
     def _drop(self) -> None:
         with self._drop_lock:
@@ -221,7 +212,7 @@ class OnlineEvaluator:
     @property
     def pending(self) -> int:
         """Calls queued and not yet stored."""
-        return len(self._queue) + self._worker.processed - self._worker.written
+        return len(self._batcher.items) + self._worker.processed - self._worker.written
 
     def stats(self) -> dict[str, int]:
         """Counts so far: ``accepted``, ``dropped``, ``pending``, ``scores`` and ``errors``
@@ -233,7 +224,7 @@ class OnlineEvaluator:
         """
         worker = self._worker
         return {
-            "accepted": worker.processed + len(self._queue),
+            "accepted": worker.processed + len(self._batcher.items),
             "dropped": self._dropped,
             "pending": self.pending,
             "scores": worker.scores,
@@ -244,12 +235,12 @@ class OnlineEvaluator:
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until every call submitted so far is scored and stored; False on timeout."""
         worker = self._worker
-        target = worker.processed + len(self._queue)
+        target = worker.processed + len(self._batcher.items)
         deadline = None if timeout is None else time.monotonic() + timeout
         worker.flush_requested = True
-        self._wake.set()
+        self._batcher.wake()
         with worker.progress:
-            while worker.written < target and self._thread.is_alive():
+            while worker.written < target and self._batcher.alive:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -261,8 +252,7 @@ class OnlineEvaluator:
         if self._closed:
             return
         self._closed = True
-        self._worker.stop()
-        self._thread.join(timeout)
+        self._batcher.close(timeout)
         with _LIVE_LOCK:
             _LIVE.discard(self)
         if self._dropped:

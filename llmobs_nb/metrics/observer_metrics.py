@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from llmobs_nb.metrics import definitions as d
 from llmobs_nb.metrics.labels import LabelGuard
 from llmobs_nb.metrics.server import MetricsServer
+from llmobs_nb.store.schema import LLM_CALLS_COLUMNS, is_model_call
 
 
 def _create(metric: d.MetricDef, registry: CollectorRegistry) -> Counter | Histogram | Gauge:
@@ -30,17 +31,21 @@ def _create(metric: d.MetricDef, registry: CollectorRegistry) -> Counter | Histo
     )
 
 
-_BATCH_COLUMNS: dict[str, Any] = {
-    "model": pl.String,
-    "operation": pl.String,
-    "provider": pl.String,
-    "status": pl.String,
-    "error_type": pl.String,
-    "latency_s": pl.Float64,
-    "ttft_s": pl.Float64,
-    "input_tokens": pl.Int64,
-    "output_tokens": pl.Int64,
-    "cost_usd": pl.Float64,
+# The llm_calls columns the metrics read, with the view's dtypes (a batch may lack some).
+_BATCH_COLUMNS: dict[str, pl.DataType] = {
+    c: LLM_CALLS_COLUMNS[c]
+    for c in (
+        "model",
+        "operation",
+        "provider",
+        "status",
+        "error_type",
+        "latency_s",
+        "ttft_s",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+    )
 }
 
 
@@ -123,13 +128,17 @@ class ObserverMetrics:
         """Add one finished LLM call (a row with the ``llm_calls`` columns) to the metrics.
 
         Every call with a latency counts as a request (``llm_request_duration_seconds_count``),
-        errors included; ``ttft_s``, tokens and ``cost_usd`` are recorded when not None.
-        Returns nothing.
+        errors included; ``ttft_s``, tokens and ``cost_usd`` are recorded when not None. A row
+        with a ``kind`` counts only if it is a model call
+        (:data:`~llmobs_nb.store.schema.is_model_call`, the ``llm_calls`` view's rule: an
+        ``evaluator`` span without a model is not one). Returns nothing.
 
         Example:
             >>> ObserverMetrics().record_call({"model": "gpt-4o", "status": "error",
             ...                                "error_type": "RateLimitError", "latency_s": 0.3})
         """
+        if "kind" in row and not is_model_call(row["kind"], row.get("model")):
+            return
         model = self._model(row.get("model"))
         operation = self._operation(row.get("operation"))
         provider = self._provider(row.get("provider"))
@@ -160,8 +169,9 @@ class ObserverMetrics:
     def record_batch(self, calls: pl.DataFrame) -> None:
         """Add a batch of finished calls (a frame with the ``llm_calls`` columns) at once.
 
-        Same result as :meth:`record_call` on each row, computed per label set with polars and
-        numpy: the observer's flush thread calls this once per batch. Returns nothing.
+        Same result as :meth:`record_call` on each row (with a ``kind`` column, only the model
+        calls count), computed per label set with polars and numpy: the observer's flush thread
+        calls this once per batch. Returns nothing.
 
         Example:
             >>> m = ObserverMetrics()
@@ -170,6 +180,10 @@ class ObserverMetrics:
             >>> 'llm_tokens_total{model="gpt-4o",type="input"} 30.0' in m.text()
             True
         """
+        if "kind" in calls.columns:  # spans of any kind: only the model calls count
+            if "model" not in calls.columns:
+                calls = calls.with_columns(model=pl.lit(None, pl.String))
+            calls = calls.filter(is_model_call.polars())
         if calls.height == 0:
             return
         frame = calls.select(

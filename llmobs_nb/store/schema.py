@@ -1,0 +1,297 @@
+"""The store's tables in one place: every column's name, Arrow type and DuckDB type, in the
+order ``DESCRIBE`` lists them, and the one rule of what a model call is.
+
+``migrations.py`` stays frozen SQL (a file written by an older release must migrate the same
+way); this module describes the schema the migrations produce, and a test
+(``tests/store/test_schema.py``) checks it against ``DESCRIBE`` of a freshly migrated store.
+Everything else derives from here: the span rows' Arrow schema (``capture/rows.SPAN_SCHEMA``),
+the ``llm_calls`` columns analytics returns (:data:`LLM_CALLS_COLUMNS`), the demo's frames
+(``demo/schema.py``), the live metrics' batch columns. A column added by a new migration is
+added here in the same commit. See docs/design.md §3 (the data contract).
+
+**What a model call is** (:data:`is_model_call`): a span of kind ``llm`` or ``embedding``, or
+an ``evaluator`` span that names a model — an LLM judge's own call, priced and counted like any
+other. An evaluator span without a model (a rule-based check) is not a model call. The
+``llm_calls`` view (``m005_llm_calls_view``), the live metrics, pricing and the demo all use
+this rule; it renders to Python, polars, Arrow and SQL so no place spells it again.
+
+Example:
+    >>> SPANS.names[:3]
+    ('trace_id', 'span_id', 'parent_span_id')
+    >>> is_model_call("evaluator", "gpt-4o"), is_model_call("evaluator", None)
+    (True, False)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+STRING = pa.string()
+FLOAT = pa.float64()
+INT = pa.int64()
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+"""Every time in the store: microseconds, UTC (DuckDB's ``TIMESTAMPTZ``)."""
+
+_SQL_TYPES = {
+    STRING: "VARCHAR",
+    FLOAT: "DOUBLE",
+    INT: "BIGINT",
+    TIMESTAMP: "TIMESTAMP WITH TIME ZONE",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its name, Arrow type, DuckDB type (``DESCRIBE``'s spelling) and whether
+    the table refuses NULL.
+
+    Example:
+        >>> Column("attributes", STRING, sql="JSON").sql
+        'JSON'
+        >>> Column("latency_s", FLOAT).sql
+        'DOUBLE'
+    """
+
+    name: str
+    type: pa.DataType
+    sql: str = ""
+    not_null: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.sql:
+            object.__setattr__(self, "sql", _SQL_TYPES[self.type])
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table (or view) of the store: its columns in order, and the frames' types of them.
+
+    Example:
+        >>> RUNS.names
+        ('name', 'project', 'params', 'started_at', 'ended_at')
+        >>> RUNS.arrow.field("started_at").type
+        TimestampType(timestamp[us, tz=UTC])
+        >>> RUNS.polars["started_at"]
+        Datetime(time_unit='us', time_zone='UTC')
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The column names, in the table's order."""
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def arrow(self) -> pa.Schema:
+        """The Arrow schema of a batch of this table's rows (every field nullable)."""
+        return pa.schema([(c.name, c.type) for c in self.columns])
+
+    @property
+    def polars(self) -> dict[str, pl.DataType]:
+        """Column → polars dtype, as a read of the table returns them (JSON as ``String``)."""
+        frame = pl.from_arrow(self.arrow.empty_table())
+        assert isinstance(frame, pl.DataFrame)
+        return dict(frame.schema)
+
+    @property
+    def sql_types(self) -> dict[str, str]:
+        """Column → DuckDB type, as ``DESCRIBE`` names it."""
+        return {c.name: c.sql for c in self.columns}
+
+    def select(self, name: str, names: tuple[str, ...]) -> Table:
+        """A table (a view) of some of these columns, in the order given.
+
+        Example:
+            >>> SPANS.select("ids", ("span_id", "trace_id")).names
+            ('span_id', 'trace_id')
+        """
+        by_name = {c.name: c for c in self.columns}
+        return Table(name, tuple(by_name[n] for n in names))
+
+
+SPANS = Table(
+    "spans",
+    (
+        Column("trace_id", STRING, not_null=True),
+        Column("span_id", STRING, not_null=True),
+        Column("parent_span_id", STRING),
+        Column("name", STRING),
+        Column("kind", STRING),
+        Column("start_time", TIMESTAMP),
+        Column("end_time", TIMESTAMP),
+        Column("latency_s", FLOAT),
+        Column("ttft_s", FLOAT),
+        Column("provider", STRING),
+        Column("model", STRING),
+        Column("response_model", STRING),
+        Column("operation", STRING),
+        Column("use_case", STRING),
+        Column("user_id", STRING),
+        Column("run", STRING),
+        Column("project", STRING),
+        Column("status", STRING),
+        Column("error_type", STRING),
+        Column("error_message", STRING),
+        Column("input_tokens", INT),
+        Column("output_tokens", INT),
+        Column("cached_input_tokens", INT),
+        Column("cache_write_tokens", INT),
+        Column("reasoning_tokens", INT),
+        Column("cost_usd", FLOAT),
+        Column("price_version", STRING),
+        Column("input_text", STRING),
+        Column("output_text", STRING),
+        Column("attributes", STRING, sql="JSON"),
+    ),
+)
+"""``spans`` (``m001_spans``): one row per finished span, ours or a third party's."""
+
+SCORES = Table(
+    "scores",
+    (
+        Column("trace_id", STRING),
+        Column("span_id", STRING),
+        Column("name", STRING, not_null=True),
+        Column("value", FLOAT),
+        Column("source", STRING),
+        Column("comment", STRING),
+        Column("created_at", TIMESTAMP),
+        Column("label", STRING),  # m006_score_label
+    ),
+)
+"""``scores`` (``m002_scores``, ``m006_score_label``): evaluations and feedback of calls."""
+
+RUNS = Table(
+    "runs",
+    (
+        Column("name", STRING, not_null=True),
+        Column("project", STRING),
+        Column("params", STRING, sql="JSON"),
+        Column("started_at", TIMESTAMP),
+        Column("ended_at", TIMESTAMP),
+    ),
+)
+"""``runs`` (``m003_runs``): named runs (``obs.run(...)``) and their parameters."""
+
+PRICES = Table(
+    "prices",
+    (
+        Column("price_version", STRING, not_null=True),
+        Column("provider", STRING),
+        Column("model", STRING, not_null=True),
+        Column("input_mtok", FLOAT),
+        Column("cached_input_mtok", FLOAT),
+        Column("cache_write_mtok", FLOAT),
+        Column("output_mtok", FLOAT),
+        Column("reasoning_mtok", FLOAT),
+        Column("valid_from", TIMESTAMP),
+        Column("valid_to", TIMESTAMP),
+        Column("source", STRING),
+        Column("recorded_at", TIMESTAMP),
+    ),
+)
+"""``prices`` (``m004_prices``): the per-million rates each ``price_version`` used."""
+
+LLM_CALLS = SPANS.select(
+    "llm_calls",
+    (
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "name",
+        "kind",
+        "start_time",
+        "end_time",
+        "latency_s",
+        "ttft_s",
+        "provider",
+        "model",
+        "operation",
+        "use_case",
+        "user_id",
+        "run",
+        "response_model",
+        "status",
+        "error_type",
+        "input_tokens",
+        "output_tokens",
+        "cached_input_tokens",
+        "reasoning_tokens",
+        "cost_usd",
+        "attributes",
+    ),
+)
+"""The ``llm_calls`` view (``m005_llm_calls_view``): the spans that are model calls
+(:data:`is_model_call`), in the columns analytics reads — the store's contract with analytics."""
+
+LLM_CALLS_COLUMNS: dict[str, pl.DataType] = LLM_CALLS.polars
+"""Column → polars dtype of ``llm_calls``, in the view's order: what both analytics engines
+return for its columns (``attributes`` is JSON text, a ``String``)."""
+
+TABLES: tuple[Table, ...] = (SPANS, SCORES, RUNS, PRICES, LLM_CALLS)
+"""Every table and view a migrated store has, besides ``_migrations``."""
+
+
+@dataclass(frozen=True)
+class ModelCallRule:
+    """Whether a span is a model call, from its ``kind`` and ``model`` — one rule, rendered
+    for each place that asks: Python values, a polars expression, an Arrow mask, SQL.
+
+    Spans of ``always`` kinds are model calls; spans of ``with_model`` kinds are when their
+    model is not NULL. The module's instance is :data:`is_model_call`.
+
+    Example:
+        >>> is_model_call("llm", None), is_model_call("chain", "gpt-4o")
+        (True, False)
+        >>> is_model_call.sql()
+        "kind IN ('llm', 'embedding') OR (kind = 'evaluator' AND model IS NOT NULL)"
+        >>> import polars as pl
+        >>> frame = pl.DataFrame({"kind": ["llm", "evaluator", "evaluator"],
+        ...                       "model": [None, "gpt-4o", None]})
+        >>> frame.filter(is_model_call.polars()).height
+        2
+    """
+
+    always: tuple[str, ...] = ("llm", "embedding")
+    with_model: str = "evaluator"
+
+    def __call__(self, kind: Any, model: Any) -> bool:
+        """The rule on one span's values."""
+        if kind in self.always:
+            return True
+        return kind == self.with_model and model is not None
+
+    def polars(self, kind: str = "kind", model: str = "model") -> pl.Expr:
+        """A boolean polars expression over columns ``kind`` and ``model``."""
+        return pl.col(kind).is_in(self.always) | (
+            (pl.col(kind) == self.with_model) & pl.col(model).is_not_null()
+        )
+
+    def arrow(self, table: pa.Table, kind: str = "kind", model: str = "model") -> Any:
+        """A boolean Arrow mask over ``table``'s rows (for ``table.filter``), computed with
+        Arrow kernels only: usable where polars is not (a forked child)."""
+        kinds = table[kind]
+        return pc.or_kleene(
+            pc.is_in(kinds, pa.array(self.always, type=kinds.type)),
+            pc.and_kleene(pc.equal(kinds, self.with_model), pc.is_valid(table[model])),
+        )
+
+    def sql(self, kind: str = "kind", model: str = "model") -> str:
+        """A SQL condition over columns ``kind`` and ``model`` (DuckDB, ClickHouse)."""
+        kinds = ", ".join(f"'{k}'" for k in self.always)
+        return f"{kind} IN ({kinds}) OR ({kind} = '{self.with_model}' AND {model} IS NOT NULL)"
+
+
+is_model_call = ModelCallRule()
+"""The rule: ``is_model_call(kind, model)``, ``.polars()``, ``.arrow(table)``, ``.sql()``."""
+
+MODEL_CALL_KINDS = frozenset({*is_model_call.always, is_model_call.with_model})
+"""The kinds a model call can have: ``llm``, ``embedding`` (always model calls) and
+``evaluator`` (one when it names a model, see :data:`is_model_call`)."""
