@@ -376,7 +376,7 @@ def _leaks(haystacks: dict[str, bytes], needles: dict[str, str]) -> list[tuple[s
 @pytest.mark.filterwarnings("ignore:no price known")
 def test_no_secret_and_no_prompt_reaches_any_byte(tmp_path: Path, collector, monkeypatch):
     endpoint, bodies = collector
-    monkeypatch.setattr(capture_errors, "_reported", set())  # capture failures are logged once a process
+    monkeypatch.setattr(capture_errors, "_reported", set())  # logged once a process
     store_dir = tmp_path / "store"
     store_dir.mkdir()
     db = store_dir / "secrets.duckdb"
