@@ -34,13 +34,10 @@ def instrument_anthropic(obs: Any, client: Any) -> Any:
     """
     import anthropic
 
-    wrong_type = (
-        "instrument_anthropic needs an anthropic.Anthropic or AsyncAnthropic, got {got}; "
-        "for OpenAI use obs.instrument_openai(client)"
-    )
-    if not prepare(client, (anthropic.Anthropic, anthropic.AsyncAnthropic), wrong_type):
+    classes = (anthropic.Anthropic, anthropic.AsyncAnthropic)
+    is_async = prepare(client, "anthropic", classes, other="OpenAI")
+    if is_async is None:  # instrumented already
         return client
-    is_async = isinstance(client, anthropic.AsyncAnthropic)
     patch_method(
         obs,
         client,

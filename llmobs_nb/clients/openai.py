@@ -27,13 +27,9 @@ def instrument_openai(obs: Any, client: Any) -> Any:
     """
     import openai
 
-    wrong_type = (
-        "instrument_openai needs an openai.OpenAI or openai.AsyncOpenAI, got {got}; "
-        "for Anthropic use obs.instrument_anthropic(client)"
-    )
-    if not prepare(client, (openai.OpenAI, openai.AsyncOpenAI), wrong_type):
+    is_async = prepare(client, "openai", (openai.OpenAI, openai.AsyncOpenAI), other="Anthropic")
+    if is_async is None:  # instrumented already
         return client
-    is_async = isinstance(client, openai.AsyncOpenAI)
     targets = [
         (client.chat.completions, "create", "chat", "llm"),
         (client.responses, "create", "responses", "llm"),

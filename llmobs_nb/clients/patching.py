@@ -67,22 +67,30 @@ def is_instrumented(client: Any) -> bool:
     return bool(client.__dict__.get(_PATCHES))
 
 
-def prepare(client: Any, sdk: tuple[type, ...], wrong_type: str) -> bool:
-    """Before patching: TypeError unless ``client`` is one of ``sdk`` (``wrong_type`` says what
-    is needed, ``{got}`` standing for the class given); False when it is instrumented already,
-    else its HTTP attempts are counted from now on and True (the caller patches its methods).
+def prepare(client: Any, sdk: str, classes: tuple[type, type], *, other: str) -> bool | None:
+    """Before patching ``client``: TypeError unless it is one of the ``sdk``'s sync and async
+    client ``classes`` (naming ``other``'s instrumentation instead); None when it is
+    instrumented already; else its HTTP attempts are counted from now on and the answer is
+    whether it is the async client (the caller patches its methods).
 
     Example:
-        >>> prepare(object(), (dict,), "this needs a dict, got {got}")
+        >>> class Sync: ...
+        >>> class Async: ...
+        >>> prepare(object(), "demo", (Sync, Async), other="OpenAI")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        TypeError: this needs a dict, got object
+        TypeError: instrument_demo needs a demo.Sync or demo.Async, got object; for OpenAI ...
     """
-    if not isinstance(client, sdk):
-        raise TypeError(wrong_type.format(got=type(client).__name__))
+    if not isinstance(client, classes):
+        sync, async_ = (f"{sdk}.{cls.__name__}" for cls in classes)
+        article = "an" if sync[0] in "aeiou" else "a"
+        raise TypeError(
+            f"instrument_{sdk} needs {article} {sync} or {async_}, got {type(client).__name__}; "
+            f"for {other} use obs.instrument_{other.lower()}(client)"
+        )
     if is_instrumented(client):
-        return False
+        return None
     count_attempts(client)
-    return True
+    return isinstance(client, classes[1])
 
 
 def uninstrument(client: Any) -> None:
