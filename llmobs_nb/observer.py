@@ -27,14 +27,13 @@ import pyarrow as pa
 from llmobs_nb.capture import forking
 from llmobs_nb.capture import labels as lb
 from llmobs_nb.capture import semconv as sc
-from llmobs_nb.capture.content import call_input, to_text
-from llmobs_nb.capture.decorators import wrap
-from llmobs_nb.capture.errors import CaptureErrors
+from llmobs_nb.capture.errors import CaptureErrors, capture_failed
 from llmobs_nb.capture.health import Health, PendingRowsWarning
-from llmobs_nb.capture.presets import preset
+from llmobs_nb.capture.labels import check_label as _check_label
 from llmobs_nb.capture.redact import redact_optional, redact_params, redact_text
 from llmobs_nb.capture.rows import MODEL_CALL_KINDS
-from llmobs_nb.capture.scope import SpanHandle, SpanScope, capture_error, capture_failed
+from llmobs_nb.capture.scope import SpanHandle, SpanScope
+from llmobs_nb.capture.tracer import Tracer
 from llmobs_nb.capture.tracing import Capture
 from llmobs_nb.capture.write_queue import DEFAULT_MAX_ROWS
 from llmobs_nb.pricing import PriceBook
@@ -47,16 +46,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _SPAN_LABEL_CACHE = 200_000
-
-
-def _check_label(name: str, value: Any) -> None:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, got {value!r} ({type(value).__name__})")
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in sc.SPAN_KINDS:
-        raise ValueError(f"kind {kind!r} is not one of {sorted(sc.SPAN_KINDS)}")
 
 
 class ObserverClosedError(RuntimeError):
@@ -107,20 +96,24 @@ class Observer:
     ) -> None:
         _check_label("project", project)
         self.project = project
-        self.capture_content = capture_content
         self.read_only = read_only
         self.store = store if store is not None else Store(db, read_only=read_only)
         self.db_path = self.store.path
         self.prices = prices if isinstance(prices, PriceBook) else PriceBook(prices)
         self._closed = False
-        # Read by every traced call (one attribute read): set at the start of close(), so
-        # calls from then on go to the file's next observer or run untraced.
-        self._closing = False
-        self._warned_closed = False
         self._registry_key: tuple[str, str] | None = None
         # Failures inside capture, by stage (never raised into a call): for obs.health() and
         # exported as llmobs_capture_errors_total{stage}.
         self.capture_errors = CaptureErrors()
+        # Makes every span of traced code (observe, span, instrumented clients, judges).
+        self.tracer = Tracer(
+            None,
+            self.capture_errors,
+            capture_content=capture_content,
+            where=self.db_path,
+            successor=self._next_tracer,
+            online=self._online_evaluator,
+        )
         self._span_labels: OrderedDict[str, tuple[str, str | None, str | None]] = OrderedDict()
         self._labels_lock = threading.Lock()
         self._recorded_prices: set[str] = set()
@@ -148,6 +141,7 @@ class Observer:
             on_drop=self.metrics.record_dropped,
             where=self.db_path,
         )
+        self.tracer.capture = self.capture
         processor = self.capture.processor
         # One count each per scrape (not a whole health() twice, which lists the sidecar).
         self.metrics.watch_pending(
@@ -155,75 +149,40 @@ class Observer:
         )
         forking.track(self)
 
-    # -- capture -----------------------------------------------------------------------------
+    # -- capture ---------------------------------------------------------------------------
+    @property
+    def capture_content(self) -> bool:
+        """Whether prompts and answers are stored (changeable at any time; read at each call)."""
+        return self.tracer.capture_content
+
+    @capture_content.setter
+    def capture_content(self, value: bool) -> None:
+        self.tracer.capture_content = value
+
+    @property
+    def _closing(self) -> bool:
+        # Set at the start of close(): traced calls from then on go to the file's next
+        # observer or run untraced (the tracer reads it on every call).
+        return self.tracer.closing
+
+    @_closing.setter
+    def _closing(self, value: bool) -> None:
+        self.tracer.closing = value
+
     def _require_writable(self) -> Capture:
-        if self.capture is None:
-            raise PermissionError(
-                f"this observer of {self.db_path} is read-only (llmobs_nb.open); "
-                f"use llmobs_nb.init(db=...) to capture"
-            )
+        capture = self.tracer.require_capture()
         if self._closing:
             raise ObserverClosedError(
                 f"this observer of {self.db_path} is closed; use the observer "
                 f"llmobs_nb.init(db={self.db_path!r}, ...) returns (functions decorated with "
                 f"this one record into it)"
             )
-        return self.capture
+        return capture
 
-    def _live(self) -> Observer | None:
-        """The observer traced code records into: this one while open; once closed, the
-        live observer of the same file (``llmobs_nb.init`` again), or None (run untraced)."""
-        if not self._closing:
-            return self
-        key = self._registry_key or _key(self.db_path, self.project)
-        live = _OBSERVERS.get(key)  # one dict read, atomic under the GIL: no lock needed
-        if live is not None and live is not self and not live._closing and live.capture:
-            return live
-        if not self._warned_closed:
-            self._warned_closed = True
-            log.warning(
-                "the llmobs_nb observer of %s is closed: functions decorated with it, its "
-                "obs.span() blocks and clients it instrumented now run untraced; call "
-                "llmobs_nb.init(db=%r, ...) again and they record into the new observer",
-                self.db_path,
-                self.db_path,
-            )
-        return None
-
-    def _scope(
-        self,
-        name: str,
-        kind: str,
-        attributes: dict[str, Any],
-        *,
-        use_case: str | None,
-        user_id: str | None,
-        run: str | None = None,
-        capture_content: bool | None = None,
-        parent_context: Any = None,
-        keep_output: bool = False,
-        preset: dict[str, Any] | None = None,
-    ) -> SpanScope:
-        """A span scope in the live observer (:meth:`_live`), or a disabled one that records
-        nothing when there is none. Raises only for a read-only observer."""
-        obs = self if not self._closing else self._live()
-        if obs is None:
-            return SpanScope.disabled(name, self.capture_errors)
-        capture = obs._require_writable()
-        if preset is None:
-            attributes[sc.LLMOBS_KIND] = kind
-        return SpanScope(
-            capture,
-            name,
-            attributes,
-            lb.merged(use_case=use_case, user_id=user_id, run=run),
-            capture_content=obs.capture_content if capture_content is None else capture_content,
-            is_model_call=kind in ("llm", "embedding"),
-            parent_context=parent_context,
-            keep_output=keep_output,
-            preset=preset,
-            errors=obs.capture_errors,
-        )
+    def _next_tracer(self) -> Tracer | None:
+        """The tracer of the file's live observer, for traced code of this one once closed."""
+        live = _OBSERVERS.get(self._registry_key or _key(self.db_path, self.project))
+        return None if live is None else live.tracer  # one dict read, atomic under the GIL
 
     def observe(
         self,
@@ -254,70 +213,19 @@ class Observer:
             ... def ask(question):
             ...     return client.chat.completions.create(model="gpt-4o", messages=[...])
         """
-        for label, value in (
-            ("model", model),
-            ("operation", operation),
-            ("provider", provider),
-            ("use_case", use_case),
-            ("user_id", user_id),
-        ):
-            _check_label(label, value)
-        _check_kind(kind)
-        static = {key: value for key, value in attributes.items() if value is not None}
-        if model is not None:
-            static[sc.GEN_AI_REQUEST_MODEL] = model
-        if operation is not None and kind in ("llm", "embedding", "evaluator"):
-            static[sc.GEN_AI_OPERATION_NAME] = operation
-        if provider is not None:
-            static[sc.GEN_AI_PROVIDER_NAME] = provider
-
-        static[sc.LLMOBS_KIND] = kind
-        if self.capture is None:
-            self._require_writable()  # a read-only observer: say so now, not at each call
-        fixed = preset(static)  # the same on every call: validated once, here
-        online = self._online_evaluator(evaluators) if evaluators else None
-        bound: list[Any] = [self, online]  # the observer the evaluators were made for
-
-        def evaluators_for(obs: Observer) -> Any:
-            if bound[0] is not obs:  # the file's next observer: its own online evaluator
-                bound[:] = [obs, obs._online_evaluator(evaluators or [])]
-            return bound[1]
-
-        def decorate(func: F) -> F:
-            span_name = name or (f"{operation} {model}" if model else func.__qualname__)
-
-            def make_scope(
-                args: tuple[Any, ...], kwargs: dict[str, Any], parent: Any
-            ) -> SpanScope | None:
-                obs = self if not self._closing else self._live()
-                if obs is None:
-                    return None  # closed, and no new observer of the file: run untraced
-                want_content = obs.capture_content if capture_content is None else capture_content
-                attrs: dict[str, Any] = {}
-                if want_content:
-                    try:
-                        attrs[sc.LLMOBS_INPUT] = to_text(call_input(args, kwargs))
-                    except Exception as exc:
-                        capture_error("input", exc, obs.capture_errors)
-                scope = obs._scope(
-                    span_name,
-                    kind,
-                    attrs,
-                    use_case=use_case,
-                    user_id=user_id,
-                    capture_content=want_content,
-                    parent_context=parent,
-                    keep_output=online is not None,
-                    preset=fixed,
-                )
-                if online is not None:
-                    scope.input_value = call_input(args, kwargs)
-                    scope.on_end = evaluators_for(obs).submit_scope
-                return scope
-
-            return wrap(func, make_scope, self.capture_errors)
-
-        return decorate(fn) if fn is not None else decorate
+        return self.tracer.observe(
+            fn,
+            name=name,
+            model=model,
+            operation=operation,
+            provider=provider,
+            kind=kind,
+            use_case=use_case,
+            user_id=user_id,
+            capture_content=capture_content,
+            evaluators=evaluators,
+            **attributes,
+        )
 
     def span(
         self,
@@ -341,23 +249,16 @@ class Observer:
             ...     with obs.span("retrieval", kind="retrieval", top_k=5) as span:
             ...         span.set_attributes({"retrieval.doc_count": 5})
         """
-        _check_kind(kind)
-        for label, value in (
-            ("model", model),
-            ("operation", operation),
-            ("provider", provider),
-            ("use_case", use_case),
-            ("user_id", user_id),
-        ):
-            _check_label(label, value)
-        attrs = {key: value for key, value in attributes.items() if value is not None}
-        if model is not None:
-            attrs[sc.GEN_AI_REQUEST_MODEL] = model
-        if operation is not None:
-            attrs[sc.GEN_AI_OPERATION_NAME] = operation
-        if provider is not None:
-            attrs[sc.GEN_AI_PROVIDER_NAME] = provider
-        return self._scope(name, kind, attrs, use_case=use_case, user_id=user_id)
+        return self.tracer.span(
+            name,
+            kind,
+            model=model,
+            operation=operation,
+            provider=provider,
+            use_case=use_case,
+            user_id=user_id,
+            **attributes,
+        )
 
     @contextlib.contextmanager
     def run(self, name: str, params: dict[str, Any] | None = None) -> Iterator[str]:

@@ -4,18 +4,24 @@ but it is never silent either — it is counted by stage, logged once per kind, 
 Each :class:`~llmobs_nb.observer.Observer` owns one :class:`CaptureErrors` (``obs.capture_errors``)
 that is also a Prometheus collector in the observer's registry, exported as
 ``llmobs_capture_errors_total{stage}``. Spans built without an observer count into
-:data:`UNATTRIBUTED`.
+:data:`UNATTRIBUTED`. A failure outside a span (a write, a flush) is logged once per kind by
+:func:`capture_failed`.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily
 
+from llmobs_nb.capture.redact import redact_text
+
+log = logging.getLogger("llmobs_nb")
 METRIC = "llmobs_capture_errors"
+_reported: set[str] = set()
 
 # The stages a failure can happen in, in the order a call goes through them.
 STAGES = (
@@ -77,3 +83,28 @@ class CaptureErrors:
 
 
 UNATTRIBUTED = CaptureErrors()
+
+
+def capture_failed(what: str, exc: BaseException) -> None:
+    """Observability never breaks the user's call: log a capture failure once per kind.
+
+    The log holds the exception's class and its message with secrets masked, cut to 300
+    characters (a conversion error may quote a value).
+
+    Example:
+        >>> capture_failed("write spans to the store", OSError("disk full"))  # logs once
+        >>> capture_failed("write spans to the store", OSError("disk full"))  # silent
+    """
+    key = f"{what}:{type(exc).__name__}"
+    if key not in _reported:
+        _reported.add(key)
+        try:
+            message = redact_text(str(exc)[:300])
+        except Exception:
+            message = "<no message>"
+        log.warning(
+            "llmobs_nb could not %s (%s: %s); the call itself is unaffected",
+            what,
+            type(exc).__name__,
+            message,
+        )

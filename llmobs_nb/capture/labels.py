@@ -32,3 +32,29 @@ def merged(**labels: str | None) -> dict[str, str]:
     out = dict(base)
     out.update(extra)
     return out
+
+
+def check_label(name: str, value: object) -> None:
+    """Raise TypeError unless a label (``model``, ``use_case``, ``run``…) is a string or None.
+
+    Example:
+        >>> check_label("use_case", "support")
+        >>> check_label("use_case", 3)
+        Traceback (most recent call last):
+        TypeError: use_case must be a string, got 3 (int)
+    """
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {value!r} ({type(value).__name__})")
+
+
+def check_kind(kind: str) -> None:
+    """Raise ValueError unless ``kind`` is a span kind (``llm``, ``chain``, ``retrieval``…).
+
+    Example:
+        >>> check_kind("llm")
+        >>> check_kind("LLM")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: kind 'LLM' is not one of [...]
+    """
+    if kind not in sc.SPAN_KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {sorted(sc.SPAN_KINDS)}")

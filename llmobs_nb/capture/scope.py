@@ -20,7 +20,7 @@ from llmobs_nb.capture import content as ct
 from llmobs_nb.capture import labels as lb
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.capture.error_text import error_description, exception_attributes, http_status
-from llmobs_nb.capture.errors import UNATTRIBUTED, CaptureErrors
+from llmobs_nb.capture.errors import UNATTRIBUTED, CaptureErrors, capture_failed
 from llmobs_nb.capture.fields import field_view
 from llmobs_nb.capture.presets import add_valid
 from llmobs_nb.capture.redact import redact_text
@@ -38,29 +38,6 @@ _USAGE_ATTRIBUTES = {
     "cache_write_tokens": sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
     "reasoning_tokens": sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
 }
-_reported: set[str] = set()
-
-
-def capture_failed(what: str, exc: BaseException) -> None:
-    """Observability never breaks the user's call: log a capture failure once per kind.
-
-    The log holds the exception's class and its message with secrets masked, cut to 300
-    characters (a conversion error may quote a value).
-    """
-    key = f"{what}:{type(exc).__name__}"
-    if key not in _reported:
-        _reported.add(key)
-        try:
-            message = redact_text(str(exc)[:300])
-        except Exception:
-            message = "<no message>"
-        log.warning(
-            "llmobs_nb could not %s (%s: %s); the call itself is unaffected",
-            what,
-            type(exc).__name__,
-            message,
-        )
-
 
 _WHAT = {
     "scope": "prepare a span",

@@ -28,9 +28,9 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
 from llmobs_nb.capture.batcher import Batcher
 from llmobs_nb.capture.content_policy import without_content
+from llmobs_nb.capture.errors import capture_failed
 from llmobs_nb.capture.health import Health
 from llmobs_nb.capture.rows import SpanRecord, record_of, starts_model_call, to_columns
-from llmobs_nb.capture.scope import capture_failed
 from llmobs_nb.capture.write_queue import DEFAULT_MAX_ROWS, WriteQueue
 from llmobs_nb.pricing import PriceBook
 from llmobs_nb.store.sidecar import Sidecar

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from llmobs_nb.capture.scope import SpanScope
 from llmobs_nb.capture.streams import aiterate, iterate
+from llmobs_nb.capture.tracer import Tracer, tracer_of
 from llmobs_nb.clients.patching import (
     _MARK,
     _patches,
-    count_attempts,
     current_context,
-    is_instrumented,
     patch_method,
+    prepare,
     start_call,
 )
 
-if TYPE_CHECKING:
-    from llmobs_nb.capture.scope import SpanScope
-    from llmobs_nb.observer import Observer
 
-
-def instrument_anthropic(obs: Observer, client: Any) -> Any:
+def instrument_anthropic(obs: Any, client: Any) -> Any:
     """Trace ``client`` (``anthropic.Anthropic`` or ``AsyncAnthropic``); returns the client.
 
     ``messages.create`` (plain and ``stream=True``) and ``messages.stream(...)`` become spans.
@@ -29,22 +26,18 @@ def instrument_anthropic(obs: Observer, client: Any) -> Any:
     includes cache reads and writes, see README) and cache reads and writes are priced at their
     own rates. If the Anthropic SDK's own OpenTelemetry tracing is on too (it is when a global
     tracer provider exists, e.g. ``init(set_global=True)``), its span of the same call is kept
-    as a plain child span and not counted as a second LLM call.
+    as a plain child span and not counted as a second LLM call. ``obs`` is the observer (or its
+    :class:`~llmobs_nb.capture.tracer.Tracer`) whose tracer makes the spans.
 
     Example:
         >>> client = obs.instrument_anthropic(anthropic.Anthropic())   # doctest: +SKIP
     """
     import anthropic
 
-    if not isinstance(client, anthropic.Anthropic | anthropic.AsyncAnthropic):
-        raise TypeError(
-            f"instrument_anthropic needs an anthropic.Anthropic or AsyncAnthropic, got "
-            f"{type(client).__name__}; for OpenAI use obs.instrument_openai(client)"
-        )
-    if is_instrumented(client):
+    classes = (anthropic.Anthropic, anthropic.AsyncAnthropic)
+    is_async = prepare(client, "anthropic", classes, other="OpenAI")
+    if is_async is None:  # instrumented already
         return client
-    is_async = isinstance(client, anthropic.AsyncAnthropic)
-    count_attempts(client)
     patch_method(
         obs,
         client,
@@ -54,11 +47,11 @@ def instrument_anthropic(obs: Observer, client: Any) -> Any:
         provider="anthropic",
         is_async=is_async,
     )
-    _patch_stream_helper(obs, client, is_async)
+    _patch_stream_helper(tracer_of(obs), client, is_async)
     return client
 
 
-def _patch_stream_helper(obs: Observer, client: Any, is_async: bool) -> None:
+def _patch_stream_helper(tracer: Tracer, client: Any, is_async: bool) -> None:
     resource = client.messages
     original = resource.stream
 
@@ -66,7 +59,7 @@ def _patch_stream_helper(obs: Observer, client: Any, is_async: bool) -> None:
     def stream(*args: Any, **kwargs: Any) -> Any:
         manager = original(*args, **kwargs)
         parent = current_context()
-        return (_AsyncManager if is_async else _SyncManager)(obs, manager, kwargs, parent)
+        return (_AsyncManager if is_async else _SyncManager)(tracer, manager, kwargs, parent)
 
     setattr(stream, _MARK, True)
     resource.__dict__["stream"] = stream
@@ -76,13 +69,13 @@ def _patch_stream_helper(obs: Observer, client: Any, is_async: bool) -> None:
 class _Manager:
     """Wraps a ``MessageStreamManager``: the span covers the request and the stream's events."""
 
-    def __init__(self, obs: Observer, manager: Any, kwargs: dict[str, Any], parent: Any) -> None:
-        self._obs, self._manager, self._kwargs, self._parent = obs, manager, kwargs, parent
+    def __init__(self, tracer: Tracer, manager: Any, kwargs: dict[str, Any], parent: Any) -> None:
+        self._tracer, self._manager, self._kwargs, self._parent = tracer, manager, kwargs, parent
         self._scope: SpanScope | None = None
 
     def _begin(self) -> None:
         self._scope = start_call(
-            self._obs,
+            self._tracer,
             {**self._kwargs, "stream": True},
             operation="chat",
             provider="anthropic",

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from llmobs_nb.clients.patching import count_attempts, is_instrumented, patch_method
-
-if TYPE_CHECKING:
-    from llmobs_nb.observer import Observer
+from llmobs_nb.clients.patching import patch_method, prepare
 
 
-def instrument_openai(obs: Observer, client: Any) -> Any:
+def instrument_openai(obs: Any, client: Any) -> Any:
     """Trace ``client`` (an ``openai.OpenAI`` or ``openai.AsyncOpenAI``); returns the client.
+
+    ``obs`` is the observer (or its :class:`~llmobs_nb.capture.tracer.Tracer`, ``obs.tracer``)
+    whose tracer makes the spans.
 
     ``chat.completions.create`` (plain and ``stream=True``), ``responses.create`` (plain and
     streamed) and ``embeddings.create`` become spans with model, response model, tokens
@@ -27,15 +27,9 @@ def instrument_openai(obs: Observer, client: Any) -> Any:
     """
     import openai
 
-    if not isinstance(client, openai.OpenAI | openai.AsyncOpenAI):
-        raise TypeError(
-            f"instrument_openai needs an openai.OpenAI or openai.AsyncOpenAI, got "
-            f"{type(client).__name__}; for Anthropic use obs.instrument_anthropic(client)"
-        )
-    is_async = isinstance(client, openai.AsyncOpenAI)
-    if is_instrumented(client):
+    is_async = prepare(client, "openai", (openai.OpenAI, openai.AsyncOpenAI), other="Anthropic")
+    if is_async is None:  # instrumented already
         return client
-    count_attempts(client)
     targets = [
         (client.chat.completions, "create", "chat", "llm"),
         (client.responses, "create", "responses", "llm"),

@@ -4,48 +4,45 @@ Only the given client object changes (instance attributes shadow the class's met
 clients in the process are untouched; ``uninstrument`` deletes the shadows. Patching twice is a
 no-op. Retries are counted by wrapping the client's ``_build_request``, which the Stainless
 base client of both SDKs calls once per HTTP attempt, in the caller's thread or task.
+
+Spans come from the observer's :class:`~llmobs_nb.capture.tracer.Tracer` (``obs.tracer``);
+calls inside :func:`~llmobs_nb.capture.tracer.suppress_instrumentation` (OpenTelemetry's
+suppress-instrumentation key) are not traced.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import warnings
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry import context as otel_context
 
 from llmobs_nb.capture import semconv as sc
-from llmobs_nb.capture.content import call_input, to_text
 from llmobs_nb.capture.decorators import finish
 from llmobs_nb.capture.scope import SpanScope, capture_error
-
-if TYPE_CHECKING:
-    from llmobs_nb.observer import Observer
+from llmobs_nb.capture.tracer import Tracer, instrumentation_suppressed, tracer_of
 
 _MARK = "__llmobs_nb_patched__"
 _PATCHES = "__llmobs_nb_patches__"
 _attempts: ContextVar[list[int] | None] = ContextVar("llmobs_nb_attempts", default=None)
-_suppressed: ContextVar[bool] = ContextVar("llmobs_nb_suppressed", default=False)
 
 
-@contextlib.contextmanager
-def suppress_instrumentation() -> Iterator[None]:
-    """Calls inside the block are not traced by the client instrumentation.
+def __getattr__(name: str) -> Any:
+    if name == "suppress_instrumentation":  # moved to capture (evals and clients share it)
+        warnings.warn(
+            "llmobs_nb.clients.patching.suppress_instrumentation moved to "
+            "llmobs_nb.capture.tracer.suppress_instrumentation",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from llmobs_nb.capture.tracer import suppress_instrumentation
 
-    For code that traces its calls itself — e.g. an LLM judge that records its call as an
-    ``evaluator`` span — so an instrumented client does not count the same call twice.
-
-    Example:
-        >>> with suppress_instrumentation():             # doctest: +SKIP
-        ...     client.chat.completions.create(...)
-    """
-    token = _suppressed.set(True)
-    try:
-        yield
-    finally:
-        _suppressed.reset(token)
+        return suppress_instrumentation
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 REQUEST_PARAMS = {
@@ -68,6 +65,32 @@ def _patches(client: Any) -> list[tuple[Any, str]]:
 
 def is_instrumented(client: Any) -> bool:
     return bool(client.__dict__.get(_PATCHES))
+
+
+def prepare(client: Any, sdk: str, classes: tuple[type, type], *, other: str) -> bool | None:
+    """Before patching ``client``: TypeError unless it is one of the ``sdk``'s sync and async
+    client ``classes`` (naming ``other``'s instrumentation instead); None when it is
+    instrumented already; else its HTTP attempts are counted from now on and the answer is
+    whether it is the async client (the caller patches its methods).
+
+    Example:
+        >>> class Sync: ...
+        >>> class Async: ...
+        >>> prepare(object(), "demo", (Sync, Async), other="OpenAI")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        TypeError: instrument_demo needs a demo.Sync or demo.Async, got object; for OpenAI ...
+    """
+    if not isinstance(client, classes):
+        sync, async_ = (f"{sdk}.{cls.__name__}" for cls in classes)
+        article = "an" if sync[0] in "aeiou" else "a"
+        raise TypeError(
+            f"instrument_{sdk} needs {article} {sync} or {async_}, got {type(client).__name__}; "
+            f"for {other} use obs.instrument_{other.lower()}(client)"
+        )
+    if is_instrumented(client):
+        return None
+    count_attempts(client)
+    return isinstance(client, classes[1])
 
 
 def uninstrument(client: Any) -> None:
@@ -110,7 +133,7 @@ def _request_attributes(kwargs: dict[str, Any], operation: str, provider: str) -
 
 
 def start_call(
-    obs: Observer,
+    tracer: Tracer,
     kwargs: dict[str, Any],
     *,
     operation: str,
@@ -118,35 +141,27 @@ def start_call(
     kind: str,
     parent: Any = None,
 ) -> SpanScope:
-    """A started span for one SDK call, in ``obs``'s live observer (see ``Observer._live``).
+    """A started span for one SDK call, from ``tracer``'s live tracer (:meth:`Tracer.live`).
 
-    Never raises: with no live observer, or when capture fails (counted, logged), the scope is
+    Never raises: with no live tracer, or when capture fails (counted, logged), the scope is
     one that records nothing and the call goes on.
     """
     try:
-        live = obs._live()
         attrs = _request_attributes(kwargs, operation, provider)
-        model = attrs.get(sc.GEN_AI_REQUEST_MODEL, "")
-        name = f"{operation} {model}".strip()
-        if live is None:
-            return SpanScope.disabled(name, obs.capture_errors)
-        if live.capture_content:
-            try:
-                attrs[sc.LLMOBS_INPUT] = to_text(call_input((), kwargs))
-            except Exception as exc:
-                capture_error("input", exc, live.capture_errors)
         attrs[sc.LLMOBS_KIND] = kind
-        scope = live._scope(
+        name = f"{operation} {attrs.get(sc.GEN_AI_REQUEST_MODEL, '')}".strip()
+        scope = tracer.call_scope(
             name,
             kind,
-            {},
-            use_case=None,
-            user_id=None,
+            (),
+            kwargs,
             parent_context=parent,
             preset=attrs,  # str, int, float and bool values only: valid by construction
         )
+        if scope is None:
+            return SpanScope.disabled(name, tracer.errors)
     except Exception as exc:
-        capture_error("scope", exc, getattr(obs, "capture_errors", None))
+        capture_error("scope", exc, getattr(tracer, "errors", None))
         return SpanScope.disabled(operation)
     scope.start_safely()
     return scope
@@ -167,7 +182,7 @@ def _after_request(scope: SpanScope, box: list[int], result: Any) -> None:
 
 
 def patch_method(
-    obs: Observer,
+    obs: Any,
     client: Any,
     resource: Any,
     name: str,
@@ -177,20 +192,22 @@ def patch_method(
     kind: str = "llm",
     is_async: bool,
 ) -> None:
-    """Shadow ``resource.name`` with a traced version (once)."""
+    """Shadow ``resource.name`` with a traced version (once), tracing into ``obs``'s tracer
+    (an observer, or a :class:`Tracer`)."""
     current = getattr(resource, name)
     if getattr(current, _MARK, False):
         return
     original: Callable[..., Any] = current
+    tracer = tracer_of(obs)
 
     def call() -> SDKCall:
-        return SDKCall(obs, operation=operation, provider=provider, kind=kind)
+        return SDKCall(tracer, operation=operation, provider=provider, kind=kind)
 
     if is_async:
 
         @functools.wraps(original)
         async def traced(*args: Any, **kwargs: Any) -> Any:
-            if _suppressed.get():
+            if instrumentation_suppressed():
                 return await original(*args, **kwargs)
             running = call().begin(kwargs)
             try:
@@ -204,7 +221,7 @@ def patch_method(
 
         @functools.wraps(original)
         def traced(*args: Any, **kwargs: Any) -> Any:
-            if _suppressed.get():
+            if instrumentation_suppressed():
                 return original(*args, **kwargs)
             running = call().begin(kwargs)
             try:
@@ -225,15 +242,15 @@ class SDKCall:
     ``done(result)`` reads the result (a stream takes the span over). Nothing here raises into
     the call: capture failures are counted and logged."""
 
-    def __init__(self, obs: Observer, *, operation: str, provider: str, kind: str) -> None:
-        self.obs, self.operation, self.provider, self.kind = obs, operation, provider, kind
+    def __init__(self, tracer: Tracer, *, operation: str, provider: str, kind: str) -> None:
+        self.tracer, self.operation, self.provider, self.kind = tracer, operation, provider, kind
         self.attempts = [0]
         self._token: Any = None
 
     def begin(self, kwargs: dict[str, Any]) -> SDKCall:
         """Start the span and make it current; returns self."""
         self.scope = start_call(
-            self.obs, kwargs, operation=self.operation, provider=self.provider, kind=self.kind
+            self.tracer, kwargs, operation=self.operation, provider=self.provider, kind=self.kind
         )
         self._token = _attempts.set(self.attempts)
         self.scope.attach_safely()

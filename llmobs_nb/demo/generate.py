@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -26,32 +25,11 @@ from llmobs_nb.demo.profiles import (
     token_rates,
 )
 from llmobs_nb.demo.traffic import draw_calls
-from llmobs_nb.demo.writing import check_target, write_tables
+from llmobs_nb.demo.writing import SampleData, check_target, write_tables
 from llmobs_nb.observer import Observer
 from llmobs_nb.store import Store
 
 MIN_CALLS_WITH_INCIDENTS = 1_000
-
-
-@dataclass(frozen=True)
-class SampleData:
-    """One generated sample: the store's tables as polars frames, and what was injected.
-
-    ``spans``: every span (RAG ``chain`` roots with ``retrieval``, ``rerank`` and ``llm``
-    children, plus plain chat ``llm`` calls), the store's ``spans`` columns. ``calls``: the
-    ``llm_calls`` view of ``spans`` (``n_calls`` rows). ``scores``, ``runs``, ``prices``: the
-    store's tables (``prices`` holds the rate behind each ``price_version``). ``truth``: the
-    injected incidents. ``start``/``end``: the generated period.
-    """
-
-    spans: pl.DataFrame
-    calls: pl.DataFrame
-    scores: pl.DataFrame
-    runs: pl.DataFrame
-    prices: pl.DataFrame
-    truth: Truth
-    start: datetime
-    end: datetime
 
 
 def _check(n_calls: int, days: int, incidents_on: bool) -> None:

@@ -1,15 +1,37 @@
-"""Write a generated sample through the store's own write path."""
+"""A generated sample (:class:`SampleData`) and writing it through the store's own write path."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import polars as pl
+
+from llmobs_nb.demo.incidents import Truth
 from llmobs_nb.observer import Observer
 from llmobs_nb.store import Store
 
-if TYPE_CHECKING:
-    from llmobs_nb.demo.generate import SampleData
+
+@dataclass(frozen=True)
+class SampleData:
+    """One generated sample: the store's tables as polars frames, and what was injected.
+
+    ``spans``: every span (RAG ``chain`` roots with ``retrieval``, ``rerank`` and ``llm``
+    children, plus plain chat ``llm`` calls), the store's ``spans`` columns. ``calls``: the
+    ``llm_calls`` view of ``spans`` (``n_calls`` rows). ``scores``, ``runs``, ``prices``: the
+    store's tables (``prices`` holds the rate behind each ``price_version``). ``truth``: the
+    injected incidents. ``start``/``end``: the generated period.
+    """
+
+    spans: pl.DataFrame
+    calls: pl.DataFrame
+    scores: pl.DataFrame
+    runs: pl.DataFrame
+    prices: pl.DataFrame
+    truth: Truth
+    start: datetime
+    end: datetime
 
 
 def check_target(target: object) -> None:

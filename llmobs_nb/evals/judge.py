@@ -12,7 +12,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from llmobs_nb.clients.patching import suppress_instrumentation
+from llmobs_nb.capture.tracer import suppress_instrumentation, tracer_of
 from llmobs_nb.evals.base import Check
 from llmobs_nb.evals.protocol import CapturedCall, EvalResult, EvaluationError
 from llmobs_nb.evals.text import clean_text
@@ -55,9 +55,11 @@ class LLMJudge(Check):
     evaluation, never a score. The version hashes rubric, model, scale and labels, so a new
     rubric never mixes with old scores.
 
-    Each judge call is an ``evaluator`` span named ``judge <name>`` in ``obs`` (given here or
-    bound by ``evaluate`` / ``OnlineEvaluator``), with the judged span's id in the attribute
-    ``llmobs.eval.span_id``.
+    Each judge call is an ``evaluator`` span named ``judge <name>``, made by the tracer of
+    ``obs`` (an observer given here or bound by ``evaluate`` / ``OnlineEvaluator``, or its
+    ``obs.tracer``), with the judged span's id in the attribute ``llmobs.eval.span_id``. The
+    client call itself is made under :func:`~llmobs_nb.capture.tracer.suppress_instrumentation`,
+    so an instrumented client (ours or an OpenTelemetry instrumentor) does not record it twice.
 
     Example:
         >>> judge = LLMJudge(openai.OpenAI(), model="gpt-4o-mini", obs=obs)  # doctest: +SKIP
@@ -154,7 +156,7 @@ class LLMJudge(Check):
         }
         scope: Any = contextlib.nullcontext()
         if self.obs is not None:
-            scope = self.obs.span(
+            scope = tracer_of(self.obs).span(
                 self.name if self.name.startswith("judge") else f"judge {self.name}",
                 kind="evaluator",
                 model=self.model,

@@ -22,7 +22,7 @@ def main(recipe: str, url: str, db: str) -> None:
         from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
         OpenAIInstrumentor().instrument()
-    elif recipe == "openinference-openai":
+    elif recipe in ("openinference-openai", "openinference-suppressed"):
         from openinference.instrumentation.openai import OpenAIInstrumentor
 
         OpenAIInstrumentor().instrument()
@@ -33,7 +33,9 @@ def main(recipe: str, url: str, db: str) -> None:
     else:
         raise SystemExit(f"unknown recipe {recipe!r}")
 
-    if recipe.endswith("anthropic"):
+    if recipe == "openinference-suppressed":
+        suppressed(obs, openai.OpenAI(base_url=f"{url}/v1", api_key="sk-test"))
+    elif recipe.endswith("anthropic"):
         client = anthropic.Anthropic(base_url=url, api_key="sk-ant-test")
         client.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES)
         stream = client.messages.create(
@@ -48,6 +50,20 @@ def main(recipe: str, url: str, db: str) -> None:
         )
         list(stream)
     obs.close()
+
+
+def suppressed(obs: llmobs_nb.Observer, client: openai.OpenAI) -> None:
+    """One call traced by the instrumentor, one inside llmobs_nb's suppress_instrumentation
+    (not traced), then an LLM judge whose own client call the instrumentor must not trace."""
+    from llmobs_nb.capture.tracer import suppress_instrumentation
+    from llmobs_nb.evals import LLMJudge
+    from llmobs_nb.evals.protocol import CapturedCall
+
+    client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    with suppress_instrumentation():
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    judge = LLMJudge(client, model="gpt-4o", obs=obs)
+    judge.evaluate(CapturedCall("a1b2c3d4e5f60718", "0" * 32, "Capital of France?", "Paris"))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ RECIPES = {
     "openai-v2": "opentelemetry.instrumentation.openai_v2",
     "openinference-openai": "openinference.instrumentation.openai",
     "openinference-anthropic": "openinference.instrumentation.anthropic",
+    "openinference-suppressed": "openinference.instrumentation.openai",
 }
 # openai-v2 2.4b0 reports input and output tokens only (no cached or reasoning counts), so its
 # server usage has none: cost then matches exactly, and unknown counts stay NULL, never 0.
@@ -26,11 +27,13 @@ PLAIN = Usage(input_tokens=1200, output_tokens=80)
 CACHED = Usage(input_tokens=1200, output_tokens=80, cached_tokens=1024, reasoning_tokens=20)
 
 
-def run_recipe(recipe: str, usage: Usage, tmp_path: Path) -> llmobs_nb.Observer:
+def run_recipe(
+    recipe: str, usage: Usage, tmp_path: Path, reply: str = "The capital of France is Paris."
+) -> llmobs_nb.Observer:
     if importlib.util.find_spec(RECIPES[recipe]) is None:
         pytest.skip(f"{RECIPES[recipe]} is not installed (pip install -e '.[dev]')")
     db = tmp_path / f"{recipe}.duckdb"
-    with LLMTestServer(usage=usage, ttft_s=0.05) as server:
+    with LLMTestServer(usage=usage, ttft_s=0.05, reply=reply) as server:
         result = subprocess.run(
             [sys.executable, "-m", "tests.clients.recipe_run", recipe, server.url, str(db)],
             cwd=ROOT,
@@ -87,3 +90,16 @@ def test_openinference_anthropic_with_the_sdks_own_tracing_counts_each_call_once
     sdk_spans = store.spans().filter(store.spans()["kind"] == "other")
     assert sdk_spans.height == 2
     assert all("llmobs.duplicate_call" in a for a in sdk_spans["attributes"])
+
+
+def test_openinference_honours_suppress_instrumentation_and_the_judge_is_counted_once(tmp_path):
+    # OpenInference reads OpenTelemetry's suppress-instrumentation key: the call made inside
+    # llmobs_nb's suppress_instrumentation() and the judge's own client call are not traced
+    # by it; the judge's call is stored once, as its evaluator span.
+    verdict = '{"score": 4, "reason": "correct"}'
+    store = run_recipe("openinference-suppressed", PLAIN, tmp_path, reply=verdict)
+    calls = store.calls()
+    assert sorted(calls["kind"].to_list()) == ["evaluator", "llm"]
+    judged = calls.filter(calls["kind"] == "evaluator").row(0, named=True)
+    assert (judged["input_tokens"], judged["output_tokens"]) == (1200, 80)
+    assert store.spans().height == 2  # no instrumentor span under the judge's

@@ -37,7 +37,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 import llmobs_nb
-from llmobs_nb.capture import scope
+from llmobs_nb.capture import errors as capture_errors
 from llmobs_nb.capture.redact import REDACTED, Redactor, redact_text
 from llmobs_nb.capture.secret_rules import detector_classes, is_anchored, load_rules, rule_source
 from llmobs_nb.testing.secret_corpus import FakeSecret, fake_secrets, ordinary_texts
@@ -376,7 +376,7 @@ def _leaks(haystacks: dict[str, bytes], needles: dict[str, str]) -> list[tuple[s
 @pytest.mark.filterwarnings("ignore:no price known")
 def test_no_secret_and_no_prompt_reaches_any_byte(tmp_path: Path, collector, monkeypatch):
     endpoint, bodies = collector
-    monkeypatch.setattr(scope, "_reported", set())  # capture failures are logged once a process
+    monkeypatch.setattr(capture_errors, "_reported", set())  # logged once a process
     store_dir = tmp_path / "store"
     store_dir.mkdir()
     db = store_dir / "secrets.duckdb"
