@@ -4,11 +4,12 @@ capture (``capture/``: tracer, batch work), the store, scores (``scoring``) and 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
+import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ from llmobs_nb.capture.decorators import wrap
 from llmobs_nb.capture.errors import CaptureErrors
 from llmobs_nb.capture.health import Health, write_before_read
 from llmobs_nb.capture.presets import preset
-from llmobs_nb.capture.runs import end_run, start_run
+from llmobs_nb.capture.runs import recording
 from llmobs_nb.capture.scope import SpanHandle, SpanScope, capture_error, capture_failed
 from llmobs_nb.capture.tracing import Capture
 from llmobs_nb.capture.write_queue import DEFAULT_MAX_ROWS
@@ -302,23 +303,12 @@ class Observer:
             attrs[sc.GEN_AI_PROVIDER_NAME] = provider
         return self._scope(name, kind, attrs, use_case=use_case, user_id=user_id)
 
-    @contextlib.contextmanager
-    def run(self, name: str, params: dict[str, Any] | None = None) -> Iterator[str]:
-        """Tag every span inside the block with run ``name``; params stored redacted.
-
-        Example:
-            >>> with obs.run("prompt-v2", params={"temperature": 0.2}): ask("hi")  # doctest: +SKIP
-        """
+    def run(self, name: str, params: dict[str, Any] | None = None) -> ContextManager[str]:
+        """``with obs.run("v2", params={...}):`` tags every span inside with run ``v2``."""
         _check_label("run", name)
         self._require_writable()
-        name = start_run(self.store, name, self.project, params)
-        token = lb.current_labels.set(lb.merged(run=name))
-        try:
-            yield name
-        finally:
-            lb.current_labels.reset(token)
-            if not self._closing:  # closed inside the block: the run stays without ended_at
-                end_run(self.store, name, self.project)
+        can_end = lambda: not self._closing  # noqa: E731  (closed inside: no ended_at)
+        return recording(self.store, name, self.project, params, can_end=can_end)
 
     def _online_evaluator(self, evaluators: list[Any]) -> Any:
         from llmobs_nb.evals.online_hook import ScopeSubmitter
@@ -374,11 +364,7 @@ class Observer:
         bounds: tuple[float, float] | None = (0.0, 1.0),
         label: str | None = None,
     ) -> None:
-        """Attach a score to a stored span (or trace); the rules: :mod:`llmobs_nb.scoring`.
-
-        Example:
-            >>> obs.score(span.span_id, name="quality", value=0.8, source="judge")  # doctest: +SKIP
-        """
+        """Attach a score to a stored span (or trace); the rules: :mod:`llmobs_nb.scoring`."""
         self._require_writable()
         assert self._scores is not None  # a writable observer has them
         text = {"source": source, "comment": comment, "label": label}
@@ -424,23 +410,17 @@ class Observer:
         """In a forked child (:mod:`llmobs_nb.capture.forking`): renew what the parent held."""
         from llmobs_nb.metrics import ObserverMetrics
 
-        self.prices._lock = type(self.prices._lock)()
-        self.capture_errors._lock = type(self.capture_errors._lock)()
+        self.capture_errors._lock = threading.Lock()
         self._dashboard = None
         for submitter in self._online:  # stop: their calls count as dropped
             submitter.online._closed = True
         self.metrics = self.metrics and ObserverMetrics()  # fresh, unserved
-        self.store.abandon()  # never used, never closed: reads raise ForkedChildError
-        if self._batches is not None and self.capture is not None and not self._closed:
-            self._batches.after_fork_in_child(self.capture.processor)
+        if self._batches is not None:
+            self._batches.after_fork_in_child(None if self._closed else self.capture)
 
     # -- reads -------------------------------------------------------------------------------
     def sql(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
-        """One read-only query over the store (:meth:`llmobs_nb.store.Store.query`).
-
-        Example:
-            >>> obs.sql("select count(*) n from llm_calls where run = ?", ["v2"])  # doctest: +SKIP
-        """
+        """One read-only query, values as parameters: ``obs.sql("... where run = ?", ["v2"])``."""
         if self.capture is not None and not self._closed:
             write_before_read(self.capture.processor, self.store)
         return self.store.query(query, params)
@@ -467,11 +447,7 @@ class Observer:
         return str(self._live_metrics().text())
 
     def serve_metrics(self, port: int = 9464, addr: str = "127.0.0.1") -> Any:
-        """Serve ``/metrics`` (loopback by default); a taken port raises ``PortInUseError``.
-
-        Example:
-            >>> obs.serve_metrics(port=9464).url   # doctest: +SKIP
-        """
+        """Serve ``/metrics`` (loopback by default); a taken port raises ``PortInUseError``."""
         from llmobs_nb.metrics.server import PortInUseError
 
         try:
@@ -519,17 +495,11 @@ def get_or_create(db: str | Path, project: str, **options: Any) -> tuple[Observe
     return registry.get_or_create(db, project, lambda: Observer(db, project, **options))
 
 
-# Names of the process registry that lived here: in llmobs_nb.registry now, for one release.
-_MOVED = dict(live_observers="live_observers", observer_for_path="observer_for_path", _key="key")
-_MOVED.update(_OBSERVERS="_OBSERVERS", _REGISTRY_LOCK="_REGISTRY_LOCK")
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _MOVED:
+def __getattr__(name: str) -> Any:  # the registry's functions lived here (for one release)
+    if name not in ("live_observers", "observer_for_path"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    new = f"llmobs_nb.registry.{_MOVED[name]}"
-    warnings.warn(f"llmobs_nb.observer.{name} is deprecated: use {new}", DeprecationWarning, 2)
-    return getattr(registry, _MOVED[name])
+    warnings.warn(f"use llmobs_nb.registry.{name}", DeprecationWarning, stacklevel=2)
+    return getattr(registry, name)
 
 
 __all__ = ["Observer", "ObserverClosedError", "SpanHandle", "UnknownSpanError"]

@@ -99,17 +99,20 @@ class BatchWork:
             self.metrics.record_batch(frame)
         log_calls(calls)
 
-    def after_fork_in_child(self, processor: Any) -> None:
-        """In a forked child: new locks, no price records or metrics of its own, and the
-        processor's rows written into the sidecar (not fsynced: a file survives the child's
-        death, as the parent's own buffered rows, not a machine crash; an fsync per call would
-        cost milliseconds), each batch only logged."""
+    def after_fork_in_child(self, capture: Capture | None) -> None:
+        """In a forked child: new locks, no price records or metrics of its own, the store
+        abandoned (never used, never closed: reads raise ``ForkedChildError``), and the rows
+        of ``capture`` (None: a closed observer's) written into the sidecar, each batch only
+        logged. Sidecar files are not fsynced: one survives the child's death, as the
+        parent's own buffered rows, not a machine crash (an fsync per call costs ms)."""
         self.labels.after_fork()
         self.price_records.after_fork()
         self.metrics = None
-        processor._reset_after_fork(
-            functools.partial(self.sidecar.put, sync=False), _log_model_calls
-        )
+        self.store.abandon()
+        if capture is not None:
+            capture.processor._reset_after_fork(
+                functools.partial(self.sidecar.put, sync=False), _log_model_calls
+            )
 
 
 def _log_model_calls(table: pa.Table) -> None:

@@ -7,6 +7,7 @@ is kept for the next batch (the spans are never written twice for it).
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,5 +74,7 @@ class PriceRecords:
             capture_failed("record prices (kept for the next write)", exc)
 
     def after_fork(self) -> None:
-        """In a forked child: the parent writes its own records; the child records none."""
+        """In a forked child: the parent writes its own records, the child none; the price
+        book gets a new lock (the parent's may have been held at the fork)."""
         self.pending = []
+        self.prices._lock = threading.Lock()
