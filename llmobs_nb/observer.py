@@ -368,7 +368,7 @@ class Observer:
         self._require_writable()
         assert self._scores is not None  # a writable observer has them
         text = {"source": source, "comment": comment, "label": label}
-        self._scores.add(span_id, trace_id=trace_id, name=name, value=value, bounds=bounds, **text)
+        self._scores.add(span_id, trace_id, name, value, bounds, **text)
 
     def flush(self) -> None:
         """Write every captured span now; never raises (unwritten rows: :meth:`health`)."""

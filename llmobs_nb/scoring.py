@@ -96,7 +96,7 @@ class Scores:
     Example:
         >>> from llmobs_nb.store import Store
         >>> scores = Scores(Store(), SpanLabels(), flush=lambda: None)
-        >>> scores.add("00f067aa0ba902b7", value=0.9)
+        >>> scores.add("00f067aa0ba902b7", None, "quality", 0.9)
         Traceback (most recent call last):
         ...
         llmobs_nb.scoring.UnknownSpanError: no span '00f067aa0ba902b7' in :memory:. ...
@@ -112,17 +112,14 @@ class Scores:
 
     def add(
         self,
-        span_id: str | None = None,
-        *,
-        trace_id: str | None = None,
-        name: str = "quality",
+        span_id: str | None,
+        trace_id: str | None,
+        name: str,
         value: float,
-        source: str = "human",
-        comment: str | None = None,
         bounds: tuple[float, float] | None = (0.0, 1.0),
-        label: str | None = None,
+        **text: str | None,
     ) -> None:
-        """Check and store one score (the arguments of ``Observer.score``)."""
+        """Check and store one score; ``text`` is ``source``, ``comment`` and ``label``."""
         checked = check_value(name, value, bounds)
         if span_id is None and trace_id is None:
             raise ValueError("score() needs span_id= or trace_id=")
@@ -138,7 +135,6 @@ class Scores:
             raise ValueError(f"trace_id {trace_id!r} is not 32 lowercase hex digits")
         elif not self._trace_stored(trace_id):
             raise UnknownSpanError(self._unknown("trace", trace_id))
-        text = {"source": source, "comment": comment, "label": label}
         self.store.write_scores(score_row(trace_id, span_id, name, checked, **text))
         if self.metrics is not None:
             self.metrics.record_score(model, use_case, checked)
