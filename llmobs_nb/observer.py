@@ -20,10 +20,11 @@ from llmobs_nb.capture import forking
 from llmobs_nb.capture import labels as lb
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.capture.batch_work import BatchWork
+from llmobs_nb.capture.before_read import write_before_read
 from llmobs_nb.capture.content import call_input, to_text
 from llmobs_nb.capture.decorators import wrap
 from llmobs_nb.capture.errors import CaptureErrors
-from llmobs_nb.capture.health import Health, write_before_read
+from llmobs_nb.capture.health import Health
 from llmobs_nb.capture.presets import preset
 from llmobs_nb.capture.runs import recording
 from llmobs_nb.capture.scope import SpanHandle, SpanScope, capture_error, capture_failed
