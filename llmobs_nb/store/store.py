@@ -210,8 +210,8 @@ class Store:
         except duckdb.Error as exc:
             raise_if_damaged(self.path, exc)
             raise
-        if not applied:
-            refuse_non_store(self.path, tables)
+        if not applied:  # someone else's file, an empty one, or a first migration that died
+            refuse_non_store(self.path, [t for t in tables if t != "_migrations"])
         if len(applied) > len(MIGRATIONS):
             raise SchemaTooNewError(
                 f"{self.path} has schema version {len(applied)}, newer than this llmobs_nb "
