@@ -19,15 +19,9 @@ from llmobs_nb.capture.health import Health, PendingRowsWarning
 from llmobs_nb.capture.scope import SpanHandle
 from llmobs_nb.magic import load_ipython_extension
 from llmobs_nb.metrics.server import PortInUseError
-from llmobs_nb.observer import (
-    Observer,
-    ObserverClosedError,
-    UnknownSpanError,
-    get_or_create,
-    live_observers,
-    observer_for_path,
-)
+from llmobs_nb.observer import Observer, ObserverClosedError, UnknownSpanError, get_or_create
 from llmobs_nb.pricing import PriceBook
+from llmobs_nb.registry import live_observers, observer_for_path
 from llmobs_nb.store import (
     CorruptStoreError,
     ForkedChildError,
@@ -108,9 +102,7 @@ def open_many(paths: list[str | Path]) -> Observer:
         >>> files = sorted(Path("runs").glob("worker-*.duckdb"))  # doctest: +SKIP
         >>> llmobs_nb.open_many(files).calls().height             # doctest: +SKIP
     """
-    from llmobs_nb.store.multi import MultiStore
-
-    store = MultiStore(paths)
+    store = Store.attach_many(paths)
     return Observer(store.path, "many", read_only=True, store=store)
 
 
@@ -135,49 +127,9 @@ def open(db: str | Path) -> Observer:
     live = observer_for_path(path)
     if live is not None:
         live.flush()
-        return Observer(path, live.project, read_only=True, store=_ReadView(live.store))
-    return Observer(path, _project_of(path), read_only=True)
-
-
-class _ReadView(Store):
-    """A read-only face on a store this process is writing (DuckDB: one instance per file).
-
-    Reads go to the live store's :meth:`Store.query`, which runs each query on a cursor of its
-    own in a rolled-back transaction; every write is refused here.
-    """
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self.path = store.path
-        self.read_only = True
-        self.schema_version = getattr(store, "schema_version", 0)
-        self._lock = store._lock
-        self._con = None
-
-    def query(self, sql: str, params: Any = None) -> Any:
-        return self._store.query(sql, params)
-
-    def _reading(self) -> Any:
-        return self._store._reading()
-
-    def _insert(self, table: str, data: Any) -> None:
-        raise PermissionError(f"{self.path} is open read-only here; writes go through init()")
-
-    def execute(self, sql: str, params: Any = None) -> None:
-        raise PermissionError(f"{self.path} is open read-only here; writes go through init()")
-
-    def close(self) -> None:
-        pass
-
-    @property
-    def closed(self) -> bool:
-        return self._store.closed
-
-
-def _project_of(path: str) -> str:
+        return Observer(path, live.project, read_only=True, store=Store.read_view(live.store))
     store = Store(path, read_only=True)
-    found = store.query("SELECT project FROM spans WHERE project IS NOT NULL LIMIT 1")
-    return found["project"][0] if found.height else "default"
+    return Observer(path, store.first_project() or "default", read_only=True, store=store)
 
 
 def _close_all() -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import polars as pl
 
+from llmobs_nb.registry import live_observers, observer_for_path
 from llmobs_nb.store.readonly import check_read_only as _check
 
 
@@ -53,8 +54,6 @@ def check_read_only(query: str) -> str:
 
 
 def _current_observer() -> Any:
-    from llmobs_nb.observer import live_observers
-
     live = [o for o in live_observers() if not o.closed]
     if not live:
         raise RuntimeError(
@@ -75,7 +74,6 @@ def run_query(line: str, cell: str) -> pl.DataFrame:
     if len(args) > 1:
         raise ValueError(f"%%llmobs_sql takes at most one argument, a store path; got {args}")
     if args:
-        from llmobs_nb.observer import observer_for_path
         from llmobs_nb.store import Store
 
         path = str(Path(args[0]).expanduser().resolve())

@@ -1,85 +1,51 @@
-"""The Observer: what ``llmobs_nb.init`` returns and a notebook talks to.
-
-It ties the layers together — capture (an OpenTelemetry tracer), the DuckDB store, prices,
-live metrics — and offers the read side (``calls()``, ``scores()``, ``sql()``) over the store.
+"""The Observer: what ``llmobs_nb.init`` returns and a notebook talks to — a thin face on
+capture (``capture/``: tracer, batch work), the store, scores (``scoring``) and live metrics.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
-import json
 import logging
-import math
-import re
 import threading
 import warnings
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import polars as pl
-import pyarrow as pa
 
+from llmobs_nb import registry
 from llmobs_nb.capture import forking
-from llmobs_nb.capture import labels as lb
-from llmobs_nb.capture import semconv as sc
+from llmobs_nb.capture.batch_work import BatchWork
+from llmobs_nb.capture.before_read import write_before_read
 from llmobs_nb.capture.errors import CaptureErrors, capture_failed
-from llmobs_nb.capture.health import Health, PendingRowsWarning
+from llmobs_nb.capture.health import Health
 from llmobs_nb.capture.labels import check_label as _check_label
-from llmobs_nb.capture.redact import redact_optional, redact_params, redact_text
-from llmobs_nb.capture.rows import MODEL_CALL_KINDS
+from llmobs_nb.capture.runs import recording
 from llmobs_nb.capture.scope import SpanHandle, SpanScope
 from llmobs_nb.capture.tracer import Tracer
 from llmobs_nb.capture.tracing import Capture
 from llmobs_nb.capture.write_queue import DEFAULT_MAX_ROWS
 from llmobs_nb.pricing import PriceBook
+from llmobs_nb.scoring import Scores, UnknownSpanError
 from llmobs_nb.store import Store
-from llmobs_nb.store.sidecar import Sidecar
 
 log = logging.getLogger("llmobs_nb")
 F = TypeVar("F", bound=Callable[..., Any])
 
-_HEX16 = re.compile(r"^[0-9a-f]{16}$")
-_HEX32 = re.compile(r"^[0-9a-f]{32}$")
-_SPAN_LABEL_CACHE = 200_000
-
 
 class ObserverClosedError(RuntimeError):
-    """An explicit call (``run``, ``score``, ``evaluate``, ``instrument_*``) on a closed observer.
-
-    Traced code never sees it: decorated functions, ``obs.span(...)`` blocks and instrumented
-    clients of a closed observer record into the live observer of the same file, or run
-    untraced.
-    """
-
-
-class UnknownSpanError(KeyError):
-    """``score()`` was given a span or trace id that the store does not hold.
-
-    A ``KeyError`` (and so a ``LookupError``), as an unknown ``span_id`` always raised.
-
-    Example:
-        >>> str(UnknownSpanError("no span 'ab' in x.duckdb"))
-        "no span 'ab' in x.duckdb"
-    """
-
-    def __str__(self) -> str:  # KeyError quotes its message; this one is a sentence
-        return str(self.args[0]) if self.args else ""
+    """An explicit call (``run``, ``score``, ``evaluate``, ``instrument_*``) on a closed
+    observer; traced code never sees it (it records into the file's next observer)."""
 
 
 class Observer:
-    """Captures LLM calls and pipeline stages of one project into one DuckDB store.
-
-    Create it with :func:`llmobs_nb.init` (writable) or :func:`llmobs_nb.open` (read-only).
+    """Captures LLM calls and pipeline stages of one project into one DuckDB store; made by
+    :func:`llmobs_nb.init` (writable) or :func:`llmobs_nb.open` (read-only).
 
     Example:
         >>> obs = llmobs_nb.init(db=":memory:", project="doc")  # doctest: +SKIP
-        >>> @obs.observe(model="gpt-4o")                          # doctest: +SKIP
-        ... def ask(q): return {"usage": {"prompt_tokens": 10, "completion_tokens": 2}}
     """
 
     def __init__(
@@ -95,16 +61,12 @@ class Observer:
         max_pending_rows: int = DEFAULT_MAX_ROWS,
     ) -> None:
         _check_label("project", project)
-        self.project = project
-        self.read_only = read_only
+        self.project, self.read_only = project, read_only
         self.store = store if store is not None else Store(db, read_only=read_only)
         self.db_path = self.store.path
         self.prices = prices if isinstance(prices, PriceBook) else PriceBook(prices)
         self._closed = False
-        self._registry_key: tuple[str, str] | None = None
-        # Failures inside capture, by stage (never raised into a call): for obs.health() and
-        # exported as llmobs_capture_errors_total{stage}.
-        self.capture_errors = CaptureErrors()
+        self.capture_errors = CaptureErrors()  # by stage, never raised into a call
         # Makes every span of traced code (observe, span, instrumented clients, judges).
         self.tracer = Tracer(
             None,
@@ -114,12 +76,10 @@ class Observer:
             successor=self._next_tracer,
             online=self._online_evaluator,
         )
-        self._span_labels: OrderedDict[str, tuple[str, str | None, str | None]] = OrderedDict()
-        self._labels_lock = threading.Lock()
-        self._recorded_prices: set[str] = set()
-        self._new_prices: list[dict[str, Any]] = []
         self.metrics: Any = None
         self.capture: Capture | None = None
+        self._batches: BatchWork | None = None
+        self._scores: Scores | None = None
         self._dashboard: Any = None
         self._online: list[Any] = []
         if read_only:
@@ -128,25 +88,12 @@ class Observer:
 
         self.metrics = ObserverMetrics()
         self.metrics.registry.register(self.capture_errors)
-        self.capture = Capture(
-            self._write_spans,
-            project,
-            self.prices,
-            on_batch=self._on_batch,
-            interval_s=flush_interval_s,
-            sidecar=Sidecar.for_store(self.store.path),
-            capture_content=lambda: self.capture_content,  # read at each flush and export
-            reconnect=self.store.reopen,
-            max_pending_rows=max_pending_rows,
-            on_drop=self.metrics.record_dropped,
-            where=self.db_path,
+        self._batches = BatchWork(self.store, self.prices, self.metrics)
+        self._scores = Scores(self.store, self._batches.labels, self.flush, self.metrics)
+        self.capture = self._batches.start_capture(
+            project, lambda: self.capture_content, flush_interval_s, max_pending_rows
         )
         self.tracer.capture = self.capture
-        processor = self.capture.processor
-        # One count each per scrape (not a whole health() twice, which lists the sidecar).
-        self.metrics.watch_pending(
-            processor.rows_in_memory, lambda: processor.queue.rows_in_sidecar()
-        )
         forking.track(self)
 
     # -- capture ---------------------------------------------------------------------------
@@ -181,8 +128,8 @@ class Observer:
 
     def _next_tracer(self) -> Tracer | None:
         """The tracer of the file's live observer, for traced code of this one once closed."""
-        live = _OBSERVERS.get(self._registry_key or _key(self.db_path, self.project))
-        return None if live is None else live.tracer  # one dict read, atomic under the GIL
+        live = registry.live_for(self.db_path, self.project)  # one dict read: no lock needed
+        return None if live is None else live.tracer
 
     def observe(
         self,
@@ -260,67 +207,21 @@ class Observer:
             **attributes,
         )
 
-    @contextlib.contextmanager
-    def run(self, name: str, params: dict[str, Any] | None = None) -> Iterator[str]:
-        """Tag every span inside the block with run ``name`` (an experiment).
-
-        The name and ``params`` are stored with secrets masked (a key that names a secret,
-        such as ``api_key``, keeps no value); the name yielded is the one stored.
-
-        On a closed observer it raises :class:`ObserverClosedError` (an explicit call, unlike
-        the traced code inside the block, which never fails because of its observer).
-
-        Example:
-            >>> with obs.run("prompt-v2", params={"temperature": 0.2}):   # doctest: +SKIP
-            ...     ask("hello")
-        """
+    def run(self, name: str, params: dict[str, Any] | None = None) -> ContextManager[str]:
+        """``with obs.run("v2", params={...}):`` tags every span inside with run ``v2``."""
         _check_label("run", name)
-        if not name:
-            raise ValueError("a run needs a non-empty name")
         self._require_writable()
-        # Stored as spans will store it (the run label is redacted in each span too).
-        name = redact_text(name)
-        self.store.write_runs(
-            pa.table(
-                {
-                    "name": [name],
-                    "project": [redact_text(self.project)],  # as spans.project stores it
-                    "params": [redact_params(params)],
-                    "started_at": pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")),
-                }
-            )
-        )
-        token = lb.current_labels.set(lb.merged(run=name))
-        try:
-            yield name
-        finally:
-            lb.current_labels.reset(token)
-            if not self._closing:  # closed inside the block: the run stays without ended_at
-                self.store.execute(
-                    "UPDATE runs SET ended_at = now() WHERE name = ? AND project = ? "
-                    "AND ended_at IS NULL",
-                    [name, redact_text(self.project)],
-                )
+        can_end = lambda: not self._closing  # noqa: E731  (closed inside: no ended_at)
+        return recording(self.store, name, self.project, params, can_end=can_end)
 
     def _online_evaluator(self, evaluators: list[Any]) -> Any:
         from llmobs_nb.evals.online_hook import ScopeSubmitter
 
-        submitter = ScopeSubmitter(self, evaluators)
-        self._online.append(submitter)
-        return submitter
+        self._online.append(ScopeSubmitter(self, evaluators))
+        return self._online[-1]
 
     def evaluate(self, evaluators: list[Any], **options: Any) -> pl.DataFrame:
-        """Score stored calls that have captured content; resumable; returns the new scores.
-
-        Options: ``where`` (dict of column → value, sent as SQL parameters, and/or a polars
-        expression), ``sample``, ``concurrency`` (threads, for judges), ``progress`` (a tqdm
-        bar), ``reference`` — see :func:`llmobs_nb.evals.evaluate`. Re-running skips the
-        (span, evaluator@version) pairs already scored; an interrupted run keeps what it did.
-
-        Example:
-            >>> from llmobs_nb.evals import NonEmpty, Refusal   # doctest: +SKIP
-            >>> obs.evaluate([NonEmpty(), Refusal()])           # doctest: +SKIP
-        """
+        """Score stored calls with content (resumable): :func:`llmobs_nb.evals.evaluate`."""
         from llmobs_nb.evals import evaluate
 
         self._require_writable()
@@ -355,167 +256,6 @@ class Observer:
         uninstrument(client)
         return client
 
-    # -- background side ---------------------------------------------------------------------
-    def _write_spans(self, table: pa.Table) -> None:
-        """The capture's sink: one batch of span rows, then any new price records.
-
-        Raises only for the spans (the write queue retries or bisects them); a failed price
-        write is kept for the next batch, so the spans are never written twice.
-        """
-        self.store.write_spans(table)
-        if self._new_prices:
-            rows, self._new_prices = self._new_prices, []
-            try:
-                self.store.write_prices(pa.Table.from_pylist(rows))
-            except Exception as exc:
-                self._new_prices = rows + self._new_prices
-                capture_failed("record prices (kept for the next write)", exc)
-
-    def _on_batch(self, table: pa.Table) -> None:
-        """Per converted batch: score-label cache, price records, metrics, one log per call."""
-        frame = pl.from_arrow(table)
-        assert isinstance(frame, pl.DataFrame)
-        calls = frame.filter(pl.col("kind").is_in(MODEL_CALL_KINDS))
-        if calls.height == 0:
-            return
-        labels = zip(
-            calls["trace_id"].to_list(),
-            calls["model"].to_list(),
-            calls["use_case"].to_list(),
-            strict=True,
-        )
-        with self._labels_lock:
-            cache = self._span_labels
-            cache.update(zip(calls["span_id"].to_list(), labels, strict=True))
-            while len(cache) > _SPAN_LABEL_CACHE:
-                cache.popitem(last=False)
-        new_versions = set(calls["price_version"].drop_nulls().unique()) - self._recorded_prices
-        for version in new_versions:
-            first = calls.filter(pl.col("price_version") == version).row(0, named=True)
-            self._record_price(version, first)
-        if self.metrics is not None:
-            self.metrics.record_batch(calls)
-        if log.isEnabledFor(logging.INFO):
-            for row in calls.iter_rows(named=True):
-                self._log_call(row)
-
-    # -- in a forked child (driven by llmobs_nb.capture.forking) ------------------------------
-    def _after_fork_in_child(self) -> None:
-        """Make the inherited observer safe in a forked child: its spans go to the store's
-        sidecar folder (the parent takes them in), its store refuses use with a
-        :class:`~llmobs_nb.store.errors.ForkedChildError` saying to read in the parent.
-
-        Nothing the parent held is used: not the DuckDB connection (abandoned, never closed),
-        not the metrics server (a fresh, unserved registry), not polars (whose thread pool does
-        not survive a fork), not a lock (renewed). Online evaluators stop (their calls are
-        counted as dropped); score them later with ``evaluate()`` in the parent.
-        """
-        from llmobs_nb.metrics import ObserverMetrics
-
-        self._labels_lock = threading.Lock()
-        self.prices._lock = threading.Lock()
-        self.capture_errors._lock = threading.Lock()
-        self._new_prices = []
-        self._dashboard = None
-        for submitter in self._online:
-            submitter.online._closed = True
-        if self.metrics is not None:
-            self.metrics = ObserverMetrics()
-        self.store.abandon()
-        capture = self.capture
-        if capture is None or self._closed:
-            return
-        processor = capture.processor
-        sidecar = processor.queue._sidecar or Sidecar.for_store(self.store.path)
-        # Not fsynced: a file survives the child's death (SIGTERM, os._exit), as the parent's
-        # own buffered rows, not a machine crash; an fsync per call would cost milliseconds.
-        processor._reset_after_fork(
-            functools.partial(sidecar.put, sync=False), self._on_batch_in_child
-        )
-
-    def _on_batch_in_child(self, table: pa.Table) -> None:
-        """:meth:`_on_batch` without polars (not fork-safe): one log record per call.
-
-        Metrics, price records and score labels of a child's calls are not kept: the child
-        cannot score (:meth:`score` raises there) and the parent serves the metrics.
-        """
-        if not log.isEnabledFor(logging.INFO):
-            return
-        import pyarrow.compute as pc
-
-        calls = table.filter(pc.is_in(table["kind"], pa.array(sorted(MODEL_CALL_KINDS))))
-        for row in calls.to_pylist():
-            self._log_call(row)
-
-    def _log_call(self, row: dict[str, Any]) -> None:
-        # The row is one to_columns made: its labels and attributes are redacted already.
-        attrs = json.loads(row["attributes"]) if row["attributes"] else {}
-        record = {
-            "request_id": attrs.get(sc.LLMOBS_REQUEST_ID) or attrs.get(sc.GEN_AI_RESPONSE_ID),
-            "trace_id": row["trace_id"],
-            "span_id": row["span_id"],
-            "model": row["model"],
-            "operation": row["operation"],
-            "latency_s": row["latency_s"],
-            "input_tokens": row["input_tokens"],
-            "output_tokens": row["output_tokens"],
-            "cost_usd": row["cost_usd"],
-            "status": row["status"],
-            "error_type": row["error_type"],
-        }
-        log.info("llm call %s %s", row["model"], row["status"], extra={"llm_call": record})
-
-    def _record_price(self, version: str, row: dict[str, Any]) -> None:
-        self._recorded_prices.add(version)
-        at = row["start_time"]
-        price = self.prices.lookup(row["model"], row["provider"], at)
-        if price is None:
-            return
-        self._new_prices.append(
-            {
-                "price_version": version,
-                "provider": price.provider,
-                "model": price.model,
-                "input_mtok": price.input_mtok,
-                "cached_input_mtok": price.cached_input_mtok,
-                "cache_write_mtok": price.cache_write_mtok,
-                "output_mtok": price.output_mtok,
-                "reasoning_mtok": price.reasoning_mtok,
-                "valid_from": price.valid_from,
-                "valid_to": price.valid_to,
-                "source": price.source,
-                "recorded_at": datetime.now(UTC),
-            }
-        )
-
-    # -- scores ------------------------------------------------------------------------------
-    def _span_context(self, span_id: str) -> tuple[str, str | None, str | None] | None:
-        with self._labels_lock:
-            found = self._span_labels.get(span_id)
-        if found is not None:
-            return found
-        self.flush()
-        rows = self.store.query(
-            "SELECT trace_id, model, use_case FROM spans WHERE span_id = ? LIMIT 1", [span_id]
-        )
-        if rows.height == 0:
-            return None
-        return rows.row(0)  # type: ignore[return-value]
-
-    def _trace_stored(self, trace_id: str) -> bool:
-        self.flush()
-        found = self.store.query("SELECT 1 FROM spans WHERE trace_id = ? LIMIT 1", [trace_id])
-        return found.height > 0
-
-    def _unknown(self, what: str, value: str) -> str:
-        return (
-            f"no {what} {value!r} in {self.db_path}. score() wrote every finished span to the "
-            f"store first, so it is not one waiting to be flushed: check the id (copy it from "
-            f"span.span_id / span.trace_id or obs.calls()). A span still open — inside its "
-            f"`with` block, or a stream not read to its end — is stored when it ends: score it "
-            f"after that."
-        )
-
     def score(
         self,
         span_id: str | None = None,
@@ -528,140 +268,29 @@ class Observer:
         bounds: tuple[float, float] | None = (0.0, 1.0),
         label: str | None = None,
     ) -> None:
-        """Attach a named score to a span (or a whole trace); stored in ``scores``.
-
-        The value must be a finite number; with ``bounds`` (default [0, 1]) it must lie inside
-        them — pass ``bounds=None`` for an unbounded score such as a latency budget ratio.
-        ``label`` optionally names a category beside the number (e.g. ``"refusal"``).
-        Name, source, comment and label are stored with secrets masked.
-
-        Example:
-            >>> obs.score(span_id=span.span_id, name="quality", value=0.82,   # doctest: +SKIP
-            ...           source="llm_judge")
-        """
+        """Attach a score to a stored span (or trace); the rules: :mod:`llmobs_nb.scoring`."""
         self._require_writable()
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"score name must be a non-empty string, got {name!r}")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"score {name!r} must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ValueError(
-                f"score {name!r} = {value!r} is not finite: NaN and infinity are not scores; "
-                f"skip the call or record a failed evaluation in comment="
-            )
-        if bounds is not None and not bounds[0] <= value <= bounds[1]:
-            raise ValueError(
-                f"score {name!r} = {value!r} is outside [{bounds[0]}, {bounds[1]}]: rescale it, "
-                f"or pass bounds=None for an unbounded score"
-            )
-        if span_id is None and trace_id is None:
-            raise ValueError("score() needs span_id= or trace_id=")
-        model = use_case = None
-        if span_id is not None:
-            if not isinstance(span_id, str) or not _HEX16.match(span_id):
-                raise ValueError(f"span_id {span_id!r} is not 16 lowercase hex digits")
-            found = self._span_context(span_id)  # flushes first when the id is not cached
-            if found is None:
-                raise UnknownSpanError(self._unknown("span", span_id))
-            trace_id, model, use_case = found
-        elif not isinstance(trace_id, str) or not _HEX32.match(trace_id):
-            raise ValueError(f"trace_id {trace_id!r} is not 32 lowercase hex digits")
-        elif not self._trace_stored(trace_id):
-            raise UnknownSpanError(self._unknown("trace", trace_id))
-        self.store.write_scores(
-            pa.table(
-                {
-                    "trace_id": [trace_id],
-                    "span_id": [span_id],
-                    "name": [redact_text(name)],
-                    "value": [float(value)],
-                    "source": [redact_optional(source)],
-                    "comment": [redact_optional(comment)],
-                    "created_at": pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")),
-                    "label": pa.array([redact_optional(label)], pa.string()),
-                }
-            )
-        )
-        if self.metrics is not None:
-            self.metrics.record_score(model, use_case, float(value))
+        assert self._scores is not None  # a writable observer has them
+        text = {"source": source, "comment": comment, "label": label}
+        self._scores.add(span_id, trace_id, name, value, bounds, **text)
 
-    # -- lifecycle ---------------------------------------------------------------------------
     def flush(self) -> None:
-        """Write every captured span to the store now.
-
-        Never raises a write error: if the store cannot take the rows (a full disk, a
-        read-only directory) they are kept — in memory up to ``max_pending_rows``, then in
-        the sidecar folder beside the store — and retried with backoff; one warning is logged
-        per failure episode. :meth:`health` tells how many rows are pending and why.
-
-        Example:
-            >>> obs.flush()              # doctest: +SKIP
-            >>> obs.health().pending     # doctest: +SKIP
-            0
-        """
+        """Write every captured span now; never raises (unwritten rows: :meth:`health`)."""
         if self.capture is not None and not self._closed:
             try:
                 self.capture.flush()
             except Exception as exc:  # the write path keeps its rows; nothing to raise
                 capture_failed("flush", exc)
 
-    def _flush_for_read(self) -> None:
-        """Before a read: write what can be written, then warn if rows are still pending.
-
-        Reads do not depend on writes: they answer from what is stored. While the store cannot
-        be written, this retries past the backoff only once per failure episode (a read must
-        not wait on a dead disk) and gives a :class:`PendingRowsWarning` naming how many
-        captured rows the answer lacks.
-        """
-        if self.capture is None or self._closed:
-            return
-        processor = self.capture.processor
-        if self.store.needs_reopen:  # an invalidated connection answers no read either
-            try:
-                self.store.reopen()
-            except Exception as exc:
-                capture_failed("reopen the store for a read", exc)
-        try:
-            # A blip is retried at once (the first retry of an episode); after that a read
-            # waits for no write: the backoff decides.
-            processor.drain(force=processor.queue.failures < 2)
-            health = processor.health()
-        except Exception as exc:
-            capture_failed("write spans before a read", exc)
-            return
-        if health.pending:
-            warnings.warn(
-                PendingRowsWarning(
-                    f"{health.pending} captured rows are not in {self.db_path} yet "
-                    f"({health.pending_memory} in memory, {health.pending_sidecar} in the "
-                    f"sidecar folder; last write error: {health.last_error or 'none'}); "
-                    f"this answer leaves them out. obs.health() shows the state."
-                ),
-                stacklevel=3,
-            )
-
     def health(self) -> Health:
-        """The write path at a glance: rows written, pending (in memory and in the sidecar),
-        dropped by reason, the last write error and when, the last successful write.
-
-        Example:
-            >>> h = obs.health()                                   # doctest: +SKIP
-            >>> h.rows_written, h.pending, h.dropped, h.last_error   # doctest: +SKIP
-            (1200, 0, {}, None)
-        """
+        """The write path: rows written, pending, dropped, the last write error."""
         if self.capture is None:
             return Health(rows_written=0, pending_memory=0, pending_sidecar=0)
-        return dataclasses.replace(
-            self.capture.processor.health(), capture_errors=self.capture_errors.snapshot()
-        )
+        health = self.capture.processor.health()
+        return dataclasses.replace(health, capture_errors=self.capture_errors.snapshot())
 
     def close(self) -> None:
-        """Flush, stop the background thread and the metrics server, close the file.
-
-        Traced code keeps working: functions decorated with this observer, its ``span()``
-        blocks and clients it instrumented record into the next observer of the same file
-        (``llmobs_nb.init`` again) or, until there is one, run untraced (one warning).
-        """
+        """Flush, stop the flush thread, evaluators and metrics server, close the file."""
         if self._closed:
             return
         self._closing = True  # from here on, new calls do not start spans in this observer
@@ -671,36 +300,33 @@ class Observer:
             online.close()
         if self.metrics is not None:
             self.metrics.close()
-        if self._dashboard is not None:
-            # Only the timer: closing widgets sends comm messages, which fail while a kernel
-            # is shutting down (close() also runs at interpreter exit).
+        if self._dashboard is not None:  # only the timer: widgets' comms fail at kernel exit
             self._dashboard.stop_auto_refresh()
         self._closed = True
         self.store.close()
-        _forget(self)
+        registry.forget(self)
 
     @property
     def closed(self) -> bool:
         return self._closed
 
+    def _after_fork_in_child(self) -> None:
+        """In a forked child (:mod:`llmobs_nb.capture.forking`): renew what the parent held."""
+        from llmobs_nb.metrics import ObserverMetrics
+
+        self.capture_errors._lock = threading.Lock()
+        self._dashboard = None
+        for submitter in self._online:  # stop: their calls count as dropped
+            submitter.online._closed = True
+        self.metrics = self.metrics and ObserverMetrics()  # fresh, unserved
+        if self._batches is not None:
+            self._batches.after_fork_in_child(None if self._closed else self.capture)
+
     # -- reads -------------------------------------------------------------------------------
     def sql(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
-        """Run one read-only query over the store (tables spans, scores, runs, prices; view
-        llm_calls).
-
-        Values go in as parameters (``?`` or ``$name``), never by string formatting. Read-only
-        is enforced by DuckDB: its parser must classify the text as one read (SELECT, or
-        EXPLAIN/DESCRIBE/SHOW/SUMMARIZE of one), it runs in a transaction that is rolled back,
-        and the engine reaches no file outside the store; anything else raises
-        ``PermissionError``. There is no writing counterpart: the store is written by capture
-        (``observe``, ``span``, ``run``, ``score``). Answers come from what is stored; rows not
-        written yet (a full disk) are named by a :class:`PendingRowsWarning`.
-
-        Example:
-            >>> obs.sql("select model, count(*) n from llm_calls where run = ? group by 1",
-            ...         ["prompt-v2"])                                          # doctest: +SKIP
-        """
-        self._flush_for_read()
+        """One read-only query, values as parameters: ``obs.sql("... where run = ?", ["v2"])``."""
+        if self.capture is not None and not self._closed:
+            write_before_read(self.capture.processor, self.store)
         return self.store.query(query, params)
 
     def calls(self) -> pl.DataFrame:
@@ -719,54 +345,29 @@ class Observer:
         """The runs (experiments) recorded with :meth:`run`."""
         return self.sql("SELECT * FROM runs ORDER BY started_at")
 
-    # -- metrics -----------------------------------------------------------------------------
     def metrics_text(self) -> str:
         """Prometheus text exposition of this observer's metrics (after a flush)."""
         self.flush()
-        if self.metrics is None:
-            raise PermissionError("a read-only observer has no live metrics")
-        return str(self.metrics.text())
+        return str(self._live_metrics().text())
 
     def serve_metrics(self, port: int = 9464, addr: str = "127.0.0.1") -> Any:
-        """Serve ``/metrics`` with prometheus_client's server; re-running is harmless.
-
-        On loopback by default. Another ``addr`` (``"0.0.0.0"`` is every interface) logs a
-        warning naming the URL and what it exposes (model names, use cases, costs…). A port
-        that is taken raises :class:`llmobs_nb.metrics.server.PortInUseError` (an ``OSError``)
-        naming what holds it; ``port=0`` picks a free port.
-
-        Example:
-            >>> server = obs.serve_metrics(port=9464)   # doctest: +SKIP
-            >>> server.url                               # doctest: +SKIP
-            'http://127.0.0.1:9464/metrics'
-        """
+        """Serve ``/metrics`` (loopback by default); a taken port raises ``PortInUseError``."""
         from llmobs_nb.metrics.server import PortInUseError
 
+        try:
+            return self._live_metrics().serve(port=port, addr=addr)
+        except PortInUseError as exc:
+            if (holder := registry.port_holder(port, but=self)) is None:
+                raise
+            raise PortInUseError(port, addr, holder) from exc
+
+    def _live_metrics(self) -> Any:
         if self.metrics is None:
             raise PermissionError("a read-only observer has no live metrics")
-        try:
-            return self.metrics.serve(port=port, addr=addr)
-        except PortInUseError as exc:
-            for other in live_observers():
-                server = other.metrics.server if other.metrics is not None else None
-                if other is not self and server is not None and server.port == port:
-                    holder = (
-                        f"the observer of {other.db_path} in this kernel, which serves "
-                        f"{server.url} (close it, or call its metrics.close())"
-                    )
-                    raise PortInUseError(port, addr, holder) from exc
-            raise
+        return self.metrics
 
-    # -- notebook display ---------------------------------------------------------------------
     def dashboard(self, **options: Any) -> Any:
-        """The ipywidgets dashboard over this store (one per observer: re-running reuses it).
-
-        Filters (time range, model, use case, run, user) drive every panel, all as SQL
-        parameters; a trace explorer shows the slowest, most expensive and failed traces.
-
-        Example:
-            >>> obs.dashboard()   # doctest: +SKIP
-        """
+        """The ipywidgets dashboard over this store (re-running reuses it)."""
         from llmobs_nb.view import Dashboard
 
         self.flush()
@@ -777,11 +378,7 @@ class Observer:
         return self._dashboard
 
     def trace(self, trace_id: str) -> Any:
-        """One trace: displays as a waterfall with each span's attributes, content and scores.
-
-        Example:
-            >>> obs.trace("4bf92f3577b34da6a3ce929d0e0e4736")   # doctest: +SKIP
-        """
+        """One trace, displayed as a waterfall with each span's attributes and scores."""
         from llmobs_nb.view import Trace
 
         self.flush()
@@ -797,52 +394,16 @@ class Observer:
         return f"<Observer project={self.project!r} db={self.db_path!r} {mode}>"
 
 
-# -- process-wide registry: re-running init() returns the same observer -----------------------
-_OBSERVERS: dict[tuple[str, str], Observer] = {}
-_REGISTRY_LOCK = threading.Lock()
-
-
-def _key(db: str | Path, project: str) -> tuple[str, str]:
-    path = str(db)
-    if path == ":memory:":
-        return (path, project)
-    return (str(Path(path).expanduser().resolve()), "")
-
-
-def _forget(observer: Observer) -> None:
-    with _REGISTRY_LOCK:
-        for key, value in list(_OBSERVERS.items()):
-            if value is observer:
-                del _OBSERVERS[key]
-
-
 def get_or_create(db: str | Path, project: str, **options: Any) -> tuple[Observer, bool]:
     """The live observer for ``db`` (created if needed) and whether it was created now."""
-    key = _key(db, project)
-    with _REGISTRY_LOCK:
-        existing = _OBSERVERS.get(key)
-        if existing is not None and not existing.closed:
-            if existing.project != project:
-                raise ValueError(
-                    f"{existing.db_path} is already open in this process for project "
-                    f"{existing.project!r}; close that observer first (obs.close()) or use "
-                    f"another file for project {project!r}"
-                )
-            return existing, False
-        observer = Observer(db, project, **options)
-        observer._registry_key = key
-        _OBSERVERS[key] = observer
-        return observer, True
+    return registry.get_or_create(db, project, lambda: Observer(db, project, **options))
 
 
-def live_observers() -> list[Observer]:
-    with _REGISTRY_LOCK:
-        return list(_OBSERVERS.values())
+def __getattr__(name: str) -> Any:  # the registry's functions lived here (for one release)
+    if name not in ("live_observers", "observer_for_path"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(f"use llmobs_nb.registry.{name}", DeprecationWarning, stacklevel=2)
+    return getattr(registry, name)
 
 
-def observer_for_path(path: str) -> Observer | None:
-    with _REGISTRY_LOCK:
-        return _OBSERVERS.get((path, ""))
-
-
-__all__ = ["Observer", "SpanHandle"]
+__all__ = ["Observer", "ObserverClosedError", "SpanHandle", "UnknownSpanError"]

@@ -18,8 +18,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 import llmobs_nb
 
 ROOT = Path(llmobs_nb.__file__).parent
@@ -125,21 +123,8 @@ def test_a_circle_is_found_when_there_is_one():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-# Edges that another change of issue #12 removes, left out of the rule until then; each one is
-# checked by test_known_debt_is_paid, which fails (strict xfail) once the edge is gone, so the
-# entry is removed with it.
-KNOWN_DEBT = {
-    ("llmobs_nb.capture.forking", "llmobs_nb.observer"): (
-        "capture/forking.py renews the observer registry's lock in a forked child; the "
-        "'observer' change of issue #12 moves the registry out of observer.py"
-    ),
-}
 # Rooms above the Observer (with their submodules, but for the root itself): they may import it.
 ABOVE_THE_OBSERVER = ("llmobs_nb.magic", "llmobs_nb.demo")
-
-
-def _without_debt(graph: dict[str, set[str]]) -> dict[str, set[str]]:
-    return {name: {t for t in out if (name, t) not in KNOWN_DEBT} for name, out in graph.items()}
 
 
 def _is_above_the_observer(name: str) -> bool:
@@ -165,28 +150,17 @@ def test_deferred_and_type_checking_imports_count():
 
 
 def test_no_import_circle():
-    assert _cycles(_without_debt(_graph())) == []
+    assert _cycles(_graph()) == []
 
 
 def test_nothing_below_the_observer_imports_it():
-    assert _importers_of_the_observer(_without_debt(_graph())) == set()
+    assert _importers_of_the_observer(_graph()) == set()
 
 
 def test_the_observer_check_finds_an_importer():
     graph = {"llmobs_nb.clients.openai": {"llmobs_nb.observer"}, "llmobs_nb.magic": set()}
     graph["llmobs_nb.demo.writing"] = {"llmobs_nb.observer"}
     assert _importers_of_the_observer(graph) == {"llmobs_nb.clients.openai"}
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="known debt: capture/forking.py imports llmobs_nb.observer (owned by the "
-    "'observer' change of issue #12); remove its KNOWN_DEBT entry when this passes",
-)
-def test_known_debt_is_paid():
-    graph = _graph()
-    assert not [edge for edge in KNOWN_DEBT if edge[1] in graph.get(edge[0], set())]
-    assert _cycles(graph) == []
 
 
 def test_star_import_does_not_shadow_builtins():

@@ -54,6 +54,8 @@ import threading
 import weakref
 from typing import Any
 
+from llmobs_nb.store import sidecar
+
 log = logging.getLogger("llmobs_nb")
 
 # How long a fork waits for a flush in progress before going ahead (the child is safe either
@@ -79,6 +81,11 @@ _mp_hooked = False
 
 def track(observer: Any) -> None:
     """Look after a writable observer across forks (called by ``Observer.__init__``).
+
+    What this module uses of it: ``capture.processor._drain_lock`` and ``store._lock`` (held
+    across a fork), ``_after_fork_in_child()`` (run in a forked child, where it renews its own
+    locks), ``flush()``, ``close()``, ``closed``, ``store`` and ``db_path``. It never imports
+    the observer: the registry of observers renews its own lock (``llmobs_nb.registry``).
 
     Inside a multiprocessing child, the observer is also closed when the worker exits,
     normally or by SIGTERM.
@@ -152,11 +159,7 @@ def _after_in_child() -> None:
     """Make every inherited observer write into its sidecar; renew what the parent locked."""
     _held.clear()
     try:
-        from llmobs_nb import observer as observer_module
-        from llmobs_nb.store import sidecar
-
         sidecar._counter_lock = threading.Lock()
-        observer_module._REGISTRY_LOCK = threading.Lock()
         for obs in list(_tracked):
             try:
                 obs._after_fork_in_child()

@@ -29,12 +29,16 @@ from llmobs_nb.capture.errors import CaptureErrors
 from llmobs_nb.capture.presets import preset as validated
 from llmobs_nb.capture.scope import SpanScope, capture_error
 from llmobs_nb.capture.tracing import Capture
+from llmobs_nb.store.schema import MODEL_CALL_KINDS, is_model_call
 
 log = logging.getLogger("llmobs_nb")
 F = TypeVar("F", bound=Callable[..., Any])
 
-_MODEL_CALL = frozenset({"llm", "embedding"})  # the span kinds a processor counts as open calls
-_OPERATION_KINDS = frozenset({"llm", "embedding", "evaluator"})  # observe's default operation
+# A span opened as a model call (usage expected, nested third-party spans are duplicates): the
+# kinds the schema's rule always counts. An evaluator span counts once stored if it names a
+# model (store.schema.is_model_call); at start a judge's span is not treated as one.
+_MODEL_CALL = frozenset(is_model_call.always)
+_OPERATION_KINDS = MODEL_CALL_KINDS  # observe's default operation applies to these kinds
 # The key older instrumentations read; opentelemetry-instrumentation's helper sets both.
 _SUPPRESS_PLAIN_KEY = "suppress_instrumentation"
 _SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY

@@ -21,13 +21,21 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from llmobs_nb.store.connect import OpenHereError, check_file, connect, raise_if_damaged
-from llmobs_nb.store.errors import ForkedChildError, NotAStoreError, SchemaTooNewError
+from llmobs_nb.store.connect import connect, connect_many, raise_if_damaged
+from llmobs_nb.store.errors import ForkedChildError, SchemaTooNewError
+from llmobs_nb.store.file_checks import (
+    check_before_writing,
+    check_tables,
+    refuse_non_store,
+    user_tables,
+)
 from llmobs_nb.store.migrations import MIGRATIONS
 from llmobs_nb.store.readonly import run_read_only
 
 MEMORY = ":memory:"
 TABLES = ("spans", "scores", "runs", "prices")
+# What Store.attach_many reads as the union of its files.
+UNION_TABLES = (*TABLES, "llm_calls")
 # Connections a forked child inherited and must never close (see Store.abandon).
 _ABANDONED: list[duckdb.DuckDBPyConnection] = []
 
@@ -35,42 +43,6 @@ _ABANDONED: list[duckdb.DuckDBPyConnection] = []
 def _connect(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
     # Every connection of the package has the same engine settings: see store/connect.py.
     return connect(path, read_only=read_only)
-
-
-def _user_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_catalog = current_database() ORDER BY table_name"
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def _foreign(path: str, tables: list[str]) -> NotAStoreError:
-    shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
-    return NotAStoreError(
-        f"{path} holds no llmobs_nb data: it is a DuckDB database with tables of its own "
-        f"({shown}) but no llmobs_nb schema (no _migrations table); it was not changed. "
-        f"Give llmobs_nb a file of its own: llmobs_nb.init(db='new.duckdb')."
-    )
-
-
-def _check_before_writing(path: str) -> None:
-    """Refuse an existing file that is not a store before the writer opens it (no byte written)."""
-    if not check_file(path):
-        return  # a new file
-    try:
-        con = connect(path, read_only=True)
-    except OpenHereError:
-        return  # already open in this process: the writer's own connect decides
-    try:
-        tables = _user_tables(con)
-    except duckdb.Error as exc:
-        raise_if_damaged(path, exc)
-        raise
-    finally:
-        con.close()
-    if tables and "_migrations" not in tables:
-        raise _foreign(path, tables)
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -137,10 +109,10 @@ class Store:
     """
 
     def __init__(self, path: str | Path = MEMORY, *, read_only: bool = False) -> None:
-        self.path = str(path) if str(path) == MEMORY else str(Path(path).expanduser().resolve())
-        self.read_only = read_only
-        self._lock = threading.RLock()
-        self._con: duckdb.DuckDBPyConnection | None = None
+        self._setup(
+            str(path) if str(path) == MEMORY else str(Path(path).expanduser().resolve()),
+            read_only,
+        )
         if read_only:
             if self.path == MEMORY:
                 raise ValueError("a read-only store needs a file path, not ':memory:'")
@@ -150,7 +122,7 @@ class Store:
         else:
             if self.path != MEMORY:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-                _check_before_writing(self.path)
+                check_before_writing(self.path)
             self._con = _connect(self.path, read_only=False)
             self._owner_pid = os.getpid()
             try:
@@ -161,20 +133,85 @@ class Store:
                 raise_if_damaged(self.path, exc)
                 raise
 
+    def _setup(
+        self,
+        path: str,
+        read_only: bool,
+        *,
+        con: duckdb.DuckDBPyConnection | None = None,
+        view_of: Store | None = None,
+        files: list[str] | None = None,
+    ) -> None:
+        """Every field of a store, set by each constructor (``Store(...)``, :meth:`read_view`,
+        :meth:`attach_many`)."""
+        self.path = path
+        self.read_only = read_only
+        self._con = con
+        # A read view shares the live store's lock and reads through it (see read_view).
+        self._view_of = view_of
+        self._lock = view_of._lock if view_of is not None else threading.RLock()
+        self.paths = files if files is not None else [path]
+        self.schema_version = view_of.schema_version if view_of is not None else 0
+        self._owner_pid: int | None = None  # the writer's process (see _refuse_in_forked_child)
+        self._abandoned: str | None = None
+
+    @classmethod
+    def read_view(cls, live: Store) -> Store:
+        """A read-only face on a store this process is writing (DuckDB: one instance per file).
+
+        Reads go to the live store's connection, each on a cursor of its own in a rolled-back
+        transaction; every write is refused (``PermissionError``); closing it closes nothing.
+
+        Example:
+            >>> live = Store()
+            >>> Store.read_view(live).query("select count(*) n from spans")["n"][0]
+            0
+        """
+        view = cls.__new__(cls)
+        view._setup(live.path, True, view_of=live)
+        return view
+
+    @classmethod
+    def attach_many(cls, paths: Sequence[str | Path]) -> Store:
+        """A read-only store over several store files (one per writer process): every table
+        and ``llm_calls`` is the union of the files' (``UNION ALL BY NAME``).
+
+        The files are attached before the engine's external access is switched off (see
+        :func:`llmobs_nb.store.connect.connect_many`): queries have the same read-only
+        guarantees as on one file. A file that is not a store raises ``NotAStoreError``.
+
+        Example:
+            >>> both = Store.attach_many(["a.duckdb", "b.duckdb"])      # doctest: +SKIP
+            >>> both.query("select count(*) n from llm_calls")          # doctest: +SKIP
+        """
+        if not paths:
+            raise ValueError("open_many needs at least one store file")
+        files = [str(Path(p).expanduser().resolve()) for p in paths]
+        con = connect_many(files)
+        try:
+            for i, path in enumerate(files):
+                check_tables(con, path, catalog=f"s{i}")
+            for table in UNION_TABLES:
+                parts = " UNION ALL BY NAME ".join(
+                    f"SELECT * FROM s{i}.{table}" for i in range(len(files))
+                )
+                con.execute(f"CREATE VIEW {table} AS {parts}")
+        except BaseException:
+            con.close()
+            raise
+        store = cls.__new__(cls)
+        store._setup(MEMORY, True, con=con, files=files)
+        return store
+
     def _check_readable(self, con: duckdb.DuckDBPyConnection) -> None:
         try:
             applied = schema_version(con)
-            tables = [] if applied else _user_tables(con)
+            tables = [] if applied else user_tables(con)
         except duckdb.Error as exc:
             raise_if_damaged(self.path, exc)
             raise
-        if tables:
-            raise _foreign(self.path, tables)
-        if not applied:
-            raise NotAStoreError(
-                f"{self.path} holds no llmobs_nb data (no _migrations table): "
-                f"create a store with llmobs_nb.init(db={self.path!r})"
-            )
+        if not applied:  # someone else's file, an empty one, or a first migration that died
+            refuse_non_store(self.path, [t for t in tables if t != "_migrations"])
         if len(applied) > len(MIGRATIONS):
             raise SchemaTooNewError(
                 f"{self.path} has schema version {len(applied)}, newer than this llmobs_nb "
@@ -199,8 +236,8 @@ class Store:
 
     def _refuse_in_forked_child(self) -> None:
         """A forked child: its store was abandoned, or this is a copy made before the fork."""
-        abandoned = getattr(self, "_abandoned", None)
-        if abandoned is None and getattr(self, "_owner_pid", None) not in (None, os.getpid()):
+        abandoned = self._abandoned
+        if abandoned is None and self._owner_pid not in (None, os.getpid()):
             abandoned = forked_child_message(self.path)
         if abandoned is not None:
             raise ForkedChildError(abandoned)
@@ -208,12 +245,18 @@ class Store:
     @property
     def _files(self) -> str:
         """The file(s) behind this store, for error messages."""
-        return self.path
+        if len(self.paths) == 1:
+            return self.paths[0]
+        return "one of " + ", ".join(self.paths)
 
     @contextmanager
     def _reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection of its own for one read: a cursor of the open database, or (readers of
         a file another process writes) a read-only connection per query."""
+        if self._view_of is not None:
+            with self._view_of._reading() as con:
+                yield con
+            return
         self._refuse_in_forked_child()
         if self._con is not None:
             with self._lock:
@@ -326,6 +369,17 @@ class Store:
                 raise_if_damaged(self._files, exc)
                 raise
 
+    def first_project(self) -> str | None:
+        """The project of the first stored span that names one (None if none does): the
+        project ``llmobs_nb.open`` reports for a file.
+
+        Example:
+            >>> Store().first_project() is None
+            True
+        """
+        found = self.query("SELECT project FROM spans WHERE project IS NOT NULL LIMIT 1")
+        return found["project"][0] if found.height else None
+
     def close(self) -> None:
         """Checkpoint and close the file.
 
@@ -375,4 +429,7 @@ class Store:
 
     @property
     def closed(self) -> bool:
+        """The writer's file was closed (a read view: its live store's)."""
+        if self._view_of is not None:
+            return self._view_of.closed
         return self._con is None and not self.read_only

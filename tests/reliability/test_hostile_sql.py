@@ -295,7 +295,7 @@ def test_hostile_sql_changes_writes_and_reads_nothing(
     case_id, template, expect = case
     run = _surface(world, shell, surface)
     # The magic without a path reads the newest live observer: make sure it is ours.
-    assert llmobs_nb.observer.live_observers()[-1] is world.live
+    assert llmobs_nb.registry.live_observers()[-1] is world.live
     before = _before(world)
     outcome = _run(lambda: run(world.sql(case_id, template)))
     _check_nothing_happened(world, case_id, _answer_text(outcome), before)

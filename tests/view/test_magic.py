@@ -76,7 +76,7 @@ def test_write_words_inside_strings_and_functions_are_fine(
 
 
 def test_without_an_observer_the_magic_says_what_to_do(shell: InteractiveShell):
-    if llmobs_nb.observer.live_observers():
+    if llmobs_nb.registry.live_observers():
         pytest.skip("another test's observer is still open in this process")
     with pytest.raises(RuntimeError, match=r"llmobs_nb\.init"):
         shell.run_cell_magic("llmobs_sql", "", "select 1")
