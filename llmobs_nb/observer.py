@@ -1,17 +1,15 @@
-"""The Observer: what ``llmobs_nb.init`` returns and a notebook talks to — a thin face on
-capture (``capture/``: tracer, batch work), the store, scores (``scoring``) and live metrics.
-"""
+"""The Observer (what ``llmobs_nb.init`` returns): a face on capture, store, scores, metrics."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import warnings
-from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import polars as pl
 
@@ -32,7 +30,6 @@ from llmobs_nb.scoring import Scores, UnknownSpanError
 from llmobs_nb.store import Store
 
 log = logging.getLogger("llmobs_nb")
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ObserverClosedError(RuntimeError):
@@ -96,7 +93,6 @@ class Observer:
         self.tracer.capture = self.capture
         forking.track(self)
 
-    # -- capture ---------------------------------------------------------------------------
     @property
     def capture_content(self) -> bool:
         """Whether prompts and answers are stored (changeable at any time; read at each call)."""
@@ -106,19 +102,9 @@ class Observer:
     def capture_content(self, value: bool) -> None:
         self.tracer.capture_content = value
 
-    @property
-    def _closing(self) -> bool:
-        # Set at the start of close(): traced calls from then on go to the file's next
-        # observer or run untraced (the tracer reads it on every call).
-        return self.tracer.closing
-
-    @_closing.setter
-    def _closing(self, value: bool) -> None:
-        self.tracer.closing = value
-
     def _require_writable(self) -> Capture:
         capture = self.tracer.require_capture()
-        if self._closing:
+        if self.tracer.closing:
             raise ObserverClosedError(
                 f"this observer of {self.db_path} is closed; use the observer "
                 f"llmobs_nb.init(db={self.db_path!r}, ...) returns (functions decorated with "
@@ -131,87 +117,26 @@ class Observer:
         live = registry.live_for(self.db_path, self.project)  # one dict read: no lock needed
         return None if live is None else live.tracer
 
-    def observe(
-        self,
-        fn: F | None = None,
-        *,
-        name: str | None = None,
-        model: str | None = None,
-        operation: str = "chat",
-        provider: str | None = None,
-        kind: str = "llm",
-        use_case: str | None = None,
-        user_id: str | None = None,
-        capture_content: bool | None = None,
-        evaluators: list[Any] | None = None,
-        **attributes: Any,
-    ) -> Any:
-        """Decorate a function so each call is a span (an LLM call by default).
+    # The signatures and documentation are the Tracer's (one definition); help() shows them.
+    @functools.wraps(Tracer.observe)
+    def observe(self, *args: Any, **options: Any) -> Any:
+        return self.tracer.observe(*args, **options)
 
-        Works on sync, async, generator and async-generator functions. Token usage, the
-        response model and the finish reason are read from what the function returns
-        (OpenAI or Anthropic responses, or dicts with a ``usage`` key); a stream keeps the
-        span open until it is exhausted, closed or dropped, and records time to first token.
-        With ``evaluators=[...]`` each call is scored after it returns, on a background worker
-        (:class:`llmobs_nb.evals.OnlineEvaluator`): the call itself only enqueues it.
-
-        Example:
-            >>> @obs.observe(model="gpt-4o", operation="chat", use_case="support")  # doctest: +SKIP
-            ... def ask(question):
-            ...     return client.chat.completions.create(model="gpt-4o", messages=[...])
-        """
-        return self.tracer.observe(
-            fn,
-            name=name,
-            model=model,
-            operation=operation,
-            provider=provider,
-            kind=kind,
-            use_case=use_case,
-            user_id=user_id,
-            capture_content=capture_content,
-            evaluators=evaluators,
-            **attributes,
-        )
-
-    def span(
-        self,
-        name: str,
-        kind: str = "chain",
-        *,
-        model: str | None = None,
-        operation: str | None = None,
-        provider: str | None = None,
-        use_case: str | None = None,
-        user_id: str | None = None,
-        **attributes: Any,
-    ) -> SpanScope:
-        """A span around a block: ``with obs.span("retrieval", kind="retrieval") as span:``.
-
-        Spans nest into one trace (parent links follow threads and asyncio tasks); labels
-        given here (``use_case``, ``user_id``) are inherited by every span inside.
-
-        Example:
-            >>> with obs.span("rag", user_id="alice") as root:           # doctest: +SKIP
-            ...     with obs.span("retrieval", kind="retrieval", top_k=5) as span:
-            ...         span.set_attributes({"retrieval.doc_count": 5})
-        """
-        return self.tracer.span(
-            name,
-            kind,
-            model=model,
-            operation=operation,
-            provider=provider,
-            use_case=use_case,
-            user_id=user_id,
-            **attributes,
-        )
+    @functools.wraps(Tracer.span)
+    def span(self, *args: Any, **options: Any) -> SpanScope:
+        return self.tracer.span(*args, **options)
 
     def run(self, name: str, params: dict[str, Any] | None = None) -> ContextManager[str]:
-        """``with obs.run("v2", params={...}):`` tags every span inside with run ``v2``."""
+        """Tag every span inside the block with run ``name`` (an experiment); the name and
+        ``params`` are stored with secrets masked, and the name yielded is the one stored.
+
+        Example:
+            >>> with obs.run("prompt-v2", params={"temperature": 0.2}):   # doctest: +SKIP
+            ...     ask("hello")
+        """
         _check_label("run", name)
         self._require_writable()
-        can_end = lambda: not self._closing  # noqa: E731  (closed inside: no ended_at)
+        can_end = lambda: not self.tracer.closing  # noqa: E731  (closed inside: no ended_at)
         return recording(self.store, name, self.project, params, can_end=can_end)
 
     def _online_evaluator(self, evaluators: list[Any]) -> Any:
@@ -221,7 +146,12 @@ class Observer:
         return self._online[-1]
 
     def evaluate(self, evaluators: list[Any], **options: Any) -> pl.DataFrame:
-        """Score stored calls with content (resumable): :func:`llmobs_nb.evals.evaluate`."""
+        """Score stored calls with content; resumable; returns the new scores. Options
+        (``where``, ``sample``, ``concurrency``, ``progress``): :func:`llmobs_nb.evals.evaluate`.
+
+        Example:
+            >>> obs.evaluate([NonEmpty(), Refusal()], sample=200)   # doctest: +SKIP
+        """
         from llmobs_nb.evals import evaluate
 
         self._require_writable()
@@ -250,32 +180,30 @@ class Observer:
         return instrument_anthropic(self, client)
 
     def uninstrument(self, client: Any) -> Any:
-        """Restore a client instrumented by this package; returns it."""
+        """Restore a client instrumented by this package; returns it (harmless if it is not).
+
+        Example:
+            >>> client = obs.uninstrument(client)   # doctest: +SKIP
+        """
         from llmobs_nb.clients import uninstrument
 
         uninstrument(client)
         return client
 
-    def score(
-        self,
-        span_id: str | None = None,
-        *,
-        trace_id: str | None = None,
-        name: str = "quality",
-        value: float,
-        source: str = "human",
-        comment: str | None = None,
-        bounds: tuple[float, float] | None = (0.0, 1.0),
-        label: str | None = None,
-    ) -> None:
-        """Attach a score to a stored span (or trace); the rules: :mod:`llmobs_nb.scoring`."""
+    @functools.wraps(Scores.add)  # one signature and documentation: the Scores'
+    def score(self, *args: Any, **options: Any) -> None:
         self._require_writable()
         assert self._scores is not None  # a writable observer has them
-        text = {"source": source, "comment": comment, "label": label}
-        self._scores.add(span_id, trace_id, name, value, bounds, **text)
+        self._scores.add(*args, **options)
 
     def flush(self) -> None:
-        """Write every captured span now; never raises (unwritten rows: :meth:`health`)."""
+        """Write every captured span now. Never raises a write error: rows the store cannot
+        take wait (memory, then the sidecar folder) and are retried; :meth:`health` tells.
+
+        Example:
+            >>> obs.flush(); obs.health().pending   # doctest: +SKIP
+            0
+        """
         if self.capture is not None and not self._closed:
             try:
                 self.capture.flush()
@@ -283,17 +211,31 @@ class Observer:
                 capture_failed("flush", exc)
 
     def health(self) -> Health:
-        """The write path: rows written, pending, dropped, the last write error."""
+        """The write path at a glance: rows written, pending (memory, sidecar), dropped by
+        reason, the last write error and when, capture errors by stage.
+
+        Example:
+            >>> h = obs.health(); h.rows_written, h.pending, h.dropped   # doctest: +SKIP
+            (1200, 0, {})
+        """
         if self.capture is None:
             return Health(rows_written=0, pending_memory=0, pending_sidecar=0)
         health = self.capture.processor.health()
         return dataclasses.replace(health, capture_errors=self.capture_errors.snapshot())
 
     def close(self) -> None:
-        """Flush, stop the flush thread, evaluators and metrics server, close the file."""
+        """Flush, stop the flush thread, evaluators and metrics server, close the file.
+
+        Traced code keeps working: it records into the file's next observer
+        (``llmobs_nb.init`` again) or, until there is one, runs untraced (one warning).
+
+        Example:
+            >>> obs.close(); obs.closed   # doctest: +SKIP
+            True
+        """
         if self._closed:
             return
-        self._closing = True  # from here on, new calls do not start spans in this observer
+        self.tracer.closing = True  # from here on, new calls do not start spans in this observer
         if self.capture is not None:
             self.capture.shutdown()
         for online in self._online:  # after the last spans ended, before the store closes
@@ -322,9 +264,17 @@ class Observer:
         if self._batches is not None:
             self._batches.after_fork_in_child(None if self._closed else self.capture)
 
-    # -- reads -------------------------------------------------------------------------------
     def sql(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
-        """One read-only query, values as parameters: ``obs.sql("... where run = ?", ["v2"])``."""
+        """One read-only query over the store (tables spans, scores, runs, prices; view
+        llm_calls), values as parameters (``?`` or ``$name``). DuckDB enforces read-only: its
+        parser must classify the text as one read, it runs rolled back, and reaches no file
+        outside the store; anything else raises ``PermissionError``. Rows not written yet (a
+        full disk) are named by a :class:`~llmobs_nb.capture.health.PendingRowsWarning`.
+
+        Example:
+            >>> obs.sql("select model, count(*) n from llm_calls where run = ? group by 1",
+            ...         ["prompt-v2"])                                          # doctest: +SKIP
+        """
         if self.capture is not None and not self._closed:
             write_before_read(self.capture.processor, self.store)
         return self.store.query(query, params)
@@ -351,15 +301,14 @@ class Observer:
         return str(self._live_metrics().text())
 
     def serve_metrics(self, port: int = 9464, addr: str = "127.0.0.1") -> Any:
-        """Serve ``/metrics`` (loopback by default); a taken port raises ``PortInUseError``."""
-        from llmobs_nb.metrics.server import PortInUseError
+        """Serve ``/metrics`` (loopback by default; another ``addr`` logs what it exposes);
+        re-running is harmless; a taken port raises ``PortInUseError`` naming its holder.
 
-        try:
-            return self._live_metrics().serve(port=port, addr=addr)
-        except PortInUseError as exc:
-            if (holder := registry.port_holder(port, but=self)) is None:
-                raise
-            raise PortInUseError(port, addr, holder) from exc
+        Example:
+            >>> obs.serve_metrics(port=9464).url   # doctest: +SKIP
+            'http://127.0.0.1:9464/metrics'
+        """
+        return self._live_metrics().serve(port=port, addr=addr)
 
     def _live_metrics(self) -> Any:
         if self.metrics is None:
@@ -367,7 +316,11 @@ class Observer:
         return self.metrics
 
     def dashboard(self, **options: Any) -> Any:
-        """The ipywidgets dashboard over this store (re-running reuses it)."""
+        """The ipywidgets dashboard over this store (re-running reuses it).
+
+        Example:
+            >>> obs.dashboard()   # doctest: +SKIP
+        """
         from llmobs_nb.view import Dashboard
 
         self.flush()
@@ -378,7 +331,11 @@ class Observer:
         return self._dashboard
 
     def trace(self, trace_id: str) -> Any:
-        """One trace, displayed as a waterfall with each span's attributes and scores."""
+        """One trace, displayed as a waterfall with each span's attributes and scores.
+
+        Example:
+            >>> obs.trace("4bf92f3577b34da6a3ce929d0e0e4736")   # doctest: +SKIP
+        """
         from llmobs_nb.view import Trace
 
         self.flush()

@@ -112,8 +112,8 @@ def observer_for_path(path: str) -> Any | None:
 
 
 def port_holder(port: int, but: Any = None) -> str | None:
-    """Who holds ``port`` among the registered observers (other than ``but``) serving
-    metrics, as a phrase for ``PortInUseError``; None if none does.
+    """Who holds ``port`` among the registered observers serving metrics (other than
+    ``but``, an observer or its metrics), as a phrase for ``PortInUseError``; None if none.
 
     Example:
         >>> port_holder(9464) is None   # no observer serves metrics here
@@ -121,7 +121,8 @@ def port_holder(port: int, but: Any = None) -> str | None:
     """
     for other in live_observers():
         server = getattr(other.metrics, "server", None)
-        if other is not but and server is not None and server.port == port:
+        mine = other is but or other.metrics is but
+        if not mine and server is not None and server.port == port:
             return (
                 f"the observer of {other.db_path} in this kernel, which serves "
                 f"{server.url} (close it, or call its metrics.close())"

@@ -96,7 +96,7 @@ class Scores:
     Example:
         >>> from llmobs_nb.store import Store
         >>> scores = Scores(Store(), SpanLabels(), flush=lambda: None)
-        >>> scores.add("00f067aa0ba902b7", None, "quality", 0.9)
+        >>> scores.add("00f067aa0ba902b7", value=0.9)
         Traceback (most recent call last):
         ...
         llmobs_nb.scoring.UnknownSpanError: no span '00f067aa0ba902b7' in :memory:. ...
@@ -112,14 +112,29 @@ class Scores:
 
     def add(
         self,
-        span_id: str | None,
-        trace_id: str | None,
-        name: str,
+        span_id: str | None = None,
+        *,
+        trace_id: str | None = None,
+        name: str = "quality",
         value: float,
+        source: str = "human",
+        comment: str | None = None,
         bounds: tuple[float, float] | None = (0.0, 1.0),
-        **text: str | None,
+        label: str | None = None,
     ) -> None:
-        """Check and store one score; ``text`` is ``source``, ``comment`` and ``label``."""
+        """Attach a named score to a stored span (or a whole trace); stored in ``scores``.
+
+        ``obs.score`` is this method. The value must be finite and, with ``bounds`` (default
+        [0, 1]), inside them (``bounds=None`` for an unbounded score); an unknown id raises
+        :class:`UnknownSpanError` (every finished span is written first). ``label`` names a
+        category beside the number. Name, source, comment and label are stored with secrets
+        masked.
+
+        Example:
+            >>> obs.score(span.span_id, name="quality", value=0.82,   # doctest: +SKIP
+            ...           source="llm_judge")
+        """
+        text = {"source": source, "comment": comment, "label": label}
         checked = check_value(name, value, bounds)
         if span_id is None and trace_id is None:
             raise ValueError("score() needs span_id= or trace_id=")

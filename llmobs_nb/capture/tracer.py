@@ -273,11 +273,16 @@ class Tracer:
         user_id: str | None = None,
         **attributes: Any,
     ) -> SpanScope:
-        """A span around a block (what ``obs.span`` returns); see :meth:`Observer.span`.
+        """A span around a block: ``with obs.span("retrieval", kind="retrieval") as span:``.
+
+        Spans nest into one trace (parent links follow threads and asyncio tasks); labels
+        given here (``use_case``, ``user_id``) are inherited by every span inside.
+        ``obs.span`` is this method of the observer's tracer.
 
         Example:
-            >>> with obs.tracer.span("retrieval", kind="retrieval") as span:  # doctest: +SKIP
-            ...     span.set_attribute("retrieval.doc_count", 5)
+            >>> with obs.span("rag", user_id="alice") as root:           # doctest: +SKIP
+            ...     with obs.span("retrieval", kind="retrieval", top_k=5) as span:
+            ...         span.set_attributes({"retrieval.doc_count": 5})
         """
         attrs = static_attributes(
             kind,
@@ -305,14 +310,22 @@ class Tracer:
         evaluators: list[Any] | None = None,
         **attributes: Any,
     ) -> Any:
-        """Decorate a function so each call is a span (what ``obs.observe`` does).
+        """Decorate a function so each call is a span (an LLM call by default).
 
-        Labels are checked and the attributes validated once, here; a read-only observer
-        raises ``PermissionError`` now, not at each call.
+        Works on sync, async, generator and async-generator functions. Token usage, the
+        response model and the finish reason are read from what the function returns
+        (OpenAI or Anthropic responses, or dicts with a ``usage`` key); a stream keeps the
+        span open until it is exhausted, closed or dropped, and records time to first token.
+        With ``evaluators=[...]`` each call is scored after it returns, on a background worker
+        (:class:`llmobs_nb.evals.OnlineEvaluator`): the call itself only enqueues it. Labels
+        are checked and the attributes validated once, here; a read-only observer raises
+        ``PermissionError`` now, not at each call. ``obs.observe`` is this method of the
+        observer's tracer.
 
         Example:
-            >>> @obs.tracer.observe(model="gpt-4o")  # doctest: +SKIP
-            ... def ask(question): ...
+            >>> @obs.observe(model="gpt-4o", operation="chat", use_case="support")  # doctest: +SKIP
+            ... def ask(question):
+            ...     return client.chat.completions.create(model="gpt-4o", messages=[...])
         """
         lb.check_label("operation", operation)
         static = static_attributes(

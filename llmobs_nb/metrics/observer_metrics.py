@@ -11,9 +11,10 @@ import numpy as np
 import polars as pl
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from llmobs_nb import registry
 from llmobs_nb.metrics import definitions as d
 from llmobs_nb.metrics.labels import LabelGuard
-from llmobs_nb.metrics.server import MetricsServer
+from llmobs_nb.metrics.server import MetricsServer, PortInUseError
 from llmobs_nb.store.schema import LLM_CALLS_COLUMNS, is_model_call
 
 
@@ -290,7 +291,8 @@ class ObserverMetrics:
 
         Calling it again with the same port (or 0) returns the running server; asking for
         another port while serving raises, so a re-run cell never leaves two servers behind.
-        ``port=0`` picks a free port (read it from ``server.port``).
+        ``port=0`` picks a free port (read it from ``server.port``). A port taken by another
+        observer of this kernel raises ``PortInUseError`` naming that observer.
 
         Example:
             >>> server = ObserverMetrics().serve(port=0)
@@ -307,7 +309,12 @@ class ObserverMetrics:
                     f"metrics are already served at {server.url}; call close() (or "
                     f"server.stop()) first to serve on {addr}:{port}"
                 )
-            self._server = MetricsServer.start(self.registry, port, addr)
+            try:
+                self._server = MetricsServer.start(self.registry, port, addr)
+            except PortInUseError as exc:
+                if (holder := registry.port_holder(port, but=self)) is None:
+                    raise
+                raise PortInUseError(port, addr, holder) from exc
             return self._server
 
     @property

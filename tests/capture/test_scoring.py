@@ -48,19 +48,19 @@ def test_scores_take_labels_from_the_cache_or_the_store(tmp_path):
     labels = SpanLabels()
     scores = Scores(store, labels, flush=lambda: flushed.append(1))
     with pytest.raises(UnknownSpanError, match="no span '00f067aa0ba902b7'") as caught:
-        scores.add("00f067aa0ba902b7", None, "quality", 0.9)
+        scores.add("00f067aa0ba902b7", value=0.9)
     assert flushed == [1]  # flushed before saying it is unknown
     assert isinstance(caught.value, KeyError)
     with pytest.raises(ValueError, match="16 lowercase hex"):
-        scores.add("XYZ", None, "quality", 0.9)
+        scores.add("XYZ", value=0.9)
     with pytest.raises(ValueError, match="needs span_id= or trace_id="):
-        scores.add(None, None, "quality", 0.9)
+        scores.add(value=0.9)
     store.execute(
         "INSERT INTO spans (trace_id, span_id, kind, model, use_case) "
         "VALUES (?, ?, 'llm', 'gpt-4o', 'qa')",
         ["a" * 32, "b" * 16],
     )
-    scores.add("b" * 16, None, "quality", 0.9, label="ok")
-    scores.add(None, "a" * 32, "thumbs", 1, source="human")
+    scores.add("b" * 16, value=0.9, label="ok")
+    scores.add(trace_id="a" * 32, name="thumbs", value=1, source="human")
     rows = store.query("select trace_id, span_id, name, label from scores order by name").rows()
     assert rows == [("a" * 32, "b" * 16, "quality", "ok"), ("a" * 32, None, "thumbs", None)]
