@@ -30,6 +30,8 @@ MOVED_NAMES = {
     ("llmobs_nb.testing", "Usage"): ("llmobs_nb.local_llm", "Usage"),
     ("llmobs_nb.testing", "available"): ("llmobs_nb.local_llm", "available"),
     ("llmobs_nb.testing", "find_model_file"): ("llmobs_nb.local_llm", "find_model_file"),
+    ("llmobs_nb.alerts", "evaluate"): ("llmobs_nb.export.backtest", "backtest_alert_rules"),
+    ("llmobs_nb.alerts", "EPISODE_SCHEMA"): ("llmobs_nb.export.backtest", "EPISODE_SCHEMA"),
 }
 
 
