@@ -20,6 +20,8 @@ MOVED_MODULES = {
     "llmobs_nb.testing.anthropic_payloads": "llmobs_nb.local_llm.anthropic_payloads",
     "llmobs_nb.testing.reply": "llmobs_nb.local_llm.reply",
     "llmobs_nb.testing.secret_corpus": "llmobs_nb.demo.secret_corpus",
+    "llmobs_nb.metrics.labels": "llmobs_nb.metrics.label_guard",
+    "llmobs_nb.evals.rows": "llmobs_nb.evals.score_rows",
 }
 
 MOVED_NAMES = {
@@ -30,6 +32,8 @@ MOVED_NAMES = {
     ("llmobs_nb.testing", "Usage"): ("llmobs_nb.local_llm", "Usage"),
     ("llmobs_nb.testing", "available"): ("llmobs_nb.local_llm", "available"),
     ("llmobs_nb.testing", "find_model_file"): ("llmobs_nb.local_llm", "find_model_file"),
+    ("llmobs_nb.evals", "CallRecord"): ("llmobs_nb.evals", "CapturedCall"),
+    ("llmobs_nb.evals.protocol", "CallRecord"): ("llmobs_nb.evals.protocol", "CapturedCall"),
     ("llmobs_nb.alerts", "evaluate"): ("llmobs_nb.export.backtest", "backtest_alert_rules"),
     ("llmobs_nb.alerts", "EPISODE_SCHEMA"): ("llmobs_nb.export.backtest", "EPISODE_SCHEMA"),
 }

@@ -20,7 +20,7 @@ from typing import Any
 
 from llmobs_nb.capture.redact import redact_text
 from llmobs_nb.evals.protocol import CapturedCall, Evaluator, check_evaluators, source_of
-from llmobs_nb.evals.rows import is_error, run_one, to_table, without_text
+from llmobs_nb.evals.score_rows import is_error, run_one, to_table, without_text
 
 log = logging.getLogger("llmobs_nb")
 

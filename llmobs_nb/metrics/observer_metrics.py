@@ -12,7 +12,7 @@ import polars as pl
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from llmobs_nb.metrics import definitions as d
-from llmobs_nb.metrics.labels import LabelGuard
+from llmobs_nb.metrics.label_guard import LabelGuard
 from llmobs_nb.metrics.server import MetricsServer
 
 
