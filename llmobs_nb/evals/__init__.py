@@ -62,4 +62,4 @@ __all__ = [
     "source_of",
 ]
 
-__getattr__ = moved_names(__name__, {"CallRecord": "llmobs_nb.evals.protocol:CapturedCall"})
+__getattr__ = moved_names(__name__, {"CallRecord": "llmobs_nb.evals:CapturedCall"})

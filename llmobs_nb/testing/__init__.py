@@ -4,20 +4,9 @@
 ``DeprecationWarning``; ``secret_corpus`` moved to :mod:`llmobs_nb.demo.secret_corpus`.
 """
 
+from llmobs_nb import local_llm
 from llmobs_nb._deprecated import moved_names
 
 __getattr__ = moved_names(
-    __name__,
-    {
-        name: f"llmobs_nb.local_llm:{name}"
-        for name in (
-            "LLMTestServer",
-            "LocalModelError",
-            "LocalModelServer",
-            "RecordedRequest",
-            "Usage",
-            "available",
-            "find_model_file",
-        )
-    },
+    __name__, {name: f"llmobs_nb.local_llm:{name}" for name in local_llm.__all__}
 )
