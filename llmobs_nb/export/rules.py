@@ -70,7 +70,7 @@ def alert_rules(
     quality_min: float = 0.7,
     quality_window: str = "1h",
 ) -> list[AlertRule]:
-    """Return the four alert definitions of docs/design.md with the given thresholds.
+    """Return the four alerts of docs/design.md §1 (Export, Alerts) with the given thresholds.
 
     LLMHighLatency (P95 over 5m, for 5m, warning), LLMHighErrorRate (errors/requests over 5m,
     for 2m, critical), LLMCostBudgetAlert (cost increase over 1h, warning) and

@@ -69,7 +69,7 @@ def _observe_many(child: Any, values: np.ndarray) -> None:
 
 
 class ObserverMetrics:
-    """The six ``llm_*`` metrics of docs/design.md plus the OpenTelemetry GenAI client metrics.
+    """The six ``llm_*`` metrics (docs/design.md §1) plus the OpenTelemetry GenAI client metrics.
 
     Each instance owns its registry (``.registry``), so re-running a notebook cell never raises
     "Duplicated timeseries". Label values are bounded: at most ``max_models`` model names (later

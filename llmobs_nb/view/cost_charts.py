@@ -14,7 +14,7 @@ from llmobs_nb.view.chart_common import empty_chart, time_x, utc_tooltip
 from llmobs_nb.view.chart_display import draws_offline
 from llmobs_nb.view.theme import ALERT_COLOR
 
-# docs/design.md's LLMCostBudgetAlert: more than 50 USD in an hour.
+# LLMCostBudgetAlert of docs/design.md §1 (Export, Alerts): more than 50 USD in an hour.
 HOURLY_BUDGET_USD = 50.0
 _HOUR_US = 3600 * 10**6
 
