@@ -144,7 +144,7 @@ class OnlineEvaluator:
 
     Example:
         >>> online = OnlineEvaluator(obs, [NonEmpty(), Refusal()])           # doctest: +SKIP
-        >>> online.submit(CallRecord(span_id, trace_id, question, answer, {}))  # doctest: +SKIP
+        >>> online.submit(CapturedCall(span_id, trace_id, question, answer, {}))  # doctest: +SKIP
         >>> online.drain(); online.dropped                                    # doctest: +SKIP
         0
     """
