@@ -2,7 +2,7 @@
 
 Prints:
   online: the cost of OnlineEvaluator.submit() (against a bare deque append), and a traced
-    call with and without online evaluation (the observe shell handing a CallRecord to
+    call with and without online evaluation (the observe shell handing a CapturedCall to
     submit, as observe(..., evaluators=[...]) does), with their ratio; a 10,000-call burst
     and how long the background worker takes to store its scores;
   batch: evaluate() over 10,000 stored calls with the heuristic evaluators (calls/s and
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import llmobs_nb
 from llmobs_nb.evals import (
-    CallRecord,
+    CapturedCall,
     ExactMatch,
     JSONSchema,
     Keywords,
@@ -60,7 +60,7 @@ def best_us(fn, n: int, repeats: int) -> float:
 
 def bench_submit(obs, n: int, repeats: int) -> None:
     online = OnlineEvaluator(obs, [NonEmpty(), Refusal()], maxsize=n * repeats + 1)
-    record = CallRecord("0123456789abcdef", "0" * 32, "q", "answer", {})
+    record = CapturedCall("0123456789abcdef", "0" * 32, "q", "answer", {})
     plain: collections.deque = collections.deque()
 
     def submits(k: int) -> None:
@@ -100,7 +100,7 @@ def bench_traced_call(obs, n: int, repeats: int, io_s: float) -> None:
     def with_online(question):
         # What the observe shell does when given evaluators: hand the finished call over.
         response = plain(question)
-        online.submit(CallRecord("0123456789abcdef", "0" * 32, question, "answer", {}))
+        online.submit(CapturedCall("0123456789abcdef", "0" * 32, question, "answer", {}))
         return response
 
     def run(fn):
@@ -125,7 +125,7 @@ def bench_traced_call(obs, n: int, repeats: int, io_s: float) -> None:
 
 def bench_burst(obs, n: int) -> None:
     online = OnlineEvaluator(obs, [NonEmpty(), LengthWithin(max_chars=100)], maxsize=n)
-    records = [CallRecord(f"{i:016x}", f"{i:032x}", "q", "answer", {}) for i in range(n)]
+    records = [CapturedCall(f"{i:016x}", f"{i:032x}", "q", "answer", {}) for i in range(n)]
     started = time.perf_counter()
     for record in records:
         online.submit(record)

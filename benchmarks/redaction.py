@@ -2,7 +2,7 @@
 
 Compares the redactor (detect-secrets' regex detectors plus ours, keyword prefilter) with the
 hand list of seven patterns it replaced (kept below as it was at commit 8203f7c). The ordinary
-corpus is ``llmobs_nb.testing.secret_corpus.ordinary_texts``: the demo's prompts and answers,
+corpus is ``llmobs_nb.demo.secret_corpus.ordinary_texts``: the demo's prompts and answers,
 sentences with numbers, URLs without credentials, hashes and UUIDs in log lines, code snippets,
 prose about keys and passwords. A false positive is a text in which anything is redacted.
 
@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from llmobs_nb.capture.redact import REDACTED, Redactor
-from llmobs_nb.testing.secret_corpus import fake_secrets, ordinary_texts
+from llmobs_nb.demo.secret_corpus import fake_secrets, ordinary_texts
 
 _OLD = [
     re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_\-]{16,}"),

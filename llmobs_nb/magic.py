@@ -95,4 +95,3 @@ def load_ipython_extension(ipython: Any) -> None:
 
     llmobs_sql.__doc__ = __doc__
     ipython.register_magic_function(llmobs_sql, magic_kind="cell", magic_name="llmobs_sql")
-    import llmobs_nb.view  # noqa: F401  (registers the offline renderer and theme)

@@ -59,7 +59,7 @@ def run_real_experiment(path: Path) -> str:
     import openai
 
     from llmobs_nb.demo.experiment import run_experiment
-    from llmobs_nb.testing import LocalModelServer, available
+    from llmobs_nb.local_llm import LocalModelServer, available
 
     ok, why = available()
     if not ok:

@@ -16,13 +16,13 @@ Example:
     >>> evaluate(obs, [NonEmpty(), Refusal()])                     # doctest: +SKIP
 """
 
+from llmobs_nb._deprecated import moved_names
 from llmobs_nb.evals.agreement import agreement
 from llmobs_nb.evals.batch import REFERENCE_ATTRIBUTE, evaluate
 from llmobs_nb.evals.json_checks import JSONSchema, ValidJSON
 from llmobs_nb.evals.judge import DEFAULT_RUBRIC, LLMJudge
 from llmobs_nb.evals.online import OnlineEvaluator
 from llmobs_nb.evals.protocol import (
-    CallRecord,
     CapturedCall,
     EvalResult,
     EvaluationError,
@@ -37,7 +37,6 @@ from llmobs_nb.evals.verdict import Verdict, parse_verdict
 __all__ = [
     "DEFAULT_RUBRIC",
     "REFERENCE_ATTRIBUTE",
-    "CallRecord",
     "CapturedCall",
     "EvalResult",
     "EvaluationError",
@@ -62,3 +61,5 @@ __all__ = [
     "parse_verdict",
     "source_of",
 ]
+
+__getattr__ = moved_names(__name__, {"CallRecord": "llmobs_nb.evals:CapturedCall"})

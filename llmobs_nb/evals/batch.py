@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from llmobs_nb.evals.protocol import CapturedCall, Evaluator, check_evaluators, source_of
-from llmobs_nb.evals.rows import is_error, run_one, to_frame, to_table
+from llmobs_nb.evals.score_rows import is_error, run_one, to_frame, to_table
 
 log = logging.getLogger("llmobs_nb")
 

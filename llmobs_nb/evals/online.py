@@ -20,7 +20,7 @@ from typing import Any
 from llmobs_nb.capture.batcher import Batcher
 from llmobs_nb.capture.redact import redact_text
 from llmobs_nb.evals.protocol import CapturedCall, Evaluator, check_evaluators, source_of
-from llmobs_nb.evals.rows import is_error, run_one, to_table, without_text
+from llmobs_nb.evals.score_rows import is_error, run_one, to_table, without_text
 
 log = logging.getLogger("llmobs_nb")
 
@@ -142,7 +142,7 @@ class OnlineEvaluator:
 
     Example:
         >>> online = OnlineEvaluator(obs, [NonEmpty(), Refusal()])           # doctest: +SKIP
-        >>> online.submit(CallRecord(span_id, trace_id, question, answer, {}))  # doctest: +SKIP
+        >>> online.submit(CapturedCall(span_id, trace_id, question, answer, {}))  # doctest: +SKIP
         >>> online.drain(); online.dropped                                    # doctest: +SKIP
         0
     """

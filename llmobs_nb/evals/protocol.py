@@ -19,6 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from llmobs_nb._deprecated import moved_names
+
+# CallRecord was a second name of CapturedCall: one class, one name.
+__getattr__ = moved_names(__name__, {"CallRecord": "llmobs_nb.evals.protocol:CapturedCall"})
+
 
 class EvaluationError(Exception):
     """An evaluator could not produce a score for this call; the message says why."""
@@ -44,10 +49,6 @@ class CapturedCall:
     output: str | None
     attributes: Mapping[str, Any] = field(default_factory=dict)
     reference: str | None = None
-
-
-# The name the observe() shell uses when it hands a finished call to online evaluation.
-CallRecord = CapturedCall
 
 
 @dataclass(frozen=True, slots=True)

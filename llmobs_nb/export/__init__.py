@@ -1,11 +1,13 @@
-"""Production export: Grafana dashboard, Prometheus rules, backfill, Parquet."""
+"""Production export: Grafana dashboard, Prometheus rules and their backtest, backfill, Parquet."""
 
 from llmobs_nb.export.backfill import openmetrics_backfill
+from llmobs_nb.export.backtest import backtest_alert_rules
 from llmobs_nb.export.grafana import grafana_dashboard, write_grafana_dashboard
 from llmobs_nb.export.parquet import parquet
 from llmobs_nb.export.rules import prometheus_rules, write_prometheus_rules
 
 __all__ = [
+    "backtest_alert_rules",
     "grafana_dashboard",
     "openmetrics_backfill",
     "parquet",

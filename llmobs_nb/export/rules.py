@@ -1,7 +1,7 @@
 """Prometheus alerting rules over the ``llm_*`` metrics, and their definitions.
 
 The same :class:`AlertRule` values drive the YAML rule file and the backtest in
-:mod:`llmobs_nb.alerts`, so a threshold, window or ``for`` duration exists once.
+:mod:`llmobs_nb.export.backtest`, so a threshold, window or ``for`` duration exists once.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ class AlertRule:
         held = "" if duration_seconds(self.for_) == 0 else f" for {self.for_}"
         return (
             f"{self.measure} has been {self.op} {self.threshold!r}{held}. "
-            f"See the llmobs_nb Grafana dashboard, or llmobs_nb.alerts.evaluate() on the stored "
-            f"calls for the episodes."
+            "See the llmobs_nb Grafana dashboard, or llmobs_nb.export.backtest_alert_rules() on "
+            "the stored calls for the episodes."
         )
 
     @property
@@ -70,7 +70,7 @@ def alert_rules(
     quality_min: float = 0.7,
     quality_window: str = "1h",
 ) -> list[AlertRule]:
-    """Return the four alert definitions of docs/design.md with the given thresholds.
+    """Return the four alerts of docs/design.md §1 (Export, Alerts) with the given thresholds.
 
     LLMHighLatency (P95 over 5m, for 5m, warning), LLMHighErrorRate (errors/requests over 5m,
     for 2m, critical), LLMCostBudgetAlert (cost increase over 1h, warning) and

@@ -2,8 +2,8 @@
 
 Two families are exported side by side:
 
-- the ``llm_*`` metrics of docs/design.md, which the generated Grafana dashboard and alert
-  rules read;
+- the ``llm_*`` metrics of docs/design.md §1 (Export), which the generated Grafana dashboard
+  and alert rules read;
 - the OpenTelemetry GenAI client metrics under the names an OTLP→Prometheus pipeline would give
   them (``gen_ai.client.operation.duration`` → ``gen_ai_client_operation_duration_seconds``;
   the ``{token}`` unit is an annotation and adds no suffix), so community GenAI dashboards work

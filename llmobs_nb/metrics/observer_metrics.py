@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from llmobs_nb import registry
 from llmobs_nb.metrics import definitions as d
-from llmobs_nb.metrics.labels import LabelGuard
+from llmobs_nb.metrics.label_guard import LabelGuard
 from llmobs_nb.metrics.server import MetricsServer, PortInUseError
 from llmobs_nb.store.schema import LLM_CALLS_COLUMNS, is_model_call
 
@@ -75,7 +75,7 @@ def _observe_many(child: Any, values: np.ndarray) -> None:
 
 
 class ObserverMetrics:
-    """The six ``llm_*`` metrics of docs/design.md plus the OpenTelemetry GenAI client metrics.
+    """The six ``llm_*`` metrics (docs/design.md §1) plus the OpenTelemetry GenAI client metrics.
 
     Each instance owns its registry (``.registry``), so re-running a notebook cell never raises
     "Duplicated timeseries". Label values are bounded: at most ``max_models`` model names (later

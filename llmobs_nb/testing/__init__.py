@@ -1,25 +1,12 @@
-"""Servers for tests, demos and notebooks: a scripted fake LLM API and a real small local model.
+"""Deprecated: the local LLM servers moved to :mod:`llmobs_nb.local_llm`.
 
-``LLMTestServer`` answers the real OpenAI and Anthropic SDKs with deterministic text, usage,
-latency, TTFT, errors and hangs. ``LocalModelServer`` runs SmolLM2-135M-Instruct behind
-llama.cpp's OpenAI-compatible server, offline.
+``llmobs_nb.testing.X`` and its submodules keep working for one release with a
+``DeprecationWarning``; ``secret_corpus`` moved to :mod:`llmobs_nb.demo.secret_corpus`.
 """
 
-from llmobs_nb.testing.llm_server import LLMTestServer, RecordedRequest
-from llmobs_nb.testing.local_model import (
-    LocalModelError,
-    LocalModelServer,
-    available,
-    find_model_file,
-)
-from llmobs_nb.testing.reply import Usage
+from llmobs_nb import local_llm
+from llmobs_nb._deprecated import moved_names
 
-__all__ = [
-    "LLMTestServer",
-    "LocalModelError",
-    "LocalModelServer",
-    "RecordedRequest",
-    "Usage",
-    "available",
-    "find_model_file",
-]
+__getattr__ = moved_names(
+    __name__, {name: f"llmobs_nb.local_llm:{name}" for name in local_llm.__all__}
+)

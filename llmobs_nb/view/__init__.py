@@ -1,7 +1,9 @@
 """The view layer: Altair charts, the ipywidgets dashboard, rich HTML, a standalone report.
 
-Importing it registers the ``llmobs`` Altair theme and the offline renderer (Vega inlined, no
-CDN), and makes them active unless the user already chose another theme or renderer.
+Importing it changes no global Altair setting: every chart made here displays itself offline
+(Vega inlined, no CDN) in the ``llmobs`` theme (:mod:`llmobs_nb.view.chart_display`).
+:func:`enable_altair_defaults` makes that theme and renderer Altair's own, for every chart of
+the session.
 
 Example::
 
@@ -10,27 +12,14 @@ Example::
     Dashboard(obs)
 """
 
-from llmobs_nb.view import offline, theme
-from llmobs_nb.view.charts import (
-    cost_chart,
-    error_chart,
-    latency_chart,
-    quality_chart,
-    quality_distribution_chart,
-    run_comparison_chart,
-    token_rate_chart,
-    top_users_chart,
-    ttft_chart,
-    waterfall_chart,
-)
+from llmobs_nb.view import charts
+from llmobs_nb.view.chart_display import enable_altair_defaults
+from llmobs_nb.view.charts import *  # noqa: F403  (the chart functions, listed in charts.__all__)
 from llmobs_nb.view.dashboard import Dashboard
 from llmobs_nb.view.html import observer_html
 from llmobs_nb.view.report import write_report
 from llmobs_nb.view.source import DataSource, FilteredCalls, Filters
 from llmobs_nb.view.trace import Trace
-
-theme.enable()
-offline.enable()
 
 __all__ = [
     "Dashboard",
@@ -38,16 +27,8 @@ __all__ = [
     "FilteredCalls",
     "Filters",
     "Trace",
-    "cost_chart",
-    "error_chart",
-    "latency_chart",
+    "enable_altair_defaults",
     "observer_html",
-    "quality_chart",
-    "quality_distribution_chart",
-    "run_comparison_chart",
-    "token_rate_chart",
-    "top_users_chart",
-    "ttft_chart",
-    "waterfall_chart",
     "write_report",
+    *charts.__all__,
 ]

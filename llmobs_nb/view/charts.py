@@ -1,6 +1,9 @@
 """Every llmobs_nb chart in one namespace. Each takes calls (a polars frame with the llm_calls
 columns, an observer, a DuckDB path or a filtered source) or an analytics result, asks
-analytics for a small aggregate, and returns an Altair chart; none has side effects."""
+analytics for a small aggregate, and returns an Altair chart that displays itself offline in the
+llmobs theme (:mod:`llmobs_nb.view.chart_display`); none has side effects.
+
+``llmobs_nb.view`` re-exports every name of ``__all__`` here: add a chart here only."""
 
 from llmobs_nb.view.cost_charts import cost_chart, token_rate_chart, top_users_chart
 from llmobs_nb.view.error_charts import error_chart

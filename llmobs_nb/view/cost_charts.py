@@ -11,13 +11,15 @@ from llmobs_nb import analytics
 from llmobs_nb.analytics.source import every_to_us
 from llmobs_nb.view.buckets import ask_capped
 from llmobs_nb.view.chart_common import empty_chart, time_x, utc_tooltip
+from llmobs_nb.view.chart_display import draws_offline
 from llmobs_nb.view.theme import ALERT_COLOR
 
-# docs/design.md's LLMCostBudgetAlert: more than 50 USD in an hour.
+# LLMCostBudgetAlert of docs/design.md §1 (Export, Alerts): more than 50 USD in an hour.
 HOURLY_BUDGET_USD = 50.0
 _HOUR_US = 3600 * 10**6
 
 
+@draws_offline
 def token_rate_chart(calls: Any, *, every: str | None = None) -> alt.Chart | alt.LayerChart:
     """Tokens per minute over time: input, output and cached input as three lines.
 
@@ -61,6 +63,7 @@ OFF_SCALE = 3.0
 """The budget line is drawn when it is at most this many times the busiest bucket's cost."""
 
 
+@draws_offline
 def cost_chart(
     calls: Any,
     *,
@@ -120,6 +123,7 @@ def cost_chart(
     return alt.layer(bars, line)
 
 
+@draws_offline
 def top_users_chart(calls: Any, *, n: int = 10, by: str = "user_id") -> alt.Chart:
     """The ``n`` users (or traces, runs… with ``by``) that cost the most, as horizontal bars.
 

@@ -251,7 +251,7 @@ class Dashboard:
             with self.source.session():
                 if generation == self._generation:
                     self.explorer.update(calls)
-                found = panels.alerts(calls, self.score_name)
+                found = panels.drift_and_anomalies(calls, self.score_name)
         except Exception as exc:  # shown in the dashboard: a background thread has no traceback
             self.status.value = f'<span class="llmobs">slow panels failed: {html_text(exc)}</span>'
             return

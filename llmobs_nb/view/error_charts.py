@@ -9,9 +9,11 @@ import polars as pl
 
 from llmobs_nb import analytics
 from llmobs_nb.view.chart_common import empty_chart
+from llmobs_nb.view.chart_display import draws_offline
 from llmobs_nb.view.theme import ERROR_COLOR
 
 
+@draws_offline
 def error_chart(calls: Any, *, by: str | None = None) -> alt.Chart:
     """Error rate per ``error_type`` as bars (one colour per ``by`` value when given); the
     title carries the overall rate.

@@ -11,6 +11,7 @@ from llmobs_nb import analytics
 from llmobs_nb.analytics import quantile_column
 from llmobs_nb.view.buckets import ask_capped
 from llmobs_nb.view.chart_common import empty_chart, time_x, utc_tooltip
+from llmobs_nb.view.chart_display import draws_offline
 
 # Enough calls per bucket (over all groups) that a few models each get a P95 (20 calls).
 CALLS_PER_BUCKET = 500
@@ -54,6 +55,7 @@ def _percentile_chart(
     )
 
 
+@draws_offline
 def latency_chart(
     calls: Any,
     *,
@@ -76,6 +78,7 @@ def latency_chart(
     )
 
 
+@draws_offline
 def ttft_chart(
     calls: Any,
     *,

@@ -80,7 +80,9 @@ def fast_panels(
     }
 
 
-def alerts(calls: Any, score_name: str = "quality", threshold: float = 0.7) -> dict[str, Any]:
+def drift_and_anomalies(
+    calls: Any, score_name: str = "quality", threshold: float = 0.7
+) -> dict[str, Any]:
     """Quality drift per model and cost anomalies, their alert count, and the quality chart.
 
     Returns ``drift`` and ``cost_anomalies`` (analytics frames), ``alerts`` (drift alerts +

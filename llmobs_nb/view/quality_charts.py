@@ -10,6 +10,7 @@ import polars as pl
 from llmobs_nb import analytics
 from llmobs_nb.view.buckets import ask_capped
 from llmobs_nb.view.chart_common import empty_chart, time_x, utc_tooltip
+from llmobs_nb.view.chart_display import draws_offline
 from llmobs_nb.view.score_stats import score_over_time, score_summary
 from llmobs_nb.view.theme import ALERT_COLOR, BASELINE_COLOR
 
@@ -17,6 +18,7 @@ from llmobs_nb.view.theme import ALERT_COLOR, BASELINE_COLOR
 SCORES_PER_BUCKET = 100
 
 
+@draws_offline
 def quality_distribution_chart(
     calls: Any,
     scores: pl.DataFrame | None = None,
@@ -56,6 +58,7 @@ def quality_distribution_chart(
     )
 
 
+@draws_offline
 def quality_chart(
     calls: Any,
     scores: pl.DataFrame | None = None,
@@ -144,6 +147,7 @@ def quality_chart(
     return alt.layer(*layers)
 
 
+@draws_offline
 def run_comparison_chart(comparison: pl.DataFrame) -> alt.Chart | alt.LayerChart:
     """Each metric of ``analytics.compare_runs`` as the relative change b vs a (%), with its
     confidence interval; green when b is better, red when worse, grey when not significant.

@@ -23,7 +23,7 @@ def report_html(source: Any, *, title: str | None = None, filters: Filters | Non
     calls = data.filtered(filters or Filters())
     with data.session():
         numbers, charts = panels.fast_panels(calls)
-        slow = panels.alerts(calls)
+        slow = panels.drift_and_anomalies(calls)
     numbers["alerts"] = slow["alerts"]
     order = ["latency", "ttft", "cost", "tokens", "errors", "top_users", "quality_distribution"]
     drawn = [offline.chart_html(charts[name], loader=False) for name in order]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 
 THEME = "llmobs"
@@ -48,6 +50,22 @@ def theme_config() -> alt.theme.ThemeConfig:
             "line": {"strokeWidth": 1.8},
         }
     }
+
+
+def under_theme(config: Any) -> dict[str, Any]:
+    """A chart's own ``config`` laid over the theme's: what the chart set wins.
+
+    Example:
+        >>> under_theme(alt.Config(font="serif"))["font"], under_theme(alt.Undefined)["font"][:5]
+        ('serif', 'Inter')
+    """
+    if config is alt.Undefined:
+        own: dict[str, Any] = {}
+    elif isinstance(config, dict):
+        own = config
+    else:
+        own = config.to_dict(validate=False)
+    return alt.utils.update_nested(theme_config()["config"], own)
 
 
 def enable(*, force: bool = False) -> None:

@@ -6,6 +6,7 @@ import altair as alt
 import polars as pl
 
 from llmobs_nb.view.chart_common import empty_chart
+from llmobs_nb.view.chart_display import draws_offline
 from llmobs_nb.view.theme import ERROR_COLOR, KIND_COLORS
 
 WATERFALL_COLUMNS = ("span_id", "parent_span_id", "name", "kind", "start_time", "end_time")
@@ -62,6 +63,7 @@ def span_layout(spans: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@draws_offline
 def waterfall_chart(spans: pl.DataFrame, *, title: str | None = None) -> alt.Chart | alt.LayerChart:
     """One trace as a waterfall: a bar per span from its start to its end (ms since the trace
     began), indented under its parent, coloured by kind; failed spans get a red outline and ✕.

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from llmobs_nb.testing.llm_server import LLMTestServer
-from llmobs_nb.testing.reply import Usage
+from llmobs_nb.local_llm.llm_server import LLMTestServer
+from llmobs_nb.local_llm.reply import Usage
 
 USAGE = Usage(
     input_tokens=1200,

@@ -9,7 +9,7 @@ import anthropic
 import pytest
 
 import llmobs_nb
-from llmobs_nb.testing.reply import Usage
+from llmobs_nb.local_llm.reply import Usage
 from tests.clients.ttft import assert_ttft
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from llmobs_nb.testing import LocalModelServer
+from llmobs_nb.local_llm import LocalModelServer
 
 pytestmark = pytest.mark.slow
 

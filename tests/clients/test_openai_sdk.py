@@ -9,7 +9,7 @@ import time
 import openai
 import pytest
 
-from llmobs_nb.testing.reply import Usage
+from llmobs_nb.local_llm.reply import Usage
 from tests.clients.ttft import assert_ttft
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import llmobs_nb
+from llmobs_nb.local_llm import LLMTestServer, Usage
 from llmobs_nb.pricing import PriceBook
-from llmobs_nb.testing import LLMTestServer, Usage
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = {

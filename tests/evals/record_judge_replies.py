@@ -14,7 +14,7 @@ import openai
 
 from llmobs_nb.evals import LLMJudge
 from llmobs_nb.evals.protocol import CapturedCall
-from llmobs_nb.testing import LocalModelServer
+from llmobs_nb.local_llm import LocalModelServer
 
 FIXTURE = Path(__file__).with_name("judge_replies_smollm2.json")
 

@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from llmobs_nb.evals import LLMJudge, evaluate, source_of
-from llmobs_nb.testing import LLMTestServer, Usage
+from llmobs_nb.local_llm import LLMTestServer, Usage
 from tests.evals.conftest import INJECTION
 
 

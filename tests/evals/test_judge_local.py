@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from llmobs_nb.evals import LLMJudge, evaluate
-from llmobs_nb.testing import LocalModelServer, available
+from llmobs_nb.local_llm import LocalModelServer, available
 
 pytestmark = [
     pytest.mark.slow,

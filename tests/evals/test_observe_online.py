@@ -45,7 +45,7 @@ def test_a_judge_on_an_instrumented_client_is_counted_once_as_an_evaluator(tmp_p
     import openai
 
     from llmobs_nb.evals import LLMJudge
-    from llmobs_nb.testing import LLMTestServer
+    from llmobs_nb.local_llm import LLMTestServer
 
     obs = llmobs_nb.init(db=tmp_path / "judge.duckdb", project="judge", capture_content=True)
     try:

@@ -10,7 +10,7 @@ import warnings
 import pytest
 
 from llmobs_nb.evals import (
-    CallRecord,
+    CapturedCall,
     EvalResult,
     LengthWithin,
     NonEmpty,
@@ -23,8 +23,8 @@ def online_threads() -> int:
     return sum(t.name == "llmobs-online-eval" for t in threading.enumerate())
 
 
-def record(i: int, output: str = "Paris.") -> CallRecord:
-    return CallRecord(f"{i:016x}", f"{i:032x}", f"q{i}", output, {"gen_ai.request.model": "m"})
+def record(i: int, output: str = "Paris.") -> CapturedCall:
+    return CapturedCall(f"{i:016x}", f"{i:032x}", f"q{i}", output, {"gen_ai.request.model": "m"})
 
 
 class Slow:
@@ -55,7 +55,7 @@ def test_traced_call_is_scored_in_the_background(cobs):
             "select span_id, trace_id, input_text, output_text from spans where kind = 'llm'"
         ).row(0, named=True)
         assert online.submit(
-            CallRecord(
+            CapturedCall(
                 span["span_id"], span["trace_id"], span["input_text"], span["output_text"], {}
             )
         )

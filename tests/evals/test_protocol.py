@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from llmobs_nb.evals import CallRecord, CapturedCall, EvalResult, Evaluator, NonEmpty, source_of
+from llmobs_nb.evals import CapturedCall, EvalResult, Evaluator, NonEmpty, source_of
 
 
 def test_eval_result_accepts_value_label_or_both():
@@ -28,6 +28,8 @@ def test_eval_result_needs_a_value_or_a_label():
 
 
 def test_call_record_is_the_captured_call_handed_over_by_observe():
+    with pytest.warns(DeprecationWarning, match="use llmobs_nb.evals.CapturedCall"):
+        from llmobs_nb.evals import CallRecord
     call = CallRecord("0123456789abcdef", "0" * 32, "question", "answer", {"k": "v"})
     assert isinstance(call, CapturedCall)
     assert (call.output, call.reference) == ("answer", None)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from llmobs_nb.alerts import evaluate
+from llmobs_nb.export import backtest_alert_rules
 
 T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -36,7 +36,7 @@ def test_latency_incident_fires_after_five_minutes_and_resolves_when_p95_drops()
     # calls at 10:20:00 … 10:34:30 take 15 s; the rest 1 s
     calls = traffic(120, latency_s=lambda i: 15.0 if 40 <= i < 70 else 1.0)
 
-    found = episodes(evaluate(calls), "LLMHighLatency")
+    found = episodes(backtest_alert_rules(calls), "LLMHighLatency")
 
     # 10:21 is the first evaluation whose 5m window holds enough slow calls (3 of 11) for an
     # exact P95 above 10 s; held for 5m, it fires at 10:26. At 10:39 the window holds one slow
@@ -56,7 +56,7 @@ def test_error_burst_fires_after_two_minutes_as_critical():
     # calls 80 … 89 (10:40:00 … 10:44:30) fail
     calls = traffic(200, status=lambda i: "error" if 80 <= i < 90 else "ok")
 
-    (episode,) = episodes(evaluate(calls), "LLMHighErrorRate")
+    (episode,) = episodes(backtest_alert_rules(calls), "LLMHighErrorRate")
 
     assert (episode["fired_at"], episode["resolved_at"]) == (at(42), at(50))
     assert episode["severity"] == "critical"
@@ -67,7 +67,7 @@ def test_cost_alert_fires_at_once_and_is_still_firing_at_the_end_of_the_data():
     # 1 USD per call, 2 calls a minute, for 40 minutes
     calls = traffic(80, cost_usd=lambda i: 1.0)
 
-    (episode,) = episodes(evaluate(calls, cost_per_hour_usd=50), "LLMCostBudgetAlert")
+    (episode,) = episodes(backtest_alert_rules(calls, cost_per_hour_usd=50), "LLMCostBudgetAlert")
 
     # the window ending 10:25 holds 51 calls: over 50 USD, and the rule has no `for`
     assert episode["fired_at"] == at(25)
@@ -84,7 +84,8 @@ def test_quality_degradation_uses_the_mean_score_over_the_window():
         }
     )
 
-    (episode,) = episodes(evaluate(calls, scores, quality_min=0.7), "LLMQualityDegradation")
+    found = backtest_alert_rules(calls, scores, quality_min=0.7)
+    (episode,) = episodes(found, "LLMQualityDegradation")
 
     # at 11:20 the hour holds 79 scores of 0.9 and 41 of 0.3: mean 0.695 < 0.7; +10m `for`
     assert episode["fired_at"] == at(90)
@@ -94,20 +95,20 @@ def test_quality_degradation_uses_the_mean_score_over_the_window():
 
 def test_thresholds_are_the_rule_thresholds():
     calls = traffic(120, latency_s=lambda i: 15.0 if 40 <= i < 70 else 1.0)
-    assert episodes(evaluate(calls, latency_p95_s=20), "LLMHighLatency") == []
+    assert episodes(backtest_alert_rules(calls, latency_p95_s=20), "LLMHighLatency") == []
 
 
 def test_quiet_traffic_raises_no_alert():
-    result = evaluate(traffic(300), pl.DataFrame({"created_at": [T0], "value": [0.95]}))
+    result = backtest_alert_rules(traffic(300), pl.DataFrame({"created_at": [T0], "value": [0.95]}))
     assert result.is_empty()
     assert result.columns == ["alert", "severity", "fired_at", "resolved_at", "peak", "threshold"]
 
 
 def test_step_must_divide_the_rule_windows():
     with pytest.raises(ValueError, match="step '7m' must divide LLMHighLatency's window '5m'"):
-        evaluate(traffic(10), step="7m")
+        backtest_alert_rules(traffic(10), step="7m")
 
 
 def test_missing_columns_are_named():
     with pytest.raises(ValueError, match=r"no column\(s\) \['latency_s'\]"):
-        evaluate(pl.DataFrame({"end_time": [T0], "status": ["ok"], "cost_usd": [0.1]}))
+        backtest_alert_rules(pl.DataFrame({"end_time": [T0], "status": ["ok"], "cost_usd": [0.1]}))

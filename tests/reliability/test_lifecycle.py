@@ -18,9 +18,9 @@ import openai
 import pytest
 
 import llmobs_nb
+from llmobs_nb.local_llm.llm_server import LLMTestServer
+from llmobs_nb.local_llm.reply import Usage
 from llmobs_nb.observer import ObserverClosedError
-from llmobs_nb.testing.llm_server import LLMTestServer
-from llmobs_nb.testing.reply import Usage
 
 USAGE = {"usage": {"prompt_tokens": 10, "completion_tokens": 2}}
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]

@@ -40,7 +40,7 @@ import llmobs_nb
 from llmobs_nb.capture import errors as capture_errors
 from llmobs_nb.capture.redact import REDACTED, Redactor, redact_text
 from llmobs_nb.capture.secret_rules import detector_classes, is_anchored, load_rules, rule_source
-from llmobs_nb.testing.secret_corpus import FakeSecret, fake_secrets, ordinary_texts
+from llmobs_nb.demo.secret_corpus import FakeSecret, fake_secrets, ordinary_texts
 
 PROMPT = "Plan the zebra-quokka migration for ward 4471 before Tuesday"
 CASES = fake_secrets()

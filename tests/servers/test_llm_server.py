@@ -20,7 +20,7 @@ import anthropic
 import openai
 import pytest
 
-from llmobs_nb.testing import LLMTestServer, Usage
+from llmobs_nb.local_llm import LLMTestServer, Usage
 
 CLAUDE = "claude-sonnet-4-6"
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]

@@ -16,7 +16,7 @@ import anthropic
 import openai
 import pytest
 
-from llmobs_nb.testing import LocalModelError, LocalModelServer, available, find_model_file
+from llmobs_nb.local_llm import LocalModelError, LocalModelServer, available, find_model_file
 
 pytestmark = pytest.mark.slow
 
