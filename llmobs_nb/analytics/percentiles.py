@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import polars as pl
@@ -84,53 +84,52 @@ def percentiles(
     return out.sort(keys, nulls_last=True) if keys else out
 
 
-@keyword_only("by", "every", "quantiles", "min_count")
-def latency_percentiles(
-    calls: CallsLike,
-    *,
-    by: str | Sequence[str] = (),
-    every: str | timedelta | None = None,
-    quantiles: Sequence[float] = DEFAULT_QUANTILES,
-    min_count: int | None = None,
-    where: WhereLike = None,
-) -> pl.DataFrame:
+def _percentiles_of(measure: str, name: str, doc: str) -> Callable[..., pl.DataFrame]:
+    """:func:`percentiles` of one column, as a function named ``name`` documented ``doc``."""
+
+    def of_measure(
+        calls: CallsLike,
+        *,
+        by: str | Sequence[str] = (),
+        every: str | timedelta | None = None,
+        quantiles: Sequence[float] = DEFAULT_QUANTILES,
+        min_count: int | None = None,
+        where: WhereLike = None,
+    ) -> pl.DataFrame:
+        return percentiles(
+            calls,
+            measure,
+            by=by,
+            every=every,
+            quantiles=quantiles,
+            min_count=min_count,
+            where=where,
+        )
+
+    of_measure.__name__ = of_measure.__qualname__ = name
+    of_measure.__doc__ = doc
+    return keyword_only("by", "every", "quantiles", "min_count")(of_measure)
+
+
+latency_percentiles = _percentiles_of(
+    "latency_s",
+    "latency_percentiles",
     """Percentiles of ``latency_s``; see :func:`percentiles` for the columns and the NULL rule.
+
+    Keyword-only after ``calls``: ``by``, ``every``, ``quantiles``, ``min_count``, ``where``.
 
     Example:
         >>> latency_percentiles(calls, by=["model"], every="1h")  # model, bucket, n, p50, p95, p99
-    """
-    return percentiles(
-        calls,
-        "latency_s",
-        by=by,
-        every=every,
-        quantiles=quantiles,
-        min_count=min_count,
-        where=where,
-    )
-
-
-@keyword_only("by", "every", "quantiles", "min_count")
-def ttft_percentiles(
-    calls: CallsLike,
-    *,
-    by: str | Sequence[str] = (),
-    every: str | timedelta | None = None,
-    quantiles: Sequence[float] = DEFAULT_QUANTILES,
-    min_count: int | None = None,
-    where: WhereLike = None,
-) -> pl.DataFrame:
+    """,
+)
+ttft_percentiles = _percentiles_of(
+    "ttft_s",
+    "ttft_percentiles",
     """Percentiles of ``ttft_s`` over streamed calls (NULL TTFT is not counted in ``n``).
+
+    Keyword-only after ``calls``: ``by``, ``every``, ``quantiles``, ``min_count``, ``where``.
 
     Example:
         >>> ttft_percentiles(calls, by=["model"])  # model, n, p50, p95, p99
-    """
-    return percentiles(
-        calls,
-        "ttft_s",
-        by=by,
-        every=every,
-        quantiles=quantiles,
-        min_count=min_count,
-        where=where,
-    )
+    """,
+)
