@@ -198,7 +198,7 @@ def result_schema(plan: Aggregate) -> pl.Schema:
 
     Example:
         >>> result_schema(Aggregate(("model",), (Agg("n", "count", "latency_s"),)))
-        Schema({'model': String, 'n': Int64})
+        Schema([('model', String), ('n', Int64)])
     """
     schema: dict[str, pl.DataType] = {}
     for key in plan.keys:
