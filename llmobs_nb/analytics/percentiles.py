@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import polars as pl
 
@@ -85,27 +87,15 @@ def percentiles(
 
 
 def _percentiles_of(measure: str, name: str, doc: str) -> Callable[..., pl.DataFrame]:
-    """:func:`percentiles` of one column, as a function named ``name`` documented ``doc``."""
+    """:func:`percentiles` of one column, as a function named ``name`` documented ``doc``:
+    percentiles' own signature without ``measure``."""
 
-    def of_measure(
-        calls: CallsLike,
-        *,
-        by: str | Sequence[str] = (),
-        every: str | timedelta | None = None,
-        quantiles: Sequence[float] = DEFAULT_QUANTILES,
-        min_count: int | None = None,
-        where: WhereLike = None,
-    ) -> pl.DataFrame:
-        return percentiles(
-            calls,
-            measure,
-            by=by,
-            every=every,
-            quantiles=quantiles,
-            min_count=min_count,
-            where=where,
-        )
+    def of_measure(calls: CallsLike, **options: Any) -> pl.DataFrame:
+        return percentiles(calls, measure, **options)
 
+    own = inspect.signature(percentiles)
+    kept = [p for p in own.parameters.values() if p.name != "measure"]
+    of_measure.__signature__ = own.replace(parameters=kept)  # type: ignore[attr-defined]
     of_measure.__name__ = of_measure.__qualname__ = name
     of_measure.__doc__ = doc
     return keyword_only("by", "every", "quantiles", "min_count")(of_measure)
