@@ -78,6 +78,8 @@ class FrameEngine:
 
     def narrowed(self, conditions: Sequence[Condition]) -> FrameEngine:
         """This engine with ``conditions`` added to every plan's calls."""
+        if not conditions:
+            return self
         return FrameEngine(self.calls, self.scores_frame, (*self.base, *conditions))
 
     def run(self, plan: Plan) -> pl.DataFrame:
