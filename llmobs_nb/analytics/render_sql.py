@@ -3,8 +3,9 @@
 The twin of ``render_polars``. Column names come from the plan (checked against the input's
 columns by the engine) and are quoted; numbers that shape the query (bucket lengths, a LIMIT)
 are ints. :class:`SqlRenderer` is DuckDB's dialect; another SQL engine (ClickHouse, issue #17)
-subclasses it and overrides the few dialect methods (:meth:`~SqlRenderer.bucket`,
-:meth:`~SqlRenderer.quantiles`, :meth:`~SqlRenderer.first_per_trace`).
+subclasses it and overrides the dialect methods (:meth:`~SqlRenderer.bucket`,
+:meth:`~SqlRenderer.quantiles`, :meth:`~SqlRenderer.agg`, :meth:`~SqlRenderer.first_per_trace`;
+``GROUP BY ALL``, ``ANTI JOIN`` and ``::BIGINT`` are DuckDB spellings too).
 
 Example:
     >>> query = SqlRenderer().render(Rows(("model",), (Condition("model", "==", "o'brien"),)))
@@ -77,6 +78,14 @@ class SqlRenderer:
     def quantiles(self, column: str, qs: Sequence[float]) -> str:
         """All quantiles of one column in one call: DuckDB then sorts the group once."""
         return f"quantile_cont({quote(column)}, [{', '.join(repr(float(q)) for q in qs)}])"
+
+    def agg(self, a: Agg) -> str:
+        """One aggregate but a quantile (those are asked per column: :meth:`quantiles`)."""
+        only = f" FILTER (WHERE {quote(a.where_null)} IS NULL)" if a.where_null else ""
+        if a.op == "count_all":
+            return f"count(*){only}"
+        op = "avg" if a.op == "mean" else a.op
+        return f"{op}({quote(a.column or '')}){only}"
 
     def first_per_trace(self) -> str:
         """The clause keeping each trace's first call (kind 'llm' first, then earliest)."""
@@ -195,15 +204,10 @@ class SqlRenderer:
         select = [self.key(k, params) for k in plan.keys]
         quantiles: dict[str, list[Agg]] = {}
         for a in plan.aggs:
-            col = quote(a.column) if a.column else "*"
-            only = f" FILTER (WHERE {quote(a.where_null)} IS NULL)" if a.where_null else ""
-            if a.op == "count_all":
-                select.append(f"count(*){only} AS {quote(a.output)}")
-            elif a.op == "quantile":
+            if a.op == "quantile":
                 quantiles.setdefault(a.column or "", []).append(a)
             else:
-                op = "avg" if a.op == "mean" else a.op
-                select.append(f"{op}({col}){only} AS {quote(a.output)}")
+                select.append(f"{self.agg(a)} AS {quote(a.output)}")
         lists = []
         for i, (column, qs) in enumerate(quantiles.items()):
             select.append(f"{self.quantiles(column, [a.q or 0 for a in qs])} AS __q{i}")
