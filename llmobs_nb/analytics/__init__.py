@@ -2,13 +2,24 @@
 
 Every function takes the calls as a polars DataFrame or LazyFrame with the ``llm_calls`` columns,
 an observer, a DuckDB file path or Parquet files, and returns a polars DataFrame. On a store the
-heavy lifting is pushed down to DuckDB; on a frame polars does it; the answer is the same.
+heavy lifting is pushed down to DuckDB; on a frame polars does it; the answer is the same: each
+question is one plan (``plan.py``) rendered per engine (``render_polars``, ``render_sql``).
+
+Calling convention (``convention.py``): the data first, then keywords only (``compare_runs``
+keeps its two runs and ``percentiles`` its measure positional); ``scores=`` is a keyword;
+``by=`` is a column or a sequence of columns; ``where=`` takes a :class:`Filter`.
+
+Example:
+    >>> from llmobs_nb import analytics
+    >>> v2 = analytics.Filter(runs=("v2",))
+    >>> analytics.cost_breakdown(obs, by="model", where=v2)  # doctest: +SKIP
 """
 
 from llmobs_nb.analytics.anomalies import budget_forecast, cost_anomalies
 from llmobs_nb.analytics.compare import compare_runs
 from llmobs_nb.analytics.drift import quality_drift
 from llmobs_nb.analytics.errors import error_rates
+from llmobs_nb.analytics.filter import Filter
 from llmobs_nb.analytics.percentiles import (
     latency_percentiles,
     percentiles,
@@ -18,6 +29,7 @@ from llmobs_nb.analytics.percentiles import (
 from llmobs_nb.analytics.usage import cost_breakdown, token_usage, top_costs
 
 __all__ = [
+    "Filter",
     "budget_forecast",
     "compare_runs",
     "cost_anomalies",

@@ -9,7 +9,11 @@ import numpy as np
 import polars as pl
 from numpy.lib.stride_tricks import sliding_window_view
 
-from llmobs_nb.analytics.source import Agg, CallsLike, check_columns, every_to_us, open_source
+from llmobs_nb.analytics.columns import check_columns
+from llmobs_nb.analytics.convention import keyword_only
+from llmobs_nb.analytics.filter import WhereLike
+from llmobs_nb.analytics.plan import Agg, Aggregate, Condition, TimeBucket, every_to_us
+from llmobs_nb.analytics.source import CallsLike, open_source
 
 HOUR_US = 3600 * 10**6
 ALERT_SCHEMA = {
@@ -51,14 +55,24 @@ def robust_z(
     return z, median, scale
 
 
+@keyword_only(
+    "hourly_threshold_usd",
+    "user_hourly_threshold_usd",
+    "daily_budget_usd",
+    "z_threshold",
+    "window",
+    "min_history",
+)
 def cost_anomalies(
     calls: CallsLike,
+    *,
     hourly_threshold_usd: float = 10.0,
     user_hourly_threshold_usd: float = 5.0,
     daily_budget_usd: float = 100.0,
     z_threshold: float = 6.0,
     window: str | timedelta = "24h",
     min_history: str | timedelta = "12h",
+    where: WhereLike = None,
 ) -> pl.DataFrame:
     """One row per alert on spend, from four rules, oldest first.
 
@@ -72,20 +86,20 @@ def cost_anomalies(
     Columns: ``rule``, ``window_start``, ``window_end``, ``user_id`` and ``model`` (for the
     per-user rule), ``value`` (USD), ``threshold`` (USD: the limit, or for ``hourly_mad`` the
     cost at which z reaches ``z_threshold``) and ``z_score`` (``hourly_mad`` only). Unpriced
-    calls add nothing: see :func:`cost_breakdown` for how many there are.
+    calls add nothing: see :func:`cost_breakdown` for how many there are. ``where`` (a
+    :class:`~llmobs_nb.analytics.Filter` or a dict) narrows the calls first.
 
     Example:
         >>> cost_anomalies(obs, hourly_threshold_usd=20, daily_budget_usd=300)
     """
     window_h = _hours(window, "window")
     history_h = _hours(min_history, "min_history")
-    with open_source(calls) as engine:
+    with open_source(calls, where=where) as engine:
         check_columns(
             engine.columns, ["cost_usd", "user_id", "model", "start_time"], "cost_anomalies"
         )
-        per_user = engine.aggregate(
-            ["user_id", "model"], HOUR_US, [Agg("value", "sum", "cost_usd")]
-        )
+        keys = ("user_id", "model", TimeBucket(HOUR_US))
+        per_user = engine.run(Aggregate(keys, (Agg("value", "sum", "cost_usd"),)))
     per_user = per_user.filter(pl.col("value").is_not_null())
     hourly = per_user.group_by("bucket").agg(pl.col("value").sum())
     alerts = [
@@ -157,11 +171,14 @@ def _mad_alerts(
     )
 
 
+@keyword_only("daily_budget_usd", "monthly_budget_usd", "now")
 def budget_forecast(
     calls: CallsLike,
+    *,
     daily_budget_usd: float = 100.0,
     monthly_budget_usd: float | None = None,
     now: datetime | None = None,
+    where: WhereLike = None,
 ) -> pl.DataFrame:
     """Today's and this month's spend so far, projected to the end of the period at run rate.
 
@@ -169,15 +186,16 @@ def budget_forecast(
     ``period_end``, ``spent_usd`` (priced calls), ``unpriced_calls``, ``elapsed_fraction``,
     ``projected_usd`` (spent / elapsed fraction), ``budget_usd`` and ``over_budget`` (projected
     above budget). ``now`` defaults to the start of the latest call, so history can be replayed;
-    the monthly budget defaults to the daily one × the days of the month.
+    the monthly budget defaults to the daily one × the days of the month. ``where`` (a
+    :class:`~llmobs_nb.analytics.Filter` or a dict) narrows the calls first.
 
     Example:
         >>> budget_forecast(obs, daily_budget_usd=100)
     """
-    with open_source(calls) as engine:
+    with open_source(calls, where=where) as engine:
         check_columns(engine.columns, ["cost_usd", "start_time"], "budget_forecast")
         if now is None:
-            latest = engine.aggregate([], None, [Agg("t", "max", "start_time")])
+            latest = engine.run(Aggregate((), (Agg("t", "max", "start_time"),)))
             if latest.is_empty():
                 return pl.DataFrame(schema=FORECAST_SCHEMA)
             now = latest["t"][0]
@@ -199,15 +217,16 @@ def budget_forecast(
         ]
         rows = []
         for period, start, end, budget in periods:
-            spent = engine.aggregate(
-                [],
-                None,
-                [
-                    Agg("spent", "sum", "cost_usd"),
-                    Agg("priced", "count", "cost_usd"),
-                    Agg("calls", "count_all"),
-                ],
-                [("start_time", ">=", start), ("start_time", "<=", now)],
+            spent = engine.run(
+                Aggregate(
+                    (),
+                    (
+                        Agg("spent", "sum", "cost_usd"),
+                        Agg("priced", "count", "cost_usd"),
+                        Agg("calls", "count_all"),
+                    ),
+                    (Condition("start_time", ">=", start), Condition("start_time", "<=", now)),
+                )
             )
             total = float(spent["spent"][0] or 0) if spent.height else 0.0
             unpriced = int(spent["calls"][0] - spent["priced"][0]) if spent.height else 0

@@ -8,8 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from llmobs_nb.analytics.columns import check_columns
+from llmobs_nb.analytics.convention import keyword_only
+from llmobs_nb.analytics.filter import WhereLike
 from llmobs_nb.analytics.percentiles import min_calls_for
-from llmobs_nb.analytics.source import Agg, CallsLike, ScoresLike, check_columns, open_source
+from llmobs_nb.analytics.plan import Agg, Aggregate, Condition, Rows, Scored
+from llmobs_nb.analytics.source import CallsLike, ScoresLike, open_source
 
 COMPARE_SCHEMA = {
     "metric": pl.String(),
@@ -114,14 +118,17 @@ def _row(
     }
 
 
+@keyword_only("scores", "n_boot", "confidence", "seed")
 def compare_runs(
     calls: CallsLike,
     a: str,
     b: str,
+    *,
     scores: ScoresLike = None,
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    where: WhereLike = None,
 ) -> pl.DataFrame:
     """Run ``b`` against run ``a``, one row per metric, with a bootstrap interval and a verdict.
 
@@ -133,7 +140,8 @@ def compare_runs(
     ``confidence``, runs resampled independently, reproducible for a given ``seed``), ``n_a``,
     ``n_b``, ``better_when`` and ``verdict``: "better" / "worse" when the interval excludes 0
     (better = lower latency, cost, tokens and errors, higher scores), else "no significant
-    difference"; "not enough data" when a run has too few values (P95 needs 20).
+    difference"; "not enough data" when a run has too few values (P95 needs 20). ``where`` (a
+    :class:`~llmobs_nb.analytics.Filter` or a dict) narrows the calls first.
 
     Example:
         >>> compare_runs(obs, "prompt-v1", "prompt-v2")
@@ -141,17 +149,16 @@ def compare_runs(
     if a == b:
         raise ValueError(f"compare_runs needs two different runs, got {a!r} twice")
     needed = ["run", "latency_s", "cost_usd", "input_tokens", "output_tokens", "status"]
-    with open_source(calls, scores) as engine:
+    with open_source(calls, scores, where=where) as engine:
         check_columns(engine.columns, needed, "compare_runs")
-        present = engine.aggregate(["run"], None, [Agg("calls", "count_all")])["run"].to_list()
+        present = engine.run(Aggregate(("run",), (Agg("calls", "count_all"),)))["run"].to_list()
         for run in (a, b):
             if run not in present:
                 known = sorted(r for r in present if r is not None)
                 raise ValueError(f"unknown run {run!r}: the runs in the data are {known}")
-        rows = engine.rows(needed, [("run", "in", [a, b])])
-        scored = (
-            engine.scored(["run"], None, [("run", "in", [a, b])]) if engine.has_scores else None
-        )
+        both = (Condition("run", "in", (a, b)),)
+        rows = engine.run(Rows(tuple(needed), both))
+        scored = engine.run(Scored(("run",), None, both)) if engine.has_scores else None
     if not 0 < confidence < 1:
         raise ValueError(f"confidence={confidence!r} must be between 0 and 1, e.g. 0.95")
     side = {run: rows.filter(pl.col("run") == run) for run in (a, b)}

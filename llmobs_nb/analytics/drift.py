@@ -8,7 +8,11 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from llmobs_nb.analytics.source import CallsLike, ScoresLike, check_columns, open_source
+from llmobs_nb.analytics.columns import check_columns
+from llmobs_nb.analytics.convention import as_columns, keyword_only
+from llmobs_nb.analytics.filter import WhereLike
+from llmobs_nb.analytics.plan import Scored
+from llmobs_nb.analytics.source import CallsLike, ScoresLike, open_source
 
 DRIFT_SCHEMA = {
     "score_name": pl.String(),
@@ -81,15 +85,18 @@ def _group_row(
     }
 
 
+@keyword_only("scores", "by", "score_name", "baseline_n", "recent_n", "threshold", "alpha")
 def quality_drift(
     calls: CallsLike,
+    *,
     scores: ScoresLike = None,
-    by: Sequence[str] = ("model",),
+    by: str | Sequence[str] = ("model",),
     score_name: str | None = None,
     baseline_n: int = 100,
     recent_n: int = 20,
     threshold: float = 0.7,
     alpha: float = 0.01,
+    where: WhereLike = None,
 ) -> pl.DataFrame:
     """One row per group and score name: has the score fallen, how sure, and since when.
 
@@ -106,18 +113,20 @@ def quality_drift(
     series (maximum-likelihood single mean shift). Groups with fewer than baseline_n +
     recent_n scores get NULL statistics and no alert. Also: ``n``, ``n_baseline``,
     ``n_recent``, ``degradation_pct`` ((baseline − current) / baseline × 100) and
-    ``last_score_at``.
+    ``last_score_at``. ``where`` (a :class:`~llmobs_nb.analytics.Filter` or a dict) narrows
+    the calls first; scores of calls it leaves out are left out too.
 
     Example:
-        >>> quality_drift(obs, by=["model"], score_name="quality")
+        >>> quality_drift(obs, scores=obs.scores(), by=["model"], score_name="quality")
     """
     if baseline_n < 1 or recent_n < 1:
         raise ValueError(
             f"baseline_n={baseline_n!r} and recent_n={recent_n!r} must both be at least 1"
         )
-    with open_source(calls, scores) as engine:
+    by = as_columns(by)
+    with open_source(calls, scores, where=where) as engine:
         check_columns(engine.columns, [*by, "start_time", "span_id", "trace_id"], "quality_drift")
-        scored = engine.scored(list(by), score_name)
+        scored = engine.run(Scored(tuple(by), score_name))
     # Sorting on the numeric columns only, then grouping with maintain_order, leaves every
     # group in time order; sorting on the (string) group keys too would cost ~7x more.
     scored = scored.filter(pl.col("time").is_not_null()).sort(["time", "value"])

@@ -7,14 +7,21 @@ from datetime import timedelta
 
 import polars as pl
 
-from llmobs_nb.analytics.source import Agg, CallsLike, check_columns, every_to_us, open_source
+from llmobs_nb.analytics.columns import check_columns
+from llmobs_nb.analytics.convention import as_columns, keyword_only
+from llmobs_nb.analytics.filter import WhereLike
+from llmobs_nb.analytics.plan import Agg, Aggregate, every_to_us, grouping
+from llmobs_nb.analytics.source import CallsLike, open_source
 
 
+@keyword_only("by", "every", "by_error_type")
 def error_rates(
     calls: CallsLike,
-    by: Sequence[str] = (),
+    *,
+    by: str | Sequence[str] = (),
     every: str | timedelta | None = None,
     by_error_type: bool = True,
+    where: WhereLike = None,
 ) -> pl.DataFrame:
     """Errors as a count and a share of all calls, per group, time bucket and error type.
 
@@ -23,15 +30,18 @@ def error_rates(
     when an error has none), followed by ``calls`` (all calls of the group and bucket, the
     denominator), ``errors`` and ``error_rate`` (errors / calls). A group without errors keeps
     one row with ``error_type`` NULL, ``errors`` 0 and ``error_rate`` 0.0, so a quiet hour shows
-    as zero rather than as a gap.
+    as zero rather than as a gap. ``where`` (a :class:`~llmobs_nb.analytics.Filter` or a
+    dict) narrows the calls first.
 
     Example:
         >>> error_rates(calls, by=["model"], every="1h")
     """
+    by = as_columns(by)
     every_us = every_to_us(every)
-    with open_source(calls) as engine:
+    with open_source(calls, where=where) as engine:
         check_columns(engine.columns, ["status", "error_type", *by, "start_time"], "error_rates")
-        counts = engine.aggregate([*by, "status", "error_type"], every_us, [Agg("n", "count_all")])
+        keys = grouping([*by, "status", "error_type"], every_us)
+        counts = engine.run(Aggregate(keys, (Agg("n", "count_all"),)))
     keys = [*by, *(["bucket"] if every_us else [])]
     # With no dimension at all, one constant key keeps the group-and-join steps uniform.
     group = keys or ["__all"]

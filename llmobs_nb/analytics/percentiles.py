@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import polars as pl
 
-from llmobs_nb.analytics.source import Agg, CallsLike, check_columns, every_to_us, open_source
+from llmobs_nb.analytics.columns import check_columns
+from llmobs_nb.analytics.convention import as_columns, keyword_only
+from llmobs_nb.analytics.filter import WhereLike
+from llmobs_nb.analytics.plan import Agg, Aggregate, every_to_us, grouping
+from llmobs_nb.analytics.source import CallsLike, open_source
 
 DEFAULT_QUANTILES = (0.5, 0.95, 0.99)
 
@@ -31,13 +37,16 @@ def min_calls_for(q: float) -> int:
     return max(1, math.ceil(round(1 / (1 - q), 9)))
 
 
+@keyword_only("by", "every", "quantiles", "min_count")
 def percentiles(
     calls: CallsLike,
     measure: str | Sequence[str] = "latency_s",
-    by: Sequence[str] = (),
+    *,
+    by: str | Sequence[str] = (),
     every: str | timedelta | None = None,
     quantiles: Sequence[float] = DEFAULT_QUANTILES,
     min_count: int | None = None,
+    where: WhereLike = None,
 ) -> pl.DataFrame:
     """Exact quantiles of ``measure`` per group and time bucket, with the number of values.
 
@@ -47,22 +56,24 @@ def percentiles(
     ``ttft_s_p95``). Quantiles interpolate linearly between order statistics, as numpy's default.
     A quantile is NULL when the group has fewer than ``min_count`` values — by default
     :func:`min_calls_for` ``(q)`` — so a P99 of three calls never shows as a number.
+    ``where`` (a :class:`~llmobs_nb.analytics.Filter` or a dict) narrows the calls first.
 
     Example:
         >>> percentiles(calls, "latency_s", by=["model"], every="1h", quantiles=(0.5, 0.95))
     """
-    measures = [measure] if isinstance(measure, str) else list(measure)
+    measures = as_columns(measure)
+    by = as_columns(by)
     names = {q: quantile_column(q) for q in quantiles}
     every_us = every_to_us(every)
     prefix = len(measures) > 1
-    with open_source(calls) as engine:
+    with open_source(calls, where=where) as engine:
         check_columns(engine.columns, [*measures, *by, "start_time"], "percentiles")
         aggs: list[Agg] = []
         for m in measures:
             head = f"{m}_" if prefix else ""
             aggs.append(Agg(f"{head}n", "count", m))
             aggs += [Agg(f"{head}{names[q]}", "quantile", m, q) for q in quantiles]
-        out = engine.aggregate(list(by), every_us, aggs)
+        out = engine.run(Aggregate(grouping(by, every_us), tuple(aggs)))
     guards = []
     for m in measures:
         head = f"{m}_" if prefix else ""
@@ -75,31 +86,40 @@ def percentiles(
     return out.sort(keys, nulls_last=True) if keys else out
 
 
-def latency_percentiles(
-    calls: CallsLike,
-    by: Sequence[str] = (),
-    every: str | timedelta | None = None,
-    quantiles: Sequence[float] = DEFAULT_QUANTILES,
-    min_count: int | None = None,
-) -> pl.DataFrame:
+def _percentiles_of(measure: str, name: str, doc: str) -> Callable[..., pl.DataFrame]:
+    """:func:`percentiles` of one column, as a function named ``name`` documented ``doc``:
+    percentiles' own signature without ``measure``."""
+
+    def of_measure(calls: CallsLike, **options: Any) -> pl.DataFrame:
+        return percentiles(calls, measure, **options)
+
+    own = inspect.signature(percentiles)
+    kept = [p for p in own.parameters.values() if p.name != "measure"]
+    of_measure.__signature__ = own.replace(parameters=kept)  # type: ignore[attr-defined]
+    of_measure.__name__ = of_measure.__qualname__ = name
+    of_measure.__doc__ = doc
+    return keyword_only("by", "every", "quantiles", "min_count")(of_measure)
+
+
+latency_percentiles = _percentiles_of(
+    "latency_s",
+    "latency_percentiles",
     """Percentiles of ``latency_s``; see :func:`percentiles` for the columns and the NULL rule.
+
+    Keyword-only after ``calls``: ``by``, ``every``, ``quantiles``, ``min_count``, ``where``.
 
     Example:
         >>> latency_percentiles(calls, by=["model"], every="1h")  # model, bucket, n, p50, p95, p99
-    """
-    return percentiles(calls, "latency_s", by, every, quantiles, min_count)
-
-
-def ttft_percentiles(
-    calls: CallsLike,
-    by: Sequence[str] = (),
-    every: str | timedelta | None = None,
-    quantiles: Sequence[float] = DEFAULT_QUANTILES,
-    min_count: int | None = None,
-) -> pl.DataFrame:
+    """,
+)
+ttft_percentiles = _percentiles_of(
+    "ttft_s",
+    "ttft_percentiles",
     """Percentiles of ``ttft_s`` over streamed calls (NULL TTFT is not counted in ``n``).
+
+    Keyword-only after ``calls``: ``by``, ``every``, ``quantiles``, ``min_count``, ``where``.
 
     Example:
         >>> ttft_percentiles(calls, by=["model"])  # model, n, p50, p95, p99
-    """
-    return percentiles(calls, "ttft_s", by, every, quantiles, min_count)
+    """,
+)

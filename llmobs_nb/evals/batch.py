@@ -10,80 +10,28 @@ from typing import Any
 
 import polars as pl
 
+from llmobs_nb.analytics.engines import SqlEngine
+from llmobs_nb.analytics.filter import WhereLike, split_where
+from llmobs_nb.analytics.plan import Condition, Rows
 from llmobs_nb.evals.protocol import CapturedCall, Evaluator, check_evaluators, source_of
 from llmobs_nb.evals.score_rows import is_error, run_one, to_frame, to_table
 
 log = logging.getLogger("llmobs_nb")
 
 REFERENCE_ATTRIBUTE = "llmobs.reference"
-Where = Mapping[str, Any] | pl.Expr
 Reference = Mapping[str, str] | Callable[[dict[str, Any]], str | None] | None
 
 
-def _where_parts(
-    where: Where | Sequence[Where] | None,
-) -> tuple[list[Mapping[str, Any]], list[pl.Expr]]:
-    if where is None:
-        return [], []
-    items = [where] if isinstance(where, Mapping | pl.Expr) else where
-    if isinstance(items, str) or not isinstance(items, Sequence):
-        raise TypeError(
-            f"where= takes a dict of column -> value and/or a polars expression, got "
-            f"{where!r}; raw SQL is not accepted (values go in as parameters)"
-        )
-    filters: list[Mapping[str, Any]] = []
-    exprs: list[pl.Expr] = []
-    for item in items:
-        if isinstance(item, Mapping):
-            filters.append(item)
-        elif isinstance(item, pl.Expr):
-            exprs.append(item)
-        else:
-            raise TypeError(
-                f"where= item {item!r} is neither a dict of column -> value nor a polars "
-                f"expression (e.g. {{'model': 'gpt-4o'}} or pl.col('latency_s') > 2)"
-            )
-    return filters, exprs
-
-
-def _select_calls(
-    obs: Any,
-    where: Where | Sequence[Where] | None,
-    kinds: Sequence[str] | None,
-) -> pl.DataFrame:
-    columns = set(
-        obs.sql("SELECT column_name FROM information_schema.columns WHERE table_name = 'spans'")[
-            "column_name"
-        ].to_list()
-    )
-    clauses = ["output_text IS NOT NULL"]
-    params: list[Any] = []
+def _select_calls(obs: Any, where: WhereLike, kinds: Sequence[str] | None) -> pl.DataFrame:
+    columns = obs.sql(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'spans'"
+    )["column_name"].to_list()
+    conditions, exprs = split_where(where, columns, table="spans")
+    wanted = [Condition("output_text", "not_null")]
     if kinds is not None:
-        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
-        clauses.append(f"kind IN ({', '.join('?' for _ in kinds)})")
-        params.extend(kinds)
-    filters, exprs = _where_parts(where)
-    for mapping in filters:
-        for column, value in mapping.items():
-            if column not in columns:
-                raise ValueError(
-                    f"where= names column {column!r}, which the spans table does not have; "
-                    f"columns: {sorted(columns)}"
-                )
-            # The name is checked against the real columns; values are always parameters.
-            if value is None:
-                clauses.append(f'"{column}" IS NULL')
-            elif isinstance(value, list | tuple | set | frozenset):
-                values = list(value)
-                if not values:
-                    raise ValueError(f"where= gives {column!r} an empty list of values")
-                clauses.append(f'"{column}" IN ({", ".join("?" for _ in values)})')
-                params.extend(values)
-            else:
-                clauses.append(f'"{column}" = ?')
-                params.append(value)
-    query = f"SELECT * FROM spans WHERE {' AND '.join(clauses)} ORDER BY start_time, span_id"
-    calls = obs.sql(query, params)
+        wanted.append(Condition("kind", "in", (kinds,) if isinstance(kinds, str) else kinds))
+    plan = Rows(None, (*wanted, *conditions), table="spans", order_by=("start_time", "span_id"))
+    calls = SqlEngine(obs.sql).run(plan)
     for expr in exprs:
         try:
             calls = calls.filter(expr)
@@ -157,7 +105,7 @@ def evaluate(
     obs: Any,
     evaluators: Sequence[Evaluator] | Evaluator,
     *,
-    where: Where | Sequence[Where] | None = None,
+    where: WhereLike = None,
     sample: int | float | None = None,
     kinds: Sequence[str] | None = ("llm",),
     reference: Reference = None,
@@ -170,9 +118,10 @@ def evaluate(
     """Run ``evaluators`` over stored calls with captured content; return the new scores.
 
     Calls are spans of ``kinds`` (``None``: any kind but evaluator spans count too) whose
-    answer text was captured, filtered by ``where`` — a dict of column → value (a list means
-    IN, None means IS NULL; sent as SQL parameters) and/or a polars expression over the
-    ``spans`` columns — then optionally ``sample``d (a count or a fraction, reproducible with
+    answer text was captured, filtered by ``where`` — an ``analytics.Filter`` (time range,
+    models, runs...), a dict of column → value over the ``spans`` columns (a list means IN,
+    None means IS NULL; sent as SQL parameters) and/or a polars expression, or a list of
+    them — then optionally ``sample``d (a count or a fraction, reproducible with
     ``seed``). The reference answer comes from ``reference`` (a dict span_id → text, or a
     function of the span row), else from the span attribute ``llmobs.reference``.
 

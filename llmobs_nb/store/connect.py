@@ -202,8 +202,8 @@ def _open(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
         except duckdb.Error as exc:
             raise _open_error(path, exc) from None
         try:
-            locked = con.execute("SELECT current_setting('lock_configuration')").fetchone()
-            if not (locked and locked[0]):
+            locked = con.execute("SELECT current_setting('lock_configuration')").fetchall()
+            if not (locked and locked[0][0]):
                 for statement in _AFTER_START:
                     con.execute(statement)
             # Else an instance opened earlier in this process (same file, same config) and

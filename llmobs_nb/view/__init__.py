@@ -18,14 +18,24 @@ from llmobs_nb.view.charts import *  # noqa: F403  (the chart functions, listed 
 from llmobs_nb.view.dashboard import Dashboard
 from llmobs_nb.view.html import observer_html
 from llmobs_nb.view.report import write_report
-from llmobs_nb.view.source import DataSource, FilteredCalls, Filters
+from llmobs_nb.view.source import DataSource, Filter, FilteredCalls
 from llmobs_nb.view.trace import Trace
+
+
+def __getattr__(name: str) -> object:
+    # Filters: renamed analytics.Filter (one filter for dashboard, analytics and evals).
+    if name == "Filters":
+        from llmobs_nb.view import source
+
+        return source.Filters
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Dashboard",
     "DataSource",
+    "Filter",
     "FilteredCalls",
-    "Filters",
     "Trace",
     "enable_altair_defaults",
     "observer_html",

@@ -13,7 +13,8 @@ from typing import Any
 
 import polars as pl
 
-from llmobs_nb.view.source import DataSource
+from llmobs_nb.analytics.source import time_extent as analytics_time_extent
+from llmobs_nb.view.source import FilteredCalls
 
 # The buckets a chart may use, finest first; each is an `every=` that analytics understands.
 LADDER = ("1m", "5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d", "1w")
@@ -36,27 +37,17 @@ MIN_BUCKETS = 12
 
 
 def time_extent(calls: Any) -> tuple[datetime | None, datetime | None, int]:
-    """Earliest and latest ``start_time`` of ``calls`` (a frame, an observer, a filtered
-    source or a DuckDB path) and how many calls there are; (None, None, 0) when none.
+    """Earliest and latest ``start_time`` of ``calls`` (any calls-like input analytics takes)
+    and how many calls there are; (None, None, 0) when none. A filtered source answers from
+    its cache (one question a redraw).
 
     Example:
         >>> time_extent(pl.DataFrame({"start_time": []}, schema={"start_time": pl.Datetime()}))
         (None, None, 0)
     """
-    if hasattr(calls, "extent"):
-        return calls.extent()  # type: ignore[no-any-return]
-    if isinstance(calls, pl.LazyFrame | pl.DataFrame):
-        found = calls.lazy().select(
-            pl.col("start_time").min().alias("lo"),
-            pl.col("start_time").max().alias("hi"),
-            pl.len().alias("n"),
-        )
-        row = found.collect().row(0)
-    else:
-        runner = calls if hasattr(calls, "sql") else DataSource(calls)
-        query = "SELECT min(start_time) AS lo, max(start_time) AS hi, count(*) AS n FROM llm_calls"
-        row = (runner.sql if hasattr(runner, "sql") else runner.query)(query).row(0)
-    return row[0], row[1], int(row[2] or 0)
+    if isinstance(calls, FilteredCalls):
+        return calls.extent()
+    return analytics_time_extent(calls)
 
 
 def choose_every(

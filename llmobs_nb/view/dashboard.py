@@ -19,7 +19,7 @@ from llmobs_nb.view.cost_charts import HOURLY_BUDGET_USD
 from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.explorer import TraceExplorer, html_output
 from llmobs_nb.view.html import STYLE, cards_html, headline_figures
-from llmobs_nb.view.source import DIMENSIONS, DataSource, Filters
+from llmobs_nb.view.source import DIMENSIONS, DataSource, Filter
 
 # Only one auto-refresh timer per kernel: starting one (a re-run cell) stops the previous.
 _TIMER_LOCK = threading.Lock()
@@ -49,7 +49,7 @@ class Dashboard:
         self.source = DataSource(source)
         self.budget_usd_per_hour = budget_usd_per_hour
         self.score_name = score_name
-        self.filters = Filters()
+        self.filters = Filter()
         self.headline: dict[str, Any] = {}
         self.charts: dict[str, Any] = {}
         self.slow: dict[str, Any] = {}
@@ -167,7 +167,7 @@ class Dashboard:
         )
 
     # -- filters -------------------------------------------------------------------------------
-    def _filters_from_widgets(self) -> Filters:
+    def _filters_from_widgets(self) -> Filter:
         start = end = None
         if self.time.options and self.time.value and self.time.value[0] != 0:
             first, last = self.time.index
@@ -175,7 +175,7 @@ class Dashboard:
                 start = self.time.value[0]
             if last < len(self.time.options) - 1:
                 end = self.time.value[1]
-        return Filters(
+        return Filter(
             start=start,
             end=end,
             **{name: tuple(select.value) for name, select in self.selects.items()},
@@ -204,7 +204,7 @@ class Dashboard:
         Example:
             >>> dash.apply_filters(models=("gpt-4o",), users=("user-001",))   # doctest: +SKIP
         """
-        self.filters = Filters(start, end, models, use_cases, runs, users)
+        self.filters = Filter(start, end, models, use_cases, runs, users)
         self._muted = True
         try:
             for name, select in self.selects.items():

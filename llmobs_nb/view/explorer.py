@@ -34,7 +34,7 @@ class TraceExplorer:
 
     Example:
         >>> explorer = TraceExplorer(DataSource(obs))   # doctest: +SKIP
-        >>> explorer.update(DataSource(obs).filtered(Filters()))   # doctest: +SKIP
+        >>> explorer.update(DataSource(obs).filtered(Filter()))   # doctest: +SKIP
         >>> explorer.select(trace_id)                    # doctest: +SKIP
     """
 

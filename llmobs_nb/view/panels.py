@@ -37,7 +37,7 @@ def headline(calls: Any, score_name: str = "quality", mean_score: Any = _ASK) ->
     (``mean_score``, when the caller already has it from :func:`score_summary`).
 
     Example:
-        >>> headline(DataSource(obs).filtered(Filters()))   # doctest: +SKIP
+        >>> headline(DataSource(obs).filtered(Filter()))   # doctest: +SKIP
         {'calls': 1000, 'cost_usd': 12.3, 'p95_latency_s': 4.1, 'error_rate': 0.015, ...}
     """
     cost = analytics.cost_breakdown(calls, by=[])

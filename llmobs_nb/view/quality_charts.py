@@ -88,7 +88,7 @@ def quality_chart(
         return empty_chart(title, f"no {score_name!r} scores for this selection")
     if drift is None:
         drift = analytics.quality_drift(
-            calls, scores, by=[by], score_name=score_name, threshold=threshold
+            calls, scores=scores, by=[by], score_name=score_name, threshold=threshold
         )
     drift = drift.filter(pl.col("score_name") == score_name) if drift.height else drift
     lines = (

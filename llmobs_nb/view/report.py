@@ -9,10 +9,10 @@ from typing import Any
 from llmobs_nb.view import offline, panels
 from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.html import STYLE, cards_html, headline_figures, table_html
-from llmobs_nb.view.source import DataSource, Filters
+from llmobs_nb.view.source import DataSource, Filter
 
 
-def report_html(source: Any, *, title: str | None = None, filters: Filters | None = None) -> str:
+def report_html(source: Any, *, title: str | None = None, filters: Filter | None = None) -> str:
     """The report as one HTML page (Vega inlined once in its head). See :func:`write_report`.
 
     Example:
@@ -20,7 +20,7 @@ def report_html(source: Any, *, title: str | None = None, filters: Filters | Non
         '<!DOCTYPE html>'
     """
     data = DataSource(source)
-    calls = data.filtered(filters or Filters())
+    calls = data.filtered(filters or Filter())
     with data.session():
         numbers, charts = panels.fast_panels(calls)
         slow = panels.drift_and_anomalies(calls)

@@ -108,7 +108,7 @@ def test_drift_on_a_frame_without_scores_asks_for_them() -> None:
             ],
         ),
         (
-            lambda c: analytics.quality_drift(c, scores_frame(c)),
+            lambda c: analytics.quality_drift(c, scores=scores_frame(c)),
             [
                 "model",
                 "score_name",

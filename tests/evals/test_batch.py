@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import polars as pl
 import pytest
 
 import llmobs_nb
+from llmobs_nb.analytics import Filter
 from llmobs_nb.evals import (
     CapturedCall,
     EvalResult,
@@ -95,6 +98,20 @@ def test_where_dict_filters_with_parameters(cobs):
     assert both.height == 10
     hostile = {"model": "x' OR 1=1 --"}
     assert evaluate(cobs, [LengthWithin(max_chars=1)], where=hostile, progress=False).height == 0
+
+
+def test_where_takes_the_same_filter_as_the_dashboard_and_analytics(cobs):
+    capture(cobs, model="gpt-4o-mini")
+    capture(cobs, model="gpt-4o")
+    where = Filter(models=("gpt-4o",), statuses=("ok",))
+    scores = evaluate(cobs, [NonEmpty()], where=where, progress=False)
+    assert scores.height == 5
+    assert set(scores["span_id"]) == set(
+        cobs.sql("select span_id from llm_calls where model = 'gpt-4o'")["span_id"]
+    )
+    later = Filter(start=datetime.now(UTC) + timedelta(days=1))
+    none = evaluate(cobs, [Refusal()], where=[later, {"model": "gpt-4o"}], progress=False)
+    assert none.height == 0
 
 
 def test_where_polars_expression_and_dict_combine(cobs):

@@ -9,34 +9,35 @@ import pytest
 
 import llmobs_nb
 from llmobs_nb import analytics
-from llmobs_nb.view.source import DataSource, Filters
+from llmobs_nb.analytics import Filter
+from llmobs_nb.view.source import DataSource
 
 from .conftest import START
 
 
 def test_filter_values_become_parameters_not_sql_text():
-    condition, params = Filters(models=("o'brien", "gpt-4o"), start=START).where()
+    condition, params = Filter(models=("o'brien", "gpt-4o"), start=START).where()
     assert "o'brien" not in condition
     assert condition == "start_time >= ? AND model IN (?, ?)"
     assert params == [START, "o'brien", "gpt-4o"]
 
 
 def test_a_model_name_with_a_quote_selects_exactly_its_calls(live_obs: llmobs_nb.Observer):
-    calls = DataSource(live_obs).filtered(Filters(models=("o'brien",)))
+    calls = DataSource(live_obs).filtered(Filter(models=("o'brien",)))
     found = calls.sql("SELECT model, count(*) AS n FROM llm_calls GROUP BY model")
     assert found.to_dicts() == [{"model": "o'brien", "n": 3}]
 
 
 def test_an_injection_attempt_matches_nothing_and_drops_nothing(live_obs: llmobs_nb.Observer):
     hostile = "x') OR 1=1; DROP TABLE spans; --"
-    calls = DataSource(live_obs).filtered(Filters(users=(hostile,)))
+    calls = DataSource(live_obs).filtered(Filter(users=(hostile,)))
     assert calls.sql("SELECT count(*) AS n FROM llm_calls")["n"][0] == 0
     assert live_obs.sql("SELECT count(*) AS n FROM spans")["n"][0] > 1_000
 
 
 def test_analytics_over_a_filtered_source_sees_only_the_filtered_calls(store_file: Path):
     source = DataSource(store_file)
-    day = Filters(start=START, end=START + timedelta(days=1), models=("gpt-4o",))
+    day = Filter(start=START, end=START + timedelta(days=1), models=("gpt-4o",))
     totals = analytics.cost_breakdown(source.filtered(day), by=["model"])
     assert totals["model"].to_list() == ["gpt-4o"]
     direct = source.query(
@@ -48,15 +49,33 @@ def test_analytics_over_a_filtered_source_sees_only_the_filtered_calls(store_fil
 
 
 def test_queries_that_start_with_with_keep_their_own_ctes(store_file: Path):
-    calls = DataSource(store_file).filtered(Filters(models=("gpt-4o",)))
+    calls = DataSource(store_file).filtered(Filter(models=("gpt-4o",)))
     found = calls.sql("WITH m AS (SELECT DISTINCT model FROM llm_calls) SELECT * FROM m")
     assert found["model"].to_list() == ["gpt-4o"]
+    # Run whole, not spliced: a trailing comment or semicolon and an ORDER BY are kept.
+    commented = calls.sql("SELECT count(*) AS n FROM llm_calls -- gpt-4o only")
+    assert commented["n"][0] == calls.sql("SELECT count(*) AS n FROM llm_calls;")["n"][0] > 0
+    ordered = calls.sql("SELECT start_time FROM llm_calls ORDER BY start_time DESC LIMIT ?", [5])[
+        "start_time"
+    ]
+    assert ordered.to_list() == ordered.sort(descending=True).to_list() and len(ordered) == 5
+
+
+def test_the_old_filters_name_still_works_with_a_deprecation_warning():
+    import llmobs_nb.view
+    import llmobs_nb.view.source
+
+    for module in (llmobs_nb.view.source, llmobs_nb.view):
+        with pytest.warns(DeprecationWarning, match="analytics.Filter"):
+            old = module.Filters
+        assert old is Filter
+        assert old(models=("a",)) == Filter(models=("a",))
 
 
 def test_bad_filters_are_refused_with_what_to_do():
     with pytest.raises(TypeError, match="tuple"):
-        Filters(models="gpt-4o")  # type: ignore[arg-type]
+        Filter(models="gpt-4o")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="swap"):
-        Filters(start=START + timedelta(days=1), end=START)
+        Filter(start=START + timedelta(days=1), end=START)
     with pytest.raises(FileNotFoundError, match="no store"):
         DataSource("/nonexistent/store.duckdb")

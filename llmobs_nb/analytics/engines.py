@@ -1,0 +1,139 @@
+"""The two engines that run plans: polars over frames, DuckDB over a store.
+
+Both have ``columns`` (of the calls), ``has_scores``, :meth:`run` (a plan in, a polars frame
+out, same columns and dtypes on both) and :meth:`narrowed` (the same engine with conditions
+every plan's calls must pass: the dashboard's filter, an analytics ``where=``).
+
+Example:
+    >>> engine = FrameEngine(pl.LazyFrame({"model": ["a", "b"]}))
+    >>> engine.run(Rows(("model",), (Condition("model", "==", "b"),)))["model"].to_list()
+    ['b']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import cached_property
+from typing import Any, Protocol
+
+import polars as pl
+
+from llmobs_nb.analytics import render_polars
+from llmobs_nb.analytics.plan import Aggregate, Condition, Plan, Rows, Scored
+from llmobs_nb.analytics.render_sql import SqlRenderer
+
+SqlRunner = Callable[[str, list[Any]], pl.DataFrame]
+
+
+class Engine(Protocol):
+    """What every engine offers analytics."""
+
+    @property
+    def columns(self) -> list[str]: ...
+    @property
+    def has_scores(self) -> bool: ...
+    def run(self, plan: Plan) -> pl.DataFrame: ...
+    def narrowed(self, conditions: Sequence[Condition]) -> Engine: ...
+
+
+def _utc(calls: pl.LazyFrame) -> pl.LazyFrame:
+    dtype = calls.collect_schema().get("start_time")
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+        return calls.with_columns(pl.col("start_time").dt.replace_time_zone("UTC"))
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone != "UTC":
+        return calls.with_columns(pl.col("start_time").dt.convert_time_zone("UTC"))
+    return calls
+
+
+def _scored_plan(plan: Plan) -> Scored | None:
+    if isinstance(plan, Scored):
+        return plan
+    return plan.over if isinstance(plan, Aggregate) else None
+
+
+def _no_scores() -> ValueError:
+    return ValueError(
+        "no scores: pass scores= (the scores table as a polars frame, e.g. obs.scores())"
+    )
+
+
+class FrameEngine:
+    """Runs plans in polars over a lazy frame of calls (and one of scores)."""
+
+    def __init__(
+        self,
+        calls: pl.LazyFrame,
+        scores: pl.LazyFrame | None = None,
+        base: Sequence[Condition] = (),
+    ) -> None:
+        self.columns = calls.collect_schema().names()
+        self.calls = _utc(calls)
+        self.scores_frame = scores
+        self.base = tuple(base)
+
+    @property
+    def has_scores(self) -> bool:
+        return self.scores_frame is not None
+
+    def narrowed(self, conditions: Sequence[Condition]) -> FrameEngine:
+        """This engine with ``conditions`` added to every plan's calls."""
+        if not conditions:
+            return self
+        return FrameEngine(self.calls, self.scores_frame, (*self.base, *conditions))
+
+    def run(self, plan: Plan) -> pl.DataFrame:
+        calls = render_polars.filtered(self.calls, self.base)
+        scored = _scored_plan(plan)
+        if scored is None:
+            if isinstance(plan, Rows):
+                return render_polars.rows(calls, plan)
+            assert isinstance(plan, Aggregate)
+            return render_polars.aggregate(calls, plan)
+        if self.scores_frame is None:
+            raise _no_scores()
+        rows = render_polars.scored(calls, self.scores_frame, scored)
+        return rows if isinstance(plan, Scored) else render_polars.aggregate(rows.lazy(), plan)
+
+
+class SqlEngine:
+    """Pushes plans down to DuckDB: the store computes, polars gets the small result.
+
+    ``run`` is the store's read (``obs.sql``, a connection's); with ``scores`` (a frame given by
+    hand) the score → call rule runs in polars against only the call columns it needs.
+    """
+
+    def __init__(
+        self,
+        run: SqlRunner,
+        base: Sequence[Condition] = (),
+        scores: pl.LazyFrame | None = None,
+    ) -> None:
+        self._run = run
+        self.base = tuple(base)
+        self.scores_frame = scores
+        self.renderer = SqlRenderer(self.base)
+
+    has_scores = True
+
+    @cached_property
+    def columns(self) -> list[str]:
+        return self._run("SELECT * FROM llm_calls LIMIT 0", []).columns
+
+    def narrowed(self, conditions: Sequence[Condition]) -> SqlEngine:
+        """This engine with ``conditions`` added to every plan's calls."""
+        if not conditions:
+            return self
+        return SqlEngine(self._run, (*self.base, *conditions), self.scores_frame)
+
+    def run(self, plan: Plan) -> pl.DataFrame:
+        scored = _scored_plan(plan)
+        if scored is not None and self.scores_frame is not None:
+            needed = ("trace_id", "span_id", "kind", "start_time", *scored.keys)
+            calls = self.run(Rows(tuple(dict.fromkeys(needed)), scored.where)).lazy()
+            # The calls are narrowed already; the frame engine joins the scores to them.
+            local = replace(scored, where=())
+            plan = local if isinstance(plan, Scored) else replace(plan, over=local)
+            return FrameEngine(calls, self.scores_frame).run(plan)
+        query = self.renderer.render(plan)
+        return query.finish(self._run(query.sql, query.params))

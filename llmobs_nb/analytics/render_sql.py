@@ -1,0 +1,240 @@
+"""Plans rendered as DuckDB SQL: one statement, values as ``?`` parameters, never in the text.
+
+The twin of ``render_polars``. Column names come from the plan (checked against the input's
+columns by the engine) and are quoted; numbers that shape the query (bucket lengths, a LIMIT)
+are ints. :class:`SqlRenderer` is DuckDB's dialect; another SQL engine (ClickHouse, issue #17)
+subclasses it and overrides the dialect methods (:meth:`~SqlRenderer.bucket`,
+:meth:`~SqlRenderer.quantiles`, :meth:`~SqlRenderer.agg`, :meth:`~SqlRenderer.first_per_trace`;
+``GROUP BY ALL``, ``ANTI JOIN`` and ``::BIGINT`` are DuckDB spellings too).
+
+Example:
+    >>> query = SqlRenderer().render(Rows(("model",), (Condition("model", "==", "o'brien"),)))
+    >>> query.sql, query.params
+    ('SELECT model FROM llm_calls WHERE model = ?', ["o'brien"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from llmobs_nb.analytics.columns import LLM_CALLS_COLUMNS, SCORED_COLUMNS, column_type
+from llmobs_nb.analytics.plan import (
+    ROWS,
+    Agg,
+    Aggregate,
+    Condition,
+    Key,
+    Plan,
+    Rows,
+    Scored,
+    TimeBucket,
+    ValueBin,
+    finish,
+)
+
+CALLS = "llm_calls"
+
+
+@dataclass
+class Query:
+    """SQL text, its ``?`` parameters in order, and the step that types the engine's answer."""
+
+    sql: str
+    params: list[Any] = field(default_factory=list)
+    finish: Callable[[pl.DataFrame], pl.DataFrame] = lambda frame: frame
+
+
+# The store's own column names, written bare as its views write them; any other is quoted.
+_BARE = frozenset(LLM_CALLS_COLUMNS) | frozenset(SCORED_COLUMNS)
+
+
+def quote(name: str) -> str:
+    """A column name for SQL: the store's own as they are, any other quoted.
+
+    Example:
+        >>> quote("model"), quote('a"b')
+        ('model', '"a""b"')
+    """
+    return name if name in _BARE else '"' + name.replace('"', '""') + '"'
+
+
+class SqlRenderer:
+    """Renders plans for DuckDB. ``base`` conditions narrow the calls every plan reads (the
+    dashboard's filter), as part of the same WHERE: no view or query text is rewritten."""
+
+    def __init__(self, base: Sequence[Condition] = ()) -> None:
+        self.base = tuple(base)
+
+    # -- dialect ---------------------------------------------------------------------------
+    def bucket(self, key: TimeBucket) -> str:
+        """Epoch microseconds of the bucket's start (an integer; made a datetime after)."""
+        every = int(key.every_us)
+        return f"(epoch_us({quote(key.column)}) // {every}) * {every}"
+
+    def quantiles(self, column: str, qs: Sequence[float]) -> str:
+        """All quantiles of one column in one call: DuckDB then sorts the group once."""
+        return f"quantile_cont({quote(column)}, [{', '.join(repr(float(q)) for q in qs)}])"
+
+    def agg(self, a: Agg) -> str:
+        """One aggregate but a quantile (those are asked per column: :meth:`quantiles`)."""
+        only = f" FILTER (WHERE {quote(a.where_null)} IS NULL)" if a.where_null else ""
+        if a.op == "count_all":
+            return f"count(*){only}"
+        op = "avg" if a.op == "mean" else a.op
+        return f"{op}({quote(a.column or '')}){only}"
+
+    def first_per_trace(self) -> str:
+        """The clause keeping each trace's first call (kind 'llm' first, then earliest)."""
+        return (
+            "QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY (kind <> 'llm'), "
+            "start_time) = 1"
+        )
+
+    # -- conditions ------------------------------------------------------------------------
+    def condition(self, c: Condition, params: list[Any], alias: str = "") -> str:
+        """One condition's SQL; its values are appended to ``params``."""
+        col = alias + quote(c.column)
+        if c.op == "==":
+            params.append(c.value)
+            return f"{col} = ?"
+        if c.op == "in":
+            if not c.value:
+                return "FALSE"
+            params.extend(c.value)
+            return f"{col} IN ({', '.join('?' * len(c.value))})"
+        if c.op in (">=", "<", "<="):
+            params.append(c.value)
+            return f"{col} {c.op} ?"
+        return f"{col} IS NOT NULL" if c.op == "not_null" else f"{col} IS NULL"
+
+    def where(self, conditions: Sequence[Condition], params: list[Any]) -> str:
+        """`` WHERE ...`` for ``conditions`` ('' when none)."""
+        clauses = [self.condition(c, params) for c in conditions]
+        return " WHERE " + " AND ".join(clauses) if clauses else ""
+
+    def calls(self, conditions: Sequence[Condition], params: list[Any]) -> str:
+        """``FROM llm_calls WHERE`` the base and ``conditions``."""
+        return f"FROM {CALLS}{self.where([*self.base, *conditions], params)}"
+
+    # -- plans -------------------------------------------------------------------------------
+    def render(self, plan: Plan) -> Query:
+        """The query for ``plan``."""
+        if isinstance(plan, Aggregate):
+            return self.aggregate(plan)
+        if isinstance(plan, Rows):
+            return self.rows(plan)
+        return self.scored(plan)
+
+    def rows(self, plan: Rows) -> Query:
+        params: list[Any] = []
+        columns = ", ".join(map(quote, plan.columns)) if plan.columns is not None else "*"
+        if plan.table == CALLS:
+            source = self.calls(plan.where, params)
+        else:
+            source = f"FROM {quote(plan.table)}{self.where(plan.where, params)}"
+        order = f" ORDER BY {', '.join(map(quote, plan.order_by))}" if plan.order_by else ""
+        typed = [c for c in plan.columns or () if c in LLM_CALLS_COLUMNS]
+
+        def types(frame: pl.DataFrame) -> pl.DataFrame:
+            if plan.table != CALLS:
+                return frame
+            return frame.with_columns(pl.col(c).cast(LLM_CALLS_COLUMNS[c]) for c in typed)
+
+        return Query(f"SELECT {columns} {source}{order}", params, types)
+
+    def _scored_ctes(self, plan: Scored, params: list[Any]) -> str:
+        # s: the scores; c: the calls; r: the first call of each trace with a score that no
+        # call's span_id matches; scored: each score with its call's keys and start.
+        dims = list(plan.keys)
+        score_where = "value IS NOT NULL"
+        if plan.score_name is not None:
+            score_where += " AND name = ?"
+            params.append(plan.score_name)
+        call_cols = ", ".join(
+            map(quote, dict.fromkeys(["trace_id", "span_id", "kind", "start_time", *dims]))
+        )
+        picked = "".join(f"coalesce(c.{quote(d)}, r.{quote(d)}) AS {quote(d)}, " for d in dims)
+        return f"""
+            s AS (SELECT trace_id, span_id, name, value FROM scores WHERE {score_where}),
+            c AS (SELECT {call_cols} {self.calls(plan.where, params)}),
+            r AS (
+                SELECT * FROM c WHERE trace_id IN (
+                    SELECT trace_id FROM s ANTI JOIN c USING (span_id))
+                {self.first_per_trace()}
+            ),
+            scored AS (
+                SELECT {picked} s.name AS score_name, CAST(s.value AS DOUBLE) AS value,
+                       CASE WHEN c.span_id IS NOT NULL THEN c.start_time ELSE r.start_time END
+                           AS time
+                FROM s
+                LEFT JOIN c ON s.span_id = c.span_id
+                LEFT JOIN r ON c.span_id IS NULL AND s.trace_id = r.trace_id
+                WHERE c.span_id IS NOT NULL OR r.trace_id IS NOT NULL
+            )"""
+
+    def scored(self, plan: Scored) -> Query:
+        params: list[Any] = []
+        sql = f"WITH {self._scored_ctes(plan, params)} SELECT * FROM scored"
+
+        def types(frame: pl.DataFrame) -> pl.DataFrame:
+            return frame.with_columns(pl.col("time").dt.convert_time_zone("UTC")).with_columns(
+                pl.col(d).cast(column_type(d, pl.String())) for d in plan.keys
+            )
+
+        return Query(sql, params, types)
+
+    def key(self, key: Key, params: list[Any]) -> str:
+        if isinstance(key, TimeBucket):
+            return f"{self.bucket(key)} AS {quote(key.name)}"
+        if isinstance(key, ValueBin):
+            params.extend([key.lo, key.width, key.count - 1])
+            value = quote(key.column)
+            return f"greatest(least(floor(({value} - ?) / ?), ?), 0)::BIGINT AS {quote(key.name)}"
+        return quote(key)
+
+    def aggregate(self, plan: Aggregate) -> Query:
+        params: list[Any] = []
+        with_clause = ""
+        if plan.over is not None:
+            with_clause = f"WITH {self._scored_ctes(plan.over, params)} "
+        select = [self.key(k, params) for k in plan.keys]
+        quantiles: dict[str, list[Agg]] = {}
+        for a in plan.aggs:
+            if a.op == "quantile":
+                quantiles.setdefault(a.column or "", []).append(a)
+            else:
+                select.append(f"{self.agg(a)} AS {quote(a.output)}")
+        lists = []
+        for i, (column, qs) in enumerate(quantiles.items()):
+            select.append(f"{self.quantiles(column, [a.q or 0 for a in qs])} AS __q{i}")
+            lists.append((f"__q{i}", qs))
+        select.append(f"count(*) AS {ROWS}")
+        if plan.over is not None:
+            source = f"FROM scored{self.where(plan.where, params)}"
+        else:
+            source = self.calls(plan.where, params)
+        group = " GROUP BY ALL" if plan.keys else ""
+        sql = f"{with_clause}SELECT {', '.join(select)} {source}{group}"
+        if plan.top is not None:
+            column, n = quote(plan.top[0]), int(plan.top[1])
+            sql = (
+                f"SELECT * FROM ({sql}) WHERE {column} IS NOT NULL ORDER BY {column} DESC LIMIT {n}"
+            )
+        buckets = [k.name for k in plan.keys if isinstance(k, TimeBucket)]
+
+        def types(frame: pl.DataFrame) -> pl.DataFrame:
+            frame = frame.with_columns(
+                pl.from_epoch(b, "us").dt.replace_time_zone("UTC").alias(b) for b in buckets
+            )
+            frame = frame.with_columns(
+                pl.col(name).list.get(j).alias(a.output)
+                for name, qs in lists
+                for j, a in enumerate(qs)
+            )
+            return finish(frame, plan)
+
+        return Query(sql, params, types)
