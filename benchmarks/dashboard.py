@@ -25,7 +25,7 @@ import duckdb
 
 from llmobs_nb import demo
 from llmobs_nb.view import Dashboard
-from llmobs_nb.view.source import DataSource
+from llmobs_nb.view.data_source import DataSource
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
 FILTERS: list[dict[str, Any]] = [

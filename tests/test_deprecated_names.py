@@ -22,6 +22,8 @@ MOVED_MODULES = {
     "llmobs_nb.testing.secret_corpus": "llmobs_nb.demo.secret_corpus",
     "llmobs_nb.metrics.labels": "llmobs_nb.metrics.label_guard",
     "llmobs_nb.evals.rows": "llmobs_nb.evals.score_rows",
+    "llmobs_nb.view.source": "llmobs_nb.view.data_source",
+    "llmobs_nb.capture.usage": "llmobs_nb.capture.response_usage",
 }
 
 MOVED_NAMES = {

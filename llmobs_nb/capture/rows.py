@@ -28,7 +28,7 @@ from llmobs_nb.capture.redact import (
     redact_optional,
     redact_text,
 )
-from llmobs_nb.capture.usage import MAX_TOKENS, token_count
+from llmobs_nb.capture.response_usage import MAX_TOKENS, token_count
 from llmobs_nb.pricing import PriceBook
 from llmobs_nb.store.schema import MODEL_CALL_KINDS, SPANS, TIMESTAMP, is_model_call
 

@@ -24,7 +24,7 @@ from llmobs_nb.capture.errors import UNATTRIBUTED, CaptureErrors, capture_failed
 from llmobs_nb.capture.fields import field_view
 from llmobs_nb.capture.presets import add_valid
 from llmobs_nb.capture.redact import redact_text
-from llmobs_nb.capture.usage import TOKEN_FIELDS, Usage, parse_usage, usage_from_response
+from llmobs_nb.capture.response_usage import TOKEN_FIELDS, Usage, parse_usage, usage_from_response
 
 if TYPE_CHECKING:
     from llmobs_nb.capture.tracing import Capture

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from llmobs_nb.analytics.source import time_extent as analytics_time_extent
-from llmobs_nb.view.source import FilteredCalls
+from llmobs_nb.view.data_source import FilteredCalls
 
 # The buckets a chart may use, finest first; each is an `every=` that analytics understands.
 LADDER = ("1m", "5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d", "1w")

@@ -1,6 +1,6 @@
 """The notebook dashboard: filters that drive every panel, headline figures, charts, traces.
 
-Every panel reads the same :class:`~llmobs_nb.view.source.FilteredCalls`, so a filter change is
+Every panel reads the same :class:`~llmobs_nb.view.data_source.FilteredCalls`, so a filter change is
 pushed down into DuckDB as ``?`` parameters and only small aggregates come back to Python.
 """
 
@@ -16,10 +16,10 @@ import ipywidgets as widgets
 
 from llmobs_nb.view import offline, panels
 from llmobs_nb.view.cost_charts import HOURLY_BUDGET_USD
+from llmobs_nb.view.data_source import DIMENSIONS, DataSource, Filter
 from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.explorer import TraceExplorer, html_output
 from llmobs_nb.view.html import STYLE, cards_html, headline_figures
-from llmobs_nb.view.source import DIMENSIONS, DataSource, Filter
 
 # Only one auto-refresh timer per kernel: starting one (a re-run cell) stops the previous.
 _TIMER_LOCK = threading.Lock()

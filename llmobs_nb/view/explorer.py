@@ -9,9 +9,9 @@ import ipywidgets as widgets
 import polars as pl
 
 from llmobs_nb.view import offline
+from llmobs_nb.view.data_source import DataSource, FilteredCalls
 from llmobs_nb.view.html import STYLE, table_html
 from llmobs_nb.view.panels import trace_lists
-from llmobs_nb.view.source import DataSource, FilteredCalls
 from llmobs_nb.view.trace import Trace
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from llmobs_nb.view import offline, panels
+from llmobs_nb.view.data_source import DataSource, Filter
 from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.html import STYLE, cards_html, headline_figures, table_html
-from llmobs_nb.view.source import DataSource, Filter
 
 
 def report_html(source: Any, *, title: str | None = None, filters: Filter | None = None) -> str:

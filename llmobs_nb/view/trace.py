@@ -10,9 +10,9 @@ from typing import Any
 import polars as pl
 
 from llmobs_nb.view import offline
+from llmobs_nb.view.data_source import DataSource
 from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.html import STYLE, format_value, table_html
-from llmobs_nb.view.source import DataSource
 from llmobs_nb.view.trace_charts import span_layout, waterfall_chart
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")

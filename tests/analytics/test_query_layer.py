@@ -15,8 +15,8 @@ from llmobs_nb.analytics import Filter
 from llmobs_nb.analytics.plan import Agg, Aggregate, Condition, Rows, Scored
 from llmobs_nb.analytics.render_sql import SqlRenderer
 from llmobs_nb.analytics.source import open_source, time_extent
+from llmobs_nb.view.data_source import DataSource
 from llmobs_nb.view.score_stats import score_over_time, score_summary
-from llmobs_nb.view.source import DataSource
 from tests.analytics.synthetic import T0, calls_frame, scores_frame
 
 FILTERS = [

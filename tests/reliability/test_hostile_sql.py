@@ -374,7 +374,7 @@ SAFE = {
 
 
 def _view_source(path: Path) -> contextlib.AbstractContextManager[Any]:
-    from llmobs_nb.view.source import DataSource
+    from llmobs_nb.view.data_source import DataSource
 
     @contextlib.contextmanager
     def opened() -> Iterator[Any]:

@@ -10,7 +10,7 @@ import pytest
 import llmobs_nb
 from llmobs_nb import analytics
 from llmobs_nb.analytics import Filter
-from llmobs_nb.view.source import DataSource
+from llmobs_nb.view.data_source import DataSource
 
 from .conftest import START
 
@@ -63,9 +63,9 @@ def test_queries_that_start_with_with_keep_their_own_ctes(store_file: Path):
 
 def test_the_old_filters_name_still_works_with_a_deprecation_warning():
     import llmobs_nb.view
-    import llmobs_nb.view.source
+    import llmobs_nb.view.data_source
 
-    for module in (llmobs_nb.view.source, llmobs_nb.view):
+    for module in (llmobs_nb.view.data_source, llmobs_nb.view):
         with pytest.warns(DeprecationWarning, match="analytics.Filter"):
             old = module.Filters
         assert old is Filter

@@ -1,0 +1,175 @@
+"""What the view reads: an observer's store or a DuckDB file, narrowed by the user's filter.
+
+The filter is :class:`llmobs_nb.analytics.Filter`, the one the analytics functions and
+``evaluate`` take. :class:`FilteredCalls` hands it to analytics' engine, which renders it into
+the WHERE of every query it sends (values as ``?`` parameters): no query text is rewritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from llmobs_nb.analytics.engines import Engine, SqlEngine
+from llmobs_nb.analytics.filter import DIMENSIONS, Filter
+from llmobs_nb.analytics.source import classify, open_store, time_extent
+from llmobs_nb.store.readonly import run_read_only
+
+__all__ = ["DIMENSIONS", "DataSource", "Filter", "FilteredCalls"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Filters":
+        warnings.warn(
+            "llmobs_nb.view.data_source.Filters is now llmobs_nb.analytics.Filter (the same filter "
+            "for the dashboard, analytics and evals); the old name goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return Filter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class DataSource:
+    """An observer, a DuckDB file or an open connection, read through :meth:`query`,
+    optionally filtered.
+
+    Pass the result of :meth:`filtered` to any ``llmobs_nb.analytics`` function. For a file,
+    one read-only connection is opened per :meth:`session` (a dashboard redraw) and closed
+    after, so the view never keeps a writer in another process out of the file for long.
+
+    Example:
+        >>> source = DataSource("experiments.duckdb")                     # doctest: +SKIP
+        >>> analytics.cost_breakdown(source.filtered(Filter(models=("gpt-4o",))))  # doctest: +SKIP
+    """
+
+    def __init__(self, source: Any) -> None:
+        self.observer: Any = None
+        self.path: str | None = None
+        self.connection: duckdb.DuckDBPyConnection | None = None
+        # One connection per thread: the dashboard's background panels query while the
+        # foreground redraws, and a DuckDB connection must not be shared between them.
+        self._local = threading.local()
+        if isinstance(source, DataSource):
+            self.observer, self.path = source.observer, source.path
+            self.connection = source.connection
+            return
+        kind = classify(source)
+        if kind.kind == "file":
+            self.path = str(kind.value)
+        elif kind.kind == "connection":
+            self.connection = kind.value
+        elif kind.kind == "observer" and hasattr(source, "store"):
+            self.observer = source
+        else:
+            raise TypeError(
+                f"source must be an Observer or a DuckDB file path, not {type(source).__name__}"
+            )
+
+    @property
+    def _con(self) -> duckdb.DuckDBPyConnection | None:
+        return getattr(self._local, "con", None) or self.connection
+
+    @property
+    def label(self) -> str:
+        """Where the data lives, for titles: the file path or the observer's db path."""
+        return self.path or str(getattr(self.observer, "db_path", "store"))
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[DataSource]:
+        """Keep one read-only connection open for the queries inside the block (files only)."""
+        if self.path is None or self._con is not None:
+            yield self
+            return
+        with open_store(self.path) as con:
+            self._local.con = con
+            try:
+                yield self
+            finally:
+                self._local.con = None
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
+        """Run read-only ``sql`` with ``?`` parameters and return a polars DataFrame."""
+        params = list(params or [])
+        if self.observer is not None:
+            return self.observer.sql(sql, params or None)
+        if self._con is not None:
+            return run_read_only(self._con, sql, params)
+        with self.session():
+            return self.query(sql, params)
+
+    @contextlib.contextmanager
+    def open_engine(self) -> Iterator[Engine]:
+        """The analytics engine over all calls, for the length of a session."""
+        with self.session():
+            yield SqlEngine(self.query)
+
+    def filtered(self, filters: Filter) -> FilteredCalls:
+        """The calls that pass ``filters``, as something every analytics function accepts."""
+        return FilteredCalls(self, filters)
+
+
+@dataclass
+class FilteredCalls:
+    """The ``llm_calls`` of a :class:`DataSource` narrowed by a :class:`Filter`, pushed down.
+
+    Every analytics function accepts it (through :meth:`open_engine`) and runs in DuckDB over
+    the filtered calls only. :meth:`sql` runs a query of your own over them.
+
+    Example:
+        >>> calls = DataSource(obs).filtered(Filter(models=("o'brien",)))   # doctest: +SKIP
+        >>> calls.sql("select count(*) n from llm_calls")                    # doctest: +SKIP
+    """
+
+    source: DataSource
+    filters: Filter = field(default_factory=Filter)
+    _extent: tuple[Any, Any, int] | None = field(default=None, init=False, repr=False)
+
+    @contextlib.contextmanager
+    def open_engine(self) -> Iterator[Engine]:
+        """The analytics engine over the filtered calls, for the length of a session."""
+        with self.source.open_engine() as engine:
+            yield engine.narrowed(self.filters.conditions())
+
+    def extent(self) -> tuple[datetime | None, datetime | None, int]:
+        """First and last ``start_time`` and the number of filtered calls (asked once: every
+        chart of one redraw picks its time bucket from it)."""
+        if self._extent is None:
+            self._extent = time_extent(self)
+        return self._extent
+
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+        """Run ``query`` with ``llm_calls`` standing for the filtered calls.
+
+        The query is run whole, as a subquery under a ``llm_calls`` common table expression
+        holding the filtered calls; its text is not changed.
+        """
+        if isinstance(params, dict):
+            raise TypeError("filtered queries take positional ? parameters, not $name ones")
+        if self.filters.empty:
+            return self.source.query(query, list(params or []))
+        condition, filter_params = self.filters.where()
+        wrapped = (
+            f"WITH llm_calls AS (SELECT * FROM main.llm_calls WHERE {condition})\n"
+            f"SELECT * FROM (\n{query.rstrip().removesuffix(';')}\n)"
+        )
+        return self.source.query(wrapped, [*filter_params, *(params or [])])
+
+    def calls(self) -> pl.DataFrame:
+        """The filtered calls, oldest first (every column: only for small selections)."""
+        return self.sql("SELECT * FROM llm_calls ORDER BY start_time")
+
+    def scores(self) -> pl.DataFrame:
+        """The scores of the filtered calls' traces."""
+        return self.sql(
+            "SELECT * FROM scores WHERE trace_id IN (SELECT trace_id FROM llm_calls) "
+            "ORDER BY created_at"
+        )
