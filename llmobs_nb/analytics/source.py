@@ -8,7 +8,8 @@ written by ``export.parquet``), or anything with an ``open_engine()`` method (th
 filtered calls). :func:`classify` says which it is; :func:`open_source` turns it into an
 engine (``engines.py``) that runs plans (``plan.py``): polars for frames, DuckDB pushdown for
 stores, because pulling ten million rows into polars costs more than the whole question
-(docs/design.md). :func:`open_store` is the one way a store file is opened for reading.
+(docs/design.md §1, Analytics). :func:`open_store` is the one way a store file is opened for
+reading.
 
 Example:
     >>> with open_source(pl.DataFrame({"latency_s": [1.0]})) as engine:

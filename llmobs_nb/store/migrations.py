@@ -117,7 +117,8 @@ def m004_prices(db: duckdb.DuckDBPyConnection) -> None:
 
 @migration
 def m005_llm_calls_view(db: duckdb.DuckDBPyConnection) -> None:
-    # The view is the contract between store and analytics: exactly docs/design.md's columns.
+    # The view is the contract between store and analytics: exactly the columns of
+    # docs/design.md §3 (store/schema.LLM_CALLS), and its WHERE is store/schema.is_model_call.
     # Judge calls (kind 'evaluator' with a model) are LLM calls too, so their cost is counted.
     db.execute(
         """
