@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import logging
 import threading
-import warnings
 from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 from typing import Any
@@ -14,10 +11,11 @@ from typing import Any
 import polars as pl
 
 from llmobs_nb import registry
+from llmobs_nb._deprecated import moved_names
 from llmobs_nb.capture import forking
 from llmobs_nb.capture.batch_work import BatchWork
 from llmobs_nb.capture.before_read import write_before_read
-from llmobs_nb.capture.errors import CaptureErrors, capture_failed
+from llmobs_nb.capture.errors import CaptureErrors
 from llmobs_nb.capture.health import Health
 from llmobs_nb.capture.labels import check_label as _check_label
 from llmobs_nb.capture.runs import recording
@@ -28,8 +26,6 @@ from llmobs_nb.capture.write_queue import DEFAULT_MAX_ROWS
 from llmobs_nb.pricing import PriceBook
 from llmobs_nb.scoring import Scores, UnknownSpanError
 from llmobs_nb.store import Store
-
-log = logging.getLogger("llmobs_nb")
 
 
 class ObserverClosedError(RuntimeError):
@@ -70,7 +66,8 @@ class Observer:
             self.capture_errors,
             capture_content=capture_content,
             where=self.db_path,
-            successor=self._next_tracer,
+            # once closed, traced code records with the file's live observer's tracer
+            successor=lambda: getattr(registry.live_for(self.db_path, project), "tracer", None),
             online=self._online_evaluator,
         )
         self.metrics: Any = None
@@ -111,11 +108,6 @@ class Observer:
                 f"this one record into it)"
             )
         return capture
-
-    def _next_tracer(self) -> Tracer | None:
-        """The tracer of the file's live observer, for traced code of this one once closed."""
-        live = registry.live_for(self.db_path, self.project)  # one dict read: no lock needed
-        return None if live is None else live.tracer
 
     # The signatures and documentation are the Tracer's (one definition); help() shows them.
     @functools.wraps(Tracer.observe)
@@ -205,10 +197,7 @@ class Observer:
             0
         """
         if self.capture is not None and not self._closed:
-            try:
-                self.capture.flush()
-            except Exception as exc:  # the write path keeps its rows; nothing to raise
-                capture_failed("flush", exc)
+            self.capture.flush()
 
     def health(self) -> Health:
         """The write path at a glance: rows written, pending (memory, sidecar), dropped by
@@ -218,10 +207,7 @@ class Observer:
             >>> h = obs.health(); h.rows_written, h.pending, h.dropped   # doctest: +SKIP
             (1200, 0, {})
         """
-        if self.capture is None:
-            return Health(rows_written=0, pending_memory=0, pending_sidecar=0)
-        health = self.capture.processor.health()
-        return dataclasses.replace(health, capture_errors=self.capture_errors.snapshot())
+        return Health() if self.capture is None else self.capture.health(self.capture_errors)
 
     def close(self) -> None:
         """Flush, stop the flush thread, evaluators and metrics server, close the file.
@@ -250,6 +236,7 @@ class Observer:
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` ran."""
         return self._closed
 
     def _after_fork_in_child(self) -> None:
@@ -265,11 +252,10 @@ class Observer:
             self._batches.after_fork_in_child(None if self._closed else self.capture)
 
     def sql(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
-        """One read-only query over the store (tables spans, scores, runs, prices; view
-        llm_calls), values as parameters (``?`` or ``$name``). DuckDB enforces read-only: its
-        parser must classify the text as one read, it runs rolled back, and reaches no file
-        outside the store; anything else raises ``PermissionError``. Rows not written yet (a
-        full disk) are named by a :class:`~llmobs_nb.capture.health.PendingRowsWarning`.
+        """One read-only query over the store (spans, scores, runs, prices, llm_calls), values
+        as parameters (``?``, ``$name``). DuckDB's parser must classify it as one read; it runs
+        rolled back, reaching no file outside the store; else ``PermissionError``. Rows not
+        written yet are named by a :class:`~llmobs_nb.capture.health.PendingRowsWarning`.
 
         Example:
             >>> obs.sql("select model, count(*) n from llm_calls where run = ? group by 1",
@@ -356,11 +342,8 @@ def get_or_create(db: str | Path, project: str, **options: Any) -> tuple[Observe
     return registry.get_or_create(db, project, lambda: Observer(db, project, **options))
 
 
-def __getattr__(name: str) -> Any:  # the registry's functions lived here (for one release)
-    if name not in ("live_observers", "observer_for_path"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(f"use llmobs_nb.registry.{name}", DeprecationWarning, stacklevel=2)
-    return getattr(registry, name)
+_MOVED = ("live_observers", "observer_for_path")  # to llmobs_nb.registry (for one release)
+__getattr__ = moved_names(__name__, {name: f"llmobs_nb.registry:{name}" for name in _MOVED})
 
 
 __all__ = ["Observer", "ObserverClosedError", "SpanHandle", "UnknownSpanError"]

@@ -38,6 +38,14 @@ MOVED_NAMES = {
     ("llmobs_nb.evals.protocol", "CallRecord"): ("llmobs_nb.evals.protocol", "CapturedCall"),
     ("llmobs_nb.alerts", "evaluate"): ("llmobs_nb.export.backtest", "backtest_alert_rules"),
     ("llmobs_nb.alerts", "EPISODE_SCHEMA"): ("llmobs_nb.export.backtest", "EPISODE_SCHEMA"),
+    ("llmobs_nb.view", "Filters"): ("llmobs_nb.analytics", "Filter"),
+    ("llmobs_nb.view.data_source", "Filters"): ("llmobs_nb.analytics", "Filter"),
+    ("llmobs_nb.observer", "live_observers"): ("llmobs_nb.registry", "live_observers"),
+    ("llmobs_nb.observer", "observer_for_path"): ("llmobs_nb.registry", "observer_for_path"),
+    ("llmobs_nb.clients.patching", "suppress_instrumentation"): (
+        "llmobs_nb.capture.tracer",
+        "suppress_instrumentation",
+    ),
 }
 
 

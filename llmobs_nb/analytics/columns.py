@@ -48,5 +48,5 @@ def check_columns(available: Sequence[str], needed: Sequence[str], what: str) ->
             raise ValueError(
                 f"{what} needs column {column!r}, which the input does not have "
                 f"(it has {sorted(available)}); pass a frame with the llm_calls columns "
-                "(see docs/design.md)"
+                "(docs/design.md §3)"
             )

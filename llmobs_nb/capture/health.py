@@ -52,9 +52,9 @@ class Health:
         (True, 0)
     """
 
-    rows_written: int
-    pending_memory: int
-    pending_sidecar: int
+    rows_written: int = 0
+    pending_memory: int = 0
+    pending_sidecar: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     last_error: str | None = None
     last_error_at: datetime | None = None

@@ -14,6 +14,7 @@ caller.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections import deque
@@ -28,7 +29,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
 from llmobs_nb.capture.batcher import Batcher
 from llmobs_nb.capture.content_policy import without_content
-from llmobs_nb.capture.errors import capture_failed
+from llmobs_nb.capture.errors import CaptureErrors, capture_failed
 from llmobs_nb.capture.health import Health
 from llmobs_nb.capture.rows import SpanRecord, record_of, starts_model_call, to_columns
 from llmobs_nb.capture.write_queue import DEFAULT_MAX_ROWS, WriteQueue
@@ -350,8 +351,20 @@ class Capture:
             trace.set_tracer_provider(_GLOBAL)
 
     def flush(self) -> None:
-        # Through the provider, so every processor (ours, an OTLP exporter's) is flushed.
-        self.provider.force_flush()
+        """Write every finished span now, through the provider (so every processor, ours and
+        an OTLP exporter's, is flushed). Never raises: the write path keeps rows it cannot
+        write (``health()`` tells), anything else is a capture error, counted and logged."""
+        try:
+            self.provider.force_flush()
+        except Exception as exc:
+            capture_failed("flush", exc)
+
+    def health(self, errors: CaptureErrors | None = None) -> Health:
+        """The write path's :class:`Health`, with ``errors``' counts by stage."""
+        health = self.processor.health()
+        if errors is None:
+            return health
+        return dataclasses.replace(health, capture_errors=errors.snapshot())
 
     def shutdown(self) -> None:
         if _GLOBAL.target is self.provider:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import warnings
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context as otel_context
 
+from llmobs_nb._deprecated import moved_names
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.capture.decorators import finish
 from llmobs_nb.capture.scope import SpanScope, capture_error
@@ -31,18 +31,10 @@ _PATCHES = "__llmobs_nb_patches__"
 _attempts: ContextVar[list[int] | None] = ContextVar("llmobs_nb_attempts", default=None)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "suppress_instrumentation":  # moved to capture (evals and clients share it)
-        warnings.warn(
-            "llmobs_nb.clients.patching.suppress_instrumentation moved to "
-            "llmobs_nb.capture.tracer.suppress_instrumentation",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        from llmobs_nb.capture.tracer import suppress_instrumentation
-
-        return suppress_instrumentation
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Moved to capture (evals and clients share it); the old name works for one release.
+__getattr__ = moved_names(
+    __name__, {"suppress_instrumentation": "llmobs_nb.capture.tracer:suppress_instrumentation"}
+)
 
 
 REQUEST_PARAMS = {

@@ -59,7 +59,8 @@ class LLMJudge(Check):
     ``obs`` (an observer given here or bound by ``evaluate`` / ``OnlineEvaluator``, or its
     ``obs.tracer``), with the judged span's id in the attribute ``llmobs.eval.span_id``. The
     client call itself is made under :func:`~llmobs_nb.capture.tracer.suppress_instrumentation`,
-    so an instrumented client (ours or an OpenTelemetry instrumentor) does not record it twice.
+    so an instrumented client (ours, or an instrumentor that honours OpenTelemetry's
+    suppression key, as OpenInference's do) does not record it twice.
 
     Example:
         >>> judge = LLMJudge(openai.OpenAI(), model="gpt-4o-mini", obs=obs)  # doctest: +SKIP

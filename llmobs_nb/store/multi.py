@@ -6,10 +6,10 @@ returns ``Store.attach_many(paths)``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from llmobs_nb._deprecated import warn_moved
 from llmobs_nb.store.store import UNION_TABLES, Store
 
 __all__ = ["UNION_TABLES", "MultiStore"]
@@ -21,10 +21,5 @@ def MultiStore(paths: Sequence[str | Path]) -> Store:
     Example:
         >>> MultiStore(["a.duckdb", "b.duckdb"])   # doctest: +SKIP
     """
-    warnings.warn(
-        "llmobs_nb.store.multi.MultiStore is deprecated: use "
-        "llmobs_nb.store.Store.attach_many(paths)",
-        DeprecationWarning,
-        stacklevel=2,
-    )
+    warn_moved("llmobs_nb.store.multi.MultiStore", "llmobs_nb.store.Store.attach_many")
     return Store.attach_many(paths)

@@ -12,6 +12,7 @@ Example::
     Dashboard(obs)
 """
 
+from llmobs_nb._deprecated import moved_names
 from llmobs_nb.view import charts
 from llmobs_nb.view.chart_display import enable_altair_defaults
 from llmobs_nb.view.charts import *  # noqa: F403  (the chart functions, listed in charts.__all__)
@@ -21,15 +22,8 @@ from llmobs_nb.view.html import observer_html
 from llmobs_nb.view.report import write_report
 from llmobs_nb.view.trace import Trace
 
-
-def __getattr__(name: str) -> object:
-    # Filters: renamed analytics.Filter (one filter for dashboard, analytics and evals).
-    if name == "Filters":
-        from llmobs_nb.view import data_source as source
-
-        return source.Filters
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+# view.Filters became analytics.Filter (one filter for the dashboard, analytics and evals).
+__getattr__ = moved_names(__name__, {"Filters": "llmobs_nb.analytics:Filter"})
 
 __all__ = [
     "Dashboard",

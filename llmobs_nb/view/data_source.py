@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from llmobs_nb._deprecated import moved_names
 from llmobs_nb.analytics.engines import Engine, SqlEngine
 from llmobs_nb.analytics.filter import DIMENSIONS, Filter
 from llmobs_nb.analytics.source import classify, open_store, time_extent
@@ -26,16 +26,8 @@ from llmobs_nb.store.readonly import run_read_only
 __all__ = ["DIMENSIONS", "DataSource", "Filter", "FilteredCalls"]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "Filters":
-        warnings.warn(
-            "llmobs_nb.view.data_source.Filters is now llmobs_nb.analytics.Filter (the same filter "
-            "for the dashboard, analytics and evals); the old name goes in the next release",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return Filter
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# view.Filters became analytics.Filter (one filter for the dashboard, analytics and evals).
+__getattr__ = moved_names(__name__, {"Filters": "llmobs_nb.analytics:Filter"})
 
 
 class DataSource:

@@ -56,7 +56,8 @@ def test_a_tracer_can_be_instrumented_into_directly(obs, server):
 def test_the_old_import_path_warns_and_still_works():
     from llmobs_nb.clients import patching
 
-    with pytest.warns(DeprecationWarning, match="moved to llmobs_nb.capture.tracer"):
+    new = "use llmobs_nb.capture.tracer.suppress_instrumentation"
+    with pytest.warns(DeprecationWarning, match=new):
         old = patching.suppress_instrumentation
     assert old is suppress_instrumentation
     with pytest.raises(AttributeError):

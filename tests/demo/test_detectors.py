@@ -9,7 +9,9 @@ from llmobs_nb import analytics, demo
 
 def test_quality_drift_alerts_on_the_regressed_model_with_the_true_onset(sample):
     truth = sample.truth.quality_regression
-    drift = analytics.quality_drift(sample.calls, sample.scores, by=["model"], score_name="quality")
+    drift = analytics.quality_drift(
+        sample.calls, scores=sample.scores, by=["model"], score_name="quality"
+    )
     alerts = drift.filter("alert")
     assert alerts["model"].to_list() == [truth.model]
     onset = alerts["onset"][0]
@@ -27,7 +29,8 @@ def test_cost_anomalies_flag_the_spike_user_in_the_spike_hour(sample):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_quiet_traffic_raises_no_drift_and_no_cost_alert(seed, start):
     quiet = demo.generate(20_000, days=7, seed=seed, start=start, incidents=False)
-    assert not analytics.quality_drift(quiet.calls, quiet.scores, by=["model"])["alert"].any()
+    drift = analytics.quality_drift(quiet.calls, scores=quiet.scores, by=["model"])
+    assert not drift["alert"].any()
     assert analytics.cost_anomalies(quiet.calls).is_empty()
 
 
@@ -35,6 +38,6 @@ def test_quiet_traffic_raises_no_drift_and_no_cost_alert(seed, start):
 @pytest.mark.parametrize("seed", range(20))
 def test_quiet_traffic_raises_no_alert_in_twenty_seeds(seed, start):
     quiet = demo.generate(20_000, days=7, seed=seed, start=start, incidents=False)
-    drift = analytics.quality_drift(quiet.calls, quiet.scores, by=["model", "use_case"])
+    drift = analytics.quality_drift(quiet.calls, scores=quiet.scores, by=["model", "use_case"])
     assert not drift["alert"].any()
     assert analytics.cost_anomalies(quiet.calls).is_empty()

@@ -35,7 +35,7 @@ def test_files_are_partitioned_by_day(store_and_parquet):
         lambda c, s: analytics.cost_breakdown(c, by=["model", "use_case"]),
         lambda c, s: analytics.token_usage(c, by=["model"], every="1d"),
         lambda c, s: analytics.error_rates(c, by=["model"]),
-        lambda c, s: analytics.quality_drift(c, s, by=["model"]),
+        lambda c, s: analytics.quality_drift(c, scores=s, by=["model"]),
     ],
     ids=["latency", "cost", "tokens", "errors", "drift"],
 )
