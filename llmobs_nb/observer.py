@@ -233,6 +233,7 @@ class Observer:
         self._closed = True
         self.store.close()
         registry.forget(self)
+        forking.closed(self)
 
     @property
     def closed(self) -> bool:

@@ -101,6 +101,26 @@ def track(observer: Any) -> None:
         _close_on_sigterm()
 
 
+def closed(observer: Any) -> None:
+    """An observer closed (called by ``Observer.close``): when it was the last open one of a
+    multiprocessing child, SIGTERM gets its default action back.
+
+    The handler exists to write an open observer's rows before the process dies. With none
+    open it has nothing to do, and it can only hurt: CPython runs it in the main thread, so
+    a SIGTERM the kernel hands to another thread (numpy's, polars') while the main thread
+    sleeps in a C call (a pool worker waiting for its next task) would never end the worker,
+    and ``Pool.terminate`` would wait for it forever.
+
+    Example:
+        >>> closed(object())   # nothing tracked: nothing to do
+    """
+    if not in_child_process() or _live():
+        return
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main and signal.getsignal(signal.SIGTERM) is _on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def in_child_process() -> bool:
     """Whether this process is a multiprocessing child (any start method).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,25 @@ def test_a_four_process_pool_loses_no_call_and_open_many_counts_them_all(tmp_pat
     per_worker_out = sum(i % 7 for i in range(CALLS_PER_WORKER))
     assert totals == (40_000, 40_000, 4 * per_worker_out)
     assert combined.calls().height == 40_000
+
+
+def _sigterm_while_open_and_after_close(path: str) -> tuple[str, str]:
+    import signal
+
+    obs = llmobs_nb.init(db=path, project="pool")
+    while_open = getattr(signal.getsignal(signal.SIGTERM), "__name__", "default")
+    obs.close()
+    return while_open, str(signal.getsignal(signal.SIGTERM))
+
+
+def test_a_worker_whose_observers_are_closed_dies_of_sigterm_at_once(tmp_path: Path):
+    # Regression: the worker's SIGTERM handler (write an open observer's rows, then die)
+    # stayed after close; CPython runs it in the main thread, so a SIGTERM the kernel gave to
+    # a numpy or polars thread while the main thread waited for a task left Pool.terminate()
+    # waiting forever. With no open observer, the default action is back.
+    with mp.get_context("spawn").Pool(1) as pool:
+        found = pool.apply(_sigterm_while_open_and_after_close, (str(tmp_path / "w.duckdb"),))
+    assert found == ("_on_sigterm", str(signal.SIG_DFL))
 
 
 def test_open_many_names_a_missing_file(tmp_path: Path):
