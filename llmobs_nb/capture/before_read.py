@@ -5,8 +5,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from llmobs_nb.capture.errors import capture_failed
 from llmobs_nb.capture.health import PendingRowsWarning
-from llmobs_nb.capture.scope import capture_failed
 
 
 def write_before_read(processor: Any, store: Any) -> None:

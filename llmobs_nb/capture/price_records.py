@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from llmobs_nb.capture.scope import capture_failed
+from llmobs_nb.capture.errors import capture_failed
 from llmobs_nb.pricing import PriceBook
 
 

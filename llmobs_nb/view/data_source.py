@@ -63,7 +63,8 @@ class DataSource:
             self.observer = source
         else:
             raise TypeError(
-                f"source must be an Observer or a DuckDB file path, not {type(source).__name__}"
+                f"source must be an Observer, a DuckDB file path or an open DuckDB connection, "
+                f"not {type(source).__name__}"
             )
 
     @property
