@@ -1,4 +1,5 @@
-"""Statistics over LLM calls: percentiles, usage and cost, errors, drift, anomalies, run comparison.
+"""Statistics over LLM calls: a summary, percentiles, usage and cost, errors, drift, anomalies,
+run comparison.
 
 Every function takes the calls as a polars DataFrame or LazyFrame with the ``llm_calls`` columns,
 an observer, a DuckDB file path or Parquet files, and returns a polars DataFrame. On a store the
@@ -26,6 +27,7 @@ from llmobs_nb.analytics.percentiles import (
     quantile_column,
     ttft_percentiles,
 )
+from llmobs_nb.analytics.summary import summary
 from llmobs_nb.analytics.usage import cost_breakdown, token_usage, top_costs
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "percentiles",
     "quality_drift",
     "quantile_column",
+    "summary",
     "token_usage",
     "top_costs",
     "ttft_percentiles",

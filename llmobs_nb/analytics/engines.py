@@ -83,16 +83,17 @@ class FrameEngine:
         return FrameEngine(self.calls, self.scores_frame, (*self.base, *conditions))
 
     def run(self, plan: Plan) -> pl.DataFrame:
-        calls = render_polars.filtered(self.calls, self.base)
         scored = _scored_plan(plan)
         if scored is None:
+            calls = render_polars.filtered(self.calls, self.base)
             if isinstance(plan, Rows):
                 return render_polars.rows(calls, plan)
             assert isinstance(plan, Aggregate)
             return render_polars.aggregate(calls, plan)
         if self.scores_frame is None:
             raise _no_scores()
-        rows = render_polars.scored(calls, self.scores_frame, scored)
+        # The score → call match is made among all calls; the filter then keeps the calls.
+        rows = render_polars.scored(self.calls, self.scores_frame, scored, self.base)
         return rows if isinstance(plan, Scored) else render_polars.aggregate(rows.lazy(), plan)
 
 
@@ -108,11 +109,14 @@ class SqlEngine:
         run: SqlRunner,
         base: Sequence[Condition] = (),
         scores: pl.LazyFrame | None = None,
+        columns: Sequence[str] | None = None,
     ) -> None:
         self._run = run
         self.base = tuple(base)
         self.scores_frame = scores
         self.renderer = SqlRenderer(self.base)
+        if columns is not None:  # known to the caller (the dashboard asks once per session)
+            self.__dict__["columns"] = list(columns)
 
     has_scores = True
 
@@ -124,16 +128,20 @@ class SqlEngine:
         """This engine with ``conditions`` added to every plan's calls."""
         if not conditions:
             return self
-        return SqlEngine(self._run, (*self.base, *conditions), self.scores_frame)
+        known = self.__dict__.get("columns")
+        return SqlEngine(self._run, (*self.base, *conditions), self.scores_frame, known)
 
     def run(self, plan: Plan) -> pl.DataFrame:
         scored = _scored_plan(plan)
         if scored is not None and self.scores_frame is not None:
+            # Scores given as a frame: the frame engine matches them to every call (the match
+            # does not depend on the filter), then keeps the calls that pass it.
+            conditions = (*self.base, *scored.where)
             needed = ("trace_id", "span_id", "kind", "start_time", *scored.keys)
-            calls = self.run(Rows(tuple(dict.fromkeys(needed)), scored.where)).lazy()
-            # The calls are narrowed already; the frame engine joins the scores to them.
+            needed += tuple(c.column for c in conditions)
+            calls = SqlEngine(self._run).run(Rows(tuple(dict.fromkeys(needed)))).lazy()
             local = replace(scored, where=())
             plan = local if isinstance(plan, Scored) else replace(plan, over=local)
-            return FrameEngine(calls, self.scores_frame).run(plan)
+            return FrameEngine(calls, self.scores_frame, conditions).run(plan)
         query = self.renderer.render(plan)
         return query.finish(self._run(query.sql, query.params))

@@ -10,8 +10,12 @@ import polars as pl
 from llmobs_nb.analytics.columns import check_columns
 from llmobs_nb.analytics.convention import as_columns, keyword_only
 from llmobs_nb.analytics.filter import WhereLike
-from llmobs_nb.analytics.plan import Agg, Aggregate, every_to_us, grouping
+from llmobs_nb.analytics.plan import Agg, Aggregate, Condition, every_to_us, grouping
+from llmobs_nb.analytics.render_polars import condition_expr
 from llmobs_nb.analytics.source import CallsLike, open_source
+
+#: What makes a call an error, for every engine: its ``status`` is ``"error"``.
+IS_ERROR = Condition("status", "==", "error")
 
 
 @keyword_only("by", "every", "by_error_type")
@@ -45,7 +49,7 @@ def error_rates(
     keys = [*by, *(["bucket"] if every_us else [])]
     # With no dimension at all, one constant key keeps the group-and-join steps uniform.
     group = keys or ["__all"]
-    is_error = pl.col("status") == "error"
+    is_error = condition_expr(IS_ERROR)
     counts = counts.with_columns(
         pl.lit(0).alias("__all"),
         pl.when(is_error).then(pl.col("error_type").fill_null("unknown")).alias("error_type"),

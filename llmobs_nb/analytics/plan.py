@@ -54,12 +54,13 @@ class Agg:
     """One aggregate column: ``op`` of ``column`` (``q`` for quantiles), named ``output``.
 
     With ``where_null``, only rows where that column is NULL are aggregated (e.g. the tokens of
-    unpriced calls), so one scan answers both the whole and the part. ``sum`` of no values is
-    NULL, not 0 (SQL's rule, kept by both engines).
+    unpriced calls); with ``where``, only rows that pass that condition (e.g. the errors among
+    all calls): one scan answers both the whole and the part. ``sum`` of no values is NULL, not
+    0 (SQL's rule, kept by both engines).
 
     Example:
         >>> Agg("p95", "quantile", "latency_s", q=0.95)
-        Agg(output='p95', op='quantile', column='latency_s', q=0.95, where_null=None)
+        Agg(output='p95', op='quantile', column='latency_s', q=0.95, where_null=None, where=None)
     """
 
     output: str
@@ -67,6 +68,7 @@ class Agg:
     column: str | None = None
     q: float | None = None
     where_null: str | None = None
+    where: Condition | None = None
 
 
 @dataclass(frozen=True)
@@ -108,10 +110,12 @@ class Scored:
     """Scores attached to their call, one row per non-NULL score: the call's ``keys``, then
     ``score_name``, ``value`` and ``time`` (the call's ``start_time``).
 
-    The score → call rule, stated once: a score belongs to the LLM call whose ``span_id`` it
-    names; a score with no ``span_id``, or one naming a span that is not an LLM call (among the
-    calls that pass ``where``), belongs to its trace's first call — kind ``llm`` first, then the
-    earliest start. A score whose trace has no such call is left out.
+    The score → call rule, stated once. A score belongs to one call, whatever the filter: the
+    LLM call whose ``span_id`` it names, else (no ``span_id``, or a span that is not an LLM
+    call: an agent or pipeline span) its trace's first call — kind ``llm`` first, then the
+    earliest start. ``where`` (and an engine's filter) then keeps the scores whose call passes:
+    a score on a call the filter leaves out counts for nothing, never for another call of its
+    trace. A score whose trace has no call is left out.
 
     Example:
         >>> Scored(keys=("model",), score_name="quality")

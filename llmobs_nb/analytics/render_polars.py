@@ -89,10 +89,15 @@ def key_expr(key: Key) -> pl.Expr:
 def agg_expr(a: Agg) -> pl.Expr:
     """One aggregate column."""
     col = pl.col(a.column) if a.column else pl.lit(1)
+    kept = []  # the rows this aggregate reads (all when empty)
     if a.where_null:
-        col = col.filter(pl.col(a.where_null).is_null())
+        kept.append(pl.col(a.where_null).is_null())
+    if a.where is not None:
+        kept.append(condition_expr(a.where).fill_null(False))
+    if kept:
+        col = col.filter(reduce(lambda x, y: x & y, kept))
     if a.op == "count_all":
-        expr = pl.len()
+        expr = reduce(lambda x, y: x & y, kept).sum() if kept else pl.len()
     elif a.op == "count":
         expr = col.count()
     elif a.op == "sum":
@@ -131,10 +136,20 @@ def rows(frame: pl.LazyFrame, plan: Rows) -> pl.DataFrame:
     return (lf.sort(plan.order_by) if plan.order_by else lf).collect()
 
 
-def scored(calls: pl.LazyFrame, scores: pl.LazyFrame, plan: Scored) -> pl.DataFrame:
-    """The score → call rule of :class:`~llmobs_nb.analytics.plan.Scored`, in polars."""
+def scored(
+    calls: pl.LazyFrame,
+    scores: pl.LazyFrame,
+    plan: Scored,
+    base: Sequence[Condition] = (),
+) -> pl.DataFrame:
+    """The score → call rule of :class:`~llmobs_nb.analytics.plan.Scored`, in polars.
+
+    ``calls`` are all the calls: a score is matched to its call among them, then kept when
+    that call passes ``base`` and ``plan.where``.
+    """
     check_columns(scores.collect_schema().names(), SCORE_COLUMNS, "scores")
     keys = list(plan.keys)
+    conditions = (*base, *plan.where)
     # Casts: a hand-built frame may type an all-NULL span_id column as Null.
     scores = scores.select(
         pl.col("trace_id").cast(pl.String),
@@ -145,26 +160,26 @@ def scored(calls: pl.LazyFrame, scores: pl.LazyFrame, plan: Scored) -> pl.DataFr
     if plan.score_name is not None:
         scores = scores.filter(pl.col("score_name") == plan.score_name)
     scores = scores.with_row_index("__score")
-    needed = list(dict.fromkeys(["trace_id", "span_id", "kind", "start_time", *keys]))
-    calls = filtered(calls, plan.where).select(needed)
-    by_span = (
+    wanted = ["trace_id", "span_id", "kind", "start_time", *keys, *(c.column for c in conditions)]
+    calls = calls.select(list(dict.fromkeys(wanted)))
+    matched = (
         scores.filter(pl.col("span_id").is_not_null())
         .join(calls.drop("trace_id"), on="span_id", how="inner")
         .collect()
     )
-    rest = scores.join(by_span.lazy().select("__score"), on="__score", how="anti").collect()
-    parts = [by_span.drop("span_id", "trace_id")]
-    if rest.height:
-        # The trace's first generation call: kind 'llm' first, then the earliest start.
-        representative = (
-            calls.join(rest.lazy().select("trace_id").unique(), on="trace_id", how="semi")
+    orphans = scores.join(matched.lazy().select("__score"), on="__score", how="anti").collect()
+    parts = [matched.drop("span_id", "trace_id")]
+    if orphans.height:
+        # The trace's first call among all calls: kind 'llm' first, then the earliest start.
+        first = (
+            calls.join(orphans.lazy().select("trace_id").unique(), on="trace_id", how="semi")
             .sort([pl.col("kind") != "llm", "start_time"])
             .unique("trace_id", keep="first", maintain_order=False)
             .drop("span_id")
         )
-        by_trace = rest.lazy().drop("span_id").join(representative, on="trace_id")
+        by_trace = orphans.lazy().drop("span_id").join(first, on="trace_id")
         parts.append(by_trace.drop("trace_id").collect())
-    both = pl.concat(parts, how="diagonal_relaxed").lazy()
+    both = filtered(pl.concat(parts, how="diagonal_relaxed").lazy(), conditions)
     return both.select(
         *[pl.col(k) for k in keys],
         "score_name",

@@ -5,7 +5,8 @@ columns by the engine) and are quoted; numbers that shape the query (bucket leng
 are ints. :class:`SqlRenderer` is DuckDB's dialect; another SQL engine (ClickHouse, issue #17)
 subclasses it and overrides the dialect methods (:meth:`~SqlRenderer.bucket`,
 :meth:`~SqlRenderer.quantiles`, :meth:`~SqlRenderer.agg`, :meth:`~SqlRenderer.first_per_trace`;
-``GROUP BY ALL``, ``ANTI JOIN`` and ``::BIGINT`` are DuckDB spellings too).
+``GROUP BY ALL``, ``AS MATERIALIZED``, ``QUALIFY`` and ``::BIGINT`` are DuckDB spellings
+too).
 
 Example:
     >>> query = SqlRenderer().render(Rows(("model",), (Condition("model", "==", "o'brien"),)))
@@ -79,9 +80,12 @@ class SqlRenderer:
         """All quantiles of one column in one call: DuckDB then sorts the group once."""
         return f"quantile_cont({quote(column)}, [{', '.join(repr(float(q)) for q in qs)}])"
 
-    def agg(self, a: Agg) -> str:
+    def agg(self, a: Agg, params: list[Any]) -> str:
         """One aggregate but a quantile (those are asked per column: :meth:`quantiles`)."""
-        only = f" FILTER (WHERE {quote(a.where_null)} IS NULL)" if a.where_null else ""
+        clauses = [f"{quote(a.where_null)} IS NULL"] if a.where_null else []
+        if a.where is not None:
+            clauses.append(self.condition(a.where, params))
+        only = f" FILTER (WHERE {' AND '.join(clauses)})" if clauses else ""
         if a.op == "count_all":
             return f"count(*){only}"
         op = "avg" if a.op == "mean" else a.op
@@ -147,33 +151,43 @@ class SqlRenderer:
         return Query(f"SELECT {columns} {source}{order}", params, types)
 
     def _scored_ctes(self, plan: Scored, params: list[Any]) -> str:
-        # s: the scores; c: the calls; r: the first call of each trace with a score that no
-        # call's span_id matches; scored: each score with its call's keys and start.
+        # s: the scores. j: each score with the call its span_id names, among all calls (the
+        # match does not depend on the filter), kept when that call passes the filter; a score
+        # naming no call keeps its trace_id as `orphan`. r: the first call of each orphan's
+        # trace, among all calls, kept when it passes the filter. j is materialized: it is read
+        # twice, and computing it twice would join the scores to the calls twice.
         dims = list(plan.keys)
         score_where = "value IS NOT NULL"
         if plan.score_name is not None:
             score_where += " AND name = ?"
             params.append(plan.score_name)
-        call_cols = ", ".join(
-            map(quote, dict.fromkeys(["trace_id", "span_id", "kind", "start_time", *dims]))
-        )
-        picked = "".join(f"coalesce(c.{quote(d)}, r.{quote(d)}) AS {quote(d)}, " for d in dims)
+        conditions = [*self.base, *plan.where]
+        passes = " AND ".join(self.condition(c, params, "c.") for c in conditions) or "TRUE"
+        j_dims = "".join(f"c.{quote(d)} AS {quote(d)}, " for d in dims)
+        r_dims = "".join(f"{quote(d)}, " for d in dims)
+        r_passes = self.where(conditions, params)
         return f"""
             s AS (SELECT trace_id, span_id, name, value FROM scores WHERE {score_where}),
-            c AS (SELECT {call_cols} {self.calls(plan.where, params)}),
+            j AS MATERIALIZED (
+                SELECT {j_dims}CASE WHEN c.span_id IS NULL THEN s.trace_id END AS orphan,
+                       s.name AS score_name, CAST(s.value AS DOUBLE) AS value,
+                       c.start_time AS time
+                FROM s LEFT JOIN {CALLS} c ON s.span_id = c.span_id
+                WHERE c.span_id IS NULL OR ({passes})
+            ),
             r AS (
-                SELECT * FROM c WHERE trace_id IN (
-                    SELECT trace_id FROM s ANTI JOIN c USING (span_id))
-                {self.first_per_trace()}
+                SELECT * FROM (
+                    SELECT * FROM {CALLS}
+                    WHERE trace_id IN (SELECT orphan FROM j WHERE orphan IS NOT NULL)
+                    {self.first_per_trace()}
+                ){r_passes}
             ),
             scored AS (
-                SELECT {picked} s.name AS score_name, CAST(s.value AS DOUBLE) AS value,
-                       CASE WHEN c.span_id IS NOT NULL THEN c.start_time ELSE r.start_time END
-                           AS time
-                FROM s
-                LEFT JOIN c ON s.span_id = c.span_id
-                LEFT JOIN r ON c.span_id IS NULL AND s.trace_id = r.trace_id
-                WHERE c.span_id IS NOT NULL OR r.trace_id IS NOT NULL
+                SELECT {r_dims}score_name, value, time FROM j WHERE orphan IS NULL
+                UNION ALL
+                SELECT {"".join(f"r.{quote(d)}, " for d in dims)}j.score_name, j.value,
+                       r.start_time AS time
+                FROM j JOIN r ON j.orphan = r.trace_id
             )"""
 
     def scored(self, plan: Scored) -> Query:
@@ -207,7 +221,7 @@ class SqlRenderer:
             if a.op == "quantile":
                 quantiles.setdefault(a.column or "", []).append(a)
             else:
-                select.append(f"{self.agg(a)} AS {quote(a.output)}")
+                select.append(f"{self.agg(a, params)} AS {quote(a.output)}")
         lists = []
         for i, (column, qs) in enumerate(quantiles.items()):
             select.append(f"{self.quantiles(column, [a.q or 0 for a in qs])} AS __q{i}")

@@ -103,7 +103,16 @@ class DataSource:
     def open_engine(self) -> Iterator[Engine]:
         """The analytics engine over all calls, for the length of a session."""
         with self.session():
-            yield SqlEngine(self.query)
+            yield SqlEngine(self.query, columns=self._columns())
+
+    def _columns(self) -> list[str]:
+        # Asked once per connection (a file's: once per session), not once per question.
+        key = self._con if self._con is not None else self.observer
+        cached = getattr(self._local, "columns", None)
+        if cached is None or cached[0] is not key:
+            cached = (key, self.query("SELECT * FROM llm_calls LIMIT 0").columns)
+            self._local.columns = cached
+        return cached[1]
 
     def filtered(self, filters: Filter) -> FilteredCalls:
         """The calls that pass ``filters``, as something every analytics function accepts."""

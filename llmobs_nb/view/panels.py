@@ -40,19 +40,13 @@ def headline(calls: Any, score_name: str = "quality", mean_score: Any = _ASK) ->
         >>> headline(DataSource(obs).filtered(Filter()))   # doctest: +SKIP
         {'calls': 1000, 'cost_usd': 12.3, 'p95_latency_s': 4.1, 'error_rate': 0.015, ...}
     """
-    cost = analytics.cost_breakdown(calls, by=[])
-    p95 = analytics.latency_percentiles(calls, quantiles=(0.95,))
-    errors = analytics.error_rates(calls, by_error_type=False)
+    figures = analytics.summary(calls, quantiles=(0.95,)).row(0, named=True)
     mean = score_summary(calls, score_name=score_name)[2] if mean_score is _ASK else mean_score
-
-    def first(frame: pl.DataFrame, column: str) -> Any:
-        return frame[column][0] if frame.height else None
-
     return {
-        "calls": first(cost, "calls") or 0,
-        "cost_usd": first(cost, "cost_usd"),
-        "p95_latency_s": first(p95, "p95"),
-        "error_rate": first(errors, "error_rate"),
+        "calls": figures["calls"],
+        "cost_usd": figures["cost_usd"],
+        "p95_latency_s": figures["latency_p95"],
+        "error_rate": figures["error_rate"],
         "mean_quality": mean,
         "alerts": None,
     }

@@ -70,7 +70,9 @@ def test_values_never_enter_the_sql_text() -> None:
     )
     query = SqlRenderer(Filter(runs=(hostile,)).conditions()).render(plan)
     assert hostile not in query.sql and "o'brien" not in query.sql
-    assert query.params.count(hostile) == 3 and "o'brien" in query.params
+    # score name once, the run filter twice (matched calls, orphans' first calls), user once
+    assert query.params.count(hostile) == 4 and "o'brien" in query.params
+    assert query.sql.count("?") == len(query.params)
 
 
 def test_rows_and_empty_in_lists_render_alike() -> None:
@@ -100,6 +102,64 @@ def test_a_score_on_a_span_that_is_not_a_call_counts_for_the_traces_first_call(s
         assert got[1] == expected[1] and got[2] == pytest.approx(expected[2]), name
         got_time = score_over_time(source, given, score_name="quality", every="1d")
         assert_frame_equal(got_time, over_time, rel_tol=1e-9), name
+
+
+def _two_call_traces(n: int = 600) -> tuple[pl.DataFrame, pl.DataFrame]:
+    # Traces of two calls (often of two models); per trace a score on each call, one on the
+    # trace (no span_id) and one on a span that is not a call (the agent's own span).
+    calls = calls_frame(n=n, seed=9)
+    calls = calls.with_columns(
+        (pl.lit("t") + (pl.int_range(pl.len()) // 2).cast(pl.String)).alias("trace_id")
+    )
+    on_calls = scores_frame(calls, by_trace_share=0.0)
+    traces = calls.group_by("trace_id").agg(pl.col("end_time").max())
+    by_trace = traces.select(
+        "trace_id",
+        pl.lit(None, pl.String).alias("span_id"),
+        pl.lit("quality").alias("name"),
+        (pl.int_range(pl.len()) % 7 / 10).alias("value"),
+        pl.lit("judge").alias("source"),
+        pl.lit(None, pl.String).alias("comment"),
+        pl.col("end_time").alias("created_at"),
+    )
+    on_agent = by_trace.with_columns(
+        (pl.lit("agent-") + pl.col("trace_id")).alias("span_id"), pl.col("value") + 0.05
+    )
+    return calls, pl.concat([on_calls, by_trace, on_agent], how="vertical_relaxed")
+
+
+def _expected_scored(calls: pl.DataFrame, scores: pl.DataFrame, keep: Filter) -> list[float]:
+    # The rule in plain Python: the call a score names, else its trace's first call (kind
+    # 'llm' first, then the earliest start), chosen among all calls; kept if that call passes.
+    rows = {r["span_id"]: r for r in calls.iter_rows(named=True)}
+    first: dict[str, dict] = {}
+    for r in sorted(rows.values(), key=lambda r: (r["kind"] != "llm", r["start_time"])):
+        first.setdefault(r["trace_id"], r)
+    passing = set(calls.filter(keep.expr())["span_id"])
+    values = []
+    for s in scores.iter_rows(named=True):
+        call = rows.get(s["span_id"]) or first.get(s["trace_id"])
+        if call is not None and call["span_id"] in passing:
+            values.append(s["value"])
+    return sorted(values)
+
+
+@pytest.mark.parametrize(
+    "keep",
+    [Filter(), Filter(models=("gpt-4o",)), Filter(models=("local-llama", "claude-sonnet"))],
+    ids=lambda f: repr(f)[7:40],
+)
+def test_a_score_belongs_to_one_call_whatever_the_filter(sources, keep: Filter) -> None:
+    calls, scores = _two_call_traces()
+    expected = _expected_scored(calls, scores, keep)
+    assert len(expected) > 0 and (keep.empty or len(expected) < scores.height)
+    for name, (source, given) in sources(calls, scores).items():
+        with open_source(source, given) as engine:
+            got = engine.narrowed(keep.conditions()).run(Scored(("model",), "quality"))
+        assert sorted(got["value"].to_list()) == pytest.approx(expected), name
+    board = DataSource(sources(calls, scores)["duckdb_file"][0]).filtered(keep)
+    histogram, n, _ = score_summary(board, score_name="quality", bins=10)
+    assert n == len(expected) == histogram["n"].sum()
 
 
 def test_time_extent_is_one_question_for_every_input(sources) -> None:
