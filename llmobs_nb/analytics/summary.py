@@ -32,12 +32,13 @@ def summary(
     error when its ``status`` is ``"error"``); ``priced_calls`` and ``cost_usd`` (as
     :func:`cost_breakdown`: NULL when no call is priced); ``latency_n`` and one
     ``latency_p<q>`` per quantile (as :func:`latency_percentiles`: NULL with fewer calls than
-    the quantile needs). No calls: one row with ``calls`` 0 and NULL figures.
+    the quantile needs); ``first_call`` and ``last_call`` (the earliest and latest
+    ``start_time``). No calls: one row with ``calls`` 0 and NULL figures.
     ``where`` (a :class:`~llmobs_nb.analytics.Filter` or a dict) narrows the calls first.
 
     Example:
         >>> summary(calls, quantiles=(0.95,))  # doctest: +SKIP
-        shape: (1, 7)  calls, errors, error_rate, priced_calls, cost_usd, latency_n, latency_p95
+        shape: (1, 9)  calls, errors, …, latency_n, latency_p95, first_call, last_call
     """
     names = {q: f"latency_{quantile_column(q)}" for q in quantiles}
     aggs = (
@@ -47,9 +48,11 @@ def summary(
         Agg("cost_usd", "sum", "cost_usd"),
         Agg("latency_n", "count", "latency_s"),
         *(Agg(names[q], "quantile", "latency_s", q) for q in quantiles),
+        Agg("first_call", "min", "start_time"),
+        Agg("last_call", "max", "start_time"),
     )
     with open_source(calls, where=where) as engine:
-        check_columns(engine.columns, ["status", "cost_usd", "latency_s"], "summary")
+        check_columns(engine.columns, ["status", "cost_usd", "latency_s", "start_time"], "summary")
         out = engine.run(Aggregate((), aggs))
     if out.height == 0:  # no calls: counts are 0, figures NULL
         counts = ("calls", "errors", "priced_calls", "latency_n")
@@ -61,6 +64,5 @@ def summary(
     rate = (pl.col("errors") / pl.col("calls")).alias("error_rate")
     out = out.with_columns(*guards)
     out = out.with_columns(pl.when(pl.col("calls") > 0).then(rate).alias("error_rate"))
-    return out.select(
-        "calls", "errors", "error_rate", "priced_calls", "cost_usd", "latency_n", *names.values()
-    )
+    figures = ["calls", "errors", "error_rate", "priced_calls", "cost_usd", "latency_n"]
+    return out.select(*figures, *names.values(), "first_call", "last_call")

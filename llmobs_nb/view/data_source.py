@@ -20,10 +20,14 @@ import polars as pl
 from llmobs_nb._deprecated import moved_names
 from llmobs_nb.analytics.engines import Engine, SqlEngine
 from llmobs_nb.analytics.filter import DIMENSIONS, Filter
-from llmobs_nb.analytics.source import classify, open_store, time_extent
+from llmobs_nb.analytics.source import classify, open_store
+from llmobs_nb.analytics.summary import summary
 from llmobs_nb.store.readonly import run_read_only
 
 __all__ = ["DIMENSIONS", "DataSource", "Filter", "FilteredCalls"]
+
+#: The latency quantiles of the dashboard's headline.
+HEADLINE_QUANTILES = (0.95,)
 
 
 # view.Filters became analytics.Filter (one filter for the dashboard, analytics and evals).
@@ -133,7 +137,7 @@ class FilteredCalls:
 
     source: DataSource
     filters: Filter = field(default_factory=Filter)
-    _extent: tuple[Any, Any, int] | None = field(default=None, init=False, repr=False)
+    _summary: pl.DataFrame | None = field(default=None, init=False, repr=False)
 
     @contextlib.contextmanager
     def open_engine(self) -> Iterator[Engine]:
@@ -141,12 +145,18 @@ class FilteredCalls:
         with self.source.open_engine() as engine:
             yield engine.narrowed(self.filters.conditions())
 
+    def summary(self) -> pl.DataFrame:
+        """:func:`llmobs_nb.analytics.summary` of the filtered calls (with P95 latency), asked
+        once: the headline and every chart's time bucket (:meth:`extent`) come from it."""
+        if self._summary is None:
+            self._summary = summary(self, quantiles=HEADLINE_QUANTILES)
+        return self._summary
+
     def extent(self) -> tuple[datetime | None, datetime | None, int]:
-        """First and last ``start_time`` and the number of filtered calls (asked once: every
-        chart of one redraw picks its time bucket from it)."""
-        if self._extent is None:
-            self._extent = time_extent(self)
-        return self._extent
+        """First and last ``start_time`` and the number of filtered calls (from
+        :meth:`summary`: one question a redraw)."""
+        row = self.summary().row(0, named=True)
+        return row["first_call"], row["last_call"], row["calls"]
 
     def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
         """Run ``query`` with ``llm_calls`` standing for the filtered calls.

@@ -19,6 +19,7 @@ from llmobs_nb.view.cost_charts import (
     token_rate_chart,
     top_users_chart,
 )
+from llmobs_nb.view.data_source import HEADLINE_QUANTILES, FilteredCalls
 from llmobs_nb.view.error_charts import error_chart
 from llmobs_nb.view.latency_charts import latency_chart, ttft_chart
 from llmobs_nb.view.quality_charts import quality_chart, quality_distribution_chart
@@ -40,7 +41,10 @@ def headline(calls: Any, score_name: str = "quality", mean_score: Any = _ASK) ->
         >>> headline(DataSource(obs).filtered(Filter()))   # doctest: +SKIP
         {'calls': 1000, 'cost_usd': 12.3, 'p95_latency_s': 4.1, 'error_rate': 0.015, ...}
     """
-    figures = analytics.summary(calls, quantiles=(0.95,)).row(0, named=True)
+    found = calls.summary() if isinstance(calls, FilteredCalls) else None
+    if found is None:
+        found = analytics.summary(calls, quantiles=HEADLINE_QUANTILES)
+    figures = found.row(0, named=True)
     mean = score_summary(calls, score_name=score_name)[2] if mean_score is _ASK else mean_score
     return {
         "calls": figures["calls"],
