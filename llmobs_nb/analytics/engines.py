@@ -145,3 +145,51 @@ class SqlEngine:
             return FrameEngine(calls, self.scores_frame, conditions).run(plan)
         query = self.renderer.render(plan)
         return query.finish(self._run(query.sql, query.params))
+
+
+class ScoredOnce:
+    """Wraps an engine so the rows of a score → call question (:class:`Scored`) are fetched
+    from it once: they are kept in ``memo``, and a later aggregate ``over`` the same scored
+    rows is answered from them in polars, with the frame engine's rendering. An aggregate
+    asked before any rows were fetched still runs in the wrapped engine (a store answers it
+    without moving the rows).
+
+    One ``memo`` lives as long as one selection of calls (a dashboard redraw): quality drift
+    (which needs the rows) and the quality chart (their means over time) then share one join
+    of the scores to the calls.
+
+    Example:
+        >>> memo: dict = {}
+        >>> engine = ScoredOnce(FrameEngine(pl.LazyFrame({"model": ["a"]})), memo)
+        >>> engine.columns
+        ['model']
+    """
+
+    def __init__(self, engine: Engine, memo: dict[Scored, pl.DataFrame]) -> None:
+        self.engine = engine
+        self.memo = memo
+
+    @property
+    def columns(self) -> list[str]:
+        return self.engine.columns
+
+    @property
+    def has_scores(self) -> bool:
+        return self.engine.has_scores
+
+    def narrowed(self, conditions: Sequence[Condition]) -> Engine:
+        """The wrapped engine narrowed (its scored rows differ: nothing is shared)."""
+        return self.engine.narrowed(conditions) if conditions else self
+
+    def run(self, plan: Plan) -> pl.DataFrame:
+        scored = _scored_plan(plan)
+        if scored is None:
+            return self.engine.run(plan)
+        rows = self.memo.get(scored)  # a dict read or write is atomic: threads may share memo
+        if isinstance(plan, Scored):
+            if rows is None:
+                rows = self.memo.setdefault(scored, self.engine.run(scored))
+            return rows
+        if rows is None:
+            return self.engine.run(plan)
+        return render_polars.aggregate(rows.lazy(), plan)

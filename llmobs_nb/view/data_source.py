@@ -18,8 +18,9 @@ import duckdb
 import polars as pl
 
 from llmobs_nb._deprecated import moved_names
-from llmobs_nb.analytics.engines import Engine, SqlEngine
+from llmobs_nb.analytics.engines import Engine, ScoredOnce, SqlEngine
 from llmobs_nb.analytics.filter import DIMENSIONS, Filter
+from llmobs_nb.analytics.plan import Scored
 from llmobs_nb.analytics.source import classify, open_store
 from llmobs_nb.analytics.summary import summary
 from llmobs_nb.store.readonly import run_read_only
@@ -138,12 +139,14 @@ class FilteredCalls:
     source: DataSource
     filters: Filter = field(default_factory=Filter)
     _summary: pl.DataFrame | None = field(default=None, init=False, repr=False)
+    _scored: dict[Scored, pl.DataFrame] = field(default_factory=dict, init=False, repr=False)
 
     @contextlib.contextmanager
     def open_engine(self) -> Iterator[Engine]:
-        """The analytics engine over the filtered calls, for the length of a session."""
+        """The analytics engine over the filtered calls, for the length of a session. The
+        scored rows are fetched once per selection (:class:`ScoredOnce`)."""
         with self.source.open_engine() as engine:
-            yield engine.narrowed(self.filters.conditions())
+            yield ScoredOnce(engine.narrowed(self.filters.conditions()), self._scored)
 
     def summary(self) -> pl.DataFrame:
         """:func:`llmobs_nb.analytics.summary` of the filtered calls (with P95 latency), asked
