@@ -42,6 +42,11 @@ Sink = Callable[[Any], None]
 OURS = "llmobs_nb"
 
 
+#: Seconds one OTLP request may take (the SDK's default is 10): a hung receiver holds only the
+#: export thread, and for this long a batch.
+EXPORT_TIMEOUT_S = 5.0
+
+
 class BufferingProcessor(SpanProcessor):
     """Buffers finished spans; a daemon thread drains them to ``sink`` in Arrow batches."""
 
@@ -314,6 +319,7 @@ class Capture:
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer(OURS)
         self.otlp_endpoints: list[str] = []
+        self.exports: list[Any] = []  # ExportProcessor, one per OTLP endpoint
 
     def export_otlp(self, endpoint: str, headers: dict[str, str] | None = None) -> None:
         """Also send every span to an OpenTelemetry collector over OTLP/HTTP (protobuf).
@@ -330,14 +336,24 @@ class Capture:
                 "OTLP export needs opentelemetry-exporter-otlp-proto-http: "
                 "pip install 'llmobs_nb[otlp]'"
             ) from exc
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
+        from llmobs_nb.capture.export_queue import ExportProcessor
         from llmobs_nb.capture.redacting_exporter import RedactingExporter
 
-        exporter = OTLPSpanExporter(endpoint=endpoint, headers=headers)
+        exporter = OTLPSpanExporter(endpoint=endpoint, headers=headers, timeout=EXPORT_TIMEOUT_S)
         redacting = RedactingExporter(exporter, self.capture_content)
-        self.provider.add_span_processor(BatchSpanProcessor(redacting))
+        processor = ExportProcessor(redacting, name=f"llmobs-otlp-{len(self.exports)}")
+        self.provider.add_span_processor(processor)
+        self.exports.append(processor)
         self.otlp_endpoints.append(endpoint)
+
+    def export_stats(self) -> dict[str, int]:
+        """Spans sent, dropped on a full queue, refused by an exporter and unsent at close,
+        summed over every OTLP export (see ``export_queue``)."""
+        totals: dict[str, int] = {}
+        for processor in self.exports:
+            for key, n in processor.stats.items():
+                totals[key] = totals.get(key, 0) + n
+        return totals
 
     def make_global(self) -> None:
         """Make this provider OpenTelemetry's global one (third-party instrumentations)."""
@@ -351,11 +367,12 @@ class Capture:
             trace.set_tracer_provider(_GLOBAL)
 
     def flush(self) -> None:
-        """Write every finished span now, through the provider (so every processor, ours and
-        an OTLP exporter's, is flushed). Never raises: the write path keeps rows it cannot
+        """Write every finished span into the store now. OTLP exports are not waited for (a
+        read must not wait on the network): they send on their own thread, and ``shutdown``
+        gives them at most a second. Never raises: the write path keeps rows it cannot
         write (``health()`` tells), anything else is a capture error, counted and logged."""
         try:
-            self.provider.force_flush()
+            self.processor.force_flush()
         except Exception as exc:
             capture_failed("flush", exc)
 

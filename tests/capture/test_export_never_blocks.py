@@ -1,0 +1,119 @@
+"""OTLP export never holds up a read or close(), and counts every span it could not send."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+import llmobs_nb
+from llmobs_nb.capture.export_queue import ExportProcessor
+from tests.scaleout.otlp_receiver import OTLPReceiver
+
+CALLS = 60
+
+
+@contextmanager
+def down_endpoint() -> Iterator[str]:
+    """A loopback port nobody listens on: connections are refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    yield f"http://127.0.0.1:{port}/v1/traces"
+
+
+@contextmanager
+def hung_endpoint() -> Iterator[str]:
+    """A receiver that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/v1/traces"
+    finally:
+        stop.set()
+        thread.join(2)
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def _traced_calls(obs: llmobs_nb.Observer) -> None:
+    @obs.observe(model="gpt-4o", operation="chat", provider="openai")
+    def ask(q: int) -> dict:
+        return {"model": "gpt-4o", "usage": {"prompt_tokens": 10, "completion_tokens": 2}}
+
+    for i in range(CALLS):
+        ask(i)
+
+
+@pytest.mark.parametrize("endpoint", [down_endpoint, hung_endpoint], ids=["down", "hung"])
+def test_reads_and_close_take_under_a_second_when_the_endpoint_fails(
+    tmp_path, caplog, endpoint
+) -> None:
+    caplog.set_level(logging.WARNING, logger="llmobs_nb")
+    with endpoint() as url:
+        obs = llmobs_nb.init(db=tmp_path / "o.duckdb", otlp_endpoint=url)
+        _traced_calls(obs)
+        began = time.monotonic()
+        calls = obs.calls()
+        read_s = time.monotonic() - began
+        began = time.monotonic()
+        stats = obs.capture.export_stats
+        obs.close()
+        close_s = time.monotonic() - began
+    assert calls.height == CALLS  # the store has every call, whatever the network does
+    assert read_s < 1.0 and close_s < 1.5, (read_s, close_s)
+    counted = stats()
+    assert counted["sent"] == 0
+    lost = counted["failed"] + counted["unsent_at_close"] + counted["dropped_queue_full"]
+    assert lost == CALLS  # a batch still inside a hung request counts as unsent
+    assert any("span export:" in r.getMessage() for r in caplog.records)
+
+
+def test_every_span_is_sent_to_a_live_receiver_and_counted(tmp_path) -> None:
+    with OTLPReceiver() as receiver:
+        obs = llmobs_nb.init(db=tmp_path / "o.duckdb", otlp_endpoint=receiver.endpoint)
+        _traced_calls(obs)
+        obs.close()
+        assert len(receiver.spans) == CALLS
+    assert obs.capture.export_stats() == {
+        "sent": CALLS,
+        "dropped_queue_full": 0,
+        "failed": 0,
+        "unsent_at_close": 0,
+    }
+
+
+def test_a_full_queue_drops_and_counts_without_blocking_the_caller(tmp_path) -> None:
+    with hung_endpoint() as url:
+        exporter = OTLPSpanExporter(endpoint=url, timeout=2)
+        processor = ExportProcessor(exporter, max_queue=10, batch_size=5, interval_s=0.01)
+        obs = llmobs_nb.init(db=tmp_path / "o.duckdb")
+        obs.capture.provider.add_span_processor(processor)
+        _traced_calls(obs)
+        dropped = processor.stats["dropped_queue_full"]
+        processor.shutdown()
+        obs.close()
+    # 60 spans into a queue of 10 whose only consumer is stuck: most are dropped, counted
+    assert dropped >= CALLS - 10 - 5
+    assert sum(processor.stats.values()) == CALLS  # every span counted once
