@@ -314,6 +314,7 @@ class Capture:
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer(OURS)
         self.otlp_endpoints: list[str] = []
+        self.receivers: list[Any] = []  # OtlpReceivers writing here, closed by shutdown()
 
     def export_otlp(self, endpoint: str, headers: dict[str, str] | None = None) -> None:
         """Also send every span to an OpenTelemetry collector over OTLP/HTTP (protobuf).
@@ -338,6 +339,20 @@ class Capture:
         redacting = RedactingExporter(exporter, self.capture_content)
         self.provider.add_span_processor(BatchSpanProcessor(redacting))
         self.otlp_endpoints.append(endpoint)
+
+    def receive_otlp(self, port: int = 0, host: str = "127.0.0.1") -> Any:
+        """Serve OTLP/HTTP on ``host:port``; each span received goes where this process's own
+        spans go (``processor.on_end``). Returns the :class:`OtlpReceiver`."""
+        try:
+            from llmobs_nb.capture.otlp_receiver import OtlpReceiver
+        except ImportError as exc:
+            raise ImportError(
+                "the OTLP receiver needs opentelemetry-proto: pip install 'llmobs_nb[otlp]'"
+            ) from exc
+        processor = self.processor  # on_end looked up per span: it changes at shutdown
+        receiver = OtlpReceiver(lambda span: processor.on_end(span), port=port, host=host)
+        self.receivers.append(receiver)
+        return receiver
 
     def make_global(self) -> None:
         """Make this provider OpenTelemetry's global one (third-party instrumentations)."""
@@ -367,6 +382,8 @@ class Capture:
         return dataclasses.replace(health, capture_errors=errors.snapshot())
 
     def shutdown(self) -> None:
+        for receiver in self.receivers:  # first: no span arrives after the last flush
+            receiver.close()
         if _GLOBAL.target is self.provider:
             _GLOBAL.target = None
         self.provider.shutdown()
