@@ -144,6 +144,7 @@ def ingest(path: str | Path, observer: Observer | None = None) -> IngestResult:
         IngestResult(spans_read=120, spans_refused=0, lines_not_otlp=1, errors=['line 7: ...'])
     """
     from llmobs_nb.capture.otlp_files import read_otlp_file
+    from llmobs_nb.capture.received import sink_for
 
     if observer is None:
         writable = [o for o in live_observers() if not o.closed and o.capture is not None]
@@ -153,8 +154,7 @@ def ingest(path: str | Path, observer: Observer | None = None) -> IngestResult:
     capture = observer.capture
     if capture is None or observer.closed:
         raise PermissionError(f"{observer!r} cannot be written: use llmobs_nb.init(db=...)")
-    processor = capture.processor
-    result = read_otlp_file(path, lambda span: processor.on_end(span))
+    result = read_otlp_file(path, sink_for(capture.processor))
     observer.flush()
     return result
 

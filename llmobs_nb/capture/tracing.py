@@ -342,15 +342,16 @@ class Capture:
 
     def receive_otlp(self, port: int = 0, host: str = "127.0.0.1") -> Any:
         """Serve OTLP/HTTP on ``host:port``; each span received goes where this process's own
-        spans go (``processor.on_end``). Returns the :class:`OtlpReceiver`."""
+        spans go (``processor.on_end``, see ``received``). Returns the :class:`OtlpReceiver`."""
         try:
             from llmobs_nb.capture.otlp_receiver import OtlpReceiver
         except ImportError as exc:
             raise ImportError(
                 "the OTLP receiver needs opentelemetry-proto: pip install 'llmobs_nb[otlp]'"
             ) from exc
-        processor = self.processor  # on_end looked up per span: it changes at shutdown
-        receiver = OtlpReceiver(lambda span: processor.on_end(span), port=port, host=host)
+        from llmobs_nb.capture.received import sink_for
+
+        receiver = OtlpReceiver(sink_for(self.processor), port=port, host=host)
         self.receivers.append(receiver)
         return receiver
 

@@ -182,6 +182,45 @@ def test_a_malformed_span_costs_only_itself(obs):
     }
 
 
+def _remote_llmobs_span(span_id: str) -> bytes:
+    """A span as another llmobs_nb process with content capture on sends it."""
+
+    def attr(key: str, text: str) -> dict:
+        return {"key": key, "value": {"stringValue": text}}
+
+    span = {
+        "traceId": "ef" * 16,
+        "spanId": span_id,
+        "name": "ask",
+        "startTimeUnixNano": "1000",
+        "endTimeUnixNano": "2000",
+        "attributes": [
+            attr("llmobs.kind", "llm"),
+            attr("llmobs.input", "my private prompt"),
+            attr("gen_ai.request.model", "gpt-4o"),
+            attr("error.type", "ValueError"),
+        ],
+        "status": {"code": 2, "message": "failed on my private prompt"},
+    }
+    scope = {"scope": {"name": "llmobs_nb"}, "spans": [span]}
+    return json.dumps({"resourceSpans": [{"scopeSpans": [scope]}]}).encode()
+
+
+def test_received_content_obeys_this_stores_capture_content(obs):
+    receiver = obs.receive_otlp()
+    assert _post(receiver.url, _remote_llmobs_span("01" * 8), "application/json")[0] == 200
+    obs.flush()
+    row = obs.spans().row(0, named=True)
+    assert row["input_text"] is None
+    assert "private" not in (row["error_message"] or "") + row["attributes"]
+    assert row["error_type"] == "ValueError"
+    obs.capture_content = True
+    assert _post(receiver.url, _remote_llmobs_span("02" * 8), "application/json")[0] == 200
+    obs.flush()
+    kept = obs.sql("SELECT * FROM spans WHERE span_id = ?", ["02" * 8]).row(0, named=True)
+    assert kept["input_text"] == "my private prompt"
+
+
 def test_close_is_fast_idempotent_and_done_by_obs_close(obs):
     first, second = obs.receive_otlp(), obs.receive_otlp()
     assert first.port != second.port
