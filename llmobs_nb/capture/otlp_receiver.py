@@ -4,7 +4,8 @@ row conversion, redaction, content policy and third-party rules apply as to its 
 
 Answers per the OTLP/HTTP specification: 200 with an ``ExportTraceServiceResponse`` (its
 ``partial_success`` counts refused spans), 400 for an undecodable body, 404 for another path,
-411 without a length, 413 over ``max_bytes`` (compressed or not), 415 for another content type.
+411 without a length, 413 over ``max_bytes`` (compressed or not), 415 for another content type,
+503 on a kept-alive connection once the receiver is closed.
 Several processes (any language) may send to one receiver: that is the answer to "many
 writers, one store" (DuckDB allows one writer per file).
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import threading
 import zlib
 from collections.abc import Callable
@@ -38,9 +40,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024  # per request, after decompression
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
-# HTTP status → google.rpc.Code for the 4xx body: NOT_FOUND, RESOURCE_EXHAUSTED, else
-# INVALID_ARGUMENT.
-_RPC_CODES = {404: 5, 413: 8}
+# HTTP status → google.rpc.Code for the error body: NOT_FOUND, RESOURCE_EXHAUSTED,
+# UNAVAILABLE, else INVALID_ARGUMENT.
+_RPC_CODES = {404: 5, 413: 8, 503: 14}
 
 
 class BodyTooLargeError(ValueError):
@@ -114,8 +116,9 @@ class OtlpReceiver:
         self.spans_received = 0  # handed to on_span
         self.spans_refused = 0  # malformed, or on_span raised
         self.requests = 0
-        self.requests_refused = 0  # answered 4xx
+        self.requests_refused = 0  # answered 4xx (or 503 once closed)
         self.closed = False
+        self._pid = os.getpid()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self.port: int = self._server.server_address[1]
@@ -173,6 +176,9 @@ class OtlpReceiver:
             if self.closed:
                 return
             self.closed = True
+        if os.getpid() != self._pid:  # a forked child: the serving thread is the parent's
+            self._server.server_close()
+            return
         self._server.shutdown()  # the serve loop polls every 0.1 s
         self._server.server_close()
         self._thread.join(timeout=1)
@@ -198,11 +204,14 @@ def _handler_for(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
 class _Handler(BaseHTTPRequestHandler):
     owner: OtlpReceiver
     protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle keep-alive connection is dropped after this many seconds
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("otlp receiver: " + format, *args)
 
     def do_POST(self) -> None:
+        if self.owner.closed:  # a kept-alive connection outlives close(): nothing more taken
+            return self._fail(503, "this receiver is closed")
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if self.path.split("?")[0].rstrip("/") != "/v1/traces":
             return self._fail(404, f"no such path {self.path}; send traces to /v1/traces")
@@ -245,8 +254,8 @@ class _Handler(BaseHTTPRequestHandler):
             left -= len(chunk)
 
     def _fail(self, code: int, message: str, content_type: str = PROTOBUF) -> None:
-        """A 4xx with a ``google.rpc.Status`` body (OTLP/HTTP); the connection is closed, as
-        an unread body would be taken for the next request."""
+        """An error answer with a ``google.rpc.Status`` body (OTLP/HTTP); the connection is
+        closed, as an unread body would be taken for the next request."""
         self.owner._refused_request()
         self.close_connection = True
         status = Status(code=_RPC_CODES.get(code, 3), message=message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import http.client
 import json
 import subprocess
 import sys
@@ -236,6 +237,25 @@ def test_close_is_fast_idempotent_and_done_by_obs_close(obs):
     assert second.closed
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(second.url, data=b"", timeout=2)
+
+
+def test_a_kept_alive_connection_takes_nothing_after_close():
+    received: list = []
+    receiver = OtlpReceiver(received.append)
+    connection = http.client.HTTPConnection("127.0.0.1", receiver.port, timeout=5)
+    body = json.dumps({"resourceSpans": []}).encode()
+    headers = {"Content-Type": "application/json"}
+    connection.request("POST", "/v1/traces", body, headers)
+    first = connection.getresponse()
+    assert (first.status, first.getheader("Connection")) == (200, None)  # kept alive
+    first.read()
+    good = {"traceId": "ab" * 16, "spanId": "cd" * 8, "name": "late"}
+    late = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [good]}]}]}).encode()
+    receiver.close()
+    connection.request("POST", "/v1/traces", late, headers)  # the same, kept-alive socket
+    assert connection.getresponse().status == 503
+    assert received == []
+    connection.close()
 
 
 def test_a_non_loopback_host_warns(caplog):
