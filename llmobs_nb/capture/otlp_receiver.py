@@ -149,6 +149,8 @@ class OtlpReceiver:
             self.requests += 1
             self.spans_received += accepted
             self.spans_refused += result.refused
+        if result.refused:  # counted here, told to the sender in partial_success, and logged
+            log.warning("OTLP receiver refused %d span(s): %s", result.refused, result.errors[:3])
         return result
 
     def counts(self) -> dict[str, int]:

@@ -8,6 +8,7 @@ import json
 
 import pytest
 from google.protobuf import json_format
+from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -15,6 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import llmobs_nb
+from llmobs_nb.capture.otlp_decode import decode_request
 
 SECRET = "sk-" + "Qw3Er5Ty7Ui9Op1As2Df4Gh6Jk8Lz0Xc3Vb5Nm7Q"[:40]
 
@@ -47,10 +49,53 @@ def _collector_line(spans: list) -> str:
     for resource in document["resourceSpans"]:
         for scope in resource["scopeSpans"]:
             for span in scope["spans"]:
-                for key in ("traceId", "spanId", "parentSpanId"):
-                    if key in span:
-                        span[key] = base64.b64decode(span[key]).hex()
+                for item in (span, *span.get("links", [])):
+                    for key in ("traceId", "spanId", "parentSpanId"):
+                        if key in item:
+                            item[key] = base64.b64decode(item[key]).hex()
     return json.dumps(document)
+
+
+def test_decoding_keeps_every_field_of_a_real_sdk_span():
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "svc", "zone": "eu"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("my.lib", "1.2")
+    with tracer.start_as_current_span("root") as root:
+        link = trace.Link(root.get_span_context(), {"why": "retry"})
+    with tracer.start_as_current_span("call", kind=trace.SpanKind.CLIENT, links=[link]) as span:
+        span.set_attributes({"n": 3, "ok": True, "x": 0.5, "tags": ["a", "b"]})
+        span.add_event("first token", {"at": 7})
+        span.set_status(trace.Status(trace.StatusCode.ERROR, "boom"))
+    provider.shutdown()
+    original = memory.get_finished_spans()[1]
+    request = encode_spans([original])
+    as_json = _collector_line([original]).encode()
+    for decoded in (
+        decode_request(request.SerializeToString()),
+        decode_request(as_json, "application/json"),
+    ):
+        assert decoded.refused == 0
+        (span,) = decoded.spans
+        assert span.context.trace_id == original.context.trace_id
+        assert span.context.span_id == original.context.span_id
+        assert span.parent is None and span.kind is trace.SpanKind.CLIENT
+        assert (span.start_time, span.end_time) == (original.start_time, original.end_time)
+        assert dict(span.attributes) == {"n": 3, "ok": True, "x": 0.5, "tags": ("a", "b")}
+        assert [(e.name, dict(e.attributes), e.timestamp) for e in span.events] == [
+            ("first token", {"at": 7}, original.events[0].timestamp)
+        ]
+        assert span.links[0].context.span_id == link.context.span_id
+        assert dict(span.links[0].attributes) == {"why": "retry"}
+        assert (span.status.status_code, span.status.description) == (
+            trace.StatusCode.ERROR,
+            "boom",
+        )
+        assert span.resource.attributes["zone"] == "eu"
+        assert (span.instrumentation_scope.name, span.instrumentation_scope.version) == (
+            "my.lib",
+            "1.2",
+        )
 
 
 @pytest.fixture
