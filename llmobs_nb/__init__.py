@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from llmobs_nb.capture.health import Health, PendingRowsWarning
+from llmobs_nb.capture.otlp_files import IngestResult
 from llmobs_nb.capture.scope import SpanHandle
 from llmobs_nb.magic import load_ipython_extension
 from llmobs_nb.metrics.server import PortInUseError
@@ -132,6 +133,32 @@ def open(db: str | Path) -> Observer:
     return Observer(path, store.first_project() or "default", read_only=True, store=store)
 
 
+def ingest(path: str | Path, observer: Observer | None = None) -> IngestResult:
+    """Read an OpenTelemetry collector file-exporter file (one OTLP/JSON request per line,
+    ``.gz`` too) into ``observer``'s store (default: the newest open observer of this kernel),
+    through the same row conversion, redaction and content policy as captured spans; then
+    flush, so a read sees them. Lines that are not OTLP are counted, never fatal.
+
+    Example:
+        >>> llmobs_nb.ingest("otel-traces.jsonl")  # doctest: +SKIP
+        IngestResult(spans_read=120, spans_refused=0, lines_not_otlp=1, errors=['line 7: ...'])
+    """
+    from llmobs_nb.capture.otlp_files import read_otlp_file
+    from llmobs_nb.capture.received import sink_for
+
+    if observer is None:
+        writable = [o for o in live_observers() if not o.closed and o.capture is not None]
+        if not writable:
+            raise RuntimeError("no open observer to ingest into: call llmobs_nb.init(db=...)")
+        observer = writable[-1]
+    capture = observer.capture
+    if capture is None or observer.closed:
+        raise PermissionError(f"{observer!r} cannot be written: use llmobs_nb.init(db=...)")
+    result = read_otlp_file(path, sink_for(capture.processor))
+    observer.flush()
+    return result
+
+
 def _close_all() -> None:
     # Best effort at interpreter exit: one observer failing to close must not stop the others.
     for observer in live_observers():
@@ -147,6 +174,7 @@ __all__ = [
     "CorruptStoreError",
     "ForkedChildError",
     "Health",
+    "IngestResult",
     "NotAStoreError",
     "Observer",
     "ObserverClosedError",
@@ -158,6 +186,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "UnknownSpanError",
+    "ingest",
     "init",
     "load_ipython_extension",
     "open_many",

@@ -297,6 +297,16 @@ class Observer:
         """
         return self._live_metrics().serve(port=port, addr=addr)
 
+    def receive_otlp(self, port: int = 0, host: str = "127.0.0.1") -> Any:
+        """Receive OTLP/HTTP spans (protobuf or JSON) from other processes into this store;
+        closed by :meth:`close`. See :class:`~llmobs_nb.capture.otlp_receiver.OtlpReceiver`.
+
+        Example:
+            >>> obs.receive_otlp(port=4318).url   # doctest: +SKIP
+            'http://127.0.0.1:4318/v1/traces'
+        """
+        return self._require_writable().receive_otlp(port=port, host=host)
+
     def _live_metrics(self) -> Any:
         if self.metrics is None:
             raise PermissionError("a read-only observer has no live metrics")

@@ -320,6 +320,7 @@ class Capture:
         self.tracer = self.provider.get_tracer(OURS)
         self.otlp_endpoints: list[str] = []
         self.exports: list[Any] = []  # ExportProcessor, one per OTLP endpoint
+        self.receivers: list[Any] = []  # OtlpReceivers writing here, closed by shutdown()
 
     def export_otlp(self, endpoint: str, headers: dict[str, str] | None = None) -> None:
         """Also send every span to an OpenTelemetry collector over OTLP/HTTP (protobuf).
@@ -355,6 +356,21 @@ class Capture:
                 totals[key] = totals.get(key, 0) + n
         return totals
 
+    def receive_otlp(self, port: int = 0, host: str = "127.0.0.1") -> Any:
+        """Serve OTLP/HTTP on ``host:port``; each span received goes where this process's own
+        spans go (``processor.on_end``, see ``received``). Returns the :class:`OtlpReceiver`."""
+        try:
+            from llmobs_nb.capture.otlp_receiver import OtlpReceiver
+        except ImportError as exc:
+            raise ImportError(
+                "the OTLP receiver needs opentelemetry-proto: pip install 'llmobs_nb[otlp]'"
+            ) from exc
+        from llmobs_nb.capture.received import sink_for
+
+        receiver = OtlpReceiver(sink_for(self.processor), port=port, host=host)
+        self.receivers.append(receiver)
+        return receiver
+
     def make_global(self) -> None:
         """Make this provider OpenTelemetry's global one (third-party instrumentations)."""
         current = trace.get_tracer_provider()
@@ -384,6 +400,8 @@ class Capture:
         return dataclasses.replace(health, capture_errors=errors.snapshot())
 
     def shutdown(self) -> None:
+        for receiver in self.receivers:  # first: no span arrives after the last flush
+            receiver.close()
         if _GLOBAL.target is self.provider:
             _GLOBAL.target = None
         self.provider.shutdown()
