@@ -70,6 +70,16 @@ class Agg:
     where_null: str | None = None
     where: Condition | None = None
 
+    def rows_read(self) -> tuple[Condition, ...]:
+        """The conditions a row must pass to be aggregated (none: every row).
+
+        Example:
+            >>> Agg("n", "count_all", where_null="cost_usd").rows_read()
+            (Condition(column='cost_usd', op='is_null', value=None),)
+        """
+        null = (Condition(self.where_null, "is_null"),) if self.where_null else ()
+        return null + ((self.where,) if self.where is not None else ())
+
 
 @dataclass(frozen=True)
 class TimeBucket:

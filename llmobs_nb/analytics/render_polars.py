@@ -89,15 +89,12 @@ def key_expr(key: Key) -> pl.Expr:
 def agg_expr(a: Agg) -> pl.Expr:
     """One aggregate column."""
     col = pl.col(a.column) if a.column else pl.lit(1)
-    kept = []  # the rows this aggregate reads (all when empty)
-    if a.where_null:
-        kept.append(pl.col(a.where_null).is_null())
-    if a.where is not None:
-        kept.append(condition_expr(a.where).fill_null(False))
-    if kept:
-        col = col.filter(reduce(lambda x, y: x & y, kept))
+    read = a.rows_read()
+    kept = where_expr(read).fill_null(False)  # NULL fails, as in SQL's FILTER (WHERE ...)
+    if read:
+        col = col.filter(kept)
     if a.op == "count_all":
-        expr = reduce(lambda x, y: x & y, kept).sum() if kept else pl.len()
+        expr = kept.sum() if read else pl.len()
     elif a.op == "count":
         expr = col.count()
     elif a.op == "sum":

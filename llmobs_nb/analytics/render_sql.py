@@ -82,9 +82,7 @@ class SqlRenderer:
 
     def agg(self, a: Agg, params: list[Any]) -> str:
         """One aggregate but a quantile (those are asked per column: :meth:`quantiles`)."""
-        clauses = [f"{quote(a.where_null)} IS NULL"] if a.where_null else []
-        if a.where is not None:
-            clauses.append(self.condition(a.where, params))
+        clauses = [self.condition(c, params) for c in a.rows_read()]
         only = f" FILTER (WHERE {' AND '.join(clauses)})" if clauses else ""
         if a.op == "count_all":
             return f"count(*){only}"
@@ -164,7 +162,8 @@ class SqlRenderer:
         conditions = [*self.base, *plan.where]
         passes = " AND ".join(self.condition(c, params, "c.") for c in conditions) or "TRUE"
         j_dims = "".join(f"c.{quote(d)} AS {quote(d)}, " for d in dims)
-        r_dims = "".join(f"{quote(d)}, " for d in dims)
+        bare_dims = "".join(f"{quote(d)}, " for d in dims)
+        r_dims = "".join(f"r.{quote(d)}, " for d in dims)
         r_passes = self.where(conditions, params)
         return f"""
             s AS (SELECT trace_id, span_id, name, value FROM scores WHERE {score_where}),
@@ -183,10 +182,9 @@ class SqlRenderer:
                 ){r_passes}
             ),
             scored AS (
-                SELECT {r_dims}score_name, value, time FROM j WHERE orphan IS NULL
+                SELECT {bare_dims}score_name, value, time FROM j WHERE orphan IS NULL
                 UNION ALL
-                SELECT {"".join(f"r.{quote(d)}, " for d in dims)}j.score_name, j.value,
-                       r.start_time AS time
+                SELECT {r_dims}j.score_name, j.value, r.start_time AS time
                 FROM j JOIN r ON j.orphan = r.trace_id
             )"""
 
