@@ -115,7 +115,7 @@ class DataSource:
         key = self._con if self._con is not None else self.observer
         cached = getattr(self._local, "columns", None)
         if cached is None or cached[0] is not key:
-            cached = (key, self.query("SELECT * FROM llm_calls LIMIT 0").columns)
+            cached = (key, SqlEngine(self.query).columns)
             self._local.columns = cached
         return cached[1]
 

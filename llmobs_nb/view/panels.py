@@ -41,8 +41,9 @@ def headline(calls: Any, score_name: str = "quality", mean_score: Any = _ASK) ->
         >>> headline(DataSource(obs).filtered(Filter()))   # doctest: +SKIP
         {'calls': 1000, 'cost_usd': 12.3, 'p95_latency_s': 4.1, 'error_rate': 0.015, ...}
     """
-    found = calls.summary() if isinstance(calls, FilteredCalls) else None
-    if found is None:
+    if isinstance(calls, FilteredCalls):  # a redraw's summary, asked once
+        found = calls.summary()
+    else:
         found = analytics.summary(calls, quantiles=HEADLINE_QUANTILES)
     figures = found.row(0, named=True)
     mean = score_summary(calls, score_name=score_name)[2] if mean_score is _ASK else mean_score
