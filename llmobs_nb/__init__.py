@@ -143,9 +143,6 @@ def ingest(path: str | Path, observer: Observer | None = None) -> IngestResult:
         >>> llmobs_nb.ingest("otel-traces.jsonl")  # doctest: +SKIP
         IngestResult(spans_read=120, spans_refused=0, lines_not_otlp=1, errors=['line 7: ...'])
     """
-    from llmobs_nb.capture.otlp_files import read_otlp_file
-    from llmobs_nb.capture.received import sink_for
-
     if observer is None:
         writable = [o for o in live_observers() if not o.closed and o.capture is not None]
         if not writable:
@@ -154,7 +151,7 @@ def ingest(path: str | Path, observer: Observer | None = None) -> IngestResult:
     capture = observer.capture
     if capture is None or observer.closed:
         raise PermissionError(f"{observer!r} cannot be written: use llmobs_nb.init(db=...)")
-    result = read_otlp_file(path, sink_for(capture.processor))
+    result = capture.ingest(path)
     observer.flush()
     return result
 

@@ -365,11 +365,22 @@ class Capture:
             raise ImportError(
                 "the OTLP receiver needs opentelemetry-proto: pip install 'llmobs_nb[otlp]'"
             ) from exc
-        from llmobs_nb.capture.received import sink_for
-
-        receiver = OtlpReceiver(sink_for(self.processor), port=port, host=host)
+        receiver = OtlpReceiver(self._received(), port=port, host=host)
         self.receivers.append(receiver)
         return receiver
+
+    def ingest(self, path: Any) -> Any:
+        """Read an OTLP/JSON-lines file (the collector's file exporter) into the store, as
+        :meth:`receive_otlp` takes spans in. Returns the ``IngestResult`` (not flushed)."""
+        from llmobs_nb.capture.otlp_files import read_otlp_file
+
+        return read_otlp_file(path, self._received())
+
+    def _received(self) -> Callable[[ReadableSpan], None]:
+        # Where spans from elsewhere go, for the receiver and ingest alike.
+        from llmobs_nb.capture.received import sink_for
+
+        return sink_for(self.processor)
 
     def make_global(self) -> None:
         """Make this provider OpenTelemetry's global one (third-party instrumentations)."""
