@@ -20,8 +20,8 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import Status, StatusCode
 
-from llmobs_nb.capture import semconv as sc
 from llmobs_nb.capture.content_policy import drop_content, third_party_error
+from llmobs_nb.capture.rows import span_error_type
 
 
 def without_content(span: ReadableSpan) -> ReadableSpan:
@@ -31,9 +31,8 @@ def without_content(span: ReadableSpan) -> ReadableSpan:
     kept = drop_content(attrs, ours=False)
     status = span.status
     if status.status_code is StatusCode.ERROR and status.description:
-        error_type = attrs.get(sc.ERROR_TYPE)
-        described = third_party_error(error_type if isinstance(error_type, str) else None, attrs)
-        status = Status(StatusCode.ERROR, described)
+        # The error type the row keeps (error.type, else the exception event's class).
+        status = Status(StatusCode.ERROR, third_party_error(span_error_type(span, attrs), attrs))
     elif kept is attrs:
         return span
     return ReadableSpan(

@@ -164,7 +164,13 @@ def span_kind(name: str, attrs: Any) -> str:
     return "other"
 
 
-def _error_type(span: ReadableSpan, attrs: Any) -> str | None:
+def span_error_type(span: ReadableSpan, attrs: Any) -> str | None:
+    """A failed span's error type: ``error.type``, else its exception event's class name.
+
+    Example:
+        >>> span_error_type(ReadableSpan("x"), {"error.type": "RateLimitError"})
+        'RateLimitError'
+    """
     value = attrs.get(sc.ERROR_TYPE)
     if isinstance(value, str):
         return value
@@ -268,7 +274,7 @@ def record_of(span: ReadableSpan) -> SpanRecord:
     start_ns = span.start_time or 0
     error = None
     if status.status_code is StatusCode.ERROR:
-        error = (_error_type(span, attrs), status.description)
+        error = (span_error_type(span, attrs), status.description)
     return (
         span.name,
         ctx.trace_id,

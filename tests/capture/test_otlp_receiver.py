@@ -183,8 +183,9 @@ def test_a_malformed_span_costs_only_itself(obs):
     }
 
 
-def _remote_llmobs_span(span_id: str) -> bytes:
-    """A span as another llmobs_nb process with content capture on sends it."""
+def _remote_llmobs_span(span_id: str, error_in_event: bool = False) -> bytes:
+    """A span as another llmobs_nb process with content capture on sends it; its error type
+    as ``error.type`` or (``error_in_event``) only in an exception event."""
 
     def attr(key: str, text: str) -> dict:
         return {"key": key, "value": {"stringValue": text}}
@@ -199,10 +200,14 @@ def _remote_llmobs_span(span_id: str) -> bytes:
             attr("llmobs.kind", "llm"),
             attr("llmobs.input", "my private prompt"),
             attr("gen_ai.request.model", "gpt-4o"),
-            attr("error.type", "ValueError"),
         ],
         "status": {"code": 2, "message": "failed on my private prompt"},
     }
+    if error_in_event:
+        event = [attr("exception.type", "ValueError"), attr("exception.message", "my private")]
+        span["events"] = [{"timeUnixNano": "1500", "name": "exception", "attributes": event}]
+    else:
+        span["attributes"].append(attr("error.type", "ValueError"))
     scope = {"scope": {"name": "llmobs_nb"}, "spans": [span]}
     return json.dumps({"resourceSpans": [{"scopeSpans": [scope]}]}).encode()
 
@@ -220,6 +225,17 @@ def test_received_content_obeys_this_stores_capture_content(obs):
     obs.flush()
     kept = obs.sql("SELECT * FROM spans WHERE span_id = ?", ["02" * 8]).row(0, named=True)
     assert kept["input_text"] == "my private prompt"
+
+
+def test_a_received_error_keeps_its_type_from_an_exception_event_without_content(obs):
+    receiver = obs.receive_otlp()
+    body = _remote_llmobs_span("03" * 8, error_in_event=True)
+    assert _post(receiver.url, body, "application/json")[0] == 200
+    obs.flush()
+    row = obs.spans().row(0, named=True)
+    assert row["error_type"] == "ValueError"
+    assert row["error_message"] == "ValueError"
+    assert "private" not in row["error_message"] + row["attributes"]
 
 
 def test_close_is_fast_idempotent_and_done_by_obs_close(obs):
