@@ -135,7 +135,10 @@ class ExportProcessor(SpanProcessor):
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            self._idle.wait(min(left, 0.05))
+            if self._idle.is_set():  # woken, not yet taken them: a short sleep, not a spin
+                time.sleep(min(left, 0.002))
+            else:
+                self._idle.wait(min(left, 0.05))
         return True
 
     def shutdown(self) -> None:
