@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from llmobs_nb.capture.health import Health, PendingRowsWarning
-from llmobs_nb.capture.otlp_files import IngestResult
 from llmobs_nb.capture.scope import SpanHandle
 from llmobs_nb.magic import load_ipython_extension
 from llmobs_nb.metrics.server import PortInUseError
 from llmobs_nb.observer import Observer, ObserverClosedError, UnknownSpanError, get_or_create
+from llmobs_nb.otlp.files import IngestResult
 from llmobs_nb.pricing import PriceBook
 from llmobs_nb.registry import live_observers, observer_for_path
 from llmobs_nb.store import (

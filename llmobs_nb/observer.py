@@ -299,7 +299,7 @@ class Observer:
 
     def receive_otlp(self, port: int = 0, host: str = "127.0.0.1") -> Any:
         """Receive OTLP/HTTP spans (protobuf or JSON) from other processes into this store;
-        closed by :meth:`close`. See :class:`~llmobs_nb.capture.otlp_receiver.OtlpReceiver`.
+        closed by :meth:`close`. See :class:`~llmobs_nb.otlp.receiver.OtlpReceiver`.
 
         Example:
             >>> obs.receive_otlp(port=4318).url   # doctest: +SKIP

@@ -360,7 +360,7 @@ class Capture:
         """Serve OTLP/HTTP on ``host:port``; each span received goes where this process's own
         spans go (``processor.on_end``, see ``received``). Returns the :class:`OtlpReceiver`."""
         try:
-            from llmobs_nb.capture.otlp_receiver import OtlpReceiver
+            from llmobs_nb.otlp.receiver import OtlpReceiver
         except ImportError as exc:
             raise ImportError(
                 "the OTLP receiver needs opentelemetry-proto: pip install 'llmobs_nb[otlp]'"
@@ -372,7 +372,7 @@ class Capture:
     def ingest(self, path: Any) -> Any:
         """Read an OTLP/JSON-lines file (the collector's file exporter) into the store, as
         :meth:`receive_otlp` takes spans in. Returns the ``IngestResult`` (not flushed)."""
-        from llmobs_nb.capture.otlp_files import read_otlp_file
+        from llmobs_nb.otlp.files import read_otlp_file
 
         return read_otlp_file(path, self._received())
 

@@ -34,7 +34,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.sdk.trace import ReadableSpan
 
-from llmobs_nb.capture.otlp_decode import DecodeError, DecodeResult, decode_request
+from llmobs_nb.otlp.decode import DecodeError, DecodeResult, decode_request
 
 log = logging.getLogger(__name__)
 

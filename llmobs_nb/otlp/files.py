@@ -65,7 +65,7 @@ def read_otlp_file(path: str | Path, on_span: Callable[[ReadableSpan], None]) ->
         IngestResult(spans_read=120, spans_refused=0, lines_not_otlp=0, errors=[])
     """
     try:  # here, not at the top: ``import llmobs_nb`` must not need the [otlp] extra
-        from llmobs_nb.capture.otlp_decode import DecodeError, decode_json
+        from llmobs_nb.otlp.decode import DecodeError, decode_json
     except ImportError as exc:
         raise ImportError(
             "reading OTLP needs opentelemetry-proto: pip install 'llmobs_nb[otlp]'"

@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 import llmobs_nb
-from llmobs_nb.capture.otlp_receiver import OtlpReceiver
+from llmobs_nb.otlp.receiver import OtlpReceiver
 
 SECRET = "sk-" + "Zq7Xw2Lp9Rt4Vn8Bc3Md6Hf1Jk5Gs0Ya2Ue7Io4P"[:40]
 
