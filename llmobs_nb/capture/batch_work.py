@@ -70,6 +70,7 @@ class BatchWork:
             on_drop=None if metrics is None else metrics.record_dropped,
             where=self.store.path,
         )
+        self.store.on_scores_written = capture.export_scores  # evaluation events, if exported
         if metrics is not None:
             processor = capture.processor
             # One count each per scrape (not a whole health() twice, which lists the sidecar).

@@ -19,7 +19,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -35,6 +35,11 @@ from llmobs_nb.capture.rows import SpanRecord, record_of, starts_model_call, to_
 from llmobs_nb.capture.write_queue import DEFAULT_MAX_ROWS, WriteQueue
 from llmobs_nb.pricing import PriceBook
 from llmobs_nb.store.sidecar import Sidecar
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from llmobs_nb.otlp.row_export import RowExport
 
 log = logging.getLogger("llmobs_nb")
 
@@ -309,8 +314,11 @@ class Capture:
     """
 
     def __init__(self, sink: Sink, project: str | None, prices: PriceBook, **options: Any) -> None:
+        self.project = project
+        self.exports: list[RowExport] = []  # one per OTLP endpoint, fed the converted rows
+        options["on_batch"] = _export_then(self.exports, options.get("on_batch"))
         self.processor = BufferingProcessor(sink, project, prices, **options)
-        # The observer's content setting, read at each flush and each OTLP export.
+        # The observer's content setting, read at each flush (rows leave only from there).
         self.capture_content = self.processor.capture_content
         resource = Resource.create({"service.name": project or "llmobs_nb"})
         # ALWAYS_ON, not the default ParentBased: an unsampled parent from another service
@@ -318,41 +326,45 @@ class Capture:
         self.provider = TracerProvider(resource=resource, sampler=ALWAYS_ON, shutdown_on_exit=False)
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer(OURS)
-        self.otlp_endpoints: list[str] = []
-        self.exports: list[Any] = []  # ExportProcessor, one per OTLP endpoint
         self.receivers: list[Any] = []  # OtlpReceivers writing here, closed by shutdown()
 
-    def export_otlp(self, endpoint: str, headers: dict[str, str] | None = None) -> None:
-        """Also send every span to an OpenTelemetry collector over OTLP/HTTP (protobuf).
+    @property
+    def otlp_endpoints(self) -> list[str]:
+        """The OTLP/HTTP endpoints spans are exported to."""
+        return [export.endpoint for export in self.exports]
 
-        Spans are redacted before encoding (see ``redacting_exporter``): secrets masked, and
-        with content capture off no prompt, answer or exception message text is sent.
+    def export_otlp(self, endpoint: str, headers: dict[str, str] | None = None) -> None:
+        """Also send every span (and every score, as a ``gen_ai.evaluation.result`` event) to
+        an OTLP/HTTP endpoint, in the OpenTelemetry GenAI and OpenInference conventions.
+
+        What leaves is the rows the store keeps (same redaction, content only when captured),
+        encoded and sent by a child process: see :mod:`~llmobs_nb.otlp.row_export`.
         """
         if endpoint in self.otlp_endpoints:
             return
-        try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        try:  # the child process encodes with it: say so here, not in its first failure
+            import opentelemetry.proto.collector.trace.v1.trace_service_pb2  # noqa: F401
         except ImportError as exc:
             raise ImportError(
-                "OTLP export needs opentelemetry-exporter-otlp-proto-http: "
-                "pip install 'llmobs_nb[otlp]'"
+                "OTLP export needs opentelemetry-proto: pip install 'llmobs_nb[otlp]'"
             ) from exc
-        from llmobs_nb.capture.export_queue import ExportProcessor
-        from llmobs_nb.capture.redacting_exporter import RedactingExporter
+        from llmobs_nb.otlp.row_export import RowExport
 
-        exporter = OTLPSpanExporter(endpoint=endpoint, headers=headers, timeout=EXPORT_TIMEOUT_S)
-        redacting = RedactingExporter(exporter, self.capture_content)
-        processor = ExportProcessor(redacting, name=f"llmobs-otlp-{len(self.exports)}")
-        self.provider.add_span_processor(processor)
-        self.exports.append(processor)
-        self.otlp_endpoints.append(endpoint)
+        self.exports.append(
+            RowExport(endpoint, headers, project=self.project, request_timeout_s=EXPORT_TIMEOUT_S)
+        )
+
+    def export_scores(self, table: pa.Table) -> None:
+        """Queue stored score rows for every OTLP export (never waits)."""
+        for export in self.exports:
+            export.put_scores(table)
 
     def export_stats(self) -> dict[str, int]:
-        """Spans sent, dropped on a full queue, refused by an exporter and unsent at close,
-        summed over every OTLP export (see ``export_queue``)."""
+        """Spans (and scores) sent, dropped on a full queue, refused or unreachable, and unsent
+        at close, summed over every OTLP export (see ``otlp.row_export``)."""
         totals: dict[str, int] = {}
-        for processor in self.exports:
-            for key, n in processor.stats.items():
+        for export in self.exports:
+            for key, n in export.stats.items():
                 totals[key] = totals.get(key, 0) + n
         return totals
 
@@ -415,7 +427,26 @@ class Capture:
             receiver.close()
         if _GLOBAL.target is self.provider:
             _GLOBAL.target = None
-        self.provider.shutdown()
+        self.provider.shutdown()  # the last rows converted, handed to the exports
+        for export in self.exports:
+            export.close()  # at most a second each
+
+
+def _export_then(
+    exports: list[RowExport], on_batch: Callable[[Any], None] | None
+) -> Callable[[Any], None]:
+    """Each converted batch handed to every export (a queue append), then to ``on_batch``."""
+
+    def both(table: Any) -> None:
+        for export in exports:
+            try:
+                export.put_spans(table)
+            except Exception as exc:  # the store's path goes on
+                capture_failed("queue spans for export", exc)
+        if on_batch is not None:
+            on_batch(table)
+
+    return both
 
 
 def _flush_failed(exc: BaseException) -> None:

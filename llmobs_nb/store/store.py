@@ -12,7 +12,7 @@ import ctypes
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,9 @@ class Store:
     """
 
     def __init__(self, path: str | Path = MEMORY, *, read_only: bool = False) -> None:
+        #: Called with each batch of score rows once written (the OTLP export's evaluation
+        #: events); never raises into the writer.
+        self.on_scores_written: Callable[[pa.Table], None] | None = None
         self._setup(
             str(path) if str(path) == MEMORY else str(Path(path).expanduser().resolve()),
             read_only,
@@ -331,8 +334,16 @@ class Store:
         self._insert("spans", data)
 
     def write_scores(self, data: pa.Table) -> None:
-        """Append score rows (columns of the ``scores`` table)."""
+        """Append score rows (columns of the ``scores`` table), then show them to
+        :attr:`on_scores_written`."""
         self._insert("scores", data)
+        if self.on_scores_written is not None and data.num_rows:
+            try:
+                self.on_scores_written(data)
+            except Exception as exc:  # the scores are stored: an export problem stays there
+                logging.getLogger("llmobs_nb").warning(
+                    "llmobs_nb could not export %d scores (%s)", data.num_rows, exc
+                )
 
     def write_runs(self, data: pa.Table) -> None:
         """Append run rows (columns of the ``runs`` table)."""

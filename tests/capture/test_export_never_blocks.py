@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
 import llmobs_nb
-from llmobs_nb.capture.export_queue import ExportProcessor
+from llmobs_nb.otlp.row_export import RowExport
 from tests.scaleout.otlp_receiver import OTLPReceiver
 
 CALLS = 60
@@ -57,12 +56,12 @@ def hung_endpoint() -> Iterator[str]:
         server.close()
 
 
-def _traced_calls(obs: llmobs_nb.Observer) -> None:
+def _traced_calls(obs: llmobs_nb.Observer, n: int = CALLS) -> None:
     @obs.observe(model="gpt-4o", operation="chat", provider="openai")
     def ask(q: int) -> dict:
         return {"model": "gpt-4o", "usage": {"prompt_tokens": 10, "completion_tokens": 2}}
 
-    for i in range(CALLS):
+    for i in range(n):
         ask(i)
 
 
@@ -73,6 +72,7 @@ def test_reads_and_close_take_under_a_second_when_the_endpoint_fails(
     caplog.set_level(logging.WARNING, logger="llmobs_nb")
     with endpoint() as url:
         obs = llmobs_nb.init(db=tmp_path / "o.duckdb", otlp_endpoint=url)
+        obs.calls()  # a first read's imports and warm-up are not what is measured
         _traced_calls(obs)
         began = time.monotonic()
         calls = obs.calls()
@@ -87,7 +87,7 @@ def test_reads_and_close_take_under_a_second_when_the_endpoint_fails(
     assert counted["sent"] == 0
     lost = counted["failed"] + counted["unsent_at_close"] + counted["dropped_queue_full"]
     assert lost == CALLS  # a batch still inside a hung request counts as unsent
-    assert any("span export:" in r.getMessage() for r in caplog.records)
+    assert any("span export to" in r.getMessage() for r in caplog.records)
 
 
 def test_every_span_is_sent_to_a_live_receiver_and_counted(tmp_path) -> None:
@@ -96,7 +96,8 @@ def test_every_span_is_sent_to_a_live_receiver_and_counted(tmp_path) -> None:
         _traced_calls(obs)
         obs.close()
         assert len(receiver.spans) == CALLS
-    assert obs.capture.export_stats() == {
+    stats = obs.capture.export_stats()
+    assert {k: stats[k] for k in ("sent", "dropped_queue_full", "failed", "unsent_at_close")} == {
         "sent": CALLS,
         "dropped_queue_full": 0,
         "failed": 0,
@@ -105,15 +106,43 @@ def test_every_span_is_sent_to_a_live_receiver_and_counted(tmp_path) -> None:
 
 
 def test_a_full_queue_drops_and_counts_without_blocking_the_caller(tmp_path) -> None:
+    calls, every, bound = 2000, 100, 200
     with hung_endpoint() as url:
-        exporter = OTLPSpanExporter(endpoint=url, timeout=2)
-        processor = ExportProcessor(exporter, max_queue=10, batch_size=5, interval_s=0.01)
         obs = llmobs_nb.init(db=tmp_path / "o.duckdb")
-        obs.capture.provider.add_span_processor(processor)
-        _traced_calls(obs)
-        dropped = processor.stats["dropped_queue_full"]
-        processor.shutdown()
+        export = RowExport(url, max_rows=bound, request_timeout_s=2)
+        obs.capture.exports.append(export)  # as export_otlp does, with a small queue
+        began = time.monotonic()
+        for _ in range(calls // every):  # a flush per 100 calls: 20 batches of 100 rows
+            _traced_calls(obs, every)
+            obs.flush()
+        traced_s = time.monotonic() - began
+        dropped = export.stats["dropped_queue_full"]
         obs.close()
-    # 60 spans into a queue of 10 whose only consumer is stuck: most are dropped, counted
-    assert dropped >= CALLS - 10 - 5
-    assert sum(processor.stats.values()) == CALLS  # every span counted once
+    # The child holds at most 200 rows and is stuck on a hung request; the pipe fills, then
+    # the queue: from then on each batch is dropped and counted, never waited for.
+    assert dropped > 0 and traced_s < 10, (dropped, traced_s)
+    kept = ("sent", "dropped_queue_full", "failed", "unsent_at_close")
+    counted = {k: export.stats[k] for k in kept}
+    assert counted["sent"] == 0
+    assert sum(counted.values()) == calls  # every row counted once
+
+
+def test_a_child_that_dies_is_counted_and_replaced(tmp_path) -> None:
+    with OTLPReceiver() as receiver:
+        obs = llmobs_nb.init(db=tmp_path / "o.duckdb", otlp_endpoint=receiver.endpoint)
+        export = obs.capture.exports[0]
+        _traced_calls(obs, 5)
+        obs.flush()
+        assert export.flush(30)  # the child started and sent them
+        export._child.kill()
+        export._child.wait()
+        export._restart_at = 0.0
+        _traced_calls(obs, 5)
+        obs.flush()
+        deadline = time.monotonic() + 30
+        while len(receiver.spans) < 10 and time.monotonic() < deadline:
+            obs.flush()
+            export.flush(1)
+        obs.close()
+        assert len(receiver.spans) + export.stats["failed"] >= 10
+        assert export.stats["sent"] + export.stats["failed"] == 10

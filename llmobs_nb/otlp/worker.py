@@ -1,0 +1,237 @@
+"""The export child process: reads row frames on stdin, sends them as OTLP/HTTP, acks on stdout.
+
+Started by :class:`~llmobs_nb.otlp.row_export.RowExport` (``python -m llmobs_nb.otlp.worker``
+works too) so that encoding (both conventions, protobuf) and the network never run in the traced
+process: its caller pays only for handing an Arrow table to a pipe. Configuration comes in the
+environment, never on the command line (headers carry tokens): ``LLMOBS_OTLP_ENDPOINT`` (the
+traces URL), ``LLMOBS_OTLP_HEADERS`` and ``LLMOBS_OTLP_RESOURCE`` (JSON objects),
+``LLMOBS_OTLP_TIMEOUT_S``, ``LLMOBS_OTLP_MAX_ROWS``.
+
+Frames are answered in order, one JSON line each (:func:`~llmobs_nb.otlp.frames.ack`). Rows are
+sent in requests of at most :data:`BATCH_ROWS`; consecutive small frames share a request. With
+more than ``max_rows`` rows waiting (a slow or hung endpoint) the child stops reading, the pipe
+fills, and the parent counts what it cannot hand over. At the end of stdin the child sends what
+it holds for at most ``timeout_s`` more, answers, and exits.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+import urllib.parse
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import pyarrow as pa
+
+from llmobs_nb.otlp.frames import SCORES, SPANS, ack, read_frame
+
+#: Rows per OTLP request (receivers limit body sizes; Phoenix and collectors take this easily).
+BATCH_ROWS = 512
+#: HTTP statuses worth one more try (the OTLP/HTTP spec's retryable ones).
+RETRYABLE = frozenset({429, 502, 503, 504})
+
+
+@dataclass
+class Config:
+    """The child's settings, from its environment (see the module doc)."""
+
+    endpoint: str
+    headers: dict[str, str] = field(default_factory=dict)
+    resource: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float = 5.0
+    max_rows: int = 16_384
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> Config:
+        return cls(
+            endpoint=env["LLMOBS_OTLP_ENDPOINT"],
+            headers=json.loads(env.get("LLMOBS_OTLP_HEADERS") or "{}"),
+            resource=json.loads(env.get("LLMOBS_OTLP_RESOURCE") or "{}"),
+            timeout_s=float(env.get("LLMOBS_OTLP_TIMEOUT_S") or 5.0),
+            max_rows=int(env.get("LLMOBS_OTLP_MAX_ROWS") or 16_384),
+        )
+
+    @property
+    def logs_endpoint(self) -> str | None:
+        """Where evaluation results go: the traces URL's ``/v1/logs`` sibling, if it has one."""
+        if self.endpoint.rstrip("/").endswith("/v1/traces"):
+            return self.endpoint.rstrip("/")[: -len("traces")] + "logs"
+        return None
+
+
+class Poster:
+    """POSTs protobuf bodies to one URL over a kept-alive connection; one retry when the
+    endpoint says so (or the connection broke)."""
+
+    def __init__(self, url: str, headers: dict[str, str], timeout_s: float) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.https = parts.scheme == "https"
+        self.netloc = parts.netloc
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.headers = {"Content-Type": "application/x-protobuf", **headers}
+        self.timeout_s = timeout_s
+        self._conn: http.client.HTTPConnection | None = None
+
+    def post(self, body: bytes) -> tuple[bool, str | None, int | None]:
+        """(accepted, the problem if not, the HTTP status if one came back). One more try
+        after a retryable status (200 ms later) or a kept-alive connection the server closed
+        (at once); none after a refused connection or a timeout (the endpoint is down or hung)."""
+        problem: str | None = None
+        status: int | None = None
+        for attempt in range(2):
+            try:
+                conn = self._connection()
+                conn.request("POST", self.path, body=body, headers=self.headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+                if 200 <= status < 300:
+                    return True, None, status
+                problem = f"HTTP {status} {response.reason}"
+                if status not in RETRYABLE:
+                    return False, problem, status
+                if attempt == 0:
+                    time.sleep(0.2)
+            except (OSError, http.client.HTTPException) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+                self.close()
+                if isinstance(exc, (ConnectionRefusedError, TimeoutError)):
+                    return False, problem, None
+        return False, problem, status
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+            self._conn = kind(self.netloc, timeout=self.timeout_s)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class Inbox:
+    """Frames read from stdin by a thread, at most ``max_rows`` rows held (then it waits)."""
+
+    def __init__(self, source: IO[bytes], max_rows: int) -> None:
+        self.frames: deque[tuple[bytes, pa.Table]] = deque()
+        self.rows = 0
+        self.ended = False
+        self.max_rows = max_rows
+        self._cond = threading.Condition()
+        self._source = source
+        threading.Thread(target=self._read, name="llmobs-otlp-read", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                frame = read_frame(self._source)
+            except Exception as exc:  # a cut or garbled stream: end as if closed
+                print(f"llmobs_nb export child: bad frame ({exc})", file=sys.stderr)
+                frame = None
+            with self._cond:
+                if frame is None:
+                    self.ended = True
+                    self._cond.notify_all()
+                    return
+                while self.rows >= self.max_rows:
+                    self._cond.wait()
+                self.frames.append(frame)
+                self.rows += frame[1].num_rows
+                self._cond.notify_all()
+
+    def take(self) -> list[tuple[bytes, pa.Table]] | None:
+        """Consecutive frames of one kind, about :data:`BATCH_ROWS` rows (a bigger frame
+        alone); waits for one; None once stdin ended and nothing is left."""
+        with self._cond:
+            while not self.frames and not self.ended:
+                self._cond.wait()
+            if not self.frames:
+                return None
+            taken = [self.frames.popleft()]
+            rows = taken[0][1].num_rows
+            while self.frames and self.frames[0][0] == taken[0][0] and rows < BATCH_ROWS:
+                rows += self.frames[0][1].num_rows
+                taken.append(self.frames.popleft())
+            self.rows -= rows
+            self._cond.notify_all()
+            return taken
+
+
+def run(config: Config, source: IO[bytes], answer: Callable[[str], None]) -> None:
+    """Send every frame of ``source``; ``answer`` gets one ack line per frame, in order."""
+    from llmobs_nb.otlp.encode import encode_scores, encode_spans
+
+    traces = Poster(config.endpoint, config.headers, config.timeout_s)
+    logs_url = config.logs_endpoint
+    logs = None if logs_url is None else Poster(logs_url, config.headers, config.timeout_s)
+    encoders = {SPANS: encode_spans, SCORES: encode_scores}
+    answer(json.dumps({"ready": True}))
+    inbox = Inbox(source, config.max_rows)
+    ended_at: float | None = None
+    while (frames := inbox.take()) is not None:
+        if inbox.ended and ended_at is None:
+            ended_at = time.monotonic()
+        kind = frames[0][0]
+        poster = traces if kind == SPANS else logs
+        late = ended_at is not None and time.monotonic() - ended_at > config.timeout_s
+        if poster is None or late:
+            why = "no OTLP logs endpoint" if poster is None else "closing: out of time"
+            for _, table in frames:
+                answer(ack(0, table.num_rows, why))
+            continue
+        table = pa.concat_tables([t for _, t in frames], promote_options="permissive")
+        outcome = _send(table, encoders[kind], poster, config.resource)
+        for _, part in frames:  # each frame's share of the outcome, in order
+            answer(_share(outcome, part.num_rows))
+
+
+def _send(table: pa.Table, encode: Any, poster: Poster, resource: dict[str, Any]) -> list[Any]:
+    """Per row of ``table``, whether it was sent, in requests of :data:`BATCH_ROWS` rows;
+    the last problem seen goes with the failed ones."""
+    outcome: list[Any] = []
+    for start in range(0, table.num_rows, BATCH_ROWS):
+        chunk = table.slice(start, BATCH_ROWS)
+        try:
+            ok, problem, _ = poster.post(encode(chunk, resource=resource))
+        except Exception as exc:  # an encoding bug costs this request, not the child
+            ok, problem = False, f"encoding failed: {type(exc).__name__}: {exc}"
+        outcome.extend([True if ok else problem] * chunk.num_rows)
+    return outcome
+
+
+def _share(outcome: list[Any], rows: int) -> str:
+    mine = outcome[:rows]
+    del outcome[:rows]
+    sent = sum(1 for x in mine if x is True)
+    problems = [x for x in mine if x is not True]
+    return ack(sent, len(problems), problems[-1] if problems else None)
+
+
+def main() -> int:
+    """The child's entry point. It must import nothing heavier than pyarrow and the protobuf
+    classes: ``row_export`` starts it without the package's ``__init__``."""
+    config = Config.from_env(dict(os.environ))
+    out = sys.stdout
+
+    def answer(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    try:
+        run(config, sys.stdin.buffer, answer)
+    except BrokenPipeError:  # the parent is gone
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
