@@ -156,7 +156,11 @@ def operation_name(kind: Any, model: Any, operation: Any) -> str | None:
     Example:
         >>> operation_name("llm", "gpt-4o", None), operation_name("evaluator", None, None)
         ('chat', None)
+        >>> operation_name("embedding", "text-embedding-3-small", "chat")
+        'embeddings'
     """
+    if kind == "embedding" and operation not in sc.EMBEDDING_OPERATIONS:
+        return "embeddings"  # a decorator's default "chat" on an embedding call
     if isinstance(operation, str) and operation:
         return operation
     if kind == "evaluator":

@@ -122,14 +122,34 @@ def key_values(attrs: Mapping[str, Any], stats: EncodeStats, where: str) -> list
         ['a']
     """
     out = []
+    append = out.append
+    memo = _memo
     for key, value in attrs.items():
         if value is None:
             continue  # an absent value: nothing to send, nothing lost
+        cls = value.__class__
+        if cls is str or cls is bool:  # labels repeat from span to span: built once
+            memo_key = (key, value)
+            found = memo.get(memo_key)
+            if found is not None:
+                append(found)
+                continue
         try:
-            out.append(KeyValue(key=key, value=any_value(value)))
+            pair = KeyValue(key=key, value=any_value(value))
         except (ValueError, TypeError) as exc:  # surrogates, odd keys
             stats.drop(f"{where}: attribute {key!r:.60}", exc)
+            continue
+        append(pair)
+        if (cls is str and len(value) <= _MEMO_TEXT) or cls is bool:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[key, value] = pair
     return out
+
+
+_memo: dict[tuple[str, Any], KeyValue] = {}
+_MEMO_SIZE = 4096
+_MEMO_TEXT = 200  # longer text (content, messages) is rarely repeated
 
 
 def _columns(table: pa.Table, names: Iterable[str]) -> dict[str, list[Any]]:
