@@ -1,0 +1,406 @@
+"""Rows of the store → OTLP protobuf bytes: spans as an ``ExportTraceServiceRequest``,
+scores as an ``ExportLogsServiceRequest`` of ``gen_ai.evaluation.result`` events.
+
+The rows are the ones the capture converted (already redacted, content already filtered), so
+what leaves the process is exactly what the store holds, in both conventions
+(:mod:`llmobs_nb.otlp.conventions`). Runs in the export child process: depends on pyarrow,
+opentelemetry-proto, the standard library and the two modules named above.
+
+A bad value costs only its own attribute (counted in :class:`EncodeStats`); a row whose ids
+cannot be read costs only that row (counted); nothing here raises for a row's content.
+
+Example:
+    >>> import pyarrow as pa
+    >>> from llmobs_nb.store.schema import SPANS
+    >>> table = pa.Table.from_pylist(
+    ...     [{"trace_id": "ab" * 16, "span_id": "cd" * 8, "name": "ask", "kind": "llm"}],
+    ...     schema=SPANS.arrow)
+    >>> request = ExportTraceServiceRequest.FromString(encode_spans(table, resource={}))
+    >>> span = request.resource_spans[0].scope_spans[0].spans[0]
+    >>> span.name, span.kind == ProtoSpan.SPAN_KIND_CLIENT
+    ('ask', True)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
+
+from llmobs_nb.otlp import conventions as cv
+from llmobs_nb.store.schema import is_model_call
+
+SCOPE_NAME = "llmobs_nb"
+MAX_NAMED_ERRORS = 20
+_INT64 = (-(2**63), 2**63 - 1)
+_NS_PER_US = 1000
+
+
+@dataclass
+class EncodeStats:
+    """What encoding had to leave out, counted (and the first few reasons named).
+
+    ``spans``/``scores``: encoded; ``spans_refused``/``scores_refused``: rows left out (ids
+    unreadable); ``attributes_dropped``: single values left out (the rest of the row went);
+    ``attributes_unparsed``: rows whose ``attributes`` JSON could not be read (sent as text
+    under ``llmobs.attributes``).
+
+    Example:
+        >>> stats = EncodeStats()
+        >>> stats.drop("span 1: attribute 'x'", ValueError("bad"))
+        >>> stats.attributes_dropped, stats.errors
+        (1, ["span 1: attribute 'x': ValueError: bad"])
+    """
+
+    spans: int = 0
+    spans_refused: int = 0
+    scores: int = 0
+    scores_refused: int = 0
+    attributes_dropped: int = 0
+    attributes_unparsed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def drop(self, what: str, exc: BaseException | str) -> None:
+        """Count one attribute left out; keep its reason (the first few)."""
+        self.attributes_dropped += 1
+        self._name(what, exc)
+
+    def _name(self, what: str, exc: BaseException | str) -> None:
+        if len(self.errors) < MAX_NAMED_ERRORS:
+            reason = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+            self.errors.append(f"{what}: {reason}")
+
+
+def any_value(value: Any) -> AnyValue:
+    """One attribute value as OTLP's ``AnyValue``: str, bool, int (int64), float, and
+    homogeneous lists of those as arrays; anything else (dicts, mixed or nested lists, ints
+    beyond int64) as its JSON text. Raises ``ValueError`` for what cannot go at all (text that
+    is not valid Unicode, None).
+
+    Example:
+        >>> any_value([1, 2]).array_value.values[1].int_value
+        2
+        >>> any_value({"a": 1}).string_value
+        '{"a": 1}'
+    """
+    cls = value.__class__
+    if cls is str:
+        return AnyValue(string_value=value)
+    if cls is bool:
+        return AnyValue(bool_value=value)
+    if cls is int:
+        if _INT64[0] <= value <= _INT64[1]:
+            return AnyValue(int_value=value)
+        return AnyValue(string_value=str(value))
+    if cls is float:
+        return AnyValue(double_value=value)
+    if value is None:
+        raise ValueError("null value")
+    if isinstance(value, list | tuple):
+        kinds = {v.__class__ for v in value}
+        homogeneous = len(kinds) <= 1 and kinds <= {str, bool, int, float}
+        if homogeneous and (kinds != {int} or all(_INT64[0] <= v <= _INT64[1] for v in value)):
+            return AnyValue(array_value=ArrayValue(values=[any_value(v) for v in value]))
+    return AnyValue(string_value=json.dumps(value, ensure_ascii=False, default=str))
+
+
+def key_values(attrs: Mapping[str, Any], stats: EncodeStats, where: str) -> list[KeyValue]:
+    """``attrs`` as ``KeyValue``s; a value that cannot go is left out and counted.
+
+    Example:
+        >>> [kv.key for kv in key_values({"a": 1, "b": None}, EncodeStats(), "x")]
+        ['a']
+    """
+    out = []
+    append = out.append
+    memo = _memo
+    for key, value in attrs.items():
+        if value is None:
+            continue  # an absent value: nothing to send, nothing lost
+        cls = value.__class__
+        if cls is str or cls is bool:  # labels repeat from span to span: built once
+            memo_key = (key, value)
+            found = memo.get(memo_key)
+            if found is not None:
+                append(found)
+                continue
+        try:
+            pair = KeyValue(key=key, value=any_value(value))
+        except (ValueError, TypeError) as exc:  # surrogates, odd keys
+            stats.drop(f"{where}: attribute {key!r:.60}", exc)
+            continue
+        append(pair)
+        if (cls is str and len(value) <= _MEMO_TEXT) or cls is bool:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[key, value] = pair
+    return out
+
+
+_memo: dict[tuple[str, Any], KeyValue] = {}
+_MEMO_SIZE = 4096
+_MEMO_TEXT = 200  # longer text (content, messages) is rarely repeated
+
+
+def _columns(table: pa.Table, names: Iterable[str]) -> dict[str, list[Any]]:
+    """Python lists of the columns named (timestamps as int microseconds; a missing column as
+    all-None)."""
+    out: dict[str, list[Any]] = {}
+    for name in names:
+        if name not in table.column_names:
+            out[name] = [None] * table.num_rows
+            continue
+        column = table.column(name)
+        if pa.types.is_timestamp(column.type):
+            column = pc.cast(column, pa.int64())
+        out[name] = column.to_pylist()
+    return out
+
+
+def _id(text: Any, size: int) -> bytes:
+    """Hex id text → bytes of ``size``; raises ValueError when it is not one (or all zero)."""
+    raw = bytes.fromhex(text) if isinstance(text, str) else b""
+    if len(raw) != size or not any(raw):
+        raise ValueError(f"not a {size}-byte id: {text!r:.40}")
+    return raw
+
+
+def encode_spans(
+    table: pa.Table,
+    *,
+    resource: Mapping[str, Any],
+    conventions: cv.Conventions | None = None,
+    stats: EncodeStats | None = None,
+) -> bytes:
+    """A serialized ``ExportTraceServiceRequest`` of ``table``'s span rows (columns of
+    :data:`llmobs_nb.store.schema.SPANS`), one scope ``llmobs_nb``.
+
+    Rows are grouped by their ``project``: each group's resource is ``resource`` with
+    ``openinference.project.name`` set to the project (Phoenix files spans by it). Model calls
+    (:data:`~llmobs_nb.store.schema.is_model_call`) are ``CLIENT`` spans, others
+    ``INTERNAL``; a failed row's status is ``ERROR`` with its message, plus an ``exception``
+    event; a row with ``ttft_s`` has a first-token event at start + TTFT. ``conventions``
+    defaults to ``Conventions()`` (read the environment once with ``Conventions.from_env()``
+    and pass it in). ``stats`` counts what was left out.
+
+    Example:
+        >>> encode_spans(pa.table({"trace_id": pa.array([], pa.string())}), resource={})
+        b''
+    """
+    conv = conventions or cv.Conventions()
+    stats = stats if stats is not None else EncodeStats()
+    cols = _columns(table, _SPAN_COLUMNS)
+    groups: dict[Any, list[int]] = {}
+    for index, project in enumerate(cols["project"]):
+        groups.setdefault(project, []).append(index)
+    request = ExportTraceServiceRequest()
+    for project, indices in groups.items():
+        attrs = dict(resource)
+        if project is not None:
+            attrs[cv.OI_PROJECT] = project
+        resource_spans = request.resource_spans.add()
+        resource_spans.resource.attributes.extend(key_values(attrs, stats, "resource"))
+        scope_spans = resource_spans.scope_spans.add()
+        scope_spans.scope.name = SCOPE_NAME
+        scope_spans.scope.version = cv._version("llmobs_nb")
+        scope_spans.schema_url = cv.SCHEMA_URL
+        spans = scope_spans.spans
+        for index in indices:
+            row = {name: values[index] for name, values in cols.items()}
+            span = _span(row, conv, stats, index)
+            if span is not None:
+                spans.append(span)
+        if not spans:
+            del request.resource_spans[-1]
+    return request.SerializeToString()
+
+
+_SPAN_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "start_time",
+    "end_time",
+    "ttft_s",
+    "provider",
+    "model",
+    "response_model",
+    "operation",
+    "use_case",
+    "user_id",
+    "run",
+    "project",
+    "status",
+    "error_type",
+    "error_message",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "input_text",
+    "output_text",
+    "attributes",
+)
+
+
+def _span(
+    row: dict[str, Any], conv: cv.Conventions, stats: EncodeStats, index: int
+) -> ProtoSpan | None:
+    where = f"span row {index}"
+    try:
+        trace_id = _id(row["trace_id"], 16)
+        span_id = _id(row["span_id"], 8)
+    except ValueError as exc:
+        stats.spans_refused += 1
+        stats._name(where, exc)
+        return None
+    parent = b""
+    if row["parent_span_id"] is not None:
+        try:
+            parent = _id(row["parent_span_id"], 8)
+        except ValueError as exc:
+            stats.drop(f"{where}: parent_span_id", exc)
+    own = _own_attributes(row["attributes"], stats, where)
+    start = (row["start_time"] or 0) * _NS_PER_US
+    end = row["end_time"] * _NS_PER_US if row["end_time"] is not None else start
+    kind = row["kind"]
+    span = ProtoSpan(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent,
+        name=_text(row["name"]) or kind or "span",
+        kind=ProtoSpan.SPAN_KIND_CLIENT
+        if is_model_call(kind, row["model"])
+        else ProtoSpan.SPAN_KIND_INTERNAL,
+        start_time_unix_nano=start,
+        end_time_unix_nano=max(end, start),
+        attributes=key_values(cv.span_attributes(row, own, conv), stats, where),
+    )
+    ttft = row["ttft_s"]
+    if isinstance(ttft, float) and math.isfinite(ttft) and ttft >= 0:
+        event = span.events.add()
+        event.name = cv.FIRST_TOKEN_EVENT
+        event.time_unix_nano = start + round(ttft * 1e9)
+    if row["status"] == "error":
+        message = _text(row["error_message"]) or _text(row["error_type"]) or ""
+        span.status.CopyFrom(Status(code=Status.STATUS_CODE_ERROR, message=message))
+        event = span.events.add()
+        event.name = "exception"
+        event.time_unix_nano = span.end_time_unix_nano
+        event.attributes.extend(
+            key_values(
+                {"exception.type": row["error_type"], "exception.message": row["error_message"]},
+                stats,
+                where,
+            )
+        )
+    stats.spans += 1
+    return span
+
+
+def _text(value: Any) -> str | None:
+    """A text field as protobuf takes it: None for NULL or for text that is not valid UTF-8
+    (surrogates)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
+
+
+def _own_attributes(text: Any, stats: EncodeStats, where: str) -> dict[str, Any]:
+    """The row's ``attributes`` JSON as a dict; unreadable JSON goes as one text attribute."""
+    if text is None:
+        return {}
+    try:
+        parsed = json.loads(text)
+    except (ValueError, TypeError) as exc:
+        parsed = exc
+    if isinstance(parsed, dict):
+        return parsed
+    stats.attributes_unparsed += 1
+    stats._name(
+        f"{where}: attributes", str(parsed) if isinstance(parsed, Exception) else "not an object"
+    )
+    return {"llmobs.attributes": text}
+
+
+def encode_scores(
+    table: pa.Table, *, resource: Mapping[str, Any], stats: EncodeStats | None = None
+) -> bytes:
+    """A serialized ``ExportLogsServiceRequest`` of ``table``'s score rows (columns of
+    :data:`llmobs_nb.store.schema.SCORES`) as ``gen_ai.evaluation.result`` events: each log
+    record has ``event_name``, the evaluated span's trace and span ids, and the attributes
+    ``gen_ai.evaluation.name``, ``.score.value``, ``.score.label``, ``.explanation`` (the
+    comment) and ``llmobs.score.source``. A score whose ids cannot be read goes unparented
+    (counted in ``attributes_dropped``).
+
+    Example:
+        >>> from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+        ...     ExportLogsServiceRequest)
+        >>> table = pa.table({"trace_id": ["ab" * 16], "span_id": ["cd" * 8],
+        ...                   "name": ["relevance"], "value": [0.9]})
+        >>> request = ExportLogsServiceRequest.FromString(encode_scores(table, resource={}))
+        >>> request.resource_logs[0].scope_logs[0].log_records[0].event_name
+        'gen_ai.evaluation.result'
+    """
+    stats = stats if stats is not None else EncodeStats()
+    cols = _columns(
+        table, ("trace_id", "span_id", "name", "value", "label", "comment", "source", "created_at")
+    )
+    request = ExportLogsServiceRequest()
+    resource_logs = request.resource_logs.add()
+    resource_logs.resource.attributes.extend(key_values(resource, stats, "resource"))
+    scope_logs = resource_logs.scope_logs.add()
+    scope_logs.scope.name = SCOPE_NAME
+    scope_logs.schema_url = cv.SCHEMA_URL
+    records = scope_logs.log_records
+    for index in range(table.num_rows):
+        where = f"score row {index}"
+        name = _text(cols["name"][index])
+        if name is None:
+            stats.scores_refused += 1
+            stats._name(where, "no evaluation name")
+            continue
+        value = cols["value"][index]
+        created = cols["created_at"][index]
+        record = records.add()
+        record.event_name = cv.EVALUATION_EVENT
+        if created is not None:
+            record.time_unix_nano = created * _NS_PER_US
+            record.observed_time_unix_nano = created * _NS_PER_US
+        try:
+            record.trace_id = _id(cols["trace_id"][index], 16)
+            if cols["span_id"][index] is not None:
+                record.span_id = _id(cols["span_id"][index], 8)
+        except ValueError as exc:
+            record.trace_id = b""
+            stats.drop(f"{where}: trace/span id", exc)
+        attrs = {
+            cv.GEN_AI_EVALUATION_NAME: name,
+            cv.GEN_AI_EVALUATION_SCORE_VALUE: float(value) if value is not None else None,
+            cv.GEN_AI_EVALUATION_SCORE_LABEL: cols["label"][index],
+            cv.GEN_AI_EVALUATION_EXPLANATION: cols["comment"][index],
+            cv.LLMOBS_SCORE_SOURCE: cols["source"][index],
+        }
+        record.attributes.extend(key_values(attrs, stats, where))
+        stats.scores += 1
+    if not records:
+        return b""
+    return request.SerializeToString()
