@@ -38,7 +38,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from llmobs_nb.otlp import conventions as cv
-from llmobs_nb.store.schema import is_model_call
+from llmobs_nb.store.model_call import is_model_call
 
 SCOPE_NAME = "llmobs_nb"
 MAX_NAMED_ERRORS = 20

@@ -55,9 +55,12 @@ def read_frame(source: IO[bytes]) -> tuple[bytes, pa.Table] | None:
     return kind, pa.ipc.open_stream(payload).read_all()
 
 
-def ack(sent: int, failed: int, error: str | None = None) -> str:
-    """The child's answer to one frame, as one line of JSON."""
+def ack(sent: int, failed: int, error: str | None = None, attributes_dropped: int = 0) -> str:
+    """The child's answer to one frame, as one line of JSON: rows sent, rows failed, the last
+    problem, and attribute values encoding left out of the rows it sent."""
     answer: dict[str, Any] = {"sent": sent, "failed": failed}
     if error:
         answer["error"] = error
+    if attributes_dropped:
+        answer["attributes_dropped"] = attributes_dropped
     return json.dumps(answer)

@@ -34,6 +34,9 @@ from llmobs_nb.otlp.frames import SCORES, SPANS, ack, read_frame
 
 #: Rows per OTLP request (receivers limit body sizes; Phoenix and collectors take this easily).
 BATCH_ROWS = 512
+#: Encodes a table with the stats given: (the request body, the rows it holds).
+Encoder = Callable[[pa.Table, Any], tuple[bytes, int]]
+
 #: HTTP statuses worth one more try (the OTLP/HTTP spec's retryable ones).
 RETRYABLE = frozenset({429, 502, 503, 504})
 
@@ -168,12 +171,22 @@ class Inbox:
 
 def run(config: Config, source: IO[bytes], answer: Callable[[str], None]) -> None:
     """Send every frame of ``source``; ``answer`` gets one ack line per frame, in order."""
-    from llmobs_nb.otlp.encode import encode_scores, encode_spans
+    from llmobs_nb.otlp.conventions import Conventions
+    from llmobs_nb.otlp.encode import EncodeStats, encode_scores, encode_spans
+
+    conventions = Conventions.from_env()  # OTEL_SEMCONV_STABILITY_OPT_IN, read once
+
+    def spans(table: pa.Table, stats: EncodeStats) -> tuple[bytes, int]:
+        body = encode_spans(table, resource=config.resource, conventions=conventions, stats=stats)
+        return body, stats.spans
+
+    def scores(table: pa.Table, stats: EncodeStats) -> tuple[bytes, int]:
+        return encode_scores(table, resource=config.resource, stats=stats), stats.scores
 
     traces = Poster(config.endpoint, config.headers, config.timeout_s)
     logs_url = config.logs_endpoint
     logs = None if logs_url is None else Poster(logs_url, config.headers, config.timeout_s)
-    encoders = {SPANS: encode_spans, SCORES: encode_scores}
+    encoders = {SPANS: spans, SCORES: scores}
     answer(json.dumps({"ready": True}))
     inbox = Inbox(source, config.max_rows)
     ended_at: float | None = None
@@ -189,31 +202,39 @@ def run(config: Config, source: IO[bytes], answer: Callable[[str], None]) -> Non
                 answer(ack(0, table.num_rows, why))
             continue
         table = pa.concat_tables([t for _, t in frames], promote_options="permissive")
-        outcome = _send(table, encoders[kind], poster, config.resource)
-        for _, part in frames:  # each frame's share of the outcome, in order
-            answer(_share(outcome, part.num_rows))
+        outcome, attributes_dropped = _send(table, encoders[kind], poster)
+        for index, (_, part) in enumerate(frames):  # each frame's share, in order
+            answer(_share(outcome, part.num_rows, attributes_dropped if index == 0 else 0))
 
 
-def _send(table: pa.Table, encode: Any, poster: Poster, resource: dict[str, Any]) -> list[Any]:
-    """Per row of ``table``, whether it was sent, in requests of :data:`BATCH_ROWS` rows;
-    the last problem seen goes with the failed ones."""
+def _send(table: pa.Table, encode: Encoder, poster: Poster) -> tuple[list[Any], int]:
+    """Per row of ``table``, True if it was sent, else the problem; in requests of
+    :data:`BATCH_ROWS` rows. Also the attribute values encoding had to leave out."""
+    from llmobs_nb.otlp.encode import EncodeStats
+
     outcome: list[Any] = []
+    dropped = 0
     for start in range(0, table.num_rows, BATCH_ROWS):
         chunk = table.slice(start, BATCH_ROWS)
+        stats = EncodeStats()
         try:
-            ok, problem, _ = poster.post(encode(chunk, resource=resource))
+            body, encoded = encode(chunk, stats)
+            ok, problem, _ = poster.post(body) if body else (True, None, None)
         except Exception as exc:  # an encoding bug costs this request, not the child
-            ok, problem = False, f"encoding failed: {type(exc).__name__}: {exc}"
-        outcome.extend([True if ok else problem] * chunk.num_rows)
-    return outcome
+            ok, problem, encoded = False, f"encoding failed: {type(exc).__name__}: {exc}", 0
+        dropped += stats.attributes_dropped
+        sent = encoded if ok else 0
+        refused = problem or (stats.errors[-1] if stats.errors else "a row could not be encoded")
+        outcome.extend([True] * sent + [refused] * (chunk.num_rows - sent))
+    return outcome, dropped
 
 
-def _share(outcome: list[Any], rows: int) -> str:
+def _share(outcome: list[Any], rows: int, attributes_dropped: int) -> str:
     mine = outcome[:rows]
     del outcome[:rows]
     sent = sum(1 for x in mine if x is True)
     problems = [x for x in mine if x is not True]
-    return ack(sent, len(problems), problems[-1] if problems else None)
+    return ack(sent, len(problems), problems[-1] if problems else None, attributes_dropped)
 
 
 def main() -> int:
