@@ -133,3 +133,28 @@ ALL_METRICS = LLM_METRICS + GENAI_METRICS
 
 UNKNOWN = "unknown"
 OTHER = "other"
+
+# The standards bridge's own counts, read at each scrape from the export and receiver stats
+# (never incremented twice): every span that did not reach an OTLP endpoint is counted.
+EXPORT_SPANS = MetricDef(
+    "llmobs_export_spans_total",
+    "counter",
+    ("outcome",),
+    "Spans handed to OTLP export, by outcome: sent, dropped_queue_full, failed, "
+    "unsent_at_close (summed over endpoints).",
+)
+EXPORT_OUTCOMES = ("sent", "dropped_queue_full", "failed", "unsent_at_close")
+RECEIVED_SPANS = MetricDef(
+    "llmobs_received_spans_total",
+    "counter",
+    ("outcome",),
+    "Spans sent to this notebook's OTLP receivers, by outcome: accepted or refused.",
+)
+RECEIVED_REQUESTS = MetricDef(
+    "llmobs_received_requests_total",
+    "counter",
+    ("outcome",),
+    "OTLP export requests to this notebook's receivers, by outcome: accepted (answered 200) "
+    "or refused (answered 4xx, or 503 once closed).",
+)
+BRIDGE_METRICS = (EXPORT_SPANS, RECEIVED_SPANS, RECEIVED_REQUESTS)

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from llmobs_nb import registry
 from llmobs_nb.metrics import definitions as d
+from llmobs_nb.metrics.bridge_counts import BridgeCounts, Counts
 from llmobs_nb.metrics.label_guard import LabelGuard
 from llmobs_nb.metrics.server import MetricsServer, PortInUseError
 from llmobs_nb.store.schema import LLM_CALLS_COLUMNS, is_model_call
@@ -130,6 +131,7 @@ class ObserverMetrics:
         self._children: dict[tuple[str, ...], Any] = {}
         self._server: MetricsServer | None = None
         self._server_lock = threading.Lock()
+        self._bridge: BridgeCounts | None = None
 
     def _child(self, metric: d.MetricDef, *values: str) -> Any:
         key = (metric.name, *values)
@@ -306,6 +308,24 @@ class ObserverMetrics:
         """
         self._child(d.PENDING_SPANS, "memory").set_function(memory)
         self._child(d.PENDING_SPANS, "sidecar").set_function(sidecar)
+
+    def watch_bridge(self, export_stats: Counts, receiver_counts: Counts) -> None:
+        """Report ``llmobs_export_spans_total{outcome}`` from ``export_stats()`` and
+        ``llmobs_received_spans_total`` / ``llmobs_received_requests_total{outcome}`` from
+        ``receiver_counts()``, both called at each scrape (see ``bridge_counts``). Calling it
+        again replaces the functions.
+
+        Example:
+            >>> m = ObserverMetrics()
+            >>> m.watch_bridge(lambda: {"sent": 4, "failed": 1}, lambda: {"spans_received": 2})
+            >>> 'llmobs_received_spans_total{outcome="accepted"} 2.0' in m.text()
+            True
+        """
+        if self._bridge is None:
+            self._bridge = BridgeCounts(export_stats, receiver_counts)
+            self.registry.register(self._bridge)
+        else:
+            self._bridge.export_stats, self._bridge.receiver_counts = export_stats, receiver_counts
 
     def text(self) -> str:
         """Return the Prometheus text exposition of this registry.
