@@ -77,6 +77,8 @@ class BatchWork:
             metrics.watch_pending(
                 processor.rows_in_memory, lambda: processor.queue.rows_in_sidecar()
             )
+            # OTLP export and receiver counts, read at each scrape (as obs.health() does)
+            metrics.watch_bridge(capture.export_stats, capture.receiver_counts)
         return capture
 
     def write(self, table: pa.Table) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 
@@ -45,11 +46,23 @@ class Health:
         failing: the last write attempt failed (a failure episode is under way).
         capture_errors: failures inside capture by stage (``obs.capture_errors``): each cost
             only the field it was reading, never the user's call.
+        export: spans sent to OTLP endpoints (``otlp_endpoint``) and those lost, summed over
+            every endpoint: ``sent``, ``dropped_queue_full`` (the bounded export queue was
+            full), ``failed`` (the endpoint refused or could not be reached), and
+            ``unsent_at_close``; empty without an endpoint.
+        received: what the OTLP receivers (``obs.receive_otlp``) took in, summed over them:
+            ``requests`` (answered 200), ``requests_refused`` (answered 4xx, or 503 once
+            closed), ``spans_received``, ``spans_refused`` (malformed, or not storable); empty
+            without a receiver.
 
     Example:
         >>> h = Health(10, 0, 0, {}, None, None, None)
         >>> h.ok, h.pending
         (True, 0)
+        >>> Health(5, export={"sent": 3, "failed": 2}).export_lost
+        2
+        >>> Health(5, export={"sent": 3, "failed": 2})
+        Health(rows_written=5, pending_memory=0, pending_sidecar=0, export={'sent': 3, 'failed': 2})
     """
 
     rows_written: int = 0
@@ -61,6 +74,8 @@ class Health:
     last_flush_at: datetime | None = None
     failing: bool = False
     capture_errors: dict[str, int] = field(default_factory=dict)
+    export: dict[str, int] = field(default_factory=dict)
+    received: dict[str, int] = field(default_factory=dict)
 
     @property
     def pending(self) -> int:
@@ -73,6 +88,35 @@ class Health:
         return sum(self.dropped.values())
 
     @property
+    def export_lost(self) -> int:
+        """Spans that did not reach an OTLP endpoint: dropped, failed or unsent at close."""
+        return sum(n for key, n in self.export.items() if key != "sent")
+
+    @property
     def ok(self) -> bool:
         """Writes are succeeding: the last attempt did not fail."""
         return not self.failing
+
+    def __repr__(self) -> str:
+        """The counts always; the other fields only when they say something (not empty)."""
+        always = ("rows_written", "pending_memory", "pending_sidecar")
+        shown = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if f.name in always or getattr(self, f.name) not in (None, False, {})
+        ]
+        return f"Health({', '.join(shown)})"
+
+
+def summed(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Counts of several sources (receivers, exporters) added key by key.
+
+    Example:
+        >>> summed([{"requests": 2, "spans_received": 5}, {"requests": 1}])
+        {'requests': 3, 'spans_received': 5}
+    """
+    totals: dict[str, int] = {}
+    for one in counts:
+        for key, n in one.items():
+            totals[key] = totals.get(key, 0) + n
+    return totals

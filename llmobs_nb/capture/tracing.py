@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from llmobs_nb.capture.batcher import Batcher
 from llmobs_nb.capture.content_policy import without_content
 from llmobs_nb.capture.errors import CaptureErrors, capture_failed
-from llmobs_nb.capture.health import Health
+from llmobs_nb.capture.health import Health, summed
 from llmobs_nb.capture.rows import SpanRecord, record_of, starts_model_call, to_columns
 from llmobs_nb.capture.write_queue import DEFAULT_MAX_ROWS, WriteQueue
 from llmobs_nb.pricing import PriceBook
@@ -381,6 +381,11 @@ class Capture:
         self.receivers.append(receiver)
         return receiver
 
+    def receiver_counts(self) -> dict[str, int]:
+        """Requests and spans taken in or refused, summed over this capture's receivers
+        (closed ones included: counts only grow). Empty without a receiver."""
+        return summed(receiver.counts() for receiver in list(self.receivers))
+
     def ingest(self, path: Any) -> Any:
         """Read an OTLP/JSON-lines file (the collector's file exporter) into the store, as
         :meth:`receive_otlp` takes spans in. Returns the ``IngestResult`` (not flushed)."""
@@ -416,8 +421,11 @@ class Capture:
             capture_failed("flush", exc)
 
     def health(self, errors: CaptureErrors | None = None) -> Health:
-        """The write path's :class:`Health`, with ``errors``' counts by stage."""
-        health = self.processor.health()
+        """The write path's :class:`Health`, with ``errors``' counts by stage and the OTLP
+        export and receiver counts."""
+        health = dataclasses.replace(
+            self.processor.health(), export=self.export_stats(), received=self.receiver_counts()
+        )
         if errors is None:
             return health
         return dataclasses.replace(health, capture_errors=errors.snapshot())

@@ -112,6 +112,11 @@ def _frame(data: pl.DataFrame | pl.LazyFrame, time_cols: tuple[str, ...]) -> pl.
     raise ValueError(f"frame has none of the time columns {list(time_cols)}: {frame.columns}")
 
 
+def _absent_when_unknown(value: str | pl.Expr) -> pl.Expr:
+    expr = pl.col(value) if isinstance(value, str) else value
+    return pl.when(expr == d.UNKNOWN).then(pl.lit("")).otherwise(expr)
+
+
 def _with_default(frame: pl.DataFrame, *cols: str) -> pl.DataFrame:
     return frame.with_columns(pl.lit(None, pl.String).alias(c) for c in cols if c not in frame)
 
@@ -145,6 +150,7 @@ def openmetrics_backfill(
         "operation",
         "provider",
         "error_type",
+        "response_model",
     )
     for col in (
         "latency_s",
@@ -173,7 +179,14 @@ def openmetrics_backfill(
         )
         .otherwise(pl.lit("")),
         gen_ai_operation_name="operation",
-        gen_ai_request_model="model",
+        # the GenAI attributes as live (ObserverMetrics): models absent (empty) when unknown
+        gen_ai_request_model=_absent_when_unknown("model"),
+        gen_ai_response_model=_absent_when_unknown(_capped(frame, "response_model", max_models)),
+    )
+    genai_calls = calls_f.with_columns(  # error.type's fallback is the convention's _OTHER
+        error_type=pl.when(pl.col("error_type").is_in([d.UNKNOWN, d.OTHER]))
+        .then(pl.lit(d.GENAI_OTHER_ERROR))
+        .otherwise("error_type")
     )
     idx = {m.name: i for i, m in enumerate(d.ALL_METRICS)}
     parts = [
@@ -186,7 +199,7 @@ def openmetrics_backfill(
             "cost_usd",
         ),
         _counter(idx[d.ERRORS.name], d.ERRORS, calls_f.filter("failed"), pl.lit(1.0)),
-        _histogram(idx[d.GENAI_DURATION.name], d.GENAI_DURATION, calls_f, "latency_s"),
+        _histogram(idx[d.GENAI_DURATION.name], d.GENAI_DURATION, genai_calls, "latency_s"),
         _histogram(
             idx[d.GENAI_TIME_TO_FIRST_CHUNK.name],
             d.GENAI_TIME_TO_FIRST_CHUNK,

@@ -165,6 +165,21 @@ def _panels() -> list[dict[str, Any]]:
             "reqps",
             (12, 24, 12, 8),
         ),
+        _panel(  # llmobs_nb's own pipeline: no model label, so not filtered by $model
+            9,
+            "Spans lost on OTLP export",
+            [
+                _target(
+                    "A",
+                    f'sum by (outcome) (increase({d.EXPORT_SPANS.name}{{outcome!="sent"}}{_RATE}))',
+                    "{{outcome}}",
+                )
+            ],
+            "short",
+            (0, 32, 24, 6),
+            description="Spans that did not reach the OTLP endpoint, by outcome (dropped on a "
+            "full queue, failed, unsent at close); alert LLMObsSpansDroppedOnExport.",
+        ),
     ]
 
 

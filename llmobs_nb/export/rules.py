@@ -134,6 +134,31 @@ def alert_rules(
     ]
 
 
+def pipeline_rules(*, export_lost_spans: float = 0) -> list[AlertRule]:
+    """Return the alerts on llmobs_nb's own pipeline (not backtested: no stored call shows it).
+
+    LLMObsSpansDroppedOnExport (warning) fires when more than ``export_lost_spans`` spans
+    were lost on OTLP export over 5m (``llmobs_export_spans_total`` with an outcome other
+    than ``sent``: dropped on a full queue, failed, or unsent at close).
+
+    Example:
+        >>> [r.name for r in pipeline_rules()]
+        ['LLMObsSpansDroppedOnExport']
+    """
+    return [
+        AlertRule(
+            name="LLMObsSpansDroppedOnExport",
+            measure=f'sum(increase({d.EXPORT_SPANS.name}{{outcome!="sent"}}[5m]))',
+            op=">",
+            threshold=export_lost_spans,
+            window="5m",
+            for_="0s",
+            severity="warning",
+            summary=f"more than {export_lost_spans:g} spans lost on OTLP export over 5m",
+        )
+    ]
+
+
 def rules_yaml(rules: Sequence[AlertRule], group: str = "llmobs_nb") -> str:
     """Return a Prometheus rule file (YAML) holding ``rules`` in one group.
 
@@ -159,8 +184,10 @@ def prometheus_rules(
     cost_per_hour_usd: float = 50,
     quality_min: float = 0.7,
     quality_window: str = "1h",
+    export_lost_spans: float = 0,
 ) -> str:
-    """Return the alert rule file (YAML) that Prometheus loads with ``rule_files:``.
+    """Return the alert rule file (YAML) that Prometheus loads with ``rule_files:``: the four
+    alerts of :func:`alert_rules` and those of :func:`pipeline_rules`.
 
     Example:
         >>> "alert: LLMHighErrorRate" in prometheus_rules(error_rate=0.02)
@@ -174,6 +201,7 @@ def prometheus_rules(
             quality_min=quality_min,
             quality_window=quality_window,
         )
+        + pipeline_rules(export_lost_spans=export_lost_spans)
     )
 
 

@@ -9,7 +9,14 @@ Two families are exported side by side:
   the ``{token}`` unit is an annotation and adds no suffix), so community GenAI dashboards work
   on the same endpoint. Reference: semantic-conventions-genai, docs/gen-ai/gen-ai-metrics.md
   (metrics ``gen_ai.client.token.usage``, ``gen_ai.client.operation.duration``,
-  ``gen_ai.client.operation.time_to_first_chunk``; buckets are the spec's advice).
+  ``gen_ai.client.operation.time_to_first_chunk``; buckets are the spec's advice), checked
+  against semantic conventions v1.41. Attributes: ``gen_ai.operation.name`` and
+  ``gen_ai.provider.name`` (required; ``unknown`` when a span names none),
+  ``gen_ai.request.model`` (conditionally required: absent, i.e. empty, when unknown),
+  ``gen_ai.response.model`` (recommended: empty when the answer named none), ``error.type``
+  on the duration of failed calls (the class name; ``_OTHER``, the convention's fallback,
+  when unknown or past the label bound), ``gen_ai.token.type`` on token usage.
+  ``server.address``/``server.port`` (recommended) are not captured, so not exported.
 """
 
 from __future__ import annotations
@@ -73,35 +80,27 @@ _GENAI_LABELS = (
     "gen_ai_operation_name",
     "gen_ai_provider_name",
     "gen_ai_request_model",
+    "gen_ai_response_model",
 )
-_GENAI_SECONDS = (
-    0.01,
-    0.02,
-    0.04,
-    0.08,
-    0.16,
-    0.32,
-    0.64,
-    1.28,
-    2.56,
-    5.12,
-    10.24,
-    20.48,
-    40.96,
-)
+GENAI_SECONDS_BUCKETS: tuple[float, ...] = tuple(0.01 * 2**i for i in range(14))
+"""The convention's advised boundaries for GenAI durations: 0.01, 0.02, 0.04 … 81.92 s."""
+GENAI_TOKEN_BUCKETS: tuple[float, ...] = tuple(float(4**i) for i in range(14))
+"""The convention's advised boundaries for token counts: 1, 4, 16 … 67,108,864."""
+GENAI_OTHER_ERROR = "_OTHER"
+"""``error.type``'s fallback value in the conventions (an unknown or unbounded error type)."""
 GENAI_DURATION = MetricDef(
     "gen_ai_client_operation_duration_seconds",
     "histogram",
     (*_GENAI_LABELS, "error_type"),
     "GenAI operation duration (OpenTelemetry gen_ai.client.operation.duration).",
-    (*_GENAI_SECONDS, 81.92),
+    GENAI_SECONDS_BUCKETS,
 )
 GENAI_TOKEN_USAGE = MetricDef(
     "gen_ai_client_token_usage",
     "histogram",
     (*_GENAI_LABELS, "gen_ai_token_type"),
     "Number of input and output tokens used (OpenTelemetry gen_ai.client.token.usage).",
-    tuple(4.0**i for i in range(14)),
+    GENAI_TOKEN_BUCKETS,
 )
 GENAI_TIME_TO_FIRST_CHUNK = MetricDef(
     "gen_ai_client_operation_time_to_first_chunk_seconds",
@@ -109,7 +108,7 @@ GENAI_TIME_TO_FIRST_CHUNK = MetricDef(
     _GENAI_LABELS,
     "Time to the first chunk of a streamed response "
     "(OpenTelemetry gen_ai.client.operation.time_to_first_chunk).",
-    (*_GENAI_SECONDS, 81.92),
+    GENAI_SECONDS_BUCKETS,
 )
 
 # The write path's own health: never silent about rows not (yet) in the store.
@@ -134,3 +133,28 @@ ALL_METRICS = LLM_METRICS + GENAI_METRICS
 
 UNKNOWN = "unknown"
 OTHER = "other"
+
+# The standards bridge's own counts, read at each scrape from the export and receiver stats
+# (never incremented twice): every span that did not reach an OTLP endpoint is counted.
+EXPORT_SPANS = MetricDef(
+    "llmobs_export_spans_total",
+    "counter",
+    ("outcome",),
+    "Spans handed to OTLP export, by outcome: sent, dropped_queue_full, failed, "
+    "unsent_at_close (summed over endpoints).",
+)
+EXPORT_OUTCOMES = ("sent", "dropped_queue_full", "failed", "unsent_at_close")
+RECEIVED_SPANS = MetricDef(
+    "llmobs_received_spans_total",
+    "counter",
+    ("outcome",),
+    "Spans sent to this notebook's OTLP receivers, by outcome: accepted or refused.",
+)
+RECEIVED_REQUESTS = MetricDef(
+    "llmobs_received_requests_total",
+    "counter",
+    ("outcome",),
+    "OTLP export requests to this notebook's receivers, by outcome: accepted (answered 200) "
+    "or refused (answered 4xx, or 503 once closed).",
+)
+BRIDGE_METRICS = (EXPORT_SPANS, RECEIVED_SPANS, RECEIVED_REQUESTS)

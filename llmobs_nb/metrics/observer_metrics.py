@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from llmobs_nb import registry
 from llmobs_nb.metrics import definitions as d
+from llmobs_nb.metrics.bridge_counts import BridgeCounts, Counts
 from llmobs_nb.metrics.label_guard import LabelGuard
 from llmobs_nb.metrics.server import MetricsServer, PortInUseError
 from llmobs_nb.store.schema import LLM_CALLS_COLUMNS, is_model_call
@@ -37,6 +38,7 @@ _BATCH_COLUMNS: dict[str, pl.DataType] = {
     c: LLM_CALLS_COLUMNS[c]
     for c in (
         "model",
+        "response_model",
         "operation",
         "provider",
         "status",
@@ -54,6 +56,17 @@ def _guarded(frame: pl.DataFrame, column: str, guard: LabelGuard) -> pl.Expr:
     """``column`` mapped through its label guard, one guard call per distinct value."""
     mapping = {value: guard(value) for value in frame[column].fill_null("").unique().to_list()}
     return pl.col(column).fill_null("").replace_strict(mapping, return_dtype=pl.String)
+
+
+def _genai_error(error_type: str) -> str:
+    """``error.type`` of a failed call for the GenAI duration: the class name, or the
+    convention's ``_OTHER`` when unknown or past the label bound; empty (absent) on success."""
+    return d.GENAI_OTHER_ERROR if error_type in (d.UNKNOWN, d.OTHER) else error_type
+
+
+def _optional(guard: LabelGuard, value: object) -> str:
+    """A guarded label value, or empty (absent for Prometheus) when there is none."""
+    return "" if value is None or value == "" else guard(value)
 
 
 def _observe_many(child: Any, values: np.ndarray) -> None:
@@ -108,6 +121,7 @@ class ObserverMetrics:
                 f"(each ObserverMetrics then gets its own) or a fresh CollectorRegistry()"
             ) from exc
         self._model = LabelGuard(max_models)
+        self._response_model = LabelGuard(max_models)
         self._operation = LabelGuard(max_label_values)
         self._provider = LabelGuard(max_label_values)
         self._use_case = LabelGuard(max_label_values)
@@ -117,6 +131,7 @@ class ObserverMetrics:
         self._children: dict[tuple[str, ...], Any] = {}
         self._server: MetricsServer | None = None
         self._server_lock = threading.Lock()
+        self._bridge: BridgeCounts | None = None
 
     def _child(self, metric: d.MetricDef, *values: str) -> Any:
         key = (metric.name, *values)
@@ -145,22 +160,27 @@ class ObserverMetrics:
         provider = self._provider(row.get("provider"))
         failed = row.get("status") == "error"
         error_type = self._error_type(row.get("error_type")) if failed else ""
+        # the GenAI attributes: models absent (empty) when unknown, error.type's fallback
+        genai = (
+            operation,
+            provider,
+            _optional(self._model, row.get("model")),
+            _optional(self._response_model, row.get("response_model")),
+        )
 
         latency = row.get("latency_s")
         if latency is not None:
             self._child(d.REQUEST_DURATION, model, operation).observe(latency)
-            self._child(d.GENAI_DURATION, operation, provider, model, error_type).observe(latency)
+            self._child(d.GENAI_DURATION, *genai, _genai_error(error_type)).observe(latency)
         ttft = row.get("ttft_s")
         if ttft is not None:
             self._child(d.TTFT, model).observe(ttft)
-            self._child(d.GENAI_TIME_TO_FIRST_CHUNK, operation, provider, model).observe(ttft)
+            self._child(d.GENAI_TIME_TO_FIRST_CHUNK, *genai).observe(ttft)
         for token_type in ("input", "output"):
             tokens = row.get(f"{token_type}_tokens")
             if tokens is not None:
                 self._child(d.TOKENS, model, token_type).inc(tokens)
-                self._child(d.GENAI_TOKEN_USAGE, operation, provider, model, token_type).observe(
-                    tokens
-                )
+                self._child(d.GENAI_TOKEN_USAGE, *genai, token_type).observe(tokens)
         cost = row.get("cost_usd")
         if cost is not None:
             self._child(d.COST, model).inc(cost)
@@ -193,10 +213,20 @@ class ObserverMetrics:
                 for c, dtype in _BATCH_COLUMNS.items()
             ]
         ).with_columns(
-            pl.col(c).cast(pl.String).fill_null("") for c in ("model", "operation", "provider")
+            pl.col(c).cast(pl.String).fill_null("")
+            for c in ("model", "response_model", "operation", "provider")
         )
         frame = frame.with_columns(
             _guarded(frame, "model", self._model),
+            pl.when(pl.col("response_model") == "")
+            .then(pl.lit(""))
+            .otherwise(_guarded(frame, "response_model", self._response_model))
+            .alias("response_model"),
+            # gen_ai.request.model: absent (empty) when unknown, else the guarded model
+            pl.when(pl.col("model") == "")
+            .then(pl.lit(""))
+            .otherwise(_guarded(frame, "model", self._model))
+            .alias("request_model"),
             _guarded(frame, "operation", self._operation),
             _guarded(frame, "provider", self._provider),
             pl.when(pl.col("status") == "error")
@@ -210,26 +240,28 @@ class ObserverMetrics:
             .otherwise(pl.lit(""))
             .alias("error_type"),
         )
-        for keys, group in frame.group_by(["model", "operation", "provider", "error_type"]):
-            model, operation, provider, error_type = (str(k) for k in keys)
+        by = ["model", "request_model", "response_model", "operation", "provider", "error_type"]
+        for keys, group in frame.group_by(by):
+            model, request_model, response_model, operation, provider, error_type = (
+                str(k) for k in keys
+            )
+            genai = (operation, provider, request_model, response_model)
             latency = group["latency_s"].drop_nulls().to_numpy()
             if latency.size:
                 _observe_many(self._child(d.REQUEST_DURATION, model, operation), latency)
                 _observe_many(
-                    self._child(d.GENAI_DURATION, operation, provider, model, error_type), latency
+                    self._child(d.GENAI_DURATION, *genai, _genai_error(error_type)), latency
                 )
             ttft = group["ttft_s"].drop_nulls().to_numpy()
             if ttft.size:
                 _observe_many(self._child(d.TTFT, model), ttft)
-                _observe_many(
-                    self._child(d.GENAI_TIME_TO_FIRST_CHUNK, operation, provider, model), ttft
-                )
+                _observe_many(self._child(d.GENAI_TIME_TO_FIRST_CHUNK, *genai), ttft)
             for token_type in ("input", "output"):
                 tokens = group[f"{token_type}_tokens"].drop_nulls().to_numpy()
                 if tokens.size:
                     self._child(d.TOKENS, model, token_type).inc(float(tokens.sum()))
                     _observe_many(
-                        self._child(d.GENAI_TOKEN_USAGE, operation, provider, model, token_type),
+                        self._child(d.GENAI_TOKEN_USAGE, *genai, token_type),
                         tokens.astype(float),
                     )
             cost = group["cost_usd"].drop_nulls()
@@ -276,6 +308,24 @@ class ObserverMetrics:
         """
         self._child(d.PENDING_SPANS, "memory").set_function(memory)
         self._child(d.PENDING_SPANS, "sidecar").set_function(sidecar)
+
+    def watch_bridge(self, export_stats: Counts, receiver_counts: Counts) -> None:
+        """Report ``llmobs_export_spans_total{outcome}`` from ``export_stats()`` and
+        ``llmobs_received_spans_total`` / ``llmobs_received_requests_total{outcome}`` from
+        ``receiver_counts()``, both called at each scrape (see ``bridge_counts``). Calling it
+        again replaces the functions.
+
+        Example:
+            >>> m = ObserverMetrics()
+            >>> m.watch_bridge(lambda: {"sent": 4, "failed": 1}, lambda: {"spans_received": 2})
+            >>> 'llmobs_received_spans_total{outcome="accepted"} 2.0' in m.text()
+            True
+        """
+        if self._bridge is None:
+            self._bridge = BridgeCounts(export_stats, receiver_counts)
+            self.registry.register(self._bridge)
+        else:
+            self._bridge.export_stats, self._bridge.receiver_counts = export_stats, receiver_counts
 
     def text(self) -> str:
         """Return the Prometheus text exposition of this registry.

@@ -76,7 +76,16 @@ def test_variables_select_datasource_model_and_use_case():
     assert variables["use_case"]["query"] == "label_values(llm_quality_score_count, use_case)"
     for panel in grafana_dashboard()["panels"]:
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        if panel["title"] == "Spans lost on OTLP export":  # the pipeline's own: no model label
+            continue
         assert all('model=~"$model"' in t["expr"] for t in panel["targets"])
+
+
+def test_export_loss_panel_shows_every_outcome_but_sent():
+    (expr,) = exprs(grafana_dashboard())["Spans lost on OTLP export"]
+    assert expr == (
+        'sum by (outcome) (increase(llmobs_export_spans_total{outcome!="sent"}[$__rate_interval]))'
+    )
 
 
 def test_command_line_writes_the_dashboard(tmp_path):

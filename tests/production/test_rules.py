@@ -9,12 +9,13 @@ import pytest
 from llmobs_nb.export.rules import (
     alert_rules,
     duration_seconds,
+    pipeline_rules,
     prometheus_rules,
     write_prometheus_rules,
 )
 from llmobs_nb.export.yaml_text import to_yaml
 
-RULES = {rule.name: rule for rule in alert_rules()}
+RULES = {rule.name: rule for rule in alert_rules() + pipeline_rules()}
 
 
 def histogram(name: str, les: list[str], per_minute: list[int], minutes: int) -> list[dict]:
@@ -62,6 +63,24 @@ SCENARIOS = {
     "LLMCostBudgetAlert": (
         ([counter("llm_cost_usd_total", 1, 150)], "2h", True),  # 60 USD per hour
         ([counter("llm_cost_usd_total", 0.5, 150)], "2h", False),  # 30 USD per hour
+    ),
+    "LLMObsSpansDroppedOnExport": (
+        (
+            [
+                {"series": 'llmobs_export_spans_total{outcome="sent"}', "values": "0+10x20"},
+                {"series": 'llmobs_export_spans_total{outcome="failed"}', "values": "0x5 0+2x14"},
+            ],
+            "10m",
+            True,  # spans fail from minute 5 on
+        ),
+        (
+            [
+                {"series": 'llmobs_export_spans_total{outcome="sent"}', "values": "0+10x20"},
+                {"series": 'llmobs_export_spans_total{outcome="failed"}', "values": "0x20"},
+            ],
+            "10m",
+            False,  # a failed series that stays at 0, and many sent: nothing lost
+        ),
     ),
     "LLMQualityDegradation": (
         (
@@ -120,7 +139,7 @@ def test_promtool_check_rules_accepts_the_generated_file(promtool, tmp_path):
     result = promtool("check", "rules", str(path))
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 4 rules found" in result.stdout
+    assert "SUCCESS: 5 rules found" in result.stdout
 
 
 def test_each_alert_fires_on_a_breaching_series_and_stays_silent_otherwise(promtool, tmp_path):
@@ -175,3 +194,17 @@ def test_bad_duration_is_named_in_the_error():
 def test_written_file_is_the_returned_path(tmp_path):
     path = write_prometheus_rules(tmp_path / "llm.yml")
     assert isinstance(path, Path) and path.read_text() == prometheus_rules()
+
+
+def test_the_export_loss_alert_stays_silent_under_its_threshold(promtool, tmp_path):
+    # Guards the export-loss scenario: out of reach, its firing expectation must fail.
+    (tmp_path / "rules.yml").write_text(prometheus_rules(export_lost_spans=1000))
+    tests_file = tmp_path / "rules_test.yml"
+    tests_file.write_text(
+        to_yaml({"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": unit_tests()})
+    )
+
+    result = promtool("test", "rules", str(tests_file))
+
+    assert result.returncode != 0
+    assert "LLMObsSpansDroppedOnExport" in result.stdout + result.stderr
