@@ -299,13 +299,16 @@ class Observer:
 
     def receive_otlp(self, port: int = 0, host: str = "127.0.0.1") -> Any:
         """Receive OTLP/HTTP spans (protobuf or JSON) from other processes into this store;
-        closed by :meth:`close`. See :class:`~llmobs_nb.otlp.receiver.OtlpReceiver`.
+        ``gen_ai.evaluation.result`` events (on spans, or log records sent to ``/v1/logs``)
+        become scores. Closed by :meth:`close`. See
+        :class:`~llmobs_nb.otlp.receiver.OtlpReceiver`.
 
         Example:
             >>> obs.receive_otlp(port=4318).url   # doctest: +SKIP
             'http://127.0.0.1:4318/v1/traces'
         """
-        return self._require_writable().receive_otlp(port=port, host=host)
+        capture = self._require_writable()
+        return capture.receive_otlp(port=port, host=host, write_scores=self.store.write_scores)
 
     def _live_metrics(self) -> Any:
         if self.metrics is None:

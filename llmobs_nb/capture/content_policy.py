@@ -11,6 +11,7 @@ message (free text, often echoing the request) is replaced by its error type and
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,11 @@ CONTENT_KEYS = frozenset(
         "tool.parameters",
         "traceloop.entity.input",
         "traceloop.entity.output",
+        # ingest (issue #13): retrieval and evaluation text of the GenAI conventions
+        "gen_ai.retrieval.query.text",
+        "gen_ai.retrieval.documents",
+        "gen_ai.evaluation.explanation",
+        "gen_ai.embeddings.input",
     }
 )
 CONTENT_PREFIXES = (
@@ -54,6 +60,11 @@ CONTENT_PREFIXES = (
 # Events that carry content (the GenAI conventions' pre-1.37 content events).
 CONTENT_EVENT_PREFIXES = ("gen_ai.", "llm.", "message", "traceloop.")
 OURS_ONLY = frozenset({sc.LLMOBS_INPUT, sc.LLMOBS_OUTPUT})
+# JSON text of a request's parameters: OpenInference leaves the messages out for the APIs it
+# knows, but writes the whole request (input, instructions...) for others. Without content
+# only the settings below are kept (the model, numbers and flags).
+PARAMETER_KEYS = frozenset({sc.OI_INVOCATION_PARAMETERS, "embedding.invocation_parameters"})
+KEPT_PARAMETERS = frozenset({"model", "service_tier", "reasoning_effort", "encoding_format"})
 _STATUS_KEYS = ("http.response.status_code", "http.status_code")
 
 _cache: dict[str, bool] = {}
@@ -110,16 +121,47 @@ def drop_content(attrs: Mapping[str, Any], ours: bool | None = None) -> Mapping[
     shape = (ours, *attrs)
     found = _shapes.get(shape)
     if found is None:
-        found = any(_is_dropped(k, ours) for k in attrs)
+        found = any(_is_changed(k, ours) for k in attrs)
         if len(_shapes) < 4096:
             _shapes[shape] = found
     if not found:
         return attrs
-    return {k: v for k, v in attrs.items() if not _is_dropped(k, ours)}
+    kept = {k: v for k, v in attrs.items() if not _is_dropped(k, ours)}
+    for key in PARAMETER_KEYS.intersection(kept):
+        kept[key] = settings_only(kept[key])
+    return kept
 
 
 def _is_dropped(key: str, ours: bool) -> bool:
     return is_content_key(key) or (not ours and key in OURS_ONLY)
+
+
+def _is_changed(key: str, ours: bool) -> bool:
+    return _is_dropped(key, ours) or key in PARAMETER_KEYS
+
+
+def settings_only(parameters: Any) -> str:
+    """Request parameters (JSON text) without anything that may be content: the model and a
+    few named settings, numbers and flags are kept; text, lists and objects go.
+
+    Example:
+        >>> settings_only('{"model": "gpt-4o", "temperature": 0, "input": "my prompt"}')
+        '{"model": "gpt-4o", "temperature": 0}'
+    """
+    try:
+        value = json.loads(parameters) if isinstance(parameters, str) else None
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        return "{}"
+    kept = {
+        k: v
+        for k, v in value.items()
+        if v is None
+        or isinstance(v, bool | int | float)
+        or (k in KEPT_PARAMETERS and isinstance(v, str))
+    }
+    return json.dumps(kept)
 
 
 def without_content(record: tuple) -> tuple:

@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import Status, StatusCode
 
 from llmobs_nb.capture.content_policy import drop_content, third_party_error
+from llmobs_nb.capture.evaluations import ScoreWriter
 from llmobs_nb.capture.rows import span_error_type
 
 
@@ -51,9 +52,10 @@ def without_content(span: ReadableSpan) -> ReadableSpan:
     )
 
 
-def sink_for(processor: Any) -> Callable[[ReadableSpan], None]:
+def sink_for(processor: Any, scores: ScoreWriter | None = None) -> Callable[[ReadableSpan], None]:
     """What received spans are handed to: ``processor.on_end`` (looked up per span, as it
-    changes at shutdown), after :func:`without_content` when content capture is off.
+    changes at shutdown), after :func:`without_content` when content capture is off. With
+    ``scores``, the span's ``gen_ai.evaluation.result`` events are written as scores first.
 
     Example:
         >>> class Processor:
@@ -64,6 +66,8 @@ def sink_for(processor: Any) -> Callable[[ReadableSpan], None]:
     """
 
     def on_span(span: ReadableSpan) -> None:
+        if scores is not None and span.events:
+            scores.add_span(span)
         if not processor.capture_content():
             span = without_content(span)
         processor.on_end(span)

@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from llmobs_nb.capture import semconv as sc
+from llmobs_nb.capture.messages import render_genai, render_openinference
 from llmobs_nb.capture.redact import (
     _short_redacted,
     redact_attributes,
@@ -29,6 +30,7 @@ from llmobs_nb.capture.redact import (
     redact_text,
 )
 from llmobs_nb.capture.response_usage import MAX_TOKENS, token_count
+from llmobs_nb.capture.span_events import fold_events
 from llmobs_nb.pricing import PriceBook
 from llmobs_nb.store.schema import MODEL_CALL_KINDS, SPANS, TIMESTAMP, is_model_call
 
@@ -67,7 +69,7 @@ _MAPPED = frozenset(
 
 def _seconds(value: Any, problems: list[str]) -> float | None:
     """A duration attribute as float seconds; None (problem named) if not a finite number."""
-    if value.__class__ is float and math.isfinite(value):
+    if value.__class__ is float and math.isfinite(value) and value >= 0:
         return value
     if value is None:
         return None
@@ -75,8 +77,10 @@ def _seconds(value: Any, problems: list[str]) -> float | None:
         seconds = float(value) if isinstance(value, int | float) else math.nan
     except OverflowError:
         seconds = math.nan
-    if not math.isfinite(seconds) or isinstance(value, bool):
-        problems.append(f"time to first chunk {value!r:.40} is not a finite number of seconds")
+    if not math.isfinite(seconds) or isinstance(value, bool) or seconds < 0:
+        problems.append(
+            f"time to first chunk {value!r:.40} is not a finite, non-negative number of seconds"
+        )
         return None
     return seconds
 
@@ -121,9 +125,52 @@ _WRITTEN_KEYS = (
 _REASONING_KEYS = (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, sc.OI_TOKEN_REASONING)
 _CACHE_AND_REASONING_KEYS = frozenset(_CACHED_KEYS + _WRITTEN_KEYS + _REASONING_KEYS)
 _PROVIDER_KEYS = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.OI_PROVIDER, sc.OI_SYSTEM)
-_INPUT_TEXT_KEYS = (sc.LLMOBS_INPUT, sc.OI_INPUT_VALUE, sc.GEN_AI_INPUT_MESSAGES)
-_OUTPUT_TEXT_KEYS = (sc.LLMOBS_OUTPUT, sc.OI_OUTPUT_VALUE, sc.GEN_AI_OUTPUT_MESSAGES)
-_TEXT_KEYS = frozenset(_INPUT_TEXT_KEYS + _OUTPUT_TEXT_KEYS)
+_TEXT_KEYS = frozenset(
+    {
+        sc.LLMOBS_INPUT,
+        sc.OI_INPUT_VALUE,
+        sc.GEN_AI_INPUT_MESSAGES,
+        sc.GEN_AI_SYSTEM_INSTRUCTIONS,
+        sc.LLMOBS_OUTPUT,
+        sc.OI_OUTPUT_VALUE,
+        sc.GEN_AI_OUTPUT_MESSAGES,
+    }
+)
+_OI_MESSAGE_PREFIXES = (sc.OI_INPUT_MESSAGES + ".", sc.OI_OUTPUT_MESSAGES + ".")
+
+
+def invocation_model(attrs: Any) -> Any:
+    """The ``"model"`` of OpenInference's ``llm.invocation_parameters`` (JSON text), where it
+    keeps the requested model of a call that failed before any response; None if absent.
+
+    Example:
+        >>> invocation_model({"llm.invocation_parameters": '{"model": "gpt-4o", "n": 1}'})
+        'gpt-4o'
+    """
+    text = attrs.get(sc.OI_INVOCATION_PARAMETERS)
+    if not isinstance(text, str) or '"model"' not in text:
+        return None
+    try:
+        params = json.loads(text)
+    except ValueError:
+        return None
+    return params.get("model") if isinstance(params, dict) else None
+
+
+def _has_oi_messages(attrs: Any) -> bool:
+    """Whether a third party's span carries OpenInference's flattened messages (ours never do)."""
+    if sc.LLMOBS_KIND in attrs:
+        return False
+    return any(key.startswith(_OI_MESSAGE_PREFIXES) for key in attrs)
+
+
+def _model_attribute(attrs: Any) -> Any:
+    model = attrs.get(sc.GEN_AI_REQUEST_MODEL)
+    if model is None:
+        model = attrs.get(sc.OI_MODEL_NAME)
+    if model is None:
+        model = invocation_model(attrs)
+    return model
 
 
 def starts_model_call(attrs: Any) -> bool:
@@ -136,10 +183,7 @@ def starts_model_call(attrs: Any) -> bool:
         >>> starts_model_call({"llmobs.kind": "evaluator"})  # an evaluator without a model
         False
     """
-    model = attrs.get(sc.GEN_AI_REQUEST_MODEL)
-    if model is None:
-        model = attrs.get(sc.OI_MODEL_NAME)
-    return is_model_call(span_kind("", attrs), model)
+    return is_model_call(span_kind("", attrs), _model_attribute(attrs))
 
 
 def span_kind(name: str, attrs: Any) -> str:
@@ -182,9 +226,41 @@ def span_error_type(span: ReadableSpan, attrs: Any) -> str | None:
     return None
 
 
-def _text(attrs: Any, keys: tuple[str, ...]) -> str | None:
-    value = _first(attrs, keys)
-    return redact_text(value) if isinstance(value, str) else None
+# (ours, OpenInference's value, GenAI messages, GenAI system instructions, OI messages prefix)
+_TEXT_SOURCES = (
+    (
+        sc.LLMOBS_INPUT,
+        sc.OI_INPUT_VALUE,
+        sc.GEN_AI_INPUT_MESSAGES,
+        sc.GEN_AI_SYSTEM_INSTRUCTIONS,
+        sc.OI_INPUT_MESSAGES,
+    ),
+    (sc.LLMOBS_OUTPUT, sc.OI_OUTPUT_VALUE, sc.GEN_AI_OUTPUT_MESSAGES, None, sc.OI_OUTPUT_MESSAGES),
+)
+
+
+def _texts(attrs: Any, problems: list[str]) -> tuple[str | None, str | None]:
+    """``input_text`` and ``output_text``, redacted: ours, else OpenInference's ``input.value``
+    / ``output.value``, else GenAI messages or OpenInference's flattened messages rendered as
+    ``role: text`` lines (:mod:`~llmobs_nb.capture.messages`). Messages that cannot be read as
+    messages are kept as their raw text, the problem named."""
+    found = []
+    for ours, value_key, messages_key, system_key, oi_prefix in _TEXT_SOURCES:
+        value = _first(attrs, (ours, value_key))
+        text = value if isinstance(value, str) else None
+        if text is None:
+            messages = attrs.get(messages_key)
+            system = attrs.get(system_key) if system_key else None
+            if messages is not None or system is not None:
+                text = render_genai(messages, system)
+                if text is None:
+                    problems.append(f"{messages_key} is not readable as messages; kept as text")
+                    raw = messages if messages is not None else system
+                    text = raw if isinstance(raw, str) else _stdlib_json(raw)
+        if text is None and sc.LLMOBS_KIND not in attrs:
+            text = render_openinference(attrs, oi_prefix)
+        found.append(None if text is None else redact_text(text))
+    return found[0], found[1]
 
 
 _stdlib_json = json.JSONEncoder(default=str).encode
@@ -272,6 +348,9 @@ def record_of(span: ReadableSpan) -> SpanRecord:
     status = span.status
     attrs = _attributes_of(span)
     start_ns = span.start_time or 0
+    events = span.events
+    if events:  # first-token and operation-details events of other instrumentations
+        fold_events(events, start_ns, attrs)
     error = None
     if status.status_code is StatusCode.ERROR:
         error = (span_error_type(span, attrs), status.description)
@@ -337,7 +416,7 @@ def to_columns(
                 attrs["llmobs.wraps_model_call"] = True
             model_raw = get(sc.GEN_AI_REQUEST_MODEL)
             if model_raw is None:
-                model_raw = get(sc.OI_MODEL_NAME)
+                model_raw = _model_attribute(attrs)
             model = _label(model_raw)
             if model_raw is not None and model is None:
                 problems.append(f"model {model_raw!r} is not a string")
@@ -375,7 +454,10 @@ def to_columns(
                     cost = price.cost(input_tokens, output_tokens, cached, written, reasoning)
                     version = price.version
             ttft = _seconds(get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK), problems)
-            no_text = attrs.keys().isdisjoint(_TEXT_KEYS)
+            if attrs.keys().isdisjoint(_TEXT_KEYS) and not _has_oi_messages(attrs):
+                input_text = output_text = None  # the usual case: one lookup
+            else:
+                input_text, output_text = _texts(attrs, problems)
             extra = redact_attributes(attrs, mapped)
             if problems:
                 extra["llmobs.attribute_error"] = "; ".join(problems)
@@ -409,8 +491,8 @@ def to_columns(
                     reasoning,
                     cost,
                     version,
-                    None if no_text else _text(attrs, _INPUT_TEXT_KEYS),
-                    None if no_text else _text(attrs, _OUTPUT_TEXT_KEYS),
+                    input_text,
+                    output_text,
                     _to_json(extra) if extra else "{}",
                 )
             )

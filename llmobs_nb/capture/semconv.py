@@ -75,3 +75,17 @@ LLM_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "responses", "completion", "invoke_agent"}
 )
 EMBEDDING_OPERATIONS = frozenset({"embeddings", "embedding"})
+
+# --- Ingest of third-party spans (helper "ingest", issue #13 items 3 and 5) -----------------
+OI_INVOCATION_PARAMETERS = "llm.invocation_parameters"  # JSON text; "model" on failed calls
+OI_INPUT_MESSAGES = "llm.input_messages"  # flattened: llm.input_messages.<i>.message.role ...
+OI_OUTPUT_MESSAGES = "llm.output_messages"
+OI_FIRST_TOKEN_EVENT = "First Token Stream Event"  # OpenInference openai/anthropic, on streams
+GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+GEN_AI_OPERATION_DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+GEN_AI_EVALUATION_RESULT = "gen_ai.evaluation.result"  # event name (span event or log record)
+GEN_AI_EVALUATION_NAME = "gen_ai.evaluation.name"
+GEN_AI_EVALUATION_SCORE_VALUE = "gen_ai.evaluation.score.value"
+GEN_AI_EVALUATION_SCORE_LABEL = "gen_ai.evaluation.score.label"
+GEN_AI_EVALUATION_EXPLANATION = "gen_ai.evaluation.explanation"
+EVENT_NAME = "event.name"  # a log record's event name as an attribute (older emitters)

@@ -368,16 +368,27 @@ class Capture:
                 totals[key] = totals.get(key, 0) + n
         return totals
 
-    def receive_otlp(self, port: int = 0, host: str = "127.0.0.1") -> Any:
+    def receive_otlp(
+        self, port: int = 0, host: str = "127.0.0.1", write_scores: Sink | None = None
+    ) -> Any:
         """Serve OTLP/HTTP on ``host:port``; each span received goes where this process's own
-        spans go (``processor.on_end``, see ``received``). Returns the :class:`OtlpReceiver`."""
+        spans go (``processor.on_end``, see ``received``). With ``write_scores``
+        (``Store.write_scores``), evaluation events (span events and ``/v1/logs`` records)
+        are kept as scores (see ``evaluations``). Returns the :class:`OtlpReceiver`."""
         try:
             from llmobs_nb.otlp.receiver import OtlpReceiver
         except ImportError as exc:
             raise ImportError(
                 "the OTLP receiver needs opentelemetry-proto: pip install 'llmobs_nb[otlp]'"
             ) from exc
-        receiver = OtlpReceiver(self._received(), port=port, host=host)
+        scores = None
+        if write_scores is not None:
+            from llmobs_nb.capture.evaluations import ScoreWriter
+
+            scores = ScoreWriter(write_scores, self.capture_content)
+        on_logs = None if scores is None else scores.add_logs
+        receiver = OtlpReceiver(self._received(scores), port=port, host=host, on_logs=on_logs)
+        receiver.scores = scores
         self.receivers.append(receiver)
         return receiver
 
@@ -393,11 +404,11 @@ class Capture:
 
         return read_otlp_file(path, self._received())
 
-    def _received(self) -> Callable[[ReadableSpan], None]:
+    def _received(self, scores: Any = None) -> Callable[[ReadableSpan], None]:
         # Where spans from elsewhere go, for the receiver and ingest alike.
         from llmobs_nb.capture.received import sink_for
 
-        return sink_for(self.processor)
+        return sink_for(self.processor, scores)
 
     def make_global(self) -> None:
         """Make this provider OpenTelemetry's global one (third-party instrumentations)."""

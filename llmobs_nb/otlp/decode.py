@@ -274,3 +274,89 @@ def _scope(scope: InstrumentationScope, schema_url: str) -> SdkScope | None:
     return SdkScope(
         scope.name, scope.version or None, schema_url or None, attributes(scope.attributes)
     )
+
+
+# -- logs (``POST /v1/logs``): only what evaluation events need ------------------------------
+LogEvent = tuple[str, dict[str, Any], "str | None", "str | None"]
+"""One OTLP log record as ``(event_name, attributes, trace_id, span_id)``, ids in lowercase
+hex (None when absent)."""
+
+
+@dataclass
+class LogsResult:
+    """The log records decoded from one ``ExportLogsServiceRequest``, and those refused.
+
+    Example:
+        >>> LogsResult().events
+        []
+    """
+
+    events: list[LogEvent] = field(default_factory=list)
+    refused: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def decode_logs(body: bytes, content_type: str = "application/x-protobuf") -> LogsResult:
+    """Decode an ``ExportLogsServiceRequest`` (protobuf bytes or OTLP/JSON) into
+    :data:`LogEvent` tuples; a malformed record costs only itself (counted, named).
+    Raises :class:`DecodeError` when the body as a whole is unreadable.
+
+    Example:
+        >>> decode_logs(b'{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"eventName": "e",'
+        ...             b' "spanId": "0102030405060708"}]}]}]}', "application/json").events
+        [('e', {}, None, '0102030405060708')]
+    """
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+
+    result = LogsResult()
+    if "json" in content_type.lower():
+        try:
+            document = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DecodeError(f"not JSON: {exc}") from exc
+        if not isinstance(document, dict) or not isinstance(
+            document.get("resourceLogs", document.get("resource_logs", [])), list
+        ):
+            raise DecodeError("not an OTLP/JSON ExportLogsServiceRequest (no resourceLogs list)")
+        for resource_logs in _list(document, "resourceLogs"):
+            for scope_logs in _list(resource_logs, "scopeLogs"):
+                for index, record_json in enumerate(_list(scope_logs, "logRecords")):
+                    try:
+                        record = LogRecord()
+                        json_format.ParseDict(_hex_ids_to_base64(record_json), record)
+                        result.events.append(_log_event(record))
+                    except Exception as exc:
+                        _refuse_log(result, index, exc)
+        return result
+    request = ExportLogsServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except Exception as exc:
+        raise DecodeError(f"not an OTLP protobuf logs request: {exc}") from exc
+    for resource_logs in request.resource_logs:
+        for scope_logs in resource_logs.scope_logs:
+            for index, record in enumerate(scope_logs.log_records):
+                try:
+                    result.events.append(_log_event(record))
+                except Exception as exc:
+                    _refuse_log(result, index, exc)
+    return result
+
+
+def _log_event(record: Any) -> LogEvent:
+    trace_id, span_id = bytes(record.trace_id), bytes(record.span_id)
+    if (trace_id and len(trace_id) != 16) or (span_id and len(span_id) != 8):
+        raise ValueError("a trace id must be 16 bytes and a span id 8")
+    return (
+        record.event_name,
+        attributes(record.attributes),
+        trace_id.hex() if any(trace_id) else None,
+        span_id.hex() if any(span_id) else None,
+    )
+
+
+def _refuse_log(result: LogsResult, index: int, exc: BaseException) -> None:
+    result.refused += 1
+    if len(result.errors) < MAX_NAMED_ERRORS:
+        result.errors.append(f"log record #{index}: {type(exc).__name__}: {exc}")

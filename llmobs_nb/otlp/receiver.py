@@ -1,6 +1,9 @@
 """The notebook as an OTLP/HTTP receiver: ``POST /v1/traces`` (protobuf or JSON, gzip or not)
 on 127.0.0.1, each decoded span handed to a callback (the observer's processor ``on_end``, so
 row conversion, redaction, content policy and third-party rules apply as to its own spans).
+``POST /v1/logs`` takes log records the same ways: they are handed to ``on_logs`` (the
+observer keeps ``gen_ai.evaluation.result`` events as scores); the records it does not keep
+are counted in ``logs_ignored``, the malformed ones in ``logs_refused``.
 
 Answers per the OTLP/HTTP specification: 200 with an ``ExportTraceServiceResponse`` (its
 ``partial_success`` counts refused spans), 400 for an undecodable body, 404 for another path,
@@ -29,12 +32,20 @@ from typing import Any
 
 from google.protobuf import json_format
 from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.sdk.trace import ReadableSpan
 
-from llmobs_nb.otlp.decode import DecodeError, DecodeResult, decode_request
+from llmobs_nb.otlp.decode import (
+    DecodeError,
+    DecodeResult,
+    LogEvent,
+    LogsResult,
+    decode_logs,
+    decode_request,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +114,7 @@ class OtlpReceiver:
         port: int = 0,
         host: str = "127.0.0.1",
         max_bytes: int = DEFAULT_MAX_BYTES,
+        on_logs: Callable[[list[LogEvent]], int] | None = None,
     ) -> None:
         if not is_loopback(host):
             log.warning(
@@ -112,6 +124,12 @@ class OtlpReceiver:
                 port,
             )
         self.on_span, self.host, self.max_bytes = on_span, host, max_bytes
+        # Given a request's log records, keeps what it wants and returns how many it ignored.
+        self.on_logs = on_logs
+        self.logs_received = 0  # log records decoded
+        self.logs_ignored = 0  # decoded, not kept (not an evaluation event, no on_logs)
+        self.logs_refused = 0  # malformed, or on_logs raised
+        self.scores: Any = None  # what keeps evaluation events, if any: its counts() join ours
         self._lock = threading.Lock()
         self.spans_received = 0  # handed to on_span
         self.spans_refused = 0  # malformed, or on_span raised
@@ -136,6 +154,11 @@ class OtlpReceiver:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/v1/traces"
 
+    @property
+    def logs_url(self) -> str:
+        """The endpoint for an OTLP log exporter (evaluation events), ``.../v1/logs``."""
+        return self.url[: -len("traces")] + "logs"
+
     def receive(self, result: DecodeResult) -> DecodeResult:
         """Hand the decoded spans to ``on_span``; those it raises on are refused (counted)."""
         accepted = 0
@@ -153,6 +176,27 @@ class OtlpReceiver:
             log.warning("OTLP receiver refused %d span(s): %s", result.refused, result.errors[:3])
         return result
 
+    def receive_logs(self, result: LogsResult) -> LogsResult:
+        """Hand the decoded log records to ``on_logs``; count those ignored and refused."""
+        ignored = len(result.events)
+        if self.on_logs is not None and result.events:
+            try:
+                ignored = self.on_logs(result.events)
+            except Exception as exc:  # the whole request's records are refused, and said
+                result.refused += len(result.events)
+                result.errors.append(f"log records not kept: {type(exc).__name__}: {exc}")
+                ignored = 0
+        with self._lock:
+            self.requests += 1
+            self.logs_received += len(result.events)
+            self.logs_ignored += ignored
+            self.logs_refused += result.refused
+        if result.refused:
+            log.warning(
+                "OTLP receiver refused %d log record(s): %s", result.refused, result.errors[:3]
+            )
+        return result
+
     def counts(self) -> dict[str, int]:
         """Requests and spans so far.
 
@@ -166,7 +210,10 @@ class OtlpReceiver:
                 "requests_refused": self.requests_refused,
                 "spans_received": self.spans_received,
                 "spans_refused": self.spans_refused,
-            }
+                "logs_received": self.logs_received,
+                "logs_ignored": self.logs_ignored,
+                "logs_refused": self.logs_refused,
+            } | (self.scores.counts() if self.scores is not None else {})
 
     def _refused_request(self) -> None:
         with self._lock:
@@ -215,8 +262,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.owner.closed:  # a kept-alive connection outlives close(): nothing more taken
             return self._fail(503, "this receiver is closed")
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if self.path.split("?")[0].rstrip("/") != "/v1/traces":
-            return self._fail(404, f"no such path {self.path}; send traces to /v1/traces")
+        path = self.path.split("?")[0].rstrip("/")
+        if path not in ("/v1/traces", "/v1/logs"):
+            return self._fail(
+                404, f"no such path {self.path}; send traces to /v1/traces, logs to /v1/logs"
+            )
         if content_type not in (PROTOBUF, JSON):
             return self._fail(415, f"content type must be {PROTOBUF} or {JSON}")
         length = self.headers.get("Content-Length")
@@ -233,19 +283,34 @@ class _Handler(BaseHTTPRequestHandler):
                 body = gunzip(body, limit)
             elif encoding not in ("", "identity"):
                 return self._fail(415, f"unsupported Content-Encoding {encoding!r}")
-            result = self.owner.receive(decode_request(body, content_type))
+            if path == "/v1/logs":
+                response: Any = self._logs_response(decode_logs(body, content_type))
+            else:
+                response = self._traces_response(decode_request(body, content_type))
         except BodyTooLargeError as exc:
             return self._fail(413, str(exc))
         except DecodeError as exc:
             return self._fail(400, str(exc), content_type)
-        response = ExportTraceServiceResponse()
-        if result.refused:
-            response.partial_success.rejected_spans = result.refused
-            response.partial_success.error_message = "; ".join(result.errors)[:2000]
         if content_type == JSON:
             self._send(200, JSON, json_format.MessageToJson(response).encode())
         else:
             self._send(200, PROTOBUF, response.SerializeToString())
+
+    def _traces_response(self, decoded: DecodeResult) -> ExportTraceServiceResponse:
+        result = self.owner.receive(decoded)
+        response = ExportTraceServiceResponse()
+        if result.refused:
+            response.partial_success.rejected_spans = result.refused
+            response.partial_success.error_message = "; ".join(result.errors)[:2000]
+        return response
+
+    def _logs_response(self, decoded: LogsResult) -> ExportLogsServiceResponse:
+        result = self.owner.receive_logs(decoded)
+        response = ExportLogsServiceResponse()
+        if result.refused:
+            response.partial_success.rejected_log_records = result.refused
+            response.partial_success.error_message = "; ".join(result.errors)[:2000]
+        return response
 
     def _discard(self, length: int, at_most: int) -> None:
         left = min(length, at_most)

@@ -180,6 +180,12 @@ def test_a_malformed_span_costs_only_itself(obs):
         "requests_refused": 0,
         "spans_received": 1,
         "spans_refused": 2,
+        "logs_received": 0,
+        "logs_ignored": 0,
+        "logs_refused": 0,
+        "scores_written": 0,
+        "evaluations_refused": 0,
+        "scores_failed": 0,
     }
 
 
