@@ -308,7 +308,7 @@ class Observer:
             'http://127.0.0.1:4318/v1/traces'
         """
         capture = self._require_writable()
-        return capture.receive_otlp(port=port, host=host, write_scores=self.store.write_scores)
+        return capture.receive_otlp(port=port, host=host)
 
     def _live_metrics(self) -> Any:
         if self.metrics is None:

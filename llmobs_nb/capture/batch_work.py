@@ -71,6 +71,7 @@ class BatchWork:
             where=self.store.path,
         )
         self.store.on_scores_written = capture.export_scores  # evaluation events, if exported
+        capture.write_scores = self.store.write_scores  # evaluation events received or ingested
         if metrics is not None:
             processor = capture.processor
             # One count each per scrape (not a whole health() twice, which lists the sidecar).

@@ -90,7 +90,8 @@ class Health:
     @property
     def export_lost(self) -> int:
         """Spans that did not reach an OTLP endpoint: dropped, failed or unsent at close."""
-        return sum(n for key, n in self.export.items() if key != "sent")
+        lost = ("dropped_queue_full", "failed", "unsent_at_close")
+        return sum(self.export.get(key, 0) for key in lost)
 
     @property
     def ok(self) -> bool:

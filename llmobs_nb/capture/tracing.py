@@ -327,6 +327,9 @@ class Capture:
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer(OURS)
         self.receivers: list[Any] = []  # OtlpReceivers writing here, closed by shutdown()
+        # Where evaluation events from elsewhere become scores (``Store.write_scores``, set by
+        # the observer's batch work); None: they are counted as refused, not kept.
+        self.write_scores: Sink | None = None
 
     @property
     def otlp_endpoints(self) -> list[str]:
@@ -381,11 +384,7 @@ class Capture:
             raise ImportError(
                 "the OTLP receiver needs opentelemetry-proto: pip install 'llmobs_nb[otlp]'"
             ) from exc
-        scores = None
-        if write_scores is not None:
-            from llmobs_nb.capture.evaluations import ScoreWriter
-
-            scores = ScoreWriter(write_scores, self.capture_content)
+        scores = self._score_writer(write_scores)
         on_logs = None if scores is None else scores.add_logs
         receiver = OtlpReceiver(self._received(scores), port=port, host=host, on_logs=on_logs)
         receiver.scores = scores
@@ -402,7 +401,16 @@ class Capture:
         :meth:`receive_otlp` takes spans in. Returns the ``IngestResult`` (not flushed)."""
         from llmobs_nb.otlp.files import read_otlp_file
 
-        return read_otlp_file(path, self._received())
+        return read_otlp_file(path, self._received(self._score_writer()))
+
+    def _score_writer(self, write_scores: Sink | None = None) -> Any:
+        # Evaluation events → scores (``evaluations.ScoreWriter``), when there is a store.
+        write = write_scores or self.write_scores
+        if write is None:
+            return None
+        from llmobs_nb.capture.evaluations import ScoreWriter
+
+        return ScoreWriter(write, self.capture_content)
 
     def _received(self, scores: Any = None) -> Callable[[ReadableSpan], None]:
         # Where spans from elsewhere go, for the receiver and ingest alike.
