@@ -75,7 +75,7 @@ class RowExport:
         *,
         project: str | None = None,
         resource: dict[str, Any] | None = None,
-        max_rows: int = 8192,
+        max_rows: int = 65_536,
         close_timeout_s: float = 1.0,
         request_timeout_s: float = 5.0,
         warn_every_s: float = 60.0,

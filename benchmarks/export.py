@@ -1,0 +1,164 @@
+"""What OTLP export costs the traced code: per-call time with and without an endpoint.
+
+Three runs of the same traced function (``obs.observe``, a dict response with usage), each
+timed from the first call to ``flush()`` returning, all against one local OTLP/HTTP receiver
+(``tests/scaleout/otlp_receiver.py``, a real HTTP server on 127.0.0.1, in its own process):
+
+  store only         llmobs_nb writing to DuckDB, no export (the baseline)
+  store + export     the same, with ``otlp_endpoint``: rows go to the export child process
+  SDK reference      the OpenTelemetry SDK alone: TracerProvider + BatchSpanProcessor +
+                     OTLPSpanExporter (protobuf encoded in the traced process), same receiver
+
+Prints µs per call per repeat, the ratios (export / store only; SDK+OTLP / SDK + no-op
+exporter), p99 of single calls, and the export's counts (every span sent, none dropped).
+
+Run: .venv/bin/python benchmarks/export.py [--calls 20000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import llmobs_nb
+from tests.scaleout.otlp_receiver import OTLPReceiver
+
+RESPONSE = {"model": "gpt-4o", "usage": {"prompt_tokens": 812, "completion_tokens": 143}}
+
+
+def _serve(endpoint: multiprocessing.Queue, count: multiprocessing.Queue, stop: Any) -> None:
+    with OTLPReceiver() as receiver:
+        endpoint.put(receiver.endpoint)
+        stop.wait()
+        count.put(len(receiver.spans))
+
+
+class ReceiverProcess:
+    """The OTLP receiver in its own process: its decoding does not share the measured GIL."""
+
+    def __enter__(self) -> ReceiverProcess:
+        ctx = multiprocessing.get_context("spawn")
+        self._endpoint, self._count, self._stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+        self._process = ctx.Process(target=_serve, args=(self._endpoint, self._count, self._stop))
+        self._process.start()
+        self.endpoint = self._endpoint.get(timeout=60)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.spans = self._count.get(timeout=60)
+        self._process.join(10)
+
+
+class NoOp(SpanExporter):
+    def export(self, spans):  # type: ignore[no-untyped-def]
+        return SpanExportResult.SUCCESS
+
+
+def llmobs_run(n: int, endpoint: str | None) -> tuple[float, float, dict[str, int]]:
+    """(µs per call incl. flush, p99 µs of single calls, export counts)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        obs = llmobs_nb.init(db=Path(tmp) / "b.duckdb", otlp_endpoint=endpoint)
+
+        @obs.observe(model="gpt-4o", operation="chat", provider="openai")
+        def ask(i: int) -> dict:
+            return RESPONSE
+
+        for i in range(500):  # warm-up (and the export child's start) outside the timing
+            ask(i)
+        obs.flush()
+        if endpoint is not None:
+            obs.capture.exports[0].flush(30)
+        singles = []
+        began = time.perf_counter()
+        for i in range(n):
+            t = time.perf_counter()
+            ask(i)
+            singles.append(time.perf_counter() - t)
+        obs.flush()
+        per_call = (time.perf_counter() - began) / n
+        if endpoint is not None:
+            obs.capture.exports[0].flush(60)  # all sent before counting (not timed)
+        obs.close()
+        stats = obs.capture.export_stats()
+    singles.sort()
+    return per_call * 1e6, singles[int(0.99 * len(singles))] * 1e6, stats
+
+
+def sdk_run(n: int, endpoint: str | None) -> float:
+    """µs per call of the OTel SDK with a BatchSpanProcessor (OTLP exporter, or no-op)."""
+    exporter = OTLPSpanExporter(endpoint=endpoint) if endpoint else NoOp()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=n + 1000))
+    tracer = provider.get_tracer("bench")
+    began = time.perf_counter()
+    for _i in range(n):
+        with tracer.start_as_current_span("chat gpt-4o") as span:
+            span.set_attribute("gen_ai.request.model", "gpt-4o")
+            span.set_attribute("gen_ai.usage.input_tokens", 812)
+            span.set_attribute("gen_ai.usage.output_tokens", 143)
+    provider.force_flush()
+    per_call = (time.perf_counter() - began) / n
+    provider.shutdown()
+    return per_call * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    n = args.calls
+    off: list[float] = []
+    on: list[float] = []
+    p99_off: list[float] = []
+    p99_on: list[float] = []
+    sdk_noop: list[float] = []
+    sdk_otlp: list[float] = []
+    counts: list[dict[str, int]] = []
+    with ReceiverProcess() as receiver:
+        for _ in range(args.repeats):  # interleaved: the machine's noise hits both alike
+            per, p99, _ = llmobs_run(n, None)
+            off.append(per)
+            p99_off.append(p99)
+            per, p99, stats = llmobs_run(n, receiver.endpoint)
+            on.append(per)
+            p99_on.append(p99)
+            counts.append(stats)
+            sdk_noop.append(sdk_run(n, None))
+            sdk_otlp.append(sdk_run(n, receiver.endpoint))
+
+    def show(values: list[float]) -> str:
+        return " ".join(f"{v:7.1f}" for v in values)
+
+    print(f"{n:,} calls per run, {args.repeats} repeats (µs per call, flush included)")
+    print(f"  llmobs_nb store only      {show(off)}   p99 {show(p99_off)}")
+    print(f"  llmobs_nb store + export  {show(on)}   p99 {show(p99_on)}")
+    print(f"  OTel SDK + no-op exporter {show(sdk_noop)}")
+    print(f"  OTel SDK + OTLP exporter  {show(sdk_otlp)}")
+    ratios = [b / a for a, b in zip(off, on, strict=True)]
+    sdk_ratios = [b / a for a, b in zip(sdk_noop, sdk_otlp, strict=True)]
+    print(
+        f"export / store only: {min(ratios):.2f}–{max(ratios):.2f}× "
+        f"(median {statistics.median(ratios):.2f}×); the SDK's own OTLP export costs it "
+        f"{min(sdk_ratios):.2f}–{max(sdk_ratios):.2f}×"
+    )
+    print(f"export counts per run: {counts}")
+    print(f"spans the receiver took: {receiver.spans:,} (llmobs_nb + SDK runs, warm-ups included)")
+
+
+if __name__ == "__main__":
+    multiprocessing.freeze_support()
+    main()
