@@ -89,3 +89,6 @@ GEN_AI_EVALUATION_SCORE_VALUE = "gen_ai.evaluation.score.value"
 GEN_AI_EVALUATION_SCORE_LABEL = "gen_ai.evaluation.score.label"
 GEN_AI_EVALUATION_EXPLANATION = "gen_ai.evaluation.explanation"
 EVENT_NAME = "event.name"  # a log record's event name as an attribute (older emitters)
+
+# The GenAI conventions' error.type when nothing better is known (export and metrics).
+ERROR_TYPE_OTHER = "_OTHER"

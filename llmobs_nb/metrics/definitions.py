@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from llmobs_nb.capture.semconv import ERROR_TYPE_OTHER
+
 
 @dataclass(frozen=True)
 class MetricDef:
@@ -86,7 +88,7 @@ GENAI_SECONDS_BUCKETS: tuple[float, ...] = tuple(0.01 * 2**i for i in range(14))
 """The convention's advised boundaries for GenAI durations: 0.01, 0.02, 0.04 … 81.92 s."""
 GENAI_TOKEN_BUCKETS: tuple[float, ...] = tuple(float(4**i) for i in range(14))
 """The convention's advised boundaries for token counts: 1, 4, 16 … 67,108,864."""
-GENAI_OTHER_ERROR = "_OTHER"
+GENAI_OTHER_ERROR = ERROR_TYPE_OTHER
 """``error.type``'s fallback value in the conventions (an unknown or unbounded error type)."""
 GENAI_DURATION = MetricDef(
     "gen_ai_client_operation_duration_seconds",

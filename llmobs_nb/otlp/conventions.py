@@ -61,16 +61,17 @@ OI_INPUT_MIME = "input.mime_type"
 OI_OUTPUT_MIME = "output.mime_type"
 OI_METADATA = "metadata"
 OI_PROJECT = "openinference.project.name"  # a resource attribute: Phoenix's project
-FIRST_TOKEN_EVENT = "First Token Stream Event"
+# Written here, read on ingest: one definition each, in capture/semconv.py.
+FIRST_TOKEN_EVENT = sc.OI_FIRST_TOKEN_EVENT
 """OpenInference's first-token span event (its openai instrumentor's name, no attributes);
 read by Phoenix-compatible backends to show time to first token."""
-EVALUATION_EVENT = "gen_ai.evaluation.result"
-GEN_AI_EVALUATION_NAME = "gen_ai.evaluation.name"
-GEN_AI_EVALUATION_SCORE_VALUE = "gen_ai.evaluation.score.value"
-GEN_AI_EVALUATION_SCORE_LABEL = "gen_ai.evaluation.score.label"
-GEN_AI_EVALUATION_EXPLANATION = "gen_ai.evaluation.explanation"
+EVALUATION_EVENT = sc.GEN_AI_EVALUATION_RESULT
+GEN_AI_EVALUATION_NAME = sc.GEN_AI_EVALUATION_NAME
+GEN_AI_EVALUATION_SCORE_VALUE = sc.GEN_AI_EVALUATION_SCORE_VALUE
+GEN_AI_EVALUATION_SCORE_LABEL = sc.GEN_AI_EVALUATION_SCORE_LABEL
+GEN_AI_EVALUATION_EXPLANATION = sc.GEN_AI_EVALUATION_EXPLANATION
 LLMOBS_SCORE_SOURCE = "llmobs.score.source"
-ERROR_OTHER = "_OTHER"  # the spec's error.type when nothing better is known
+ERROR_OTHER = sc.ERROR_TYPE_OTHER  # the spec's error.type when nothing better is known
 
 OPENINFERENCE_KINDS: dict[str, str] = {
     "llm": "LLM",
