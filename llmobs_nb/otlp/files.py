@@ -20,36 +20,14 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llmobs_nb.otlp.ingest_result import IngestResult
+from llmobs_nb.otlp.phoenix_export import read_phoenix_file, sniff
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
-
-MAX_NAMED_ERRORS = 20  # errors kept by name; all are counted
-
-
-@dataclass
-class IngestResult:
-    """What :func:`read_otlp_file` (and ``llmobs_nb.ingest``) read.
-
-    ``spans_read`` went into the store; ``spans_refused`` were malformed (or refused by the
-    callback); ``lines_not_otlp`` were not OTLP/JSON requests; ``errors`` names the first few.
-
-    Example:
-        >>> IngestResult().spans_read
-        0
-    """
-
-    spans_read: int = 0
-    spans_refused: int = 0
-    lines_not_otlp: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def _note(self, text: str) -> None:
-        if len(self.errors) < MAX_NAMED_ERRORS:
-            self.errors.append(text)
 
 
 def _lines(path: Path) -> Iterator[bytes]:
@@ -75,8 +53,6 @@ def read_otlp_file(path: str | Path, on_span: Callable[[ReadableSpan], None]) ->
         ) from exc
 
     path = Path(path).expanduser()
-    from llmobs_nb.otlp.phoenix_export import read_phoenix_file, sniff
-
     phoenix = sniff(path)  # a Phoenix spans export (parquet, REST JSON) is read as such
     if phoenix is not None:
         return read_phoenix_file(path, on_span, phoenix)

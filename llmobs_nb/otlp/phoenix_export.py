@@ -39,10 +39,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from llmobs_nb.otlp.ingest_result import IngestResult
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
-
-    from llmobs_nb.otlp.files import IngestResult
 
 PARQUET_MAGIC = b"PAR1"
 #: Columns every Phoenix spans dataframe has (Phoenix's ``trace_dataset.REQUIRED_COLUMNS``).
@@ -99,8 +99,6 @@ def read_phoenix_file(
         >>> read_phoenix_file("spans.parquet", obs.capture.processor.on_end)  # doctest: +SKIP
         IngestResult(spans_read=23, spans_refused=0, lines_not_otlp=0, errors=[])
     """
-    from llmobs_nb.otlp.files import IngestResult
-
     path = Path(path).expanduser()
     kind = kind or sniff(path)
     if kind is None:
