@@ -4,6 +4,8 @@ OpenInference attributes, sent by the SDK's own OTLP/HTTP exporter, read back fi
 from __future__ import annotations
 
 import json
+import socket
+from pathlib import Path
 
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -12,7 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from tests.interop.phoenix_server import get_json, wait_for_spans
+from tests.interop.phoenix_server import get_json, phoenix_server, wait_for_spans
 
 pytestmark = pytest.mark.slow
 
@@ -71,3 +73,21 @@ def test_sdk_spans_with_openinference_attributes_read_back_from_phoenix(phoenix)
     assert agent["attributes"]["input.value"] == "plan a trip"
     projects = {p["name"] for p in get_json(f"{phoenix.url}/v1/projects")["data"]}
     assert "roundtrip" in projects
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def test_the_server_is_stopped_by_its_process_id_and_its_port_freed(tmp_path):
+    with phoenix_server(tmp_path / "phoenix") as server:
+        pid, port = server.process.pid, int(server.url.rsplit(":", 1)[1])
+        children = _children(pid)
+        assert get_json(f"{server.url}/v1/projects")["data"]
+    assert server.process.returncode is not None
+    assert not Path(f"/proc/{pid}").exists()  # waited for: gone, not a zombie
+    for child in children:  # nothing it started outlives it
+        assert not Path(f"/proc/{child}").exists()
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0
