@@ -9,7 +9,8 @@ What Phoenix users save, all recognised by content (not by file name):
   ``context.span_id``, ``context.trace_id`` and ``attributes.<name>`` (nested values: Phoenix
   turns ``metadata`` JSON into a struct and message lists into lists of structs).
 * **JSON** — the REST API's answer (``GET /v1/projects/{project}/spans``: ``{"data": [...]}``),
-  a JSON list of those spans (``Client().spans.get_spans(...)``), or one span per line.
+  a JSON list of those spans (``Client().spans.get_spans(...)``), or one span per line; and
+  the OTLP-shaped answer of ``GET /v1/projects/{project}/spans/otlpv1`` (``"otlpv1"``).
 
 Each span becomes a ``ReadableSpan`` with the OpenInference attributes Phoenix had (dotted
 names, ``openinference.span.kind`` put back, ``metadata`` as JSON text as OpenInference sends
@@ -53,7 +54,8 @@ METADATA = "metadata"
 _INTEGER_PREFIXES = ("llm.token_count.",)  # pandas makes them float (NaN for missing)
 _SNIFF_BYTES = 1 << 16
 
-Kind = Literal["parquet", "json", "jsonl"]
+Kind = Literal["parquet", "json", "jsonl", "otlpv1"]
+_STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
 
 
 def sniff(path: str | Path) -> Kind | None:
@@ -85,7 +87,11 @@ def sniff(path: str | Path) -> Kind | None:
         return "jsonl"
     if isinstance(line, dict) and not isinstance(line.get("data"), list):
         return None
-    return "json" if _is_phoenix_document(_load_json(path)) else None
+    document = _load_json(path)
+    if _is_phoenix_document(document):
+        return "json"
+    data = document.get("data") if isinstance(document, Mapping) else None
+    return "otlpv1" if data and _is_otlp_span(data[0]) else None
 
 
 def read_phoenix_file(
@@ -104,7 +110,12 @@ def read_phoenix_file(
     if kind is None:
         raise ValueError(f"{path} is not a Phoenix spans export (parquet or REST JSON)")
     result = IngestResult()
-    records = {"parquet": _parquet_records, "json": _json_records, "jsonl": _jsonl_records}[kind]
+    records = {
+        "parquet": _parquet_records,
+        "json": _json_records,
+        "jsonl": _jsonl_records,
+        "otlpv1": _otlpv1_records,
+    }[kind]
     for index, record in enumerate(records(path, result)):
         label = _label(record, index)
         try:
@@ -327,6 +338,10 @@ def _is_phoenix_span(value: Any) -> bool:
     return isinstance(context, Mapping) and "span_id" in context
 
 
+def _is_otlp_span(value: Any) -> bool:
+    return isinstance(value, Mapping) and "span_id" in value and "start_time_unix_nano" in value
+
+
 def _is_phoenix_document(document: Any) -> bool:
     if isinstance(document, Mapping):
         document = document.get("data")
@@ -390,3 +405,75 @@ def _jsonl_records(path: Path, result: IngestResult) -> Iterator[Any]:
                 result._note(f"line {number}: not a Phoenix span")
                 continue
             yield record
+
+
+def _otlpv1_records(path: Path, result: IngestResult) -> Iterator[Any]:
+    for span in _json_records(path, result):
+        yield from_otlpv1(span) if _is_otlp_span(span) else span
+
+
+def from_otlpv1(span: Mapping[str, Any]) -> dict[str, Any]:
+    """One span of Phoenix's ``/spans/otlpv1`` answer in the shape of its ``/spans`` answer.
+    Its times are floats times 10^9; Phoenix keeps microseconds, so they are rounded to them.
+
+    Example:
+        >>> from_otlpv1({"trace_id": "a" * 32, "span_id": "b" * 16, "name": "n",
+        ...     "start_time_unix_nano": 1_000_000_999, "status": {"code": 2},
+        ...     "attributes": [{"key": "k", "value": {"int_value": "3"}}]})["start_time"]
+        1000001000
+    """
+    attributes = {
+        str(kv.get("key")): _plain(kv.get("value"))
+        for kv in span.get("attributes") or ()
+        if isinstance(kv, Mapping)
+    }
+    status = span.get("status") if isinstance(span.get("status"), Mapping) else {}
+    return {
+        "name": span.get("name"),
+        "context": {"trace_id": span.get("trace_id"), "span_id": span.get("span_id")},
+        "span_kind": attributes.get(SPAN_KIND),
+        "parent_id": span.get("parent_span_id"),
+        "start_time": _micros_ns(span.get("start_time_unix_nano")),
+        "end_time": _micros_ns(span.get("end_time_unix_nano")),
+        "status_code": _STATUS_NAMES.get(status.get("code"), "UNSET"),
+        "status_message": status.get("message"),
+        "attributes": attributes,
+        "events": [
+            {
+                "name": event.get("name"),
+                "timestamp": _micros_ns(event.get("time_unix_nano")),
+                "attributes": {
+                    str(kv.get("key")): _plain(kv.get("value"))
+                    for kv in event.get("attributes") or ()
+                    if isinstance(kv, Mapping)
+                },
+            }
+            for event in span.get("events") or ()
+            if isinstance(event, Mapping)
+        ],
+    }
+
+
+def _micros_ns(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return round(value / 1_000) * 1_000
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """An OTLP JSON ``AnyValue`` (snake or camel case, unset fields null) as a plain value."""
+    if not isinstance(value, Mapping):
+        return None
+    for key, item in value.items():
+        if item is None:
+            continue
+        if key in ("array_value", "arrayValue"):
+            values = item.get("values") if isinstance(item, Mapping) else None
+            return tuple(_plain(v) for v in values or ())
+        if key in ("int_value", "intValue"):
+            try:
+                return int(item)
+            except (TypeError, ValueError):
+                return None
+        return item
+    return None

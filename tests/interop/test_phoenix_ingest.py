@@ -42,6 +42,8 @@ def exports(phoenix, tmp_path_factory) -> dict[str, Path]:
     run_in_phoenix_venv(phoenix, EXPORT, phoenix.url, PROJECT, str(out))
     rest = get_json(f"{phoenix.url}/v1/projects/{PROJECT}/spans")
     (out / "rest.json").write_text(json.dumps(rest))
+    otlp = get_json(f"{phoenix.url}/v1/projects/{PROJECT}/spans/otlpv1")
+    (out / "otlpv1.json").write_text(json.dumps(otlp))
     (dataset,) = (out / "dataset").glob("trace_dataset-*.parquet")
     return {
         "phoenix": phoenix_spans,
@@ -50,6 +52,7 @@ def exports(phoenix, tmp_path_factory) -> dict[str, Path]:
         "client get_spans JSON": out / "spans.json",
         "spans JSON lines": out / "spans.jsonl",
         "REST JSON": out / "rest.json",
+        "REST otlpv1 JSON": out / "otlpv1.json",
     }
 
 
@@ -66,6 +69,7 @@ def _micros(text: str) -> int:
         "client get_spans JSON",
         "spans JSON lines",
         "REST JSON",
+        "REST otlpv1 JSON",
     ],
 )
 def test_a_phoenix_export_is_ingested_with_its_kinds_tokens_parents_times_and_status(

@@ -234,3 +234,69 @@ def test_open_on_a_phoenix_export_says_what_it_is_and_to_ingest_it(files):
         llmobs_nb.open(files["parquet"])
     with pytest.raises(NotAStoreError, match=r"is a JSON file.*llmobs_nb\.ingest\("):
         llmobs_nb.open(files["rest"])
+
+
+def _any(value):
+    """An ``AnyValue`` as Phoenix's pydantic model dumps it: every field, unset ones null."""
+    fields = dict.fromkeys(
+        ("array_value", "bool_value", "bytes_value", "double_value", "int_value"), None
+    )
+    key = {bool: "bool_value", int: "int_value", float: "double_value"}.get(type(value))
+    return {**fields, "kvlist_value": None, "string_value": None, key or "string_value": value}
+
+
+def test_the_otlpv1_answer_is_ingested_with_times_rounded_to_phoenix_microseconds(tmp_path):
+    # 2026-11-30T08:59:56.577877Z as Phoenix writes it: float seconds * 1e9, a little below
+    start = 1_796_029_196_577_876_992
+    span = {
+        "trace_id": TRACE,
+        "span_id": LLM_ID,
+        "parent_span_id": CHAIN_ID,
+        "name": "llm",
+        "start_time_unix_nano": start,
+        "end_time_unix_nano": start + 145_000,
+        "attributes": [
+            {"key": key, "value": _any(value)}
+            for key, value in {
+                "openinference.span.kind": "LLM",
+                "llm.model_name": "gpt-4o-mini",
+                "llm.token_count.prompt": 10,
+                "llm.token_count.completion_details.reasoning": 3,
+                "metadata.run": "r1",
+                "tags": ["a", "b"],
+            }.items()
+        ],
+        "events": [
+            {
+                "name": "First Token Stream Event",
+                "attributes": [],
+                "time_unix_nano": start + 117_000,
+                "dropped_attributes_count": None,
+            }
+        ],
+        "status": {"code": 2, "message": "rate limited"},
+    }
+    span["attributes"][-1]["value"] = {
+        **_any(None),
+        "array_value": {"values": [_any("a"), _any("b")]},
+    }
+    path = tmp_path / "otlpv1.json"
+    path.write_text(json.dumps({"next_cursor": None, "data": [span]}))
+    assert sniff(path) == "otlpv1"
+    seen = []
+    result = read_phoenix_file(path, seen.append)
+    assert (result.spans_read, result.spans_refused) == (1, 0)
+    (got,) = seen
+    assert got.start_time == 1_796_029_196_577_877_000
+    assert got.end_time - got.start_time == 145_000
+    assert got.status.description == "rate limited"
+    assert dict(got.attributes) == {
+        "openinference.span.kind": "LLM",
+        "llm.model_name": "gpt-4o-mini",
+        "llm.token_count.prompt": 10,
+        "llm.token_count.completion_details.reasoning": 3,
+        "tags": ("a", "b"),
+        "metadata": '{"run": "r1"}',
+    }
+    assert [e.name for e in got.events] == ["First Token Stream Event"]
+    assert format(got.parent.span_id, "016x") == CHAIN_ID
