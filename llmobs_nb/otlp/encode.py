@@ -37,6 +37,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
+from llmobs_nb.capture import semconv as sc
 from llmobs_nb.otlp import conventions as cv
 from llmobs_nb.store.model_call import is_model_call
 
@@ -295,6 +296,10 @@ def _span(
         event = span.events.add()
         event.name = cv.FIRST_TOKEN_EVENT
         event.time_unix_nano = start + round(ttft * 1e9)
+        # one attribute: Phoenix cannot save (to_parquet, TraceDataset.save) an event without
+        event.attributes.append(
+            KeyValue(key=sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, value=any_value(ttft))
+        )
     if row["status"] == "error":
         message = _text(row["error_message"]) or _text(row["error_type"]) or ""
         span.status.CopyFrom(Status(code=Status.STATUS_CODE_ERROR, message=message))
