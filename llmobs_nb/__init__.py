@@ -63,9 +63,13 @@ def init(
         prices: price overrides, ``{"my-model": {"input_mtok": 1.0, "output_mtok": 2.0}}``.
         flush_interval_s: how often buffered spans are written (they are also written when a
             batch fills, on ``flush()``, ``close()`` and interpreter exit).
-        otlp_endpoint: also send every span to an OpenTelemetry collector over OTLP/HTTP, e.g.
-            ``"http://127.0.0.1:4318/v1/traces"`` (Jaeger, Tempo, Phoenix, Langfuse accept it).
-        otlp_headers: HTTP headers for the OTLP endpoint (e.g. an auth token).
+        otlp_endpoint: also send every span (OpenTelemetry GenAI and OpenInference attributes)
+            and every score (``gen_ai.evaluation.result`` on the sibling ``/v1/logs``) to an
+            OTLP/HTTP traces URL, e.g. ``"http://127.0.0.1:6006/v1/traces"`` (Phoenix; any
+            collector, Jaeger, Tempo, Langfuse, MLflow accept it). The stored rows are sent,
+            by a child process: nothing waits on the network; losses are counted in
+            ``obs.health().export``.
+        otlp_headers: HTTP headers for the OTLP endpoint (e.g. an auth token; never logged).
         max_pending_rows: rows kept in memory while the store cannot be written (a full disk);
             beyond it they go to the sidecar folder beside the store, or, if that cannot be
             written either, the oldest are dropped and counted (``obs.health().dropped``).

@@ -76,7 +76,7 @@ class RowExport:
         project: str | None = None,
         resource: dict[str, Any] | None = None,
         max_rows: int = 65_536,
-        close_timeout_s: float = 1.0,
+        close_timeout_s: float = 0.9,
         request_timeout_s: float = 5.0,
         warn_every_s: float = 60.0,
     ) -> None:
