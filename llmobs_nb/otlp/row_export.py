@@ -14,9 +14,10 @@ OpenInference, :mod:`~llmobs_nb.otlp.encode`) and sent by a child process
 * encoding, protobuf and HTTP happen in the child, on another core and outside this process's
   GIL;
 * :meth:`flush` and :meth:`close` wait at most ``close_timeout_s`` (the child starts with the
-  export and is ready in about half a second); what was not sent by then is
-  counted as ``unsent_at_close``; one warning per ``warn_every_s`` gives the totals of what was
-  dropped or failed.
+  export and is ready in about half a second); what the child has not confirmed by then is
+  counted as ``unsent_at_close`` (it goes on sending for at most its request timeout, and a
+  late answer corrects the count); one warning per ``warn_every_s`` gives the totals of what
+  was dropped or failed.
 
 Example:
     >>> export = RowExport("http://127.0.0.1:9/v1/traces", project="demo")
@@ -82,6 +83,7 @@ class RowExport:
     ) -> None:
         self.endpoint = endpoint
         self.max_rows = max_rows
+        self._request_timeout_s = request_timeout_s
         self.close_timeout_s = close_timeout_s
         self.warn_every_s = warn_every_s
         self.stats = dict.fromkeys(STATS + SCORE_STATS + ATTRIBUTE_STATS, 0)
@@ -151,26 +153,28 @@ class RowExport:
             return True
 
     def close(self) -> None:
-        """Send what waits for at most ``close_timeout_s``; what is left is counted as unsent
-        at close and reported; the child is stopped (killed if it does not end in time)."""
+        """Send what waits for at most ``close_timeout_s``, then return. Rows the child has
+        not confirmed by then are counted ``unsent_at_close`` and reported; the child, its
+        stdin closed, goes on sending what it holds for at most its request timeout and exits,
+        and an answer that still comes back (this process alive) moves its rows from
+        ``unsent_at_close`` to ``sent`` or ``failed``. Rows never handed over are final."""
         if os.getpid() != self._owner:
             return
-        answered = self.flush()
+        self.flush()
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             for kind, table in self._queue:
                 self._count(kind, "unsent_at_close", table.num_rows)
-            for kind, rows in self._handed:
+            for kind, rows in self._handed:  # not confirmed: an answer may still correct it
                 self._count(kind, "unsent_at_close", rows)
             self._queue.clear()
-            self._handed.clear()
             self._queued_rows = 0
             child = self._child
             self._lock.notify_all()
         if child is not None:
-            _stop(child, answered)
+            _stop(child, self._request_timeout_s)
         self._maybe_warn(final=True)
 
     @property
@@ -266,9 +270,11 @@ class RowExport:
                     self._last_problem = f"export process: {line}"
                 continue
             with self._lock:
-                if not self._handed:  # answered after close counted it as unsent
+                if not self._handed:  # a frame the child lost track of: nothing to match
                     continue
-                kind, _ = self._handed.popleft()
+                kind, rows = self._handed.popleft()
+                if self._closed:  # answered after close, which counted it as unsent
+                    self._count(kind, "unsent_at_close", -rows)
                 self._count(kind, "sent", sent)
                 self._count(kind, "failed", failed)
                 self.stats["attributes_dropped"] += int(answer.get("attributes_dropped") or 0)
@@ -318,14 +324,22 @@ def _resource(project: str | None) -> dict[str, Any]:
     return resource_attributes(project)
 
 
-def _stop(child: subprocess.Popen[bytes], answered: bool) -> None:
-    """End ``child``: its stdin closed, so it exits; killed at once if it had not answered
-    everything (a hung request). Reaped on a daemon thread: close never waits for it."""
+def _stop(child: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """End ``child``: its stdin closed, it sends what it holds and exits; a daemon thread
+    kills it if it has not exited one request timeout (and a second) later — a hung endpoint.
+    Close never waits for it. (If this process exits first, the child's own watchdog ends it
+    one request timeout after noticing: ``worker.main``.)"""
     try:
         if child.stdin is not None:
             child.stdin.close()
     except OSError:
         pass
-    if not answered:
-        child.kill()
-    threading.Thread(target=child.wait, daemon=True).start()
+
+    def reap() -> None:
+        try:
+            child.wait(timeout_s + 1.0)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    threading.Thread(target=reap, name="llmobs-otlp-reap", daemon=True).start()

@@ -237,11 +237,26 @@ def _share(outcome: list[Any], rows: int, attributes_dropped: int) -> str:
     return ack(sent, len(problems), problems[-1] if problems else None, attributes_dropped)
 
 
+def _watch_parent(grace_s: float) -> None:
+    """End this process ``grace_s`` after its parent is gone (a request in flight may finish):
+    with a hung endpoint and a full inbox, the end of stdin may never be read."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        time.sleep(grace_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="llmobs-otlp-watch", daemon=True).start()
+
+
 def main() -> int:
     """The child's entry point. It must import nothing heavier than pyarrow and the protobuf
     classes: ``row_export`` starts it without the package's ``__init__``."""
     config = Config.from_env(dict(os.environ))
     out = sys.stdout
+    _watch_parent(config.timeout_s)
 
     def answer(line: str) -> None:
         out.write(line + "\n")

@@ -105,6 +105,8 @@ def check_file(path: str) -> bool:
             f"{path} is an empty file, not an llmobs_nb store; {keep}. Delete it (then "
             f"llmobs_nb.init creates the store there) or pass another path."
         )
+    if head[DUCKDB_MAGIC_OFFSET : DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC)] == DUCKDB_MAGIC:
+        return True  # first: a DuckDB file's first 8 bytes are a checksum, any bytes at all
     if head.startswith(SQLITE_MAGIC):
         raise NotAStoreError(
             f"{path} is a SQLite database, not an llmobs_nb store (a DuckDB file); {keep}. "
@@ -125,13 +127,10 @@ def check_file(path: str) -> bool:
             f"(the collector's file exporter) and Phoenix spans exports (REST JSON) are read "
             f"into a store with llmobs_nb.ingest({path!r})."
         )
-    magic = head[DUCKDB_MAGIC_OFFSET : DUCKDB_MAGIC_OFFSET + len(DUCKDB_MAGIC)]
-    if magic != DUCKDB_MAGIC:
-        raise NotAStoreError(
-            f"{path} is not a DuckDB database (no DuckDB header), so it is not an llmobs_nb "
-            f"store; {keep}. Pass a new file name to llmobs_nb.init(db=...)."
-        )
-    return True
+    raise NotAStoreError(
+        f"{path} is not a DuckDB database (no DuckDB header), so it is not an llmobs_nb "
+        f"store; {keep}. Pass a new file name to llmobs_nb.init(db=...)."
+    )
 
 
 def damage(path: str, exc: BaseException) -> CorruptStoreError | None:
