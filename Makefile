@@ -32,4 +32,4 @@ system-deps:
 	bash scripts/system-deps.sh
 
 clean:
-	rm -rf $(VENV) $(VENV)-phoenix data/*.duckdb reports/
+	rm -rf $(VENV) $(VENV)-phoenix $(VENV)-mlflow data/*.duckdb reports/

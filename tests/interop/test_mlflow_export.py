@@ -1,0 +1,170 @@
+"""llmobs_nb → a real MLflow tracking server over OTLP (``<server>/v1/traces`` with the
+``x-mlflow-experiment-id`` header): what MLflow really shows of our spans.
+
+MLflow translates OpenInference and GenAI attributes when it stores a span: its span type from
+``openinference.span.kind``, ``mlflow.spanInputs``/``Outputs`` from ``input.value``/
+``output.value``, ``mlflow.chat.tokenUsage`` (input, output, total, cache read) per span and
+summed per trace, the trace's user from ``user.id``, resource attributes as trace tags. It has
+no place for reasoning tokens, time to first token, our run or use case: those arrive as plain
+span attributes (kept, searchable as attributes, not shown as MLflow concepts)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+import llmobs_nb
+from tests.interop.mlflow_server import EXPERIMENT_HEADER, MLflow, create_experiment, read_traces
+
+pytestmark = pytest.mark.slow
+SECRET = "sk-" + "Rt6Yu8Io0Pa2Sd4Fg6Hj8Kl1Zx3Cv5Bn7Mq9Wf2E"[:40]
+TYPES = {
+    "trip-agent": "AGENT",
+    "find-docs": "RETRIEVER",
+    "plan": "CHAIN",
+    "ask": "LLM",
+    "weather": "TOOL",
+    "broken": "TOOL",
+}
+USAGE = {
+    "prompt_tokens": 120,
+    "completion_tokens": 30,
+    "total_tokens": 150,
+    "prompt_tokens_details": {"cached_tokens": 50},
+    "completion_tokens_details": {"reasoning_tokens": 12},
+}
+
+
+def run_app(db: Path, mlflow: MLflow, experiment: str, *, capture_content: bool) -> None:
+    """One of each kind under a run, a streamed LLM call (TTFT, reasoning and cache tokens), a
+    user and a use case, a secret in a tool's attribute and a tool that raises."""
+    obs = llmobs_nb.init(
+        db=db,
+        project="mlflow-interop",
+        otlp_endpoint=mlflow.traces_endpoint,
+        otlp_headers={EXPERIMENT_HEADER: experiment},
+        capture_content=capture_content,
+    )
+
+    @obs.observe(name="ask", model="gpt-4o-mini", provider="openai")
+    def ask(question: str):
+        time.sleep(0.02)
+        yield "Take the "
+        yield "night train."
+        yield {"choices": [], "usage": USAGE}
+
+    with obs.run("run-7"), obs.span("trip-agent", kind="agent", user_id="alice", use_case="travel"):
+        with obs.span("find-docs", kind="retrieval", top_k=3):
+            pass
+        with obs.span("plan", kind="chain"):
+            answer = "".join(c for c in ask("How do I get to Vienna?") if isinstance(c, str))
+        with obs.span("weather", kind="tool", api_key=SECRET):
+            pass
+        with pytest.raises(ValueError, match="no forecast"), obs.span("broken", kind="tool"):
+            raise ValueError("no forecast")
+    assert answer == "Take the night train."
+    obs.close()
+
+
+def one_trace(mlflow: MLflow, experiment: str) -> dict:
+    got = read_traces(mlflow, experiment, spans=len(TYPES), deadline_s=20)
+    assert got["count"] == len(TYPES), f"MLflow experiment {experiment} holds {got['count']}"
+    (trace,) = got["traces"]
+    return {**trace, "by_name": {span["name"]: span for span in trace["spans"]}}
+
+
+@pytest.fixture(scope="module")
+def with_content(mlflow, tmp_path_factory) -> dict:
+    experiment = create_experiment(mlflow, "llmobs-content-on")
+    run_app(tmp_path_factory.mktemp("on") / "s.duckdb", mlflow, experiment, capture_content=True)
+    return one_trace(mlflow, experiment)
+
+
+@pytest.fixture(scope="module")
+def without_content(mlflow, tmp_path_factory) -> dict:
+    experiment = create_experiment(mlflow, "llmobs-content-off")
+    run_app(tmp_path_factory.mktemp("off") / "s.duckdb", mlflow, experiment, capture_content=False)
+    return one_trace(mlflow, experiment)
+
+
+def test_every_kind_becomes_its_mlflow_span_type_in_one_trace(with_content):
+    spans = with_content["by_name"]
+    assert {name: span["span_type"] for name, span in spans.items()} == TYPES
+    agent = spans["trip-agent"]
+    assert agent["parent_id"] is None
+    assert spans["plan"]["parent_id"] == agent["span_id"]
+    assert spans["ask"]["parent_id"] == spans["plan"]["span_id"]
+
+
+def test_the_llm_span_shows_model_and_token_usage_with_cache(with_content):
+    llm = with_content["by_name"]["ask"]["attributes"]
+    assert llm["mlflow.llm.model"] == "gpt-4o-mini"
+    assert llm["mlflow.llm.provider"] == "openai"
+    usage = {"input_tokens": 120, "output_tokens": 30, "total_tokens": 150}
+    assert llm["mlflow.chat.tokenUsage"] == {**usage, "cache_read_input_tokens": 50}
+    # the trace sums its spans' usage (only the LLM span has any)
+    assert with_content["token_usage"] == {**usage, "cache_read_input_tokens": 50}
+
+
+def test_reasoning_tokens_and_ttft_arrive_only_as_plain_attributes(with_content):
+    llm = with_content["by_name"]["ask"]
+    attrs = llm["attributes"]
+    assert "reasoning" not in json.dumps(attrs["mlflow.chat.tokenUsage"])  # no MLflow field
+    assert attrs["gen_ai.usage.reasoning.output_tokens"] == 12
+    assert attrs["llm.token_count.completion_details.reasoning"] == 12
+    ttft = attrs["gen_ai.response.time_to_first_chunk"]
+    assert 0.015 < ttft < 5
+    (event,) = [e for e in llm["events"] if e["name"] == "First Token Stream Event"]
+    assert event["timestamp"] - llm["start_ns"] == pytest.approx(ttft * 1e9, abs=2e6)
+    assert llm["start_ns"] < event["timestamp"] <= llm["end_ns"]
+
+
+def test_user_becomes_the_trace_user_run_and_use_case_stay_attributes(with_content):
+    assert with_content["metadata"]["mlflow.trace.user"] == "alice"
+    root = with_content["by_name"]["trip-agent"]["attributes"]
+    assert root["llmobs.run"] == "run-7"
+    assert root["llmobs.use_case"] == "travel"
+    assert root["metadata"] == {"use_case": "travel", "run": "run-7", "project": "mlflow-interop"}
+    # neither is a trace tag or trace metadata: MLflow's search cannot filter traces on them
+    assert "run-7" not in json.dumps([with_content["tags"], with_content["metadata"]])
+    # the resource becomes trace tags: the project is there
+    assert with_content["tags"]["service.name"] == "mlflow-interop"
+    assert with_content["tags"]["openinference.project.name"] == "mlflow-interop"
+
+
+def test_status_an_error_span_is_an_error_the_trace_is_ok(with_content):
+    spans = with_content["by_name"]
+    broken = spans["broken"]
+    assert broken["status"] == "ERROR"
+    assert "no forecast" in broken["status_message"]
+    assert broken["attributes"]["error.type"] == "ValueError"
+    assert [e["name"] for e in broken["events"]] == ["exception"]
+    assert {spans[n]["status"] for n in TYPES if n != "broken"} == {"UNSET"}
+    assert with_content["state"] == "OK"  # the root span did not fail
+
+
+def test_captured_content_shows_as_the_llm_spans_inputs_and_outputs(with_content):
+    llm = with_content["by_name"]["ask"]
+    assert llm["inputs"] == "How do I get to Vienna?"
+    assert llm["outputs"] == "Take the night train."
+
+
+def test_without_content_capture_no_text_reaches_mlflow(without_content):
+    spans = without_content["by_name"]
+    assert {name: span["span_type"] for name, span in spans.items()} == TYPES
+    assert spans["ask"]["attributes"]["mlflow.chat.tokenUsage"]["input_tokens"] == 120
+    assert {span["inputs"] for span in spans.values()} == {None}
+    assert {span["outputs"] for span in spans.values()} == {None}
+    sent = json.dumps(without_content)
+    for text in ("Vienna", "night train", "input.value", "output.value", "mlflow.spanInputs"):
+        assert text not in sent
+
+
+def test_a_secret_in_an_attribute_never_reaches_mlflow(with_content, without_content):
+    sent = json.dumps([with_content, without_content])
+    assert SECRET not in sent
+    assert SECRET[:12] not in sent
+    assert with_content["by_name"]["weather"]["attributes"]["api_key"] == "[REDACTED]"
