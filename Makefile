@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lab lint bench system-deps clean
+.PHONY: demo test lab lint bench system-deps peers clean
 
 $(STAMP): pyproject.toml scripts/install.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/install.sh
@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml scripts/install.sh
 demo: $(STAMP)
 	$(BIN)/python -m llmobs_nb.demo.job
 
-## make test: install (system packages too: prometheus, chromium), then run every test
-test: $(STAMP) system-deps
+## make test: install (system packages too: prometheus, chromium; the peer systems: Phoenix,
+## MLflow), then run every test
+test: $(STAMP) system-deps peers
 	$(BIN)/python -m pytest
 
 ## make lab: JupyterLab on the notebooks
@@ -30,6 +31,10 @@ bench: $(STAMP)
 
 system-deps:
 	bash scripts/system-deps.sh
+
+## the interop tests' peers (Arize Phoenix, MLflow), each in its own virtualenv
+peers:
+	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/install-peers.sh
 
 clean:
 	rm -rf $(VENV) $(VENV)-phoenix $(VENV)-mlflow data/*.duckdb reports/
