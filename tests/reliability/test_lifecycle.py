@@ -236,14 +236,16 @@ def test_close_while_threads_call_never_raises_into_a_call(store):
                 return
             i += 1
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(4)]
     for thread in threads:
         thread.start()
-    obs.close()
-    new = llmobs_nb.init(db=store, project="life")
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
+    try:
+        obs.close()
+        new = llmobs_nb.init(db=store, project="life")
+    finally:  # whatever happens, the callers stop: a failure here must not hang the run
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
     assert failures == []
     assert new.calls().height > 0
 
