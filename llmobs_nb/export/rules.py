@@ -45,16 +45,16 @@ class AlertRule:
     for_: str
     severity: str
     summary: str
+    look: str = (
+        "See the llmobs_nb Grafana dashboard, or llmobs_nb.export.backtest_alert_rules() on "
+        "the stored calls for the episodes."
+    )
 
     @property
     def description(self) -> str:
         """What the alert means and where to look; static, so rule unit tests can match it."""
         held = "" if duration_seconds(self.for_) == 0 else f" for {self.for_}"
-        return (
-            f"{self.measure} has been {self.op} {self.threshold!r}{held}. "
-            "See the llmobs_nb Grafana dashboard, or llmobs_nb.export.backtest_alert_rules() on "
-            "the stored calls for the episodes."
-        )
+        return f"{self.measure} has been {self.op} {self.threshold!r}{held}. {self.look}"
 
     @property
     def expr(self) -> str:
@@ -155,6 +155,10 @@ def pipeline_rules(*, export_lost_spans: float = 0) -> list[AlertRule]:
             for_="0s",
             severity="warning",
             summary=f"more than {export_lost_spans:g} spans lost on OTLP export over 5m",
+            look=(
+                "obs.health().export counts them by outcome; the llmobs_nb log's 'span export "
+                "to' warning names the endpoint and its last problem."
+            ),
         )
     ]
 

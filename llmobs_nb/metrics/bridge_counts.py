@@ -1,5 +1,8 @@
 """The standards bridge's counts as Prometheus counters, read at scrape time.
 
+``llmobs_export_scores_total{outcome}`` (sent, dropped_queue_full, failed) comes from the same
+``export_stats()`` (its ``scores_*`` keys).
+
 ``llmobs_export_spans_total{outcome}`` comes from ``Capture.export_stats()`` (sent,
 dropped_queue_full, failed, unsent_at_close), ``llmobs_received_spans_total{outcome}`` and
 ``llmobs_received_requests_total{outcome}`` (accepted, refused) from the OTLP receivers'
@@ -53,13 +56,18 @@ class BridgeCounts:
         self.receiver_counts = receiver_counts
 
     def collect(self) -> Iterator[Any]:
-        """Prometheus collector protocol: the three ``llmobs_*_total{outcome}`` families."""
+        """Prometheus collector protocol: the four ``llmobs_*_total{outcome}`` families."""
         export = _family(d.EXPORT_SPANS)
         stats = _read(self.export_stats)
         for outcome in d.EXPORT_OUTCOMES:
             if outcome in stats:
                 export.add_metric((outcome,), stats[outcome])
         yield export
+        scores = _family(d.EXPORT_SCORES)
+        for key, outcome in d.EXPORT_SCORE_OUTCOMES.items():
+            if key in stats:
+                scores.add_metric((outcome,), stats[key])
+        yield scores
         families = {m.name: _family(m) for m in (d.RECEIVED_SPANS, d.RECEIVED_REQUESTS)}
         counts = _read(self.receiver_counts)
         for key, (metric, outcome) in _RECEIVED.items():

@@ -146,6 +146,19 @@ EXPORT_SPANS = MetricDef(
     "unsent_at_close (summed over endpoints).",
 )
 EXPORT_OUTCOMES = ("sent", "dropped_queue_full", "failed", "unsent_at_close")
+EXPORT_SCORES = MetricDef(
+    "llmobs_export_scores_total",
+    "counter",
+    ("outcome",),
+    "Scores handed to OTLP export as gen_ai.evaluation.result events, by outcome: sent, "
+    "dropped_queue_full, failed (unsent at close included; summed over endpoints).",
+)
+#: ``Capture.export_stats()`` key → outcome label of :data:`EXPORT_SCORES`.
+EXPORT_SCORE_OUTCOMES = {
+    "scores_sent": "sent",
+    "scores_dropped": "dropped_queue_full",
+    "scores_failed": "failed",
+}
 RECEIVED_SPANS = MetricDef(
     "llmobs_received_spans_total",
     "counter",

@@ -66,6 +66,8 @@ def test_spans_lost_on_export_are_counted_in_health_and_in_the_metrics(tmp_path,
     before = counts(live, "llmobs_export_spans_total")
     assert set(before) == {"sent", "dropped_queue_full", "failed", "unsent_at_close"}
     assert before["sent"] == 0  # nothing can reach a closed port
+    obs.flush()
+    obs.score(obs.calls()["span_id"][0], name="quality", value=0.5)  # exported as an event
     obs.close()  # export gets at most a second: the rest is counted unsent
 
     health = obs.health()
@@ -79,6 +81,12 @@ def test_spans_lost_on_export_are_counted_in_health_and_in_the_metrics(tmp_path,
         for k in before  # the span outcomes (scores are apart)
     }
     assert counts(exposition, "llmobs_received_spans_total") == {}
+    # the score could not be sent either: counted in its own family
+    assert counts(exposition, "llmobs_export_scores_total") == {
+        "sent": 0.0,
+        "dropped_queue_full": 0.0,
+        "failed": 1.0,
+    }
     for text in (live, exposition):
         result = promtool("check", "metrics", stdin=text)
         assert result.returncode == 0, result.stdout + result.stderr
