@@ -105,6 +105,7 @@ class RowExport:
         self._queued_rows = 0
         self._handed: deque[tuple[bytes, int]] = deque()  # frames the child has not answered
         self._in_hand = 0  # rows taken from the queue, not yet in a frame
+        self._in_hand_kind = SPANS
         self._closed = False
         self._child: subprocess.Popen[bytes] | None = None
         self._acks: threading.Thread | None = None
@@ -167,6 +168,9 @@ class RowExport:
             self._closed = True
             for kind, table in self._queue:
                 self._count(kind, "unsent_at_close", table.num_rows)
+            if self._in_hand:  # taken by the feeder, not handed over: the feeder stops
+                self._count(self._in_hand_kind, "unsent_at_close", self._in_hand)
+                self._in_hand = 0
             for kind, rows in self._handed:  # not confirmed: an answer may still correct it
                 self._count(kind, "unsent_at_close", rows)
             self._queue.clear()
@@ -200,16 +204,19 @@ class RowExport:
                     tables.append(self._queue.popleft()[1])
                 rows = sum(t.num_rows for t in tables)
                 self._queued_rows -= rows
-                self._in_hand = rows
+                self._in_hand, self._in_hand_kind = rows, kind
             try:
                 pipe = self._stdin()
             except Exception as exc:  # the child cannot start: those rows failed
                 with self._lock:
-                    self._count(kind, "failed", rows)
+                    if self._in_hand:  # (unless close counted them meanwhile)
+                        self._count(kind, "failed", rows)
                     self._in_hand = 0
                 self._child_lost(f"{type(exc).__name__}: {exc}")
                 continue
             with self._lock:
+                if self._closed:  # close counted them unsent_at_close: never handed over
+                    return
                 self._handed.append((kind, rows))  # answered in order by the child
                 self._in_hand = 0
             try:
@@ -249,7 +256,8 @@ class RowExport:
             self._last_problem = f"export process: {why}"
             while self._handed:
                 kind, rows = self._handed.popleft()
-                self._count(kind, "failed", rows)
+                if not self._closed:  # after close they are counted unsent_at_close already
+                    self._count(kind, "failed", rows)
             self._lock.notify_all()
         self._maybe_warn()
 

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -179,3 +180,53 @@ def test_rows_the_child_confirms_after_close_move_from_unsent_to_sent(tmp_path) 
     assert at_close["unsent_at_close"] > 0  # the child had not answered yet
     assert export.stats["sent"] == received == 10
     assert export.stats["unsent_at_close"] == 0  # corrected by the late answers
+
+
+@contextmanager
+def slow_endpoint(delay_s: float) -> Iterator[str]:
+    """A receiver that takes ``delay_s`` to accept each request."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(delay_s)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("close_after_s", [0.0, 0.05, 0.3, 0.8])
+def test_every_row_is_counted_once_whenever_close_comes(tmp_path, close_after_s) -> None:
+    # fault injection: close lands before the child is ready, mid-request, between requests
+    obs = llmobs_nb.init(db=tmp_path / "o.duckdb")
+    _traced_calls(obs, 30)
+    obs.flush()
+    rows = obs.sql("select * from spans").to_arrow()
+    obs.close()
+    with slow_endpoint(0.25) as url:
+        export = RowExport(url, close_timeout_s=0.1, request_timeout_s=1.0)
+        for start in range(0, rows.num_rows, 10):
+            export.put_spans(rows.slice(start, 10))
+            time.sleep(0.02)
+        time.sleep(close_after_s)
+        export.close()
+        child, acks = export._child, export._acks
+        if child is not None:  # the child ends within its request timeout (+ the reaper's)
+            child.wait(10)
+        if acks is not None:  # and its last answers are read
+            acks.join(10)
+    kept = ("sent", "dropped_queue_full", "failed", "unsent_at_close")
+    counted = {k: export.stats[k] for k in kept}
+    assert all(n >= 0 for n in counted.values()), counted
+    assert sum(counted.values()) == rows.num_rows, counted
