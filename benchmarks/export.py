@@ -2,7 +2,8 @@
 
 Three runs of the same traced function (``obs.observe``, a dict response with usage), each
 timed from the first call to ``flush()`` returning, all against one local OTLP/HTTP receiver
-(``tests/scaleout/otlp_receiver.py``, a real HTTP server on 127.0.0.1, in its own process):
+(``tests/scaleout/otlp_receiver.py``, a real HTTP server on 127.0.0.1, in its own process at
+the lowest priority: it stands in for a collector on another machine):
 
   store only         llmobs_nb writing to DuckDB, no export (the baseline)
   store + export     the same, with ``otlp_endpoint``: rows go to the export child process
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -39,6 +41,9 @@ RESPONSE = {"model": "gpt-4o", "usage": {"prompt_tokens": 812, "completion_token
 
 
 def _serve(endpoint: multiprocessing.Queue, count: multiprocessing.Queue, stop: Any) -> None:
+    # The receiver stands in for a collector on another machine: lowest priority, so on a
+    # small machine its decoding does not take the measured process's core.
+    os.nice(19)
     with OTLPReceiver() as receiver:
         endpoint.put(receiver.endpoint)
         stop.wait()
