@@ -333,15 +333,17 @@ def _resource(project: str | None) -> dict[str, Any]:
 
 
 def _stop(child: subprocess.Popen[bytes], timeout_s: float) -> None:
-    """End ``child``: its stdin closed, it sends what it holds and exits; a daemon thread
-    kills it if it has not exited one request timeout (and a second) later — a hung endpoint.
-    Close never waits for it. (If this process exits first, the child's own watchdog ends it
-    one request timeout after noticing: ``worker.main``.)"""
-    try:
-        if child.stdin is not None:
-            child.stdin.close()
-    except OSError:
-        pass
+    """End ``child``: its stdin closed, it sends what it holds and exits; killed if it has not
+    exited one request timeout (and a second) later — a hung endpoint. Both on daemon threads:
+    closing stdin waits while the feeder is blocked writing into a full pipe, and close never
+    waits. (If this process exits first, the child's own watchdog ends it: ``worker.main``.)"""
+
+    def close_stdin() -> None:
+        try:
+            if child.stdin is not None:
+                child.stdin.close()
+        except (OSError, ValueError):
+            pass
 
     def reap() -> None:
         try:
@@ -350,4 +352,5 @@ def _stop(child: subprocess.Popen[bytes], timeout_s: float) -> None:
             child.kill()
             child.wait()
 
+    threading.Thread(target=close_stdin, name="llmobs-otlp-close", daemon=True).start()
     threading.Thread(target=reap, name="llmobs-otlp-reap", daemon=True).start()
