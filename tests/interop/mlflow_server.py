@@ -31,14 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.interop.peer_venv import peer_venv, require_peer_venv
 from tests.interop.phoenix_server import free_port, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-# The virtualenv: $MLFLOW_VENV, else .venv-mlflow in this checkout, else in the main checkout
-# (git worktrees share the one made there).
-_CANDIDATES = [ROOT / ".venv-mlflow", Path("/work/main/.venv-mlflow")]
 START_DEADLINE_S = 120.0  # a cold start creates the SQLite schema (~80 migrations)
 EXPERIMENT_HEADER = "x-mlflow-experiment-id"
 """The header naming the experiment OTLP spans go into (MLflow rejects a request without it)."""
@@ -46,36 +41,13 @@ _FOREIGN_ENV = ("MLFLOW_", "OTEL_", "DATABRICKS_")
 
 
 def mlflow_venv() -> Path | None:
-    """The MLflow virtualenv (with a ``bin/mlflow``), or None.
-
-    Example:
-        >>> mlflow_venv() is None or (mlflow_venv() / "bin" / "mlflow").exists()
-        True
-    """
-    given = os.environ.get("MLFLOW_VENV")
-    for venv in [Path(given)] if given else _CANDIDATES:
-        if (venv / "bin" / "mlflow").exists():
-            return venv
-    return None
+    """The MLflow virtualenv (with a ``bin/mlflow``), or None (see ``peer_venv``)."""
+    return peer_venv("mlflow", "mlflow")
 
 
 def require_mlflow_venv() -> Path:
-    """The MLflow virtualenv; skips the test without it (fails under CI).
-
-    Example:
-        >>> require_mlflow_venv()  # doctest: +SKIP
-        PosixPath('/work/main/.venv-mlflow')
-    """
-    venv = mlflow_venv()
-    if venv is not None:
-        return venv
-    why = (
-        "no MLflow virtualenv (.venv-mlflow with bin/mlflow): run scripts/install.sh "
-        "or set MLFLOW_VENV"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(why)
-    pytest.skip(why)
+    """The MLflow virtualenv; skips the test without it (fails under CI)."""
+    return require_peer_venv("mlflow", "mlflow", "MLflow")
 
 
 @dataclass(frozen=True)

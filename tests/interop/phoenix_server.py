@@ -30,47 +30,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
+from tests.interop.peer_venv import peer_venv, require_peer_venv
 
-ROOT = Path(__file__).resolve().parents[2]
-# The virtualenv: $PHOENIX_VENV, else .venv-phoenix in this checkout, else in the main checkout
-# (git worktrees share the one made there).
-_CANDIDATES = [ROOT / ".venv-phoenix", Path("/work/main/.venv-phoenix")]
 START_DEADLINE_S = 90.0  # a cold start runs Phoenix's database migrations
 T = TypeVar("T")
 
 
 def phoenix_venv() -> Path | None:
-    """The Phoenix virtualenv (with a ``bin/phoenix``), or None.
-
-    Example:
-        >>> phoenix_venv() is None or (phoenix_venv() / "bin" / "phoenix").exists()
-        True
-    """
-    given = os.environ.get("PHOENIX_VENV")
-    for venv in [Path(given)] if given else _CANDIDATES:
-        if (venv / "bin" / "phoenix").exists():
-            return venv
-    return None
+    """The Phoenix virtualenv (with a ``bin/phoenix``), or None (see ``peer_venv``)."""
+    return peer_venv("phoenix", "phoenix")
 
 
 def require_phoenix_venv() -> Path:
-    """The Phoenix virtualenv; skips the test without it (fails under CI).
-
-    Example:
-        >>> require_phoenix_venv()  # doctest: +SKIP
-        PosixPath('/work/main/.venv-phoenix')
-    """
-    venv = phoenix_venv()
-    if venv is not None:
-        return venv
-    why = (
-        "no Phoenix virtualenv (.venv-phoenix with bin/phoenix): run scripts/install.sh "
-        "or set PHOENIX_VENV"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(why)
-    pytest.skip(why)
+    """The Phoenix virtualenv; skips the test without it (fails under CI)."""
+    return require_peer_venv("phoenix", "phoenix", "Phoenix")
 
 
 @dataclass(frozen=True)

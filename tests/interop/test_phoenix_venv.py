@@ -17,7 +17,7 @@ def test_a_missing_phoenix_venv_skips_outside_ci(monkeypatch, tmp_path):
 def test_a_missing_phoenix_venv_fails_under_ci(monkeypatch, tmp_path):
     monkeypatch.setenv("PHOENIX_VENV", str(tmp_path / "none"))
     monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match=r"scripts/install\.sh"):
+    with pytest.raises(pytest.fail.Exception, match=r"scripts/install-peers\.sh"):
         require_phoenix_venv()
 
 
