@@ -29,23 +29,13 @@ import pyarrow as pa
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.capture.redact import redact_optional
 from llmobs_nb.capture.rows import describe_error
+from llmobs_nb.store.schema import SCORES
 
 log = logging.getLogger("llmobs_nb")
 
 SOURCE = "otel"
 DEFAULT_NAME = "evaluation"  # the event gave no gen_ai.evaluation.name
-SCORES_ARROW = pa.schema(
-    [
-        ("trace_id", pa.string()),
-        ("span_id", pa.string()),
-        ("name", pa.string()),
-        ("value", pa.float64()),
-        ("source", pa.string()),
-        ("comment", pa.string()),
-        ("created_at", pa.timestamp("us", tz="UTC")),
-        ("label", pa.string()),
-    ]
-)
+SCORES_ARROW = SCORES.arrow  # the store's one definition of the scores table
 
 
 class RefusedEvaluation(ValueError):

@@ -16,19 +16,9 @@ from llmobs_nb.evals.protocol import (
     as_results,
     source_of,
 )
+from llmobs_nb.store.schema import SCORES
 
-SCORE_SCHEMA = pa.schema(
-    [
-        ("trace_id", pa.string()),
-        ("span_id", pa.string()),
-        ("name", pa.string()),
-        ("value", pa.float64()),
-        ("source", pa.string()),
-        ("comment", pa.string()),
-        ("created_at", pa.timestamp("us", tz="UTC")),
-        ("label", pa.string()),
-    ]
-)
+SCORE_SCHEMA = SCORES.arrow  # the store's one definition of the scores table
 _POLARS_SCHEMA = {
     "trace_id": pl.String,
     "span_id": pl.String,
