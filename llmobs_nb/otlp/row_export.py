@@ -15,8 +15,8 @@ OpenInference, :mod:`~llmobs_nb.otlp.encode`) and sent by a child process
   GIL;
 * :meth:`flush` and :meth:`close` wait at most ``close_timeout_s`` (the child starts with the
   export and is ready in about half a second); what the child has not confirmed by then is
-  counted as ``unsent_at_close`` (it goes on sending for at most its request timeout, and a
-  late answer corrects the count); one warning per ``warn_every_s`` gives the totals of what
+  counted as ``unsent_at_close`` (it goes on sending what it holds, and a late answer
+  corrects the count); one warning per ``warn_every_s`` gives the totals of what
   was dropped or failed.
 
 Example:
@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 from collections import deque
+from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,6 +46,8 @@ from llmobs_nb.otlp.frames import SCORES, SPANS, write_frame
 
 log = logging.getLogger("llmobs_nb")
 
+#: How long after close a child that has not exited by itself is killed (see ``_stop``).
+REAP_AFTER_S = 30.0
 #: What is counted for spans, by name (``Capture.export_stats`` sums them over endpoints).
 STATS = ("sent", "dropped_queue_full", "failed", "unsent_at_close")
 #: The same for evaluation results (scores), sent as ``gen_ai.evaluation.result`` log events.
@@ -156,7 +159,7 @@ class RowExport:
     def close(self) -> None:
         """Send what waits for at most ``close_timeout_s``, then return. Rows the child has
         not confirmed by then are counted ``unsent_at_close`` and reported; the child, its
-        stdin closed, goes on sending what it holds for at most its request timeout and exits,
+        stdin closed, goes on sending what it holds and exits (see ``_stop``),
         and an answer that still comes back (this process alive) moves its rows from
         ``unsent_at_close`` to ``sent`` or ``failed``. Rows never handed over are final."""
         if os.getpid() != self._owner:
@@ -197,7 +200,7 @@ class RowExport:
                 while not self._queue and not self._closed:
                     self._lock.wait()
                 if self._closed:
-                    return
+                    break
                 kind = self._queue[0][0]
                 tables = []
                 while self._queue and self._queue[0][0] == kind:  # one frame for all that waits
@@ -216,7 +219,7 @@ class RowExport:
                 continue
             with self._lock:
                 if self._closed:  # close counted them unsent_at_close: never handed over
-                    return
+                    break
                 self._handed.append((kind, rows))  # answered in order by the child
                 self._in_hand = 0
             try:
@@ -224,6 +227,12 @@ class RowExport:
                 pipe.flush()
             except Exception as exc:  # the child died: what it held failed
                 self._child_lost(f"{type(exc).__name__}: {exc}")
+        # Closed. Only this thread writes into the pipe, so only it ends it, between frames: a
+        # close from elsewhere could cut a frame being written (its rows lost unanswered).
+        child = self._child
+        if child is not None and child.stdin is not None:
+            with suppress(OSError, ValueError):
+                child.stdin.close()  # the child sends what it holds and exits
 
     def _stdin(self) -> IO[bytes]:
         child = self._child
@@ -333,24 +342,19 @@ def _resource(project: str | None) -> dict[str, Any]:
 
 
 def _stop(child: subprocess.Popen[bytes], timeout_s: float) -> None:
-    """End ``child``: its stdin closed, it sends what it holds and exits; killed if it has not
-    exited one request timeout (and a second) later — a hung endpoint. Both on daemon threads:
-    closing stdin waits while the feeder is blocked writing into a full pipe, and close never
-    waits. (If this process exits first, the child's own watchdog ends it: ``worker.main``.)"""
-
-    def close_stdin() -> None:
-        try:
-            if child.stdin is not None:
-                child.stdin.close()
-        except (OSError, ValueError):
-            pass
+    """Reap ``child`` once the feeder has ended its stdin (``_feed``): it sends what it holds
+    and exits (an endpoint that gives no answer costs it one request timeout, ``worker.run``);
+    killed if it is still alive :data:`REAP_AFTER_S` later (a pipe too full for the end of
+    stdin to arrive, an endpoint that answers a byte at a time). Not sooner: at the lowest
+    priority on a machine whose cores are busy, a few spans can take the child seconds. On a
+    daemon thread: close never waits. (If this process exits first, the child's own watchdog
+    ends it: ``worker.main``.)"""
 
     def reap() -> None:
         try:
-            child.wait(timeout_s + 1.0)
+            child.wait(max(REAP_AFTER_S, timeout_s + 1.0))
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
 
-    threading.Thread(target=close_stdin, name="llmobs-otlp-close", daemon=True).start()
     threading.Thread(target=reap, name="llmobs-otlp-reap", daemon=True).start()

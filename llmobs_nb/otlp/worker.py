@@ -11,7 +11,8 @@ Frames are answered in order, one JSON line each (:func:`~llmobs_nb.otlp.frames.
 sent in requests of at most :data:`BATCH_ROWS`; consecutive small frames share a request. With
 more than ``max_rows`` rows waiting (a slow or hung endpoint) the child stops reading, the pipe
 fills, and the parent counts what it cannot hand over. At the end of stdin the child sends what
-it holds for at most ``timeout_s`` more, answers, and exits.
+it holds, answers, and exits; once closing, an endpoint that gave no answer (refused, timed out
+after ``timeout_s``) is not tried again: the rest is answered as failed at once.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class Poster:
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.headers = {"Content-Type": "application/x-protobuf", **headers}
         self.timeout_s = timeout_s
+        self.unreachable = False  # the last try got no HTTP answer at all (refused, timed out)
         self._conn: http.client.HTTPConnection | None = None
 
     def post(self, body: bytes) -> tuple[bool, str | None, int | None]:
@@ -99,6 +101,7 @@ class Poster:
                 response = conn.getresponse()
                 response.read()
                 status = response.status
+                self.unreachable = False
                 if 200 <= status < 300:
                     return True, None, status
                 problem = f"HTTP {status} {response.reason}"
@@ -108,6 +111,7 @@ class Poster:
                     time.sleep(0.2)
             except (OSError, http.client.HTTPException) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
+                self.unreachable = True
                 self.close()
                 if isinstance(exc, (ConnectionRefusedError, TimeoutError)):
                     return False, problem, None
@@ -193,33 +197,38 @@ def run(config: Config, source: IO[bytes], answer: Callable[[str], None]) -> Non
     encoders = {SPANS: spans, SCORES: scores}
     answer(json.dumps({"ready": True}))
     inbox = Inbox(source, config.max_rows)
-    ended_at: float | None = None
     while (frames := inbox.take()) is not None:
-        if inbox.ended and ended_at is None:
-            ended_at = time.monotonic()
         kind = frames[0][0]
         poster = traces if kind == SPANS else logs
-        late = ended_at is not None and time.monotonic() - ended_at > config.timeout_s
-        if poster is None or late:
-            why = "no OTLP logs endpoint" if poster is None else "closing: out of time"
+        # Closing (stdin ended), an endpoint that did not answer is not tried again: a hung
+        # or down endpoint costs at most one request timeout after close, a slow one none.
+        given_up = poster is not None and inbox.ended and poster.unreachable
+        if poster is None or given_up:
+            why = "no OTLP logs endpoint" if poster is None else "closing: endpoint unreachable"
             for _, table in frames:
                 answer(ack(0, table.num_rows, why))
             continue
         table = pa.concat_tables([t for _, t in frames], promote_options="permissive")
-        outcome, attributes_dropped = _send(table, encoders[kind], poster)
+        outcome, attributes_dropped = _send(table, encoders[kind], poster, lambda: inbox.ended)
         for index, (_, part) in enumerate(frames):  # each frame's share, in order
             answer(_share(outcome, part.num_rows, attributes_dropped if index == 0 else 0))
 
 
-def _send(table: pa.Table, encode: Encoder, poster: Poster) -> tuple[list[Any], int]:
+def _send(
+    table: pa.Table, encode: Encoder, poster: Poster, closing: Callable[[], bool]
+) -> tuple[list[Any], int]:
     """Per row of ``table``, True if it was sent, else the problem; in requests of
-    :data:`BATCH_ROWS` rows. Also the attribute values encoding had to leave out."""
+    :data:`BATCH_ROWS` rows (once ``closing()``, none after one the endpoint did not answer).
+    Also the attribute values encoding had to leave out."""
     from llmobs_nb.otlp.encode import EncodeStats
 
     outcome: list[Any] = []
     dropped = 0
     for start in range(0, table.num_rows, BATCH_ROWS):
         chunk = table.slice(start, BATCH_ROWS)
+        if poster.unreachable and closing():
+            outcome.extend(["closing: endpoint unreachable"] * chunk.num_rows)
+            continue
         stats = EncodeStats()
         try:
             body, encoded = encode(chunk, stats)
@@ -261,6 +270,10 @@ def main() -> int:
     config = Config.from_env(dict(os.environ))
     out = sys.stdout
     _watch_parent(config.timeout_s)
+    # The imports (most of the child's CPU time outside encoding) at the parent's priority: at
+    # the lowest, a machine whose cores are busy would starve them for many seconds.
+    import llmobs_nb.otlp.encode  # noqa: F401
+
     if hasattr(os, "nice"):  # below the traced process: on a busy machine the program goes first
         os.nice(NICENESS)
 

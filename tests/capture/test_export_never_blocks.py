@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import llmobs_nb
-from llmobs_nb.otlp.row_export import RowExport
+from llmobs_nb.otlp.row_export import REAP_AFTER_S, RowExport
+from llmobs_nb.otlp.worker import BATCH_ROWS
 from tests.scaleout.otlp_receiver import OTLPReceiver
 
 CALLS = 60
@@ -233,3 +234,55 @@ def test_every_row_is_counted_once_whenever_close_comes(tmp_path, close_after_s)
     counted = {k: export.stats[k] for k in kept}
     assert all(n >= 0 for n in counted.values()), counted
     assert sum(counted.values()) == rows.num_rows, counted
+
+
+def _handed_over(export: RowExport) -> None:
+    # until the feeder has written the queued rows into the child's pipe (close keeps what
+    # was never handed over from the child: it is final, unsent_at_close)
+    deadline = time.monotonic() + 30
+    while (export._queue or export._in_hand) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _many_rows(tmp_path, n: int):
+    obs = llmobs_nb.init(db=tmp_path / "many.duckdb")
+    _traced_calls(obs, n)
+    obs.flush()
+    rows = obs.sql("select * from spans").to_arrow()
+    obs.close()
+    return rows
+
+
+def test_after_close_a_slow_endpoint_still_gets_every_row(tmp_path) -> None:
+    # Four requests of 0.5 s each outlast the request timeout (1 s) after close: a child on a
+    # busy machine, or a slow collector, is not cut off while its endpoint answers.
+    rows = _many_rows(tmp_path, 3 * BATCH_ROWS + 10)
+    with slow_endpoint(0.5) as url:
+        export = RowExport(url, close_timeout_s=0.1, request_timeout_s=1.0)
+        export.put_spans(rows)
+        _handed_over(export)
+        export.close()
+        assert export.stats["unsent_at_close"] == rows.num_rows  # nothing answered yet
+        assert export._child is not None and export._acks is not None
+        assert export._child.wait(REAP_AFTER_S) == 0  # it ended by itself, not killed
+        export._acks.join(10)
+    assert export.stats["sent"] == rows.num_rows
+    assert export.stats["unsent_at_close"] == export.stats["failed"] == 0
+
+
+def test_after_close_a_hung_endpoint_costs_the_child_one_timeout(tmp_path) -> None:
+    rows = _many_rows(tmp_path, 3 * BATCH_ROWS + 10)
+    with hung_endpoint() as url:
+        export = RowExport(url, close_timeout_s=0.1, request_timeout_s=1.0)
+        export.put_spans(rows)
+        _handed_over(export)
+        export.close()
+        began = time.monotonic()
+        assert export._child is not None and export._acks is not None
+        code = export._child.wait(REAP_AFTER_S)
+        ended_s = time.monotonic() - began
+        export._acks.join(10)
+    assert code == 0 and ended_s < 2.5, (code, ended_s)  # one timeout, not one per request
+    assert export.stats["sent"] == 0
+    assert export.stats["failed"] == rows.num_rows  # answered: moved out of unsent_at_close
+    assert "unreachable" in (export.problem or "") or "timed out" in (export.problem or "")

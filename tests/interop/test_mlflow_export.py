@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import llmobs_nb
+from llmobs_nb.otlp.row_export import RowExport
 from tests.interop.mlflow_server import EXPERIMENT_HEADER, MLflow, create_experiment, read_traces
 
 pytestmark = pytest.mark.slow
@@ -38,9 +39,10 @@ USAGE = {
 }
 
 
-def run_app(db: Path, mlflow: MLflow, experiment: str, *, capture_content: bool) -> None:
+def run_app(db: Path, mlflow: MLflow, experiment: str, *, capture_content: bool) -> RowExport:
     """One of each kind under a run, a streamed LLM call (TTFT, reasoning and cache tokens), a
-    user and a use case, a secret in a tool's attribute and a tool that raises."""
+    user and a use case, a secret in a tool's attribute and a tool that raises. Returns the
+    export, whose counts (late answers still update them) explain a trace that did not come."""
     obs = llmobs_nb.init(
         db=db,
         project="mlflow-interop",
@@ -66,12 +68,19 @@ def run_app(db: Path, mlflow: MLflow, experiment: str, *, capture_content: bool)
         with pytest.raises(ValueError, match="no forecast"), obs.span("broken", kind="tool"):
             raise ValueError("no forecast")
     assert answer == "Take the night train."
+    assert obs.capture is not None
+    (export,) = obs.capture.exports
     obs.close()
+    return export
 
 
-def one_trace(mlflow: MLflow, experiment: str) -> dict:
+def one_trace(mlflow: MLflow, experiment: str, export: RowExport) -> dict:
     got = read_traces(mlflow, experiment, spans=len(TYPES), deadline_s=20)
-    assert got["count"] == len(TYPES), f"MLflow experiment {experiment} holds {got['count']}"
+    assert got["count"] == len(TYPES), (
+        f"MLflow experiment {experiment} holds {got['count']} spans; the export counted "
+        f"{export.stats}, last problem {export.problem!r}; the server's log ends "
+        f"{mlflow.log.read_text(errors='replace')[-2000:]}"
+    )
     (trace,) = got["traces"]
     return {**trace, "by_name": {span["name"]: span for span in trace["spans"]}}
 
@@ -79,15 +88,15 @@ def one_trace(mlflow: MLflow, experiment: str) -> dict:
 @pytest.fixture(scope="module")
 def with_content(mlflow, tmp_path_factory) -> dict:
     experiment = create_experiment(mlflow, "llmobs-content-on")
-    run_app(tmp_path_factory.mktemp("on") / "s.duckdb", mlflow, experiment, capture_content=True)
-    return one_trace(mlflow, experiment)
+    db = tmp_path_factory.mktemp("on") / "s.duckdb"
+    return one_trace(mlflow, experiment, run_app(db, mlflow, experiment, capture_content=True))
 
 
 @pytest.fixture(scope="module")
 def without_content(mlflow, tmp_path_factory) -> dict:
     experiment = create_experiment(mlflow, "llmobs-content-off")
-    run_app(tmp_path_factory.mktemp("off") / "s.duckdb", mlflow, experiment, capture_content=False)
-    return one_trace(mlflow, experiment)
+    db = tmp_path_factory.mktemp("off") / "s.duckdb"
+    return one_trace(mlflow, experiment, run_app(db, mlflow, experiment, capture_content=False))
 
 
 def test_every_kind_becomes_its_mlflow_span_type_in_one_trace(with_content):
