@@ -345,13 +345,7 @@ class Capture:
         """
         if endpoint in self.otlp_endpoints:
             return
-        try:  # the child process encodes with it: say so here, not in its first failure
-            import opentelemetry.proto.collector.trace.v1.trace_service_pb2  # noqa: F401
-        except ImportError as exc:
-            raise ImportError(
-                "OTLP export needs opentelemetry-proto: pip install 'llmobs_nb[otlp]'"
-            ) from exc
-        from llmobs_nb.otlp.row_export import RowExport
+        from llmobs_nb.otlp.row_export import RowExport  # needs no protobuf runtime (otlp.wire)
 
         self.exports.append(
             RowExport(endpoint, headers, project=self.project, request_timeout_s=EXPORT_TIMEOUT_S)

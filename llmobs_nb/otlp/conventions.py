@@ -172,8 +172,9 @@ def operation_name(kind: Any, model: Any, operation: Any) -> str | None:
 def span_attributes(
     row: Mapping[str, Any], own: Mapping[str, Any], conventions: Conventions
 ) -> dict[str, Any]:
-    """Every attribute a row's span goes out with: derived ones in both conventions and ours,
-    then ``own`` (the row's ``attributes`` JSON, already parsed) over them.
+    """Every attribute a row's span goes out with: derived ones in both conventions and ours
+    (:func:`label_attributes`, :func:`measure_attributes`, the content), then ``own`` (the
+    row's ``attributes`` JSON, already parsed) over them.
 
     ``row`` maps column names of :data:`llmobs_nb.store.schema.SPANS` to values (missing
     columns count as NULL). Values are str, int, float or bool.
@@ -182,6 +183,54 @@ def span_attributes(
         >>> attrs = span_attributes({"kind": "retrieval"}, {"llm.model_name": "x"}, Conventions())
         >>> attrs["openinference.span.kind"], attrs["llm.model_name"]
         ('RETRIEVER', 'x')
+    """
+    out = label_attributes(row, conventions)
+    out.update(value_attributes(row, own, conventions))
+    return out
+
+
+def value_attributes(
+    row: Mapping[str, Any], own: Mapping[str, Any], conventions: Conventions
+) -> dict[str, Any]:
+    """A span's attributes but its labels: :func:`measure_attributes`, the content, then
+    ``own`` over them (``own`` also wins over a label of the same name: see
+    :func:`span_attributes`).
+
+    Example:
+        >>> value_attributes({"input_text": "hi"}, {"x": 1}, Conventions())
+        {'input.value': 'hi', 'input.mime_type': 'text/plain', 'x': 1}
+    """
+    out = measure_attributes(row, conventions)
+    _content(out, row, own, conventions)
+    if own:
+        out.update(own)
+    return out
+
+
+#: The columns :func:`label_attributes` reads: rows equal in these have equal labels (the
+#: encoder writes each distinct label set once).
+LABEL_COLUMNS = (
+    "kind",
+    "model",
+    "response_model",
+    "provider",
+    "operation",
+    "use_case",
+    "user_id",
+    "run",
+    "project",
+    "status",
+    "error_type",
+)
+
+
+def label_attributes(row: Mapping[str, Any], conventions: Conventions) -> dict[str, Any]:
+    """The attributes that depend only on :data:`LABEL_COLUMNS` (kind, model, provider,
+    operation, user, run, project, error type), in both conventions.
+
+    Example:
+        >>> label_attributes({"kind": "llm", "model": "m"}, Conventions())["llm.model_name"]
+        'm'
     """
     get = row.get
     kind = get("kind")
@@ -194,11 +243,30 @@ def span_attributes(
         value = get(column)
         if value is not None:
             out[key] = value
-    _genai(out, row, kind, model, conventions)
-    _openinference(out, row, kind, model)
-    _content(out, row, own, conventions)
-    if own:
-        out.update(own)
+    operation = operation_name(kind, model, get("operation"))
+    if operation is not None:
+        out[sc.GEN_AI_OPERATION_NAME] = operation
+    provider = get("provider")
+    if provider is not None:
+        out[sc.GEN_AI_PROVIDER_NAME] = provider
+        if not conventions.latest:
+            out[sc.GEN_AI_SYSTEM] = provider
+    if model is not None:
+        out[sc.GEN_AI_REQUEST_MODEL] = model
+    response_model = get("response_model")
+    if response_model is not None:
+        out[sc.GEN_AI_RESPONSE_MODEL] = response_model
+    if get("status") == "error":
+        out[sc.ERROR_TYPE] = get("error_type") or ERROR_OTHER
+    if model is not None or response_model is not None:
+        out[sc.OI_MODEL_NAME] = model if model is not None else response_model
+        if kind == "embedding":
+            out[OI_EMBEDDING_MODEL] = out[sc.OI_MODEL_NAME]
+    if response_model is not None:
+        out[OI_RESPONSE_MODEL] = response_model
+    if provider is not None:
+        out[sc.OI_PROVIDER] = provider
+        out[sc.OI_SYSTEM] = provider
     return out
 
 
@@ -211,23 +279,18 @@ _LABELS = (
 )
 
 
-def _genai(
-    out: dict[str, Any], row: Mapping[str, Any], kind: Any, model: Any, conv: Conventions
-) -> None:
+def measure_attributes(row: Mapping[str, Any], conventions: Conventions) -> dict[str, Any]:
+    """The attributes of a row's measures, in both conventions: tokens (with the cache-write
+    alias unless ``conventions.latest``), total tokens, TTFT, cost, and OpenInference's
+    ``metadata`` JSON (use case, run, project, cost, TTFT).
+
+    Example:
+        >>> measure_attributes({"input_tokens": 3, "output_tokens": 2}, Conventions())[
+        ...     "llm.token_count.total"]
+        5
+    """
     get = row.get
-    operation = operation_name(kind, model, get("operation"))
-    if operation is not None:
-        out[sc.GEN_AI_OPERATION_NAME] = operation
-    provider = get("provider")
-    if provider is not None:
-        out[sc.GEN_AI_PROVIDER_NAME] = provider
-        if not conv.latest:
-            out[sc.GEN_AI_SYSTEM] = provider
-    if model is not None:
-        out[sc.GEN_AI_REQUEST_MODEL] = model
-    response_model = get("response_model")
-    if response_model is not None:
-        out[sc.GEN_AI_RESPONSE_MODEL] = response_model
+    out: dict[str, Any] = {}
     for column, key in _GENAI_TOKENS:
         value = get(column)
         if value is not None:
@@ -235,13 +298,25 @@ def _genai(
     written = get("cache_write_tokens")
     if written is not None:
         out[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = written
-        if not conv.latest:
+        if not conventions.latest:
             out[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = written
     ttft = get("ttft_s")
     if _finite(ttft):
         out[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttft
-    if get("status") == "error":
-        out[sc.ERROR_TYPE] = get("error_type") or ERROR_OTHER
+    for column, key in _OI_TOKENS:
+        value = get(column)
+        if value is not None:
+            out[key] = value
+    prompt, completion = get("input_tokens"), get("output_tokens")
+    if prompt is not None or completion is not None:
+        out[OI_TOKEN_TOTAL] = (prompt or 0) + (completion or 0)
+    cost = get("cost_usd")
+    if _finite(cost):
+        out[OI_COST_TOTAL] = cost
+    meta = {c: v for c in _METADATA if (v := get(c)) is not None and _plain(v)}
+    if meta:
+        out[OI_METADATA] = json.dumps(meta, ensure_ascii=False)
+    return out
 
 
 _GENAI_TOKENS = (
@@ -258,34 +333,6 @@ _OI_TOKENS = (
     ("reasoning_tokens", sc.OI_TOKEN_REASONING),
 )
 _METADATA = ("use_case", "run", "project", "cost_usd", "ttft_s")
-
-
-def _openinference(out: dict[str, Any], row: Mapping[str, Any], kind: Any, model: Any) -> None:
-    get = row.get
-    response_model = get("response_model")
-    if model is not None or response_model is not None:
-        out[sc.OI_MODEL_NAME] = model if model is not None else response_model
-        if kind == "embedding":
-            out[OI_EMBEDDING_MODEL] = out[sc.OI_MODEL_NAME]
-    if response_model is not None:
-        out[OI_RESPONSE_MODEL] = response_model
-    provider = get("provider")
-    if provider is not None:
-        out[sc.OI_PROVIDER] = provider
-        out[sc.OI_SYSTEM] = provider
-    for column, key in _OI_TOKENS:
-        value = get(column)
-        if value is not None:
-            out[key] = value
-    prompt, completion = get("input_tokens"), get("output_tokens")
-    if prompt is not None or completion is not None:
-        out[OI_TOKEN_TOTAL] = (prompt or 0) + (completion or 0)
-    cost = get("cost_usd")
-    if _finite(cost):
-        out[OI_COST_TOTAL] = cost
-    meta = {c: get(c) for c in _METADATA if get(c) is not None and _plain(get(c))}
-    if meta:
-        out[OI_METADATA] = json.dumps(meta, ensure_ascii=False)
 
 
 def _content(

@@ -19,7 +19,7 @@ import llmobs_nb
 from llmobs_nb.capture.rows import record_of, to_columns
 from llmobs_nb.otlp import conventions as cv
 from llmobs_nb.otlp.decode import attributes, decode_request
-from llmobs_nb.otlp.encode import EncodeStats, any_value, encode_scores, encode_spans
+from llmobs_nb.otlp.encode import EncodeStats, encode_scores, encode_spans
 from llmobs_nb.pricing import PriceBook
 from llmobs_nb.store.schema import SCORES, SPANS
 
@@ -277,14 +277,6 @@ def test_random_attribute_json_never_breaks_a_batch(attrs, text):
     body = encode_spans(table, resource={}, conventions=cv.Conventions(latest=True), stats=stats)
     assert len(_by_name(body)) == 3 == stats.spans
     assert decode_request(body).refused == 0
-
-
-def test_any_value_kinds():
-    assert any_value(True).bool_value is True
-    assert any_value(1.5).double_value == 1.5
-    assert [v.string_value for v in any_value(("a", "b")).array_value.values] == ["a", "b"]
-    with pytest.raises(ValueError):
-        any_value(None)
 
 
 def test_scores_as_evaluation_events_parented_to_the_span(stored):
