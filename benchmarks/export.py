@@ -14,8 +14,9 @@ collector on another machine, whose work is not the traced program's):
 Prints µs per call per repeat, in wall time and in CPU time of the traced process (all its
 threads: what the export takes from the program; the child's and the receiver's CPU are not
 in it), the ratios (export / store only; SDK+OTLP / SDK + no-op exporter), p99 of single calls,
-and the export's counts (every span sent, none dropped). On a shared machine wall times swing
-(other tenants); the CPU ratio is the steadier figure.
+and the export's counts (every span sent, none dropped). Repeats alternate which run goes first
+(the second of a pair ran measurably slower). On a shared machine single repeats swing by
+±30 % (other tenants): read the median and the ratio of the means, not one repeat.
 
 Run: .venv/bin/python benchmarks/export.py [--calls 20000] [--repeats 3]
 """
@@ -139,15 +140,17 @@ def main() -> None:
     p99: dict[str, list[float]] = {"off": [], "on": []}
     counts: list[dict[str, int]] = []
     with ReceiverProcess() as receiver:
-        for _ in range(args.repeats):  # interleaved: the machine's noise hits both alike
-            for key, endpoint in (("off", None), ("on", receiver.endpoint)):
+        for repeat in range(args.repeats):  # interleaved: the machine's noise hits both alike
+            pair = [("off", None), ("on", receiver.endpoint)]
+            for key, endpoint in pair if repeat % 2 == 0 else pair[::-1]:  # neither always first
                 per, per_cpu, tail, stats = llmobs_run(n, endpoint)
                 wall[key].append(per)
                 cpu[key].append(per_cpu)
                 p99[key].append(tail)
                 if endpoint is not None:
                     counts.append(stats)
-            for key, endpoint in (("sdk_noop", None), ("sdk_otlp", receiver.endpoint)):
+            sdk = [("sdk_noop", None), ("sdk_otlp", receiver.endpoint)]
+            for key, endpoint in sdk if repeat % 2 == 0 else sdk[::-1]:
                 per, per_cpu = sdk_run(n, endpoint)
                 wall[key].append(per)
                 cpu[key].append(per_cpu)
@@ -157,7 +160,11 @@ def main() -> None:
 
     def ratios(base: str, other: str, of: dict[str, list[float]]) -> str:
         r = [b / a for a, b in zip(of[base], of[other], strict=True)]
-        return f"{min(r):.2f}–{max(r):.2f}× (median {statistics.median(r):.2f}×)"
+        pooled = statistics.fmean(of[other]) / statistics.fmean(of[base])
+        return (
+            f"{min(r):.2f}–{max(r):.2f}× (median {statistics.median(r):.2f}×, "
+            f"ratio of the means {pooled:.2f}×)"
+        )
 
     print(f"{n:,} calls per run, {args.repeats} repeats, µs per call (flush included)")
     print("  wall time, then CPU time of the traced process (all its threads)")

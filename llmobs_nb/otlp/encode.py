@@ -191,6 +191,7 @@ def encode_spans(
     for index, project in enumerate(cols["project"]):
         groups.setdefault(project, []).append(index)
     version = cv._version("llmobs_nb")
+    names, rows = list(cols), list(zip(*cols.values(), strict=True))
     blocks = []
     for project, indices in groups.items():
         attrs = dict(resource)
@@ -198,7 +199,7 @@ def encode_spans(
             attrs[cv.OI_PROJECT] = project
         spans = []
         for index in indices:
-            row = {name: values[index] for name, values in cols.items()}
+            row = dict(zip(names, rows[index], strict=True))
             span = _span(row, conv, stats, index)
             if span is not None:
                 spans.append(span)
@@ -340,7 +341,7 @@ def _text(value: Any) -> str | None:
 
 def _own_attributes(text: Any, stats: EncodeStats, where: str) -> dict[str, Any]:
     """The row's ``attributes`` JSON as a dict; unreadable JSON goes as one text attribute."""
-    if text is None:
+    if text is None or text == "{}":  # most rows: nothing of their own
         return {}
     try:
         parsed = json.loads(text)

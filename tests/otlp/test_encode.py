@@ -325,3 +325,12 @@ def test_encoding_ten_thousand_rows_is_fast(stored, capsys):
         print(f"\nencode_spans: {elapsed / 10_000 * 1e6:.1f} µs/span, {len(body) / 10_000:.0f} "
               f"bytes/span over 10,000 rows")  # fmt: skip
     assert elapsed < 5.0
+
+
+def test_every_column_encoding_reads_is_a_column_of_the_store():
+    # encode keeps its own list (the child does not load store.schema, which imports polars):
+    # a renamed column would otherwise go out as NULL without a word
+    from llmobs_nb.otlp.encode import _SPAN_COLUMNS
+
+    assert set(_SPAN_COLUMNS) <= set(SPANS.names)
+    assert set(cv.LABEL_COLUMNS) <= set(_SPAN_COLUMNS)
