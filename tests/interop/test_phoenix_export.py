@@ -55,6 +55,8 @@ def run_app(db: Path, endpoint: str | None, project: str, *, capture_content: bo
         with obs.span("weather", kind="tool", api_key=SECRET):
             pass
     assert answer == "Take the night train."
+    if obs.capture is not None and obs.capture.exports:  # see test_mlflow_export.run_app
+        obs.capture.exports[0].flush(60)
     obs.close()
 
 
