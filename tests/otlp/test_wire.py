@@ -98,10 +98,10 @@ def test_a_span_with_events_and_status_is_byte_equal(
     except UnicodeEncodeError:
         return  # refused, as above
     kvs = [KeyValue(key=k, value=reference(v)) for k, v in attrs.items()]
+    ids = {"trace_id": b"\x01" * 16, "span_id": b"\x02" * 8}
+    ids["parent_span_id"] = b"\x03" * 8 if parent else b""
     expected = Span(
-        trace_id=b"\x01" * 16,
-        span_id=b"\x02" * 8,
-        parent_span_id=b"\x03" * 8 if parent else b"",
+        **ids,
         name=name,
         kind=kind,
         start_time_unix_nano=start,
@@ -112,9 +112,7 @@ def test_a_span_with_events_and_status_is_byte_equal(
     ).SerializeToString()
     pairs = [wire.key_value(k, v) for k, v in attrs.items()]
     got = wire.span(
-        trace_id=b"\x01" * 16,
-        span_id=b"\x02" * 8,
-        parent_span_id=b"\x03" * 8 if parent else b"",
+        **ids,
         name=name,
         kind=kind,
         start_ns=start,
