@@ -11,7 +11,6 @@ span attributes (kept, searchable as attributes, not shown as MLflow concepts)."
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -19,30 +18,15 @@ import pytest
 import llmobs_nb
 from llmobs_nb.otlp.row_export import RowExport
 from tests.interop.mlflow_server import EXPERIMENT_HEADER, MLflow, create_experiment, read_traces
+from tests.interop.trip_app import KINDS, SECRET, run_trip
 
 pytestmark = pytest.mark.slow
-SECRET = "sk-" + "Rt6Yu8Io0Pa2Sd4Fg6Hj8Kl1Zx3Cv5Bn7Mq9Wf2E"[:40]
-TYPES = {
-    "trip-agent": "AGENT",
-    "find-docs": "RETRIEVER",
-    "plan": "CHAIN",
-    "ask": "LLM",
-    "weather": "TOOL",
-    "broken": "TOOL",
-}
-USAGE = {
-    "prompt_tokens": 120,
-    "completion_tokens": 30,
-    "total_tokens": 150,
-    "prompt_tokens_details": {"cached_tokens": 50},
-    "completion_tokens_details": {"reasoning_tokens": 12},
-}
+TYPES = {**KINDS, "broken": "TOOL"}
 
 
 def run_app(db: Path, mlflow: MLflow, experiment: str, *, capture_content: bool) -> RowExport:
-    """One of each kind under a run, a streamed LLM call (TTFT, reasoning and cache tokens), a
-    user and a use case, a secret in a tool's attribute and a tool that raises. Returns the
-    export, whose counts (late answers still update them) explain a trace that did not come."""
+    """The trip app (``trip_app.run_trip``) with a tool that raises, exporting to MLflow's
+    experiment; returns the export, whose counts explain a trace that did not come."""
     obs = llmobs_nb.init(
         db=db,
         project="mlflow-interop",
@@ -50,30 +34,8 @@ def run_app(db: Path, mlflow: MLflow, experiment: str, *, capture_content: bool)
         otlp_headers={EXPERIMENT_HEADER: experiment},
         capture_content=capture_content,
     )
-
-    @obs.observe(name="ask", model="gpt-4o-mini", provider="openai")
-    def ask(question: str):
-        time.sleep(0.02)
-        yield "Take the "
-        yield "night train."
-        yield {"choices": [], "usage": USAGE}
-
-    with obs.run("run-7"), obs.span("trip-agent", kind="agent", user_id="alice", use_case="travel"):
-        with obs.span("find-docs", kind="retrieval", top_k=3):
-            pass
-        with obs.span("plan", kind="chain"):
-            answer = "".join(c for c in ask("How do I get to Vienna?") if isinstance(c, str))
-        with obs.span("weather", kind="tool", api_key=SECRET):
-            pass
-        with pytest.raises(ValueError, match="no forecast"), obs.span("broken", kind="tool"):
-            raise ValueError("no forecast")
-    assert answer == "Take the night train."
-    assert obs.capture is not None
-    (export,) = obs.capture.exports
-    # what MLflow shows is tested here, not close's timing (test_export_never_blocks): on a
-    # busy machine the lowest-priority child may need seconds, so wait for its answers first
-    export.flush(60)
-    obs.close()
+    export = run_trip(obs, broken=True)
+    assert export is not None
     return export
 
 

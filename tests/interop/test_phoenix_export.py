@@ -7,57 +7,23 @@ The OpenInference attributes are written by the export encoder (``llmobs_nb.otlp
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 
 import llmobs_nb
 from tests.interop.phoenix_server import Phoenix, get_json, wait_for_spans
+from tests.interop.trip_app import KINDS, SECRET, run_trip
 
 pytestmark = pytest.mark.slow
-SECRET = "sk-" + "Qw3Er5Ty7Ui9Op1As2Df4Gh6Jk8Lz0Xc3Vb5Nm7Q"[:40]
-KINDS = {
-    "trip-agent": "AGENT",
-    "find-docs": "RETRIEVER",
-    "plan": "CHAIN",
-    "ask": "LLM",
-    "weather": "TOOL",
-}
-USAGE = {
-    "prompt_tokens": 120,
-    "completion_tokens": 30,
-    "total_tokens": 150,
-    "prompt_tokens_details": {"cached_tokens": 50},
-    "completion_tokens_details": {"reasoning_tokens": 12},
-}
 
 
 def run_app(db: Path, endpoint: str | None, project: str, *, capture_content: bool) -> None:
-    """One of each kind under a run, with a streamed LLM call (TTFT, reasoning and cache
-    tokens), a user and a use case, and a secret in a tool's attribute."""
+    """The trip app (``trip_app.run_trip``) exporting to ``endpoint`` under ``project``."""
     obs = llmobs_nb.init(
         db=db, project=project, otlp_endpoint=endpoint, capture_content=capture_content
     )
-
-    @obs.observe(name="ask", model="gpt-4o-mini", provider="openai")
-    def ask(question: str):
-        time.sleep(0.02)
-        yield "Take the "
-        yield "night train."
-        yield {"choices": [], "usage": USAGE}
-
-    with obs.run("run-7"), obs.span("trip-agent", kind="agent", user_id="alice", use_case="travel"):
-        with obs.span("find-docs", kind="retrieval", top_k=3):
-            pass
-        with obs.span("plan", kind="chain"):
-            answer = "".join(c for c in ask("How do I get to Vienna?") if isinstance(c, str))
-        with obs.span("weather", kind="tool", api_key=SECRET):
-            pass
-    assert answer == "Take the night train."
-    if obs.capture is not None and obs.capture.exports:  # see test_mlflow_export.run_app
-        obs.capture.exports[0].flush(60)
-    obs.close()
+    run_trip(obs)
 
 
 def read_project(phoenix: Phoenix, project: str) -> dict[str, dict]:
