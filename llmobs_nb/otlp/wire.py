@@ -4,8 +4,9 @@ Building ``opentelemetry.proto`` message objects costs ~1 µs per field set; the
 writes every span row with ~30 attributes, so it writes the bytes itself: fields in field-number
 order, exactly as the protobuf runtime serializes them (``tests/otlp/test_wire.py`` checks
 byte equality against it). Only what the export uses is here: ``KeyValue``/``AnyValue``,
-``Span`` (with events and status), ``Event``, and the envelopes of ``ExportTraceServiceRequest``.
-Field numbers are those of ``opentelemetry/proto/{common,trace,resource}/v1/*.proto``.
+``Span`` (with events and status), ``Event``, ``LogRecord``, and the envelopes of
+``ExportTraceServiceRequest`` and ``ExportLogsServiceRequest``. Field numbers are those of
+``opentelemetry/proto/{common,trace,logs,resource}/v1/*.proto``.
 
 Example:
     >>> from opentelemetry.proto.common.v1.common_pb2 import KeyValue
@@ -15,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
 from collections.abc import Iterable
@@ -97,7 +99,13 @@ def key_value(key: str, value: Any) -> bytes:
         >>> key_value("a", 1)
         b'\\n\\x01a\\x12\\x02\\x18\\x01'
     """
-    return field(b"\x0a", key.encode("utf-8")) + field(b"\x12", any_value(value))
+    return _key(key) + field(b"\x12", any_value(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _key(key: str) -> bytes:
+    # attribute names repeat on every span: encoded once
+    return field(b"\x0a", key.encode("utf-8"))
 
 
 def repeated(tag: bytes, messages: Iterable[bytes]) -> bytes:

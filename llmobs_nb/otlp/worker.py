@@ -39,8 +39,8 @@ BATCH_ROWS = 512
 Encoder = Callable[[pa.Table, Any], tuple[bytes, int]]
 
 #: How much lower than its parent the child runs where ``SCHED_IDLE`` is missing (``os.nice``,
-#: see ``_lowest_priority``): encoding competes with the
-#: traced program for CPU only when a core is free.
+#: see ``_lowest_priority``): encoding competes with the traced program for CPU only when a
+#: core is free.
 NICENESS = 19
 
 #: HTTP statuses worth one more try (the OTLP/HTTP spec's retryable ones).
@@ -201,13 +201,9 @@ def run(config: Config, source: IO[bytes], answer: Callable[[str], None]) -> Non
     while (frames := inbox.take()) is not None:
         kind = frames[0][0]
         poster = traces if kind == SPANS else logs
-        # Closing (stdin ended), an endpoint that did not answer is not tried again: a hung
-        # or down endpoint costs at most one request timeout after close, a slow one none.
-        given_up = poster is not None and inbox.ended and poster.unreachable
-        if poster is None or given_up:
-            why = "no OTLP logs endpoint" if poster is None else "closing: endpoint unreachable"
+        if poster is None:
             for _, table in frames:
-                answer(ack(0, table.num_rows, why))
+                answer(ack(0, table.num_rows, "no OTLP logs endpoint"))
             continue
         table = pa.concat_tables([t for _, t in frames], promote_options="permissive")
         outcome, attributes_dropped = _send(table, encoders[kind], poster, lambda: inbox.ended)
@@ -219,8 +215,9 @@ def _send(
     table: pa.Table, encode: Encoder, poster: Poster, closing: Callable[[], bool]
 ) -> tuple[list[Any], int]:
     """Per row of ``table``, True if it was sent, else the problem; in requests of
-    :data:`BATCH_ROWS` rows (once ``closing()``, none after one the endpoint did not answer).
-    Also the attribute values encoding had to leave out."""
+    :data:`BATCH_ROWS` rows. Once ``closing()`` (stdin ended), an endpoint that did not answer
+    is not tried again: a hung or down endpoint costs at most one request timeout after close,
+    a slow one none. Also the attribute values encoding had to leave out."""
     from llmobs_nb.otlp.encode import EncodeStats
 
     outcome: list[Any] = []
