@@ -210,14 +210,20 @@ def slow_endpoint(delay_s: float) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.mark.parametrize("close_after_s", [0.0, 0.05, 0.3, 0.8])
-def test_every_row_is_counted_once_whenever_close_comes(tmp_path, close_after_s) -> None:
-    # fault injection: close lands before the child is ready, mid-request, between requests
-    obs = llmobs_nb.init(db=tmp_path / "o.duckdb")
-    _traced_calls(obs, 30)
+def _many_rows(tmp_path, n: int):
+    """``n`` stored rows of traced calls (the columns the export is handed)."""
+    obs = llmobs_nb.init(db=tmp_path / "many.duckdb")
+    _traced_calls(obs, n)
     obs.flush()
     rows = obs.sql("select * from spans").to_arrow()
     obs.close()
+    return rows
+
+
+@pytest.mark.parametrize("close_after_s", [0.0, 0.05, 0.3, 0.8])
+def test_every_row_is_counted_once_whenever_close_comes(tmp_path, close_after_s) -> None:
+    # fault injection: close lands before the child is ready, mid-request, between requests
+    rows = _many_rows(tmp_path, 30)
     with slow_endpoint(0.25) as url:
         export = RowExport(url, close_timeout_s=0.1, request_timeout_s=1.0)
         for start in range(0, rows.num_rows, 10):
@@ -242,15 +248,6 @@ def _handed_over(export: RowExport) -> None:
     deadline = time.monotonic() + 30
     while (export._queue or export._in_hand) and time.monotonic() < deadline:
         time.sleep(0.01)
-
-
-def _many_rows(tmp_path, n: int):
-    obs = llmobs_nb.init(db=tmp_path / "many.duckdb")
-    _traced_calls(obs, n)
-    obs.flush()
-    rows = obs.sql("select * from spans").to_arrow()
-    obs.close()
-    return rows
 
 
 def test_after_close_a_slow_endpoint_still_gets_every_row(tmp_path) -> None:
