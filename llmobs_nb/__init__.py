@@ -137,6 +137,28 @@ def open(db: str | Path) -> Observer:
     return Observer(path, store.first_project() or "default", read_only=True, store=store)
 
 
+def rebuild_rollups(db: str | Path) -> int:
+    """Rebuild the rollups of the store file ``db`` from its spans; returns the model calls
+    rolled up. Through this kernel's observer when one writes the file; otherwise the file
+    is opened for writing (no other process may be writing it).
+
+    Example:
+        >>> llmobs_nb.rebuild_rollups("experiments.duckdb")   # doctest: +SKIP
+        50000
+    """
+    path = str(Path(db).expanduser().resolve())
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no store at {path}: create one with llmobs_nb.init(db=...)")
+    live = observer_for_path(path)
+    if live is not None and not live.closed:
+        return live.rebuild_rollups()
+    store = Store(path)
+    try:
+        return store.rebuild_rollups()
+    finally:
+        store.close()
+
+
 def ingest(path: str | Path, observer: Observer | None = None) -> IngestResult:
     """Read an OpenTelemetry collector file-exporter file (one OTLP/JSON request per line,
     ``.gz`` too) into ``observer``'s store (default: the newest open observer of this kernel),
@@ -191,4 +213,5 @@ __all__ = [
     "init",
     "load_ipython_extension",
     "open_many",
+    "rebuild_rollups",
 ]

@@ -199,6 +199,19 @@ class Observer:
         if self.capture is not None and not self._closed:
             self.capture.flush()
 
+    def rebuild_rollups(self) -> int:
+        """Rebuild this store's rollups from its spans (after a batch was stored without
+        them, which a warning and ``rollup_state`` say); returns the model calls rolled up.
+        Rollups are derived data: ``approx=True`` answers and the dashboard read them.
+
+        Example:
+            >>> obs.rebuild_rollups()   # doctest: +SKIP
+            50000
+        """
+        self._require_writable()
+        self.flush()
+        return self.store.rebuild_rollups()
+
     def health(self) -> Health:
         """The write path at a glance: rows written, pending (memory, sidecar), dropped by
         reason, the last write error and when, capture errors by stage.

@@ -26,6 +26,7 @@ def error_rates(
     every: str | timedelta | None = None,
     by_error_type: bool = True,
     where: WhereLike = None,
+    approx: bool = False,
 ) -> pl.DataFrame:
     """Errors as a count and a share of all calls, per group, time bucket and error type.
 
@@ -36,13 +37,16 @@ def error_rates(
     one row with ``error_type`` NULL, ``errors`` 0 and ``error_rate`` 0.0, so a quiet hour shows
     as zero rather than as a gap. ``where`` (a :class:`~llmobs_nb.analytics.Filter` or a
     dict) narrows the calls first.
+    ``approx=True`` answers from a store's rollups when ``by``, ``every`` and ``where``
+    allow it (rollup labels, whole hours: :mod:`~llmobs_nb.analytics.rollup_engine`); the
+    counts and sums there are exact, so the answer is the same.
 
     Example:
         >>> error_rates(calls, by=["model"], every="1h")
     """
     by = as_columns(by)
     every_us = every_to_us(every)
-    with open_source(calls, where=where) as engine:
+    with open_source(calls, where=where, approx=approx) as engine:
         check_columns(engine.columns, ["status", "error_type", *by, "start_time"], "error_rates")
         keys = grouping([*by, "status", "error_type"], every_us)
         counts = engine.run(Aggregate(keys, (Agg("n", "count_all"),)))

@@ -14,6 +14,7 @@ from llmobs_nb.analytics.columns import check_columns
 from llmobs_nb.analytics.convention import as_columns, keyword_only
 from llmobs_nb.analytics.filter import WhereLike
 from llmobs_nb.analytics.plan import Agg, Aggregate, every_to_us, grouping
+from llmobs_nb.analytics.rollup_engine import error_bound
 from llmobs_nb.analytics.source import CallsLike, open_source
 
 DEFAULT_QUANTILES = (0.5, 0.95, 0.99)
@@ -47,6 +48,7 @@ def percentiles(
     quantiles: Sequence[float] = DEFAULT_QUANTILES,
     min_count: int | None = None,
     where: WhereLike = None,
+    approx: bool = False,
 ) -> pl.DataFrame:
     """Exact quantiles of ``measure`` per group and time bucket, with the number of values.
 
@@ -58,6 +60,11 @@ def percentiles(
     :func:`min_calls_for` ``(q)`` — so a P99 of three calls never shows as a number.
     ``where`` (a :class:`~llmobs_nb.analytics.Filter` or a dict) narrows the calls first.
 
+    ``approx=True`` answers from a store's rollups when ``by``, ``every`` and ``where`` allow
+    it (rollup labels, whole hours; see :mod:`~llmobs_nb.analytics.rollup_engine`): each
+    quantile is then within 1 % of the exact one, relatively, and the ``n`` are exact. The
+    answer has one more column, ``rel_error``: that bound (0.01), or 0.0 when it was exact.
+
     Example:
         >>> percentiles(calls, "latency_s", by=["model"], every="1h", quantiles=(0.5, 0.95))
     """
@@ -66,7 +73,7 @@ def percentiles(
     names = {q: quantile_column(q) for q in quantiles}
     every_us = every_to_us(every)
     prefix = len(measures) > 1
-    with open_source(calls, where=where) as engine:
+    with open_source(calls, where=where, approx=approx) as engine:
         check_columns(engine.columns, [*measures, *by, "start_time"], "percentiles")
         aggs: list[Agg] = []
         for m in measures:
@@ -74,6 +81,7 @@ def percentiles(
             aggs.append(Agg(f"{head}n", "count", m))
             aggs += [Agg(f"{head}{names[q]}", "quantile", m, q) for q in quantiles]
         out = engine.run(Aggregate(grouping(by, every_us), tuple(aggs)))
+        bound = error_bound(engine)
     guards = []
     for m in measures:
         head = f"{m}_" if prefix else ""
@@ -83,6 +91,8 @@ def percentiles(
             guards.append(pl.when(pl.col(f"{head}n") >= needed).then(pl.col(column)).alias(column))
     keys = [*by, *(["bucket"] if every_us else [])]
     out = out.with_columns(guards)
+    if approx:
+        out = out.with_columns(pl.lit(bound).alias("rel_error"))
     return out.sort(keys, nulls_last=True) if keys else out
 
 
@@ -106,7 +116,8 @@ latency_percentiles = _percentiles_of(
     "latency_percentiles",
     """Percentiles of ``latency_s``; see :func:`percentiles` for the columns and the NULL rule.
 
-    Keyword-only after ``calls``: ``by``, ``every``, ``quantiles``, ``min_count``, ``where``.
+    Keyword-only after ``calls``: ``by``, ``every``, ``quantiles``, ``min_count``, ``where``,
+    ``approx``.
 
     Example:
         >>> latency_percentiles(calls, by=["model"], every="1h")  # model, bucket, n, p50, p95, p99
@@ -117,7 +128,8 @@ ttft_percentiles = _percentiles_of(
     "ttft_percentiles",
     """Percentiles of ``ttft_s`` over streamed calls (NULL TTFT is not counted in ``n``).
 
-    Keyword-only after ``calls``: ``by``, ``every``, ``quantiles``, ``min_count``, ``where``.
+    Keyword-only after ``calls``: ``by``, ``every``, ``quantiles``, ``min_count``, ``where``,
+    ``approx``.
 
     Example:
         >>> ttft_percentiles(calls, by=["model"])  # model, n, p50, p95, p99

@@ -34,6 +34,7 @@ from llmobs_nb.analytics.columns import LLM_CALLS_COLUMNS, check_columns
 from llmobs_nb.analytics.engines import Engine, FrameEngine, SqlEngine, SqlRunner
 from llmobs_nb.analytics.filter import WhereLike, conditions_of
 from llmobs_nb.analytics.plan import Agg, every_to_us, extent_plan
+from llmobs_nb.analytics.rollup_engine import rollup_engine
 from llmobs_nb.store.connect import connect
 
 __all__ = [
@@ -144,8 +145,13 @@ def _parquet_engine(path: Path, scores: pl.LazyFrame | None) -> FrameEngine:
     return FrameEngine(_parquet_scan(str(path)), scores)
 
 
+def _sql_engine(run: SqlRunner, scores: pl.LazyFrame | None, approx: bool) -> Engine:
+    exact = SqlEngine(run, scores=scores)
+    return rollup_engine(exact, run) if approx and scores is None else exact
+
+
 @contextmanager
-def _engine(calls: Any, scores: pl.LazyFrame | None) -> Iterator[Engine]:
+def _engine(calls: Any, scores: pl.LazyFrame | None, approx: bool = False) -> Iterator[Engine]:
     source = classify(calls)
     if source.kind == "engine":
         opened: AbstractContextManager[Engine] = source.value.open_engine()
@@ -157,22 +163,25 @@ def _engine(calls: Any, scores: pl.LazyFrame | None) -> Iterator[Engine]:
         yield _parquet_engine(source.value, scores)
     elif source.kind == "connection":
         # A connection the caller keeps open: no file to open per query.
-        yield SqlEngine(sql_runner(source.value), scores=scores)
+        yield _sql_engine(sql_runner(source.value), scores, approx)
     elif source.kind == "file":
         with open_store(source.value) as con:
-            yield SqlEngine(sql_runner(con), scores=scores)
+            yield _sql_engine(sql_runner(con), scores, approx)
     else:
-        yield SqlEngine(lambda sql, params: source.value.sql(sql, params), scores=scores)
+        yield _sql_engine(lambda sql, params: source.value.sql(sql, params), scores, approx)
 
 
 @contextmanager
 def open_source(
-    calls: CallsLike, scores: ScoresLike = None, *, where: WhereLike = None
+    calls: CallsLike, scores: ScoresLike = None, *, where: WhereLike = None, approx: bool = False
 ) -> Iterator[Engine]:
     """The engine for ``calls`` (and optional ``scores``), open for the duration of a query.
 
     ``where`` (a :class:`~llmobs_nb.analytics.Filter` or a dict of column → value) narrows
-    every plan the engine runs; its columns must be among the calls'.
+    every plan the engine runs; its columns must be among the calls'. With ``approx``, a
+    store's engine answers from its rollups what they can answer
+    (:mod:`~llmobs_nb.analytics.rollup_engine`; its ``rel_error`` says the bound), and
+    everything else exactly; frames and Parquet are always exact.
 
     Example:
         >>> with open_source(pl.DataFrame({"latency_s": [1.0]})) as engine:
@@ -180,7 +189,7 @@ def open_source(
         ['latency_s']
     """
     frame = scores.lazy() if isinstance(scores, pl.DataFrame) else scores
-    with _engine(calls, frame) as engine:
+    with _engine(calls, frame, approx) as engine:
         conditions = conditions_of(where)
         if conditions:
             check_columns(engine.columns, [c.column for c in conditions], "where=")

@@ -17,6 +17,7 @@ from llmobs_nb.analytics.errors import IS_ERROR
 from llmobs_nb.analytics.filter import WhereLike
 from llmobs_nb.analytics.percentiles import min_calls_for, quantile_column
 from llmobs_nb.analytics.plan import Agg, Aggregate
+from llmobs_nb.analytics.rollup_engine import error_bound
 from llmobs_nb.analytics.source import CallsLike, open_source
 
 
@@ -25,6 +26,7 @@ def summary(
     *,
     quantiles: Sequence[float] = (0.5, 0.95),
     where: WhereLike = None,
+    approx: bool = False,
 ) -> pl.DataFrame:
     """The selected calls in one row, from one scan.
 
@@ -35,6 +37,10 @@ def summary(
     the quantile needs); ``first_call`` and ``last_call`` (the earliest and latest
     ``start_time``). No calls: one row with ``calls`` 0 and NULL figures.
     ``where`` (a :class:`~llmobs_nb.analytics.Filter` or a dict) narrows the calls first.
+    ``approx=True`` answers from a store's rollups when the filter allows it (hours and
+    labels; see :mod:`~llmobs_nb.analytics.rollup_engine`) and adds ``rel_error``: the
+    largest relative error of the latency quantiles (0.01 from rollups, 0.0 when exact);
+    counts, sums and times stay exact.
 
     Example:
         >>> summary(calls, quantiles=(0.95,))  # doctest: +SKIP
@@ -51,9 +57,10 @@ def summary(
         Agg("first_call", "min", "start_time"),
         Agg("last_call", "max", "start_time"),
     )
-    with open_source(calls, where=where) as engine:
+    with open_source(calls, where=where, approx=approx) as engine:
         check_columns(engine.columns, ["status", "cost_usd", "latency_s", "start_time"], "summary")
         out = engine.run(Aggregate((), aggs))
+        bound = error_bound(engine)
     if out.height == 0:  # no calls: counts are 0, figures NULL
         counts = ("calls", "errors", "priced_calls", "latency_n")
         out = pl.DataFrame([[0 if c in counts else None] for c in out.columns], schema=out.schema)
@@ -65,4 +72,5 @@ def summary(
     out = out.with_columns(*guards)
     out = out.with_columns(pl.when(pl.col("calls") > 0).then(rate).alias("error_rate"))
     figures = ["calls", "errors", "error_rate", "priced_calls", "cost_usd", "latency_n"]
-    return out.select(*figures, *names.values(), "first_call", "last_call")
+    out = out.select(*figures, *names.values(), "first_call", "last_call")
+    return out.with_columns(pl.lit(bound).alias("rel_error")) if approx else out

@@ -28,6 +28,7 @@ def token_usage(
     by: str | Sequence[str] = ("model",),
     every: str | timedelta | None = None,
     where: WhereLike = None,
+    approx: bool = False,
 ) -> pl.DataFrame:
     """Token totals per group and time bucket.
 
@@ -36,13 +37,16 @@ def token_usage(
     calls that reported them, and ``calls_without_usage`` (calls whose input and output token
     counts are both unknown), so a total that misses calls says so. Sorted by the keys.
     ``where`` (a :class:`~llmobs_nb.analytics.Filter` or a dict) narrows the calls first.
+    ``approx=True`` answers from a store's rollups when ``by``, ``every`` and ``where``
+    allow it (rollup labels, whole hours: :mod:`~llmobs_nb.analytics.rollup_engine`); the
+    counts and sums there are exact, so the answer is the same.
 
     Example:
         >>> token_usage(calls, by=["model", "use_case"], every="1d")
     """
     by = as_columns(by)
     every_us = every_to_us(every)
-    with open_source(calls, where=where) as engine:
+    with open_source(calls, where=where, approx=approx) as engine:
         check_columns(engine.columns, [*TOKEN_COLUMNS, *by, "start_time"], "token_usage")
         aggs = [Agg("calls", "count_all"), Agg("__in", "count", "input_tokens")]
         aggs += [Agg("__out", "count", "output_tokens")]
@@ -63,6 +67,7 @@ def cost_breakdown(
     by: str | Sequence[str] = ("model",),
     every: str | timedelta | None = None,
     where: WhereLike = None,
+    approx: bool = False,
 ) -> pl.DataFrame:
     """Spend in USD per group and time bucket, with unpriced calls counted apart.
 
@@ -72,13 +77,16 @@ def cost_breakdown(
     (input + output tokens of the calls without a price: usage the total does not cover).
     Sorted by cost, highest first (by bucket first when ``every`` is given). ``where`` (a
     :class:`~llmobs_nb.analytics.Filter` or a dict) narrows the calls first.
+    ``approx=True`` answers from a store's rollups when ``by``, ``every`` and ``where``
+    allow it (rollup labels, whole hours: :mod:`~llmobs_nb.analytics.rollup_engine`); the
+    counts and sums there are exact, so the answer is the same.
 
     Example:
         >>> cost_breakdown(calls, by=["model", "use_case"])
     """
     by = as_columns(by)
     every_us = every_to_us(every)
-    with open_source(calls, where=where) as engine:
+    with open_source(calls, where=where, approx=approx) as engine:
         needed = ["cost_usd", "input_tokens", "output_tokens", *by, "start_time"]
         check_columns(engine.columns, needed, "cost_breakdown")
         aggs = [

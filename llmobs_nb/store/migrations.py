@@ -137,3 +137,16 @@ def m005_llm_calls_view(db: duckdb.DuckDBPyConnection) -> None:
 def m006_score_label(db: duckdb.DuckDBPyConnection) -> None:
     # Evaluators may return a label ("refusal", "pass") beside or instead of a number.
     db.execute("ALTER TABLE scores ADD COLUMN label VARCHAR")
+
+
+@migration
+def m007_rollups(db: duckdb.DuckDBPyConnection) -> None:
+    # Rollups are derived data (store/rollups.py): created empty, then filled from the spans
+    # the file already holds, so an older store upgrades in place.
+    from llmobs_nb.store import rollups
+
+    rollups.create(db)
+    db.execute(f"INSERT INTO rollup_calls BY NAME {rollups.stats_select('spans', compacted=True)}")
+    db.execute(
+        f"INSERT INTO rollup_sketches BY NAME {rollups.sketch_select('spans', compacted=True)}"
+    )

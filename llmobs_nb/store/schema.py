@@ -235,8 +235,100 @@ LLM_CALLS_COLUMNS: dict[str, pl.DataType] = LLM_CALLS.polars
 """Column → polars dtype of ``llm_calls``, in the view's order: what both analytics engines
 return for its columns (``attributes`` is JSON text, a ``String``)."""
 
-TABLES: tuple[Table, ...] = (SPANS, SCORES, RUNS, PRICES, LLM_CALLS)
+ROLLUP_LABELS: tuple[str, ...] = (
+    "model",
+    "provider",
+    "operation",
+    "use_case",
+    "run",
+    "kind",
+    "status",
+    "error_type",
+)
+"""The low-cardinality ``llm_calls`` columns the rollups keep apart (no user or trace ids)."""
+ROLLUP_SUMMED: tuple[str, ...] = (
+    "latency_s",
+    "ttft_s",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+)
+"""The numeric columns the rollups count (``<column>_n``) and sum (``<column>_sum``)."""
+ROLLUP_UNPRICED: tuple[str, ...] = ("input_tokens", "output_tokens")
+"""Token columns also summed over the calls without a cost (``unpriced_<column>``)."""
+
+_by_name = {c.name: c for c in SPANS.columns}
+_ROLLUP_KEY = (
+    Column("bucket", TIMESTAMP, not_null=True),
+    *(_by_name[c] for c in ROLLUP_LABELS),
+)
+ROLLUP_CALLS = Table(
+    "rollup_calls",
+    (
+        *_ROLLUP_KEY,
+        Column("calls", INT),
+        Column("first_start", TIMESTAMP),
+        Column("last_start", TIMESTAMP),
+        *(
+            part
+            for c in ROLLUP_SUMMED
+            for part in (Column(f"{c}_n", INT), Column(f"{c}_sum", _by_name[c].type))
+        ),
+        *(Column(f"unpriced_{c}", INT) for c in ROLLUP_UNPRICED),
+        Column("compacted", pa.bool_(), sql="BOOLEAN"),
+    ),
+)
+"""``rollup_calls`` (``m007_rollups``): per hour and label set, counts and sums of the model
+calls (``store/rollups.py``)."""
+ROLLUP_SKETCHES = Table(
+    "rollup_sketches",
+    (
+        *_ROLLUP_KEY,
+        Column("measure", STRING, not_null=True),
+        Column("bin", pa.int32(), sql="INTEGER", not_null=True),
+        Column("n", INT),
+        Column("compacted", pa.bool_(), sql="BOOLEAN"),
+    ),
+)
+"""``rollup_sketches`` (``m007_rollups``): per hour, label set, measure and sketch bin, the
+number of values (``store/sketch.py``)."""
+ROLLUP_STATE = Table(
+    "rollup_state",
+    (
+        Column("stale_since", TIMESTAMP),
+        Column("reason", STRING),
+        Column("built_at", TIMESTAMP),
+    ),
+)
+"""``rollup_state`` (``m007_rollups``): one row; ``stale_since`` set while some stored calls
+are not rolled up."""
+
+TABLES: tuple[Table, ...] = (
+    SPANS,
+    SCORES,
+    RUNS,
+    PRICES,
+    LLM_CALLS,
+    ROLLUP_CALLS,
+    ROLLUP_SKETCHES,
+    ROLLUP_STATE,
+)
 """Every table and view a migrated store has, besides ``_migrations``."""
+
+
+def create_sql(table: Table) -> str:
+    """``CREATE TABLE`` for ``table`` (for derived tables; shipped migrations stay frozen SQL).
+
+    Example:
+        >>> create_sql(RUNS)[:53]
+        'CREATE TABLE runs (name VARCHAR NOT NULL, project VAR'
+    """
+    columns = ", ".join(
+        f"{c.name} {c.sql}{' NOT NULL' if c.not_null else ''}" for c in table.columns
+    )
+    return f"CREATE TABLE {table.name} ({columns})"
 
 
 MODEL_CALL_KINDS = frozenset({*is_model_call.always, is_model_call.with_model})

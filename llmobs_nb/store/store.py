@@ -21,6 +21,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from llmobs_nb.store import rollups
 from llmobs_nb.store.connect import connect, connect_many, raise_if_damaged
 from llmobs_nb.store.errors import ForkedChildError, SchemaTooNewError
 from llmobs_nb.store.file_checks import (
@@ -157,6 +158,7 @@ class Store:
         self.schema_version = view_of.schema_version if view_of is not None else 0
         self._owner_pid: int | None = None  # the writer's process (see _refuse_in_forked_child)
         self._abandoned: str | None = None
+        self._appends = 0  # rollup appends since the last compaction (writer only)
 
     @classmethod
     def read_view(cls, live: Store) -> Store:
@@ -283,7 +285,7 @@ class Store:
     needs_reopen = False
     """A write found the connection invalidated by a fatal error: :meth:`reopen` before use."""
 
-    def _insert(self, table: str, data: pa.Table) -> None:
+    def _insert(self, table: str, data: pa.Table, *, rollup: bool = False) -> None:
         if self.read_only:
             raise PermissionError(f"{self.path} is open read-only; writes go through init()")
         if data.num_rows == 0:
@@ -293,13 +295,78 @@ class Store:
                 con.register("_incoming", data)
                 try:
                     columns = ", ".join(f'"{c}"' for c in data.column_names)
-                    con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _incoming")
+                    insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _incoming"
+                    if rollup:
+                        self._insert_rolled_up(con, insert, data.column_names)
+                    else:
+                        con.execute(insert)
                 finally:  # an invalidated connection refuses this too: keep the insert's error
                     with contextlib.suppress(duckdb.Error):
                         con.unregister("_incoming")
             except duckdb.FatalException:
                 self.needs_reopen = True  # "database has been invalidated": see reopen()
                 raise
+
+    def _insert_rolled_up(
+        self, con: duckdb.DuckDBPyConnection, insert: str, columns: Sequence[str]
+    ) -> None:
+        """Store a batch of spans and its rollup rows in one transaction. If the rollup rows
+        fail, the batch is stored without them and the rollups are marked stale: derived
+        data never costs a call (store/rollups.py)."""
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(insert)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        try:
+            rollups.append(con, "_incoming", columns)
+            con.execute("COMMIT")
+        except duckdb.FatalException:
+            raise
+        except Exception as exc:
+            con.execute("ROLLBACK")
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(insert)
+                rollups.mark_stale(con, f"{type(exc).__name__}: {exc}")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            logging.getLogger("llmobs_nb").warning(
+                "llmobs_nb stored a batch of spans without its rollups (%s: %s); approximate "
+                "analytics answer exactly until llmobs_nb.rebuild_rollups(%r)",
+                type(exc).__name__,
+                exc,
+                self.path,
+            )
+            return
+        self._appends += 1
+        if self._appends >= rollups.COMPACT_AFTER:
+            self._appends = 0
+            try:
+                rollups.compact(con)
+            except duckdb.FatalException:
+                raise
+            except Exception as exc:  # unmerged rows are still right: compaction waits
+                logging.getLogger("llmobs_nb").warning(
+                    "llmobs_nb could not compact the rollups (%s: %s)", type(exc).__name__, exc
+                )
+
+    def rebuild_rollups(self) -> int:
+        """Rebuild the rollups from the stored spans (they are derived data); returns the
+        number of model calls rolled up.
+
+        Example:
+            >>> Store(":memory:").rebuild_rollups()
+            0
+        """
+        if self.read_only:
+            raise PermissionError(f"{self.path} is open read-only; writes go through init()")
+        with self._connection() as con:
+            self._appends = 0
+            return rollups.rebuild(con)
 
     def reopen(self) -> None:
         """Close the writer's connection and open the file again (after a failed write).
@@ -331,7 +398,7 @@ class Store:
 
     def write_spans(self, data: pa.Table) -> None:
         """Append span rows (columns of the ``spans`` table; missing ones are NULL)."""
-        self._insert("spans", data)
+        self._insert("spans", data, rollup=True)
 
     def write_scores(self, data: pa.Table) -> None:
         """Append score rows (columns of the ``scores`` table), then show them to

@@ -1,0 +1,221 @@
+"""Aggregate plans rendered over the store's rollups (``store/rollups.py``) instead of calls.
+
+A plan is answerable from the rollups when everything it groups and filters by is a rollup
+label (:data:`~llmobs_nb.store.rollups.LABELS`) or a time bucket of whole hours, and every
+aggregate is one the rollups keep: calls, counts and sums of
+:data:`~llmobs_nb.store.rollups.SUMMED` (and the unpriced tokens), means, first and last
+start, and quantiles of latency and TTFT (from the sketches, within
+:data:`~llmobs_nb.store.sketch.ALPHA` relatively). :func:`render` returns None for any other
+plan: the engine then answers exactly.
+
+A time range need not fall on whole hours: the hours it covers entirely are read from the
+rollups, and the calls of the hours it covers partly are rolled up on the fly from ``spans``
+by the same definition (``rollups.stats_select``, ``rollups.sketch_select``), so the answer
+counts exactly the calls in the range.
+
+Example:
+    >>> from llmobs_nb.analytics.plan import Agg, Aggregate
+    >>> render(Aggregate(("model",), (Agg("calls", "count_all"),))) is not None
+    True
+    >>> render(Aggregate(("user_id",), (Agg("calls", "count_all"),))) is None
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from llmobs_nb.analytics.plan import ROWS, Agg, Aggregate, Condition, TimeBucket, finish
+from llmobs_nb.analytics.render_sql import Query, SqlRenderer, quote
+from llmobs_nb.store import rollups
+from llmobs_nb.store.sketch import value_sql
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TIME_OPS = (">=", "<", "<=")
+
+
+def _answerable_agg(a: Agg) -> bool:
+    if a.where is not None and a.where.column not in rollups.LABELS:
+        return False
+    if a.op == "count_all":
+        return a.where_null in (None, "cost_usd")
+    if a.where_null is not None:
+        return a.op == "sum" and a.where_null == "cost_usd" and a.column in rollups.UNPRICED
+    if a.op in ("count", "sum", "mean"):
+        return a.column in rollups.SUMMED
+    if a.op in ("min", "max"):
+        return a.column == "start_time"
+    return a.op == "quantile" and a.column in rollups.MEASURES and a.where is None
+
+
+def answerable(plan: Aggregate, base: Sequence[Condition] = ()) -> bool:
+    """Whether ``plan`` (narrowed by ``base``) can be answered from the rollups.
+
+    Example:
+        >>> from llmobs_nb.analytics.plan import TimeBucket
+        >>> answerable(Aggregate((TimeBucket(900_000_000),), (Agg("n", "count_all"),)))
+        False
+    """
+    if plan.over is not None:
+        return False
+    for key in plan.keys:
+        if isinstance(key, TimeBucket):
+            if key.column != "start_time" or key.every_us % rollups.GRAIN_US:
+                return False
+        elif not isinstance(key, str) or key not in rollups.LABELS:
+            return False
+    for c in (*base, *plan.where):
+        time_ok = c.column == "start_time" and c.op in _TIME_OPS and isinstance(c.value, datetime)
+        if not time_ok and c.column not in rollups.LABELS:
+            return False
+    return all(_answerable_agg(a) for a in plan.aggs)
+
+
+def _us(t: datetime) -> int:
+    t = t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+    return (t - _EPOCH) // timedelta(microseconds=1)
+
+
+def _time(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+class _Sources:
+    """The rollup rows a plan reads: whole hours from the tables, partly covered hours rolled
+    up from ``spans`` on the fly (both shapes are rollup rows)."""
+
+    def __init__(self, conditions: Sequence[Condition], renderer: SqlRenderer) -> None:
+        self.times = [c for c in conditions if c.column == "start_time"]
+        self.labels = [c for c in conditions if c.column != "start_time"]
+        self.renderer = renderer
+        lo = max((_us(c.value) for c in self.times if c.op == ">="), default=None)
+        ends = [_us(c.value) + (c.op == "<=") for c in self.times if c.op in ("<", "<=")]
+        hi = min(ends, default=None)  # exclusive, in µs
+        grain = rollups.GRAIN_US
+        self.full_lo = None if lo is None else -(-lo // grain) * grain
+        self.full_hi = None if hi is None else hi // grain * grain
+
+    def _range(self, column: str, params: list[Any]) -> str:
+        clauses = []
+        if self.full_lo is not None:
+            clauses.append(f"{column} >= ?")
+            params.append(_time(self.full_lo))
+        if self.full_hi is not None:
+            clauses.append(f"{column} < ?")
+            params.append(_time(self.full_hi))
+        return " AND ".join(clauses) or "TRUE"
+
+    def relation(self, table: str, select: Any, params: list[Any], extra: str = "TRUE") -> str:
+        """``table``'s rows in whole hours, with the partly covered hours' rows from spans."""
+        stored = f"SELECT * FROM {table} WHERE {extra} AND {self._range('bucket', params)}"
+        if not self.times:
+            return f"({stored})"
+        raw_params: list[Any] = []
+        in_range = [self.renderer.condition(c, raw_params) for c in self.times]
+        outside = f"NOT ({self._range('start_time', raw_params)})"
+        raw = select("spans", " AND ".join([*in_range, outside]))
+        params.extend(raw_params)
+        return f"({stored} UNION ALL BY NAME {raw})"
+
+
+def _agg_sql(a: Agg, renderer: SqlRenderer, params: list[Any]) -> str:
+    only = ""
+    if a.where is not None:
+        only = f" FILTER (WHERE {renderer.condition(a.where, params)})"
+    if a.op == "count_all":  # a count of no rows is 0, as count(*) says
+        counted = "calls - cost_usd_n" if a.where_null == "cost_usd" else "calls"
+        return f"coalesce(sum({counted}){only}, 0)"
+    if a.where_null == "cost_usd":
+        return f"sum(unpriced_{a.column}){only}"
+    if a.op == "count":
+        return f"coalesce(sum({a.column}_n){only}, 0)"
+    if a.op == "sum":
+        return f"sum({a.column}_sum){only}"
+    if a.op == "mean":
+        return f"sum({a.column}_sum){only} / nullif(sum({a.column}_n){only}, 0)"
+    return f"{a.op}({'first_start' if a.op == 'min' else 'last_start'}){only}"
+
+
+def render(plan: Aggregate, base: Sequence[Condition] = ()) -> Query | None:
+    """The rollup query answering ``plan`` narrowed by ``base``, or None when it cannot be
+    answered from rollups (see :func:`answerable`)."""
+    if not answerable(plan, base):
+        return None
+    renderer = SqlRenderer()
+    params: list[Any] = []
+    sources = _Sources((*base, *plan.where), renderer)
+    keys = []
+    for key in plan.keys:
+        if isinstance(key, TimeBucket):
+            bucket = renderer.bucket(TimeBucket(key.every_us, "bucket"))
+            keys.append((f"{bucket} AS {quote(key.name)}", quote(key.name)))
+        else:
+            keys.append((quote(key), quote(key)))
+    names = [name for _, name in keys]
+    stats_select = [k for k, _ in keys]
+    quantile_aggs = [a for a in plan.aggs if a.op == "quantile"]
+    for a in plan.aggs:  # values in text order: the SELECT's, the FROM's, the WHERE's
+        if a.op != "quantile":
+            stats_select.append(f"{_agg_sql(a, renderer, params)} AS {quote(a.output)}")
+    stats_select.append(f"sum(calls) AS {ROWS}")
+    stats_from = sources.relation("rollup_calls", rollups.stats_select, params)
+    label_where = renderer.where(sources.labels, params)
+    group = " GROUP BY ALL" if keys else ""
+    stats = f"SELECT {', '.join(stats_select)} FROM {stats_from} s{label_where}{group}"
+    sql = stats
+    if quantile_aggs:
+        measures = sorted({a.column or "" for a in quantile_aggs})
+        marks = ", ".join("?" * len(measures))
+        sketch_params: list[Any] = list(measures)
+        sketch_from = sources.relation(
+            "rollup_sketches", rollups.sketch_select, sketch_params, f"measure IN ({marks})"
+        )
+        sk_label_where = renderer.where(sources.labels, sketch_params)
+        partition = ", ".join([*names, "measure"])
+        # Per group and measure: the bins in order with their running count (cum) and the
+        # group's count (total); order statistic k lies in the first bin with cum > k.
+        ranked = (
+            f"SELECT *, {value_sql('bin')} AS v, "
+            f"sum(n) OVER (PARTITION BY {partition} ORDER BY bin) AS cum, "
+            f"sum(n) OVER (PARTITION BY {partition}) AS total FROM ("
+            f"SELECT {''.join(f'{k}, ' for k, _ in keys)}measure, bin, sum(n) AS n "
+            f"FROM {sketch_from} k{sk_label_where} GROUP BY ALL)"
+        )
+        inner, outer = [], []
+        for i, a in enumerate(quantile_aggs):
+            m, q = f"measure = '{a.column}'", float(a.q or 0)
+            h = f"(total - 1) * {q!r}"
+            inner += [
+                f"any_value({h}) FILTER (WHERE {m}) AS __h{i}",
+                f"min(v) FILTER (WHERE {m} AND cum > floor({h})) AS __lo{i}",
+                f"min(v) FILTER (WHERE {m} AND cum > floor({h}) + 1) AS __hi{i}",
+            ]
+            outer.append(
+                f"__lo{i} + (__h{i} - floor(__h{i})) * (coalesce(__hi{i}, __lo{i}) - __lo{i}) "
+                f"AS {quote(a.output)}"
+            )
+        q_keys = "".join(f"{n}, " for n in names)
+        quantiles = (
+            f"SELECT {q_keys}{', '.join(outer)} FROM (SELECT {q_keys}{', '.join(inner)} "
+            f"FROM ({ranked}){' GROUP BY ALL' if names else ''})"
+        )
+        on = " AND ".join(f"s.{n} IS NOT DISTINCT FROM q.{n}" for n in names) or "TRUE"
+        outputs = ", ".join(f"q.{quote(a.output)}" for a in quantile_aggs)
+        sql = f"SELECT s.*, {outputs} FROM ({stats}) s LEFT JOIN ({quantiles}) q ON {on}"
+        params += sketch_params
+    if plan.top is not None:
+        column, n = quote(plan.top[0]), int(plan.top[1])
+        sql = f"SELECT * FROM ({sql}) WHERE {column} IS NOT NULL ORDER BY {column} DESC LIMIT {n}"
+    buckets = [k.name for k in plan.keys if isinstance(k, TimeBucket)]
+
+    def types(frame: pl.DataFrame) -> pl.DataFrame:
+        frame = frame.with_columns(
+            pl.from_epoch(b, "us").dt.replace_time_zone("UTC").alias(b) for b in buckets
+        )
+        return finish(frame, plan)
+
+    return Query(sql, params, types)

@@ -1,0 +1,453 @@
+"""Rollups kept at write time: every answer from them equals the exact answer (counts, sums,
+times) or is within the sketch's bound (quantiles), however the calls were batched, merged,
+filtered and grouped; a store of the previous schema upgrades in place; a failed rollup write
+costs no call."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from llmobs_nb import analytics
+from llmobs_nb.analytics.engines import SqlEngine
+from llmobs_nb.analytics.plan import Agg, Aggregate, Condition, TimeBucket
+from llmobs_nb.analytics.rollup_engine import RollupEngine, rollup_engine
+from llmobs_nb.store import Store, rollups
+from llmobs_nb.store.migrations import MIGRATIONS
+from llmobs_nb.store.schema import SPANS
+from llmobs_nb.store.sketch import ALPHA, bin_of, value_of
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+HOUR = 3_600_000_000
+EXACT = ("calls", "errors", "priced", "cost", "input", "unpriced_in", "first", "last", "lat_n")
+QUANTILES = ("p50", "p95", "p99", "ttft_p90")
+AGGS = (
+    Agg("calls", "count_all"),
+    Agg("errors", "count_all", where=Condition("status", "==", "error")),
+    Agg("priced", "count", "cost_usd"),
+    Agg("cost", "sum", "cost_usd"),
+    Agg("input", "sum", "input_tokens"),
+    Agg("unpriced_in", "sum", "input_tokens", where_null="cost_usd"),
+    Agg("first", "min", "start_time"),
+    Agg("last", "max", "start_time"),
+    Agg("lat_n", "count", "latency_s"),
+    Agg("p50", "quantile", "latency_s", 0.5),
+    Agg("p95", "quantile", "latency_s", 0.95),
+    Agg("p99", "quantile", "latency_s", 0.99),
+    Agg("ttft_p90", "quantile", "ttft_s", 0.9),
+)
+
+latencies = st.one_of(
+    st.none(), st.just(0.0), st.floats(1e-4, 120.0, allow_nan=False), st.sampled_from([1.0, 2.5])
+)
+call = st.fixed_dictionaries(
+    {
+        "minute": st.integers(0, 6 * 60),
+        "second": st.integers(0, 59),
+        "model": st.sampled_from(["gpt-4o", "claude", None]),
+        "kind": st.sampled_from(["llm", "llm", "embedding", "chain", "evaluator"]),
+        "status": st.sampled_from(["ok", "ok", "error"]),
+        "run": st.sampled_from(["a", "b", None]),
+        "latency_s": latencies,
+        "ttft_s": st.one_of(st.none(), st.floats(1e-3, 10.0, allow_nan=False)),
+        "input_tokens": st.one_of(st.none(), st.integers(0, 10_000)),
+        "cost_usd": st.one_of(st.none(), st.floats(0, 1.0, allow_nan=False)),
+    }
+)
+
+
+def span_rows(calls: list[dict]) -> pa.Table:
+    rows = []
+    for i, c in enumerate(calls):
+        row = {k: v for k, v in c.items() if k not in ("minute", "second")}
+        row |= {"trace_id": f"{i:032x}", "span_id": f"{i + 1:016x}"}
+        row["start_time"] = T0 + timedelta(minutes=c["minute"], seconds=c["second"])
+        row["error_type"] = "Timeout" if c["status"] == "error" else None
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=SPANS.arrow)
+
+
+def store_of(calls: list[dict], cuts: list[int], compact_at: set[int]) -> Store:
+    """A store fed ``calls`` in batches cut at ``cuts``, compacting after the batches named."""
+    store = Store(":memory:")
+    table = span_rows(calls)
+    bounds = sorted({0, *(c % (len(calls) + 1) for c in cuts), len(calls)})
+    for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        store.write_spans(table.slice(lo, hi - lo))
+        if i in compact_at:
+            with store._connection() as con:
+                rollups.compact(con)
+    return store
+
+
+def engines(store: Store) -> tuple[SqlEngine, RollupEngine]:
+    run = store.query
+    approx = rollup_engine(SqlEngine(run), run)
+    assert isinstance(approx, RollupEngine)
+    return SqlEngine(run), approx
+
+
+def assert_within_bound(exact: pl.DataFrame, approx: pl.DataFrame, keys: list[str]) -> None:
+    assert exact.columns == approx.columns
+    assert exact.height == approx.height
+    if keys:
+        exact, approx = exact.sort(keys, nulls_last=True), approx.sort(keys, nulls_last=True)
+    for name in exact.columns:
+        want, got = exact[name].to_list(), approx[name].to_list()
+        if name in QUANTILES:
+            for w, g in zip(want, got, strict=True):
+                assert (w is None) == (g is None), (name, w, g)
+                if w is not None:
+                    assert abs(g - w) <= ALPHA * abs(w) * (1 + 1e-9) + 1e-12, (name, w, g)
+        elif name in ("cost",):
+            for w, g in zip(want, got, strict=True):
+                assert (w is None) == (g is None) and (w is None or g == pytest.approx(w)), name
+        else:
+            assert want == got, name
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    calls=st.lists(call, min_size=1, max_size=120),
+    cuts=st.lists(st.integers(0, 200), max_size=4),
+    compact_at=st.sets(st.integers(0, 4), max_size=2),
+    by=st.sets(st.sampled_from(["model", "kind", "run", "status"]), max_size=2),
+    every=st.sampled_from([None, 1, 2, 24]),
+    start=st.one_of(st.none(), st.integers(0, 6 * 3600)),
+    length=st.integers(1, 7 * 3600),
+    runs=st.one_of(st.none(), st.sets(st.sampled_from(["a", "b", "c"]), min_size=1)),
+)
+def test_every_rollup_answer_equals_the_exact_one_within_the_sketch_bound(
+    calls, cuts, compact_at, by, every, start, length, runs
+):
+    store = store_of(calls, cuts, compact_at)
+    keys: list = sorted(by)
+    if every:
+        keys.append(TimeBucket(every * HOUR))
+    where: list[Condition] = []
+    if start is not None:  # a range that need not fall on whole hours
+        lo = T0 + timedelta(seconds=start)
+        where += [
+            Condition("start_time", ">=", lo),
+            Condition("start_time", "<", lo + timedelta(seconds=length)),
+        ]
+    if runs is not None:
+        where.append(Condition("run", "in", tuple(sorted(runs))))
+    plan = Aggregate(tuple(keys), AGGS)
+    exact, approx = engines(store)
+    want = exact.narrowed(where).run(plan)
+    narrowed = approx.narrowed(where)
+    got = narrowed.run(plan)
+    assert narrowed.rel_error == ALPHA  # answered from the rollups, not by falling back
+    assert_within_bound(want, got, [*sorted(by), *(["bucket"] if every else [])])
+
+
+def test_sketch_bins_keep_every_value_within_alpha():
+    for x in [1e-9, 1e-4, 0.0123, 0.5, 1.0, 1.0202, 7.3, 59.99, 60.0, 1e4]:
+        assert abs(value_of(bin_of(x)) - x) <= ALPHA * x * (1 + 1e-12)
+    assert value_of(bin_of(0.0)) == 0.0
+
+
+def test_the_store_bins_like_the_python_rule():
+    store = Store(":memory:")
+    values = [1e-4 * 1.37**i for i in range(60)]
+    calls = [
+        {
+            "minute": 0,
+            "second": 0,
+            "model": "m",
+            "kind": "llm",
+            "status": "ok",
+            "run": None,
+            "latency_s": v,
+            "ttft_s": None,
+            "input_tokens": None,
+            "cost_usd": None,
+        }
+        for v in values
+    ]
+    store.write_spans(span_rows(calls))
+    bins = store.query("SELECT bin, n FROM rollup_sketches ORDER BY bin")
+    expected = pl.DataFrame({"bin": [bin_of(v) for v in values]}).group_by("bin").len().sort("bin")
+    assert bins["bin"].to_list() == expected["bin"].to_list()
+    assert bins["n"].to_list() == expected["len"].to_list()
+
+
+def test_plans_the_rollups_cannot_answer_are_answered_exactly():
+    store = store_of(
+        [
+            {
+                "minute": 5,
+                "second": 1,
+                "model": "m",
+                "kind": "llm",
+                "status": "ok",
+                "run": "a",
+                "latency_s": 1.0,
+                "ttft_s": None,
+                "input_tokens": 3,
+                "cost_usd": 0.1,
+            }
+        ],
+        [],
+        set(),
+    )
+    exact, approx = engines(store)
+    for plan, where in [
+        (Aggregate(("user_id",), (Agg("n", "count_all"),)), []),  # high cardinality
+        (Aggregate((TimeBucket(15 * 60 * 10**6),), (Agg("n", "count_all"),)), []),  # 15 min
+        (Aggregate((), (Agg("n", "count_all"),)), [Condition("user_id", "==", "u")]),
+        (Aggregate((), (Agg("m", "max", "latency_s"),)), []),  # not kept
+    ]:
+        engine = approx.narrowed(where)
+        assert engine.run(plan).equals(exact.narrowed(where).run(plan))
+        assert engine.rel_error == 0.0
+
+
+def test_compaction_merges_rows_and_keeps_every_answer():
+    calls = [
+        {
+            "minute": i % 90,
+            "second": i % 60,
+            "model": "m",
+            "kind": "llm",
+            "status": "ok",
+            "run": None,
+            "latency_s": 0.1 + i % 7,
+            "ttft_s": None,
+            "input_tokens": i,
+            "cost_usd": 0.01,
+        }
+        for i in range(300)
+    ]
+    store = store_of(calls, list(range(0, 300, 10)), set())
+    exact, approx = engines(store)
+    plan = Aggregate(("model", TimeBucket(HOUR)), AGGS)
+    before = approx.run(plan)
+    rows = store.query("SELECT count(*) AS n FROM rollup_calls")["n"][0]
+    with store._connection() as con:
+        assert rollups.compact(con) == 2  # the two hours written
+        assert rollups.compact(con) == 0  # nothing appended since
+    after = store.query("SELECT count(*) AS n, bool_and(compacted) AS c FROM rollup_calls")
+    assert rows == 30 and after["n"][0] == 2 and after["c"][0]  # 30 batches of one hour each
+    assert approx.run(plan).equals(before)
+    assert_within_bound(exact.run(plan), before, ["model", "bucket"])
+
+
+def test_the_writer_compacts_every_few_appends(monkeypatch):
+    monkeypatch.setattr(rollups, "COMPACT_AFTER", 3)
+    calls = [
+        {
+            "minute": 1,
+            "second": i,
+            "model": "m",
+            "kind": "llm",
+            "status": "ok",
+            "run": None,
+            "latency_s": 1.0,
+            "ttft_s": None,
+            "input_tokens": 1,
+            "cost_usd": None,
+        }
+        for i in range(7)
+    ]
+    store = store_of(calls, list(range(7)), set())
+    found = store.query("SELECT compacted, count(*) AS n FROM rollup_calls GROUP BY ALL ORDER BY 1")
+    assert found.rows() == [(False, 1), (True, 1)]  # 6 appends merged twice, the 7th waits
+
+
+def _old_store(path: Path, calls: list[dict]) -> None:
+    """A store as the previous release wrote it: migrations up to m006, no rollups."""
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE _migrations (seq INTEGER, name VARCHAR, applied_at TIMESTAMPTZ)")
+    for seq, (name, fn) in enumerate(MIGRATIONS):
+        if name == "m007_rollups":
+            break
+        fn(con)
+        con.execute("INSERT INTO _migrations VALUES (?, ?, now())", [seq, name])
+    table = span_rows(calls)
+    con.register("t", table)
+    con.execute("INSERT INTO spans SELECT * FROM t")
+    con.close()
+
+
+def test_a_store_of_the_previous_schema_upgrades_in_place(tmp_path):
+    calls = [
+        {
+            "minute": i * 7 % 300,
+            "second": i % 60,
+            "model": ["a", "b"][i % 2],
+            "kind": "llm",
+            "status": "ok",
+            "run": None,
+            "latency_s": 0.2 * (1 + i % 11),
+            "ttft_s": 0.1,
+            "input_tokens": i,
+            "cost_usd": None if i % 5 == 0 else 0.002,
+        }
+        for i in range(500)
+    ]
+    path = tmp_path / "old.duckdb"
+    _old_store(path, calls)
+    readonly = analytics.summary(str(path), approx=True)  # not migrated: answered exactly
+    assert readonly["rel_error"][0] == 0.0 and readonly["calls"][0] == 500
+    store = Store(path)
+    assert store.schema_version == len(MIGRATIONS)
+    assert store.query("SELECT sum(calls)::BIGINT AS n FROM rollup_calls")["n"][0] == 500
+    exact, approx = engines(store)
+    plan = Aggregate(("model", TimeBucket(HOUR)), AGGS)
+    got = approx.run(plan)
+    assert approx.rel_error == ALPHA
+    assert_within_bound(exact.run(plan), got, ["model", "bucket"])
+    store.close()
+    upgraded = analytics.summary(str(path), approx=True)
+    assert upgraded["rel_error"][0] == ALPHA
+    assert upgraded.drop("rel_error", "latency_p50", "latency_p95").equals(
+        readonly.drop("rel_error", "latency_p50", "latency_p95")
+    )
+
+
+def test_a_failed_rollup_write_costs_no_call_and_marks_them_stale(monkeypatch, caplog):
+    store = Store(":memory:")
+    calls = [
+        {
+            "minute": 3,
+            "second": i,
+            "model": "m",
+            "kind": "llm",
+            "status": "ok",
+            "run": None,
+            "latency_s": 1.0 + i,
+            "ttft_s": None,
+            "input_tokens": 1,
+            "cost_usd": 0.5,
+        }
+        for i in range(10)
+    ]
+    store.write_spans(span_rows(calls[:5]))
+
+    def broken(con, relation, columns):
+        con.execute("INSERT INTO rollup_calls (bucket) VALUES (NULL)")  # NOT NULL: fails
+
+    monkeypatch.setattr(rollups, "append", broken)
+    with caplog.at_level(logging.WARNING, logger="llmobs_nb"):
+        store.write_spans(
+            span_rows(calls)[5:].to_pandas().pipe(pa.Table.from_pandas, schema=SPANS.arrow)
+        )
+    assert "without its rollups" in caplog.text
+    assert store.query("SELECT count(*) AS n FROM llm_calls")["n"][0] == 10  # no call lost
+    state = store.query("SELECT stale_since, reason FROM rollup_state")
+    assert state["stale_since"][0] is not None and "Constraint" in state["reason"][0]
+    run = store.query
+    with caplog.at_level(logging.WARNING, logger="llmobs_nb"):
+        engine = rollup_engine(SqlEngine(run), run)
+    assert isinstance(engine, SqlEngine) and "rebuild_rollups" in caplog.text
+    monkeypatch.undo()
+    assert store.rebuild_rollups() == 10
+    assert isinstance(rollup_engine(SqlEngine(run), run), RollupEngine)
+    assert store.query("SELECT sum(calls)::BIGINT AS n FROM rollup_calls")["n"][0] == 10
+
+
+def test_rebuild_gives_the_rows_the_flushes_gave():
+    calls = [
+        {
+            "minute": i * 13 % 200,
+            "second": i % 60,
+            "model": ["a", "b", None][i % 3],
+            "kind": ["llm", "chain", "evaluator"][i % 3],
+            "status": "ok",
+            "run": None,
+            "latency_s": 0.05 * (1 + i % 17),
+            "ttft_s": None,
+            "input_tokens": i,
+            "cost_usd": 0.001,
+        }
+        for i in range(400)
+    ]
+    store = store_of(calls, [50, 120, 333], {1})
+    merged = (
+        "SELECT bucket, model, kind, sum(calls)::BIGINT AS calls, "
+        "sum(latency_s_n)::BIGINT AS latency_s_n, round(sum(latency_s_sum), 9) AS latency_s, "
+        "sum(input_tokens_sum)::BIGINT AS input_tokens FROM rollup_calls "
+        "GROUP BY ALL ORDER BY ALL"
+    )
+    sketches = (
+        "SELECT bucket, model, kind, measure, bin, sum(n)::BIGINT AS n FROM rollup_sketches "
+        "GROUP BY ALL ORDER BY ALL"
+    )
+    flushed = store.query(merged), store.query(sketches)
+    store.rebuild_rollups()
+    assert store.query(merged).equals(flushed[0])
+    assert store.query(sketches).equals(flushed[1])
+
+
+def test_approx_through_the_analytics_functions(tmp_path):
+    calls = [
+        {
+            "minute": i % 600,
+            "second": i % 60,
+            "model": ["a", "b"][i % 2],
+            "kind": "llm",
+            "status": "error" if i % 9 == 0 else "ok",
+            "run": ["v1", "v2"][i % 3 == 0],
+            "latency_s": 0.3 + (i * 37 % 101) / 10,
+            "ttft_s": 0.1 + i % 3,
+            "input_tokens": i,
+            "cost_usd": None if i % 4 == 0 else 0.01,
+        }
+        for i in range(2_000)
+    ]
+    path = tmp_path / "s.duckdb"
+    store = Store(path)
+    store.write_spans(span_rows(calls))
+    store.close()
+    lo = T0 + timedelta(minutes=17)
+    where = analytics.Filter(start=lo, end=lo + timedelta(hours=5), runs=("v1",))
+    for fn, options in [
+        (analytics.cost_breakdown, {"by": "model", "every": "1h"}),
+        (analytics.token_usage, {"by": ["model", "run"], "every": "1d"}),
+        (analytics.error_rates, {"by": "model"}),
+    ]:
+        want = fn(str(path), where=where, **options)
+        assert fn(str(path), where=where, approx=True, **options).equals(want), fn.__name__
+    want = analytics.latency_percentiles(str(path), by="model", every="2h", where=where)
+    got = analytics.latency_percentiles(str(path), by="model", every="2h", where=where, approx=True)
+    assert got["rel_error"].unique().to_list() == [ALPHA]
+    assert_within_bound(
+        want.rename({"p50": "p50", "p95": "p95", "p99": "p99"}),
+        got.drop("rel_error"),
+        ["model", "bucket"],
+    )
+    exact_15m = analytics.latency_percentiles(str(path), every="15m", approx=True)
+    assert exact_15m["rel_error"].unique().to_list() == [0.0]  # below the grain: exact
+
+
+def test_rebuild_rollups_through_the_package_and_the_observer(tmp_path):
+    import llmobs_nb
+
+    path = tmp_path / "r.duckdb"
+    obs = llmobs_nb.init(db=path, project="p")
+    try:
+
+        @obs.observe(name="ask", kind="llm", model="gpt-4o")
+        def ask(i: int) -> dict:
+            return {"model": "gpt-4o", "usage": {"prompt_tokens": i, "completion_tokens": 1}}
+
+        for i in range(5):
+            ask(i)
+        assert obs.rebuild_rollups() == 5
+        assert llmobs_nb.rebuild_rollups(path) == 5  # the live observer does it
+    finally:
+        obs.close()
+    assert llmobs_nb.rebuild_rollups(path) == 5  # nobody writes it: opened for writing
+    got = analytics.summary(str(path), approx=True)
+    assert got["calls"][0] == 5 and got["rel_error"][0] == ALPHA
