@@ -5,13 +5,15 @@ label (:data:`~llmobs_nb.store.rollups.LABELS`) or a time bucket of whole hours,
 aggregate is one the rollups keep: calls, counts and sums of
 :data:`~llmobs_nb.store.rollups.SUMMED` (and the unpriced tokens), means, first and last
 start, and quantiles of latency and TTFT (from the sketches, within
-:data:`~llmobs_nb.store.sketch.ALPHA` relatively). :func:`render` returns None for any other
+:data:`~llmobs_nb.store.sketch.ALPHA` relatively, when the plan's labels are among
+:data:`~llmobs_nb.store.rollups.SKETCH_LABELS`). :func:`render` returns None for any other
 plan: the engine then answers exactly.
 
 A time range need not fall on whole hours: the hours it covers entirely are read from the
 rollups, and the calls of the hours it covers partly are rolled up on the fly from ``spans``
-by the same definition (``rollups.stats_select``, ``rollups.sketch_select``), so the answer
-counts exactly the calls in the range.
+by the same definition (``rollups.stats_select``, ``rollups.sketch_select``), as are the
+spans stored since the writer's last catch-up (``rollups.UNROLLED``), so the answer counts
+exactly the calls stored and in the range.
 
 Example:
     >>> from llmobs_nb.analytics.plan import Agg, Aggregate
@@ -72,7 +74,13 @@ def answerable(plan: Aggregate, base: Sequence[Condition] = ()) -> bool:
         time_ok = c.column == "start_time" and c.op in _TIME_OPS and isinstance(c.value, datetime)
         if not time_ok and c.column not in rollups.LABELS:
             return False
-    return all(_answerable_agg(a) for a in plan.aggs)
+    if not all(_answerable_agg(a) for a in plan.aggs):
+        return False
+    if any(a.op == "quantile" for a in plan.aggs):  # the sketches keep fewer labels apart
+        used = [k for k in plan.keys if isinstance(k, str)]
+        used += [c.column for c in (*base, *plan.where) if c.column != "start_time"]
+        return all(c in rollups.SKETCH_LABELS for c in used)
+    return True
 
 
 def _us(t: datetime) -> int:
@@ -112,12 +120,18 @@ class _Sources:
     def relation(self, table: str, select: Any, params: list[Any], extra: str = "TRUE") -> str:
         """``table``'s rows in whole hours, with the partly covered hours' rows from spans."""
         stored = f"SELECT * FROM {table} WHERE {extra} AND {self._range('bucket', params)}"
-        if not self.times:
-            return f"({stored})"
+        # Raw spans: those past the rollups' mark (the writer rolls them up later), and in
+        # a time range, those of the partly covered hours. One statement reads the mark and
+        # the rollups, so a catch-up running meanwhile changes nothing for this answer.
+        unrolled = rollups.UNROLLED
         raw_params: list[Any] = []
-        in_range = [self.renderer.condition(c, raw_params) for c in self.times]
-        outside = f"NOT ({self._range('start_time', raw_params)})"
-        raw = select("spans", " AND ".join([*in_range, outside]))
+        if self.times:
+            in_range = [self.renderer.condition(c, raw_params) for c in self.times]
+            edges = f"NOT coalesce({self._range('start_time', raw_params)}, FALSE)"
+            raw_where = " AND ".join([*in_range, f"({edges} OR {unrolled})"])
+        else:
+            raw_where = unrolled
+        raw = select("spans", raw_where)
         params.extend(raw_params)
         return f"({stored} UNION ALL BY NAME {raw})"
 

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import polars as pl
@@ -21,8 +20,6 @@ from llmobs_nb.analytics import render_rollup
 from llmobs_nb.analytics.engines import Engine, SqlEngine, SqlRunner
 from llmobs_nb.analytics.plan import Aggregate, Condition, Plan
 from llmobs_nb.store.sketch import ALPHA
-
-_log = logging.getLogger("llmobs_nb")
 
 
 class RollupEngine:
@@ -60,20 +57,11 @@ class RollupEngine:
 
 
 def rollup_engine(exact: SqlEngine, run: SqlRunner) -> Engine:
-    """A :class:`RollupEngine` over a store whose rollups are current; ``exact`` itself when
-    the store has none (an older file opened read-only, several files) or they are stale
-    (logged once per query, with the way to rebuild them)."""
+    """A :class:`RollupEngine` over a store with rollups; ``exact`` itself when it has none
+    (an older file opened read-only, several files read together)."""
     try:
-        state = run("SELECT stale_since, reason FROM rollup_state", [])
+        run("SELECT rolled_to FROM rollup_state", [])
     except Exception:  # no rollup tables here: every answer is exact
-        return exact
-    if state.height and state["stale_since"][0] is not None:
-        _log.warning(
-            "llmobs_nb: the rollups miss some stored calls since %s (%s); answering exactly. "
-            "Rebuild them with llmobs_nb.rebuild_rollups(path) or obs.rebuild_rollups().",
-            state["stale_since"][0],
-            state["reason"][0],
-        )
         return exact
     return RollupEngine(exact, run)
 

@@ -146,7 +146,4 @@ def m007_rollups(db: duckdb.DuckDBPyConnection) -> None:
     from llmobs_nb.store import rollups
 
     rollups.create(db)
-    db.execute(f"INSERT INTO rollup_calls BY NAME {rollups.stats_select('spans', compacted=True)}")
-    db.execute(
-        f"INSERT INTO rollup_sketches BY NAME {rollups.sketch_select('spans', compacted=True)}"
-    )
+    rollups.fill(db)

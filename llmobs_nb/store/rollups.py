@@ -8,17 +8,21 @@ Two tables (``m007_rollups``), both derived from ``spans`` and rebuilt from it b
   ``first_start``/``last_start``, for each of :data:`SUMMED` its count of non-NULL values
   (``<column>_n``) and their sum (``<column>_sum``), and the tokens of unpriced calls
   (``unpriced_input_tokens``, ``unpriced_output_tokens``; what ``cost_breakdown`` reports).
-- ``rollup_sketches``: per (``bucket``, labels, ``measure``, ``bin``) the number of values of
-  ``measure`` (``latency_s``, ``ttft_s``) in that bin of the sketch (:mod:`sketch`).
+- ``rollup_sketches``: per (``bucket``, :data:`SKETCH_LABELS`, ``measure``, ``bin``) the
+  number of values of ``measure`` (``latency_s``, ``ttft_s``) in that bin of the sketch
+  (:mod:`sketch`). Fewer labels than ``rollup_calls``: quantiles filtered or grouped by use
+  case, run or error type are answered exactly.
 
-Rows are additive: every flush appends its batch's rows in the transaction that stores the
-batch (:func:`append`), and readers always ``GROUP BY``, so several rows for one bucket and
-label set are merely unmerged. :func:`compact` merges the buckets appended to since the last
-compaction (the writer calls it every :data:`COMPACT_AFTER` appends), keeping the tables at
-about one row per bucket, label set (and bin). ``rollup_state`` says whether the rollups
-hold every stored call: a batch whose rollup rows could not be written is stored without
-them and the rollups are marked stale (``stale_since``, ``reason``) until :func:`rebuild`;
-readers of a stale store answer exactly instead.
+Rows are additive, and readers always ``GROUP BY``. The flush does not touch them: it
+stores spans only. :func:`catch_up` rolls up the spans stored since the last catch-up
+(``rollup_state.rolled_to``, a ``rowid`` mark: ``spans`` is append-only, so rowids only
+grow) in one transaction, and the writer calls it once :data:`CATCH_UP_ROWS` spans or
+:data:`CATCH_UP_S` seconds have accumulated, and at close: a few statements per ten thousand
+calls instead of per flush. Readers roll up the spans past the mark on the fly (the same
+definition, :func:`stats_select`), so an answer always counts every stored call. A failed
+catch-up costs no call and no correctness, only speed until the next one succeeds.
+:func:`compact` merges the rows of the buckets appended to since the last compaction (every
+:data:`COMPACT_EVERY` catch-ups), keeping about one row per bucket and label set (and bin).
 
 Example:
     >>> from llmobs_nb.store.store import Store
@@ -29,14 +33,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import duckdb
 
 from llmobs_nb.store.model_call import is_model_call
 from llmobs_nb.store.schema import (
     ROLLUP_CALLS,
     ROLLUP_LABELS,
+    ROLLUP_SKETCH_LABELS,
     ROLLUP_SKETCHES,
     ROLLUP_STATE,
     ROLLUP_SUMMED,
@@ -49,12 +52,20 @@ GRAIN = "hour"
 """The rollups' time bucket: ``date_trunc('hour', start_time)`` in UTC (epoch-aligned)."""
 GRAIN_US = 3_600_000_000
 LABELS = ROLLUP_LABELS
+SKETCH_LABELS = ROLLUP_SKETCH_LABELS
 SUMMED = ROLLUP_SUMMED
 UNPRICED = ROLLUP_UNPRICED
 MEASURES: tuple[str, ...] = ("latency_s", "ttft_s")
 """The columns with a sketch (quantiles)."""
-COMPACT_AFTER = 64
-"""Appends between two compactions of the touched buckets."""
+UNROLLED = "rowid >= (SELECT rolled_to FROM rollup_state)"
+"""The condition on ``spans`` of the rows not yet rolled up (readers roll them up on the
+fly; DuckDB prunes the scan to them)."""
+CATCH_UP_ROWS = 50_000
+"""Spans stored since the last catch-up that make the writer roll them up."""
+CATCH_UP_S = 10.0
+"""Seconds after which the writer rolls up whatever was stored since the last catch-up."""
+COMPACT_EVERY = 8
+"""Catch-ups between two compactions of the touched buckets."""
 
 _CALL_COLUMNS = ("start_time", *LABELS, *SUMMED)
 
@@ -90,38 +101,44 @@ def sketch_select(source: str, where: str = "TRUE", *, compacted: bool = False) 
     measures = ", ".join(f"'{m}'" for m in MEASURES)
     bins = ", ".join(bin_sql(m) for m in MEASURES)
     each = (  # one row per call and measure: unnest zips the two lists
-        f"SELECT start_time, {', '.join(LABELS)}, unnest([{measures}]) AS measure, "
+        f"SELECT start_time, {', '.join(SKETCH_LABELS)}, unnest([{measures}]) AS measure, "
         f"unnest([{bins}]) AS bin FROM {source} WHERE ({is_model_call.sql()}) AND ({where})"
     )
     return (
-        f"SELECT date_trunc('{GRAIN}', start_time) AS bucket, {', '.join(LABELS)}, measure, "
+        f"SELECT date_trunc('{GRAIN}', start_time) AS bucket, {', '.join(SKETCH_LABELS)}, "
+        f"measure, "
         f"bin, count(*) AS n, {compacted} AS compacted FROM ({each}) WHERE bin IS NOT NULL "
         f"GROUP BY ALL"
     )
 
 
-def _calls_of(relation: str, columns: Sequence[str]) -> str:
-    """``relation`` with every column the rollups read (a batch may lack some: NULL)."""
-    have = set(columns)
-    picked = [c if c in have else f"NULL AS {c}" for c in _CALL_COLUMNS]
-    return f"(SELECT {', '.join(picked)} FROM {relation})"
-
-
-def append(con: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[str]) -> None:
-    """Add the rollup rows of a batch of span rows (``relation``, with ``columns``), inside
-    the caller's transaction (the one that stores the batch).
+def catch_up(con: duckdb.DuckDBPyConnection) -> int:
+    """Roll up the spans stored since the last catch-up, in one transaction, and move the
+    mark past them; returns the number of spans rolled up (model calls or not).
 
     Example:
-        >>> con = duckdb.connect()
-        >>> _ = con.execute("CREATE TABLE batch AS SELECT 'llm' AS kind, 1.5 AS latency_s, "
-        ...                 "TIMESTAMPTZ '2026-01-01 10:20:00+00' AS start_time")
-        >>> create(con); append(con, "batch", ["kind", "latency_s", "start_time"])
-        >>> con.sql("select calls, latency_s_sum from rollup_calls").fetchall()
-        [(1, 1.5)]
+        >>> from llmobs_nb.store.store import Store
+        >>> with Store(":memory:")._connection() as con:
+        ...     catch_up(con)
+        0
     """
-    source = _calls_of(relation, columns)
-    con.execute(f"INSERT INTO rollup_calls BY NAME {stats_select(source)}")
-    con.execute(f"INSERT INTO rollup_sketches BY NAME {sketch_select(source)}")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        found = con.execute(
+            "SELECT s.rolled_to, max(t.rowid) + 1, count(t.rowid) FROM rollup_state s "
+            "LEFT JOIN spans t ON t.rowid >= s.rolled_to GROUP BY s.rolled_to"
+        ).fetchone()
+        mark, end, rows = found if found else (0, None, 0)
+        if rows:
+            source = f"(SELECT * FROM spans WHERE rowid >= {int(mark)} AND rowid < {int(end)})"
+            con.execute(f"INSERT INTO rollup_calls BY NAME {stats_select(source)}")
+            con.execute(f"INSERT INTO rollup_sketches BY NAME {sketch_select(source)}")
+            con.execute("UPDATE rollup_state SET rolled_to = ?", [int(end)])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return int(rows)
 
 
 def _merged_calls() -> str:
@@ -155,7 +172,7 @@ def compact(con: duckdb.DuckDBPyConnection) -> int:
         touched, first = found or (0, None)
         if touched:
             sketches = (
-                f"SELECT bucket, {', '.join(LABELS)}, measure, bin, sum(n) AS n, "
+                f"SELECT bucket, {', '.join(SKETCH_LABELS)}, measure, bin, sum(n) AS n, "
                 f"TRUE AS compacted FROM rollup_sketches WHERE bucket >= ? AND bucket IN "
                 f"(SELECT bucket FROM _touched) GROUP BY ALL"
             )
@@ -177,18 +194,18 @@ def compact(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def create(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the rollup tables (what ``m007_rollups`` runs; empty, not stale).
+    """Create the rollup tables (what ``m007_rollups`` runs; empty, nothing rolled up).
 
     Changing their columns means a new migration that drops, creates and rebuilds them.
     """
     for table in (ROLLUP_CALLS, ROLLUP_SKETCHES, ROLLUP_STATE):
         con.execute(create_sql(table))
-    con.execute("INSERT INTO rollup_state VALUES (NULL, NULL, now())")
+    con.execute("INSERT INTO rollup_state VALUES (0, now())")
 
 
 def rebuild(con: duckdb.DuckDBPyConnection) -> int:
-    """Rebuild both rollup tables from ``spans`` in one transaction and mark them current;
-    returns the number of model calls rolled up.
+    """Rebuild both rollup tables from ``spans`` in one transaction (the mark past every
+    stored span); returns the number of model calls rolled up.
 
     Example:
         >>> from llmobs_nb.store.store import Store
@@ -201,9 +218,7 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> int:
     try:
         con.execute("DELETE FROM rollup_calls")
         con.execute("DELETE FROM rollup_sketches")
-        con.execute(f"INSERT INTO rollup_calls BY NAME {stats_select('spans', compacted=True)}")
-        con.execute(f"INSERT INTO rollup_sketches BY NAME {sketch_select('spans', compacted=True)}")
-        con.execute("UPDATE rollup_state SET stale_since = NULL, reason = NULL, built_at = now()")
+        fill(con)
         found = con.execute("SELECT coalesce(sum(calls), 0) FROM rollup_calls").fetchone()
         con.execute("COMMIT")
     except BaseException:
@@ -212,15 +227,10 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> int:
     return int(found[0]) if found else 0
 
 
-def mark_stale(con: duckdb.DuckDBPyConnection, reason: str) -> None:
-    """Record that some stored calls are not in the rollups (kept until :func:`rebuild`).
-
-    Example:
-        >>> con = duckdb.connect(); create(con); mark_stale(con, "disk full")
-        >>> con.sql("select reason from rollup_state").fetchall()
-        [('disk full',)]
-    """
-    con.execute(
-        "UPDATE rollup_state SET stale_since = coalesce(stale_since, now()), reason = ?",
-        [reason[:500]],
-    )
+def fill(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll up every stored span into the (empty) rollup tables and set the mark past them
+    (inside the caller's transaction: ``m007_rollups``, :func:`rebuild`)."""
+    end = con.execute("SELECT coalesce(max(rowid) + 1, 0) FROM spans").fetchone()
+    con.execute(f"INSERT INTO rollup_calls BY NAME {stats_select('spans', compacted=True)}")
+    con.execute(f"INSERT INTO rollup_sketches BY NAME {sketch_select('spans', compacted=True)}")
+    con.execute("UPDATE rollup_state SET rolled_to = ?, built_at = now()", [end[0] if end else 0])

@@ -246,6 +246,10 @@ ROLLUP_LABELS: tuple[str, ...] = (
     "error_type",
 )
 """The low-cardinality ``llm_calls`` columns the rollups keep apart (no user or trace ids)."""
+ROLLUP_SKETCH_LABELS: tuple[str, ...] = ("model", "provider", "operation", "kind", "status")
+"""The labels the latency/TTFT sketches keep apart: fewer than :data:`ROLLUP_LABELS`, because
+a sketch row is per bin (up to ~200 per hour and label set: with use case and run too, a
+month of 10M calls needed 7M sketch rows, no fewer than the calls worth reading)."""
 ROLLUP_SUMMED: tuple[str, ...] = (
     "latency_s",
     "ttft_s",
@@ -260,14 +264,12 @@ ROLLUP_UNPRICED: tuple[str, ...] = ("input_tokens", "output_tokens")
 """Token columns also summed over the calls without a cost (``unpriced_<column>``)."""
 
 _by_name = {c.name: c for c in SPANS.columns}
-_ROLLUP_KEY = (
-    Column("bucket", TIMESTAMP, not_null=True),
-    *(_by_name[c] for c in ROLLUP_LABELS),
-)
+_BUCKET = Column("bucket", TIMESTAMP)  # NULL for spans without a start time (counted too)
 ROLLUP_CALLS = Table(
     "rollup_calls",
     (
-        *_ROLLUP_KEY,
+        _BUCKET,
+        *(_by_name[c] for c in ROLLUP_LABELS),
         Column("calls", INT),
         Column("first_start", TIMESTAMP),
         Column("last_start", TIMESTAMP),
@@ -285,25 +287,26 @@ calls (``store/rollups.py``)."""
 ROLLUP_SKETCHES = Table(
     "rollup_sketches",
     (
-        *_ROLLUP_KEY,
+        _BUCKET,
+        *(_by_name[c] for c in ROLLUP_SKETCH_LABELS),
         Column("measure", STRING, not_null=True),
         Column("bin", pa.int32(), sql="INTEGER", not_null=True),
         Column("n", INT),
         Column("compacted", pa.bool_(), sql="BOOLEAN"),
     ),
 )
-"""``rollup_sketches`` (``m007_rollups``): per hour, label set, measure and sketch bin, the
-number of values (``store/sketch.py``)."""
+"""``rollup_sketches`` (``m007_rollups``): per hour, sketch label set
+(:data:`ROLLUP_SKETCH_LABELS`), measure and sketch bin, the number of values
+(``store/sketch.py``)."""
 ROLLUP_STATE = Table(
     "rollup_state",
     (
-        Column("stale_since", TIMESTAMP),
-        Column("reason", STRING),
+        Column("rolled_to", INT),
         Column("built_at", TIMESTAMP),
     ),
 )
-"""``rollup_state`` (``m007_rollups``): one row; ``stale_since`` set while some stored calls
-are not rolled up."""
+"""``rollup_state`` (``m007_rollups``): one row; ``rolled_to``, the ``spans`` rowid from which
+spans are not yet in the rollups (readers roll those up on the fly)."""
 
 TABLES: tuple[Table, ...] = (
     SPANS,

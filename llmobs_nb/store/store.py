@@ -12,6 +12,7 @@ import ctypes
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -158,7 +159,9 @@ class Store:
         self.schema_version = view_of.schema_version if view_of is not None else 0
         self._owner_pid: int | None = None  # the writer's process (see _refuse_in_forked_child)
         self._abandoned: str | None = None
-        self._appends = 0  # rollup appends since the last compaction (writer only)
+        # The writer's rollup upkeep (catch_up_rollups): spans stored since the last
+        # catch-up, when it ran, and how many ran (every few, a compaction).
+        self._unrolled, self._rolled_at, self._catch_ups = 0, time.monotonic(), 0
 
     @classmethod
     def read_view(cls, live: Store) -> Store:
@@ -285,7 +288,7 @@ class Store:
     needs_reopen = False
     """A write found the connection invalidated by a fatal error: :meth:`reopen` before use."""
 
-    def _insert(self, table: str, data: pa.Table, *, rollup: bool = False) -> None:
+    def _insert(self, table: str, data: pa.Table) -> None:
         if self.read_only:
             raise PermissionError(f"{self.path} is open read-only; writes go through init()")
         if data.num_rows == 0:
@@ -295,11 +298,7 @@ class Store:
                 con.register("_incoming", data)
                 try:
                     columns = ", ".join(f'"{c}"' for c in data.column_names)
-                    insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _incoming"
-                    if rollup:
-                        self._insert_rolled_up(con, insert, data.column_names)
-                    else:
-                        con.execute(insert)
+                    con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _incoming")
                 finally:  # an invalidated connection refuses this too: keep the insert's error
                     with contextlib.suppress(duckdb.Error):
                         con.unregister("_incoming")
@@ -307,52 +306,44 @@ class Store:
                 self.needs_reopen = True  # "database has been invalidated": see reopen()
                 raise
 
-    def _insert_rolled_up(
-        self, con: duckdb.DuckDBPyConnection, insert: str, columns: Sequence[str]
-    ) -> None:
-        """Store a batch of spans and its rollup rows in one transaction. If the rollup rows
-        fail, the batch is stored without them and the rollups are marked stale: derived
-        data never costs a call (store/rollups.py)."""
-        con.execute("BEGIN TRANSACTION")
+    def catch_up_rollups(self, *, force: bool = False) -> int:
+        """Roll up the spans stored since the last catch-up when enough have accumulated
+        (:data:`~llmobs_nb.store.rollups.CATCH_UP_ROWS` rows or
+        :data:`~llmobs_nb.store.rollups.CATCH_UP_S` seconds), or now with ``force``; returns
+        the spans rolled up. Never raises: the rollups are derived data, and readers roll up
+        what is past the mark themselves, so a failure costs only speed (logged).
+
+        Example:
+            >>> Store(":memory:").catch_up_rollups(force=True)
+            0
+        """
+        if self.read_only or self._con is None:
+            return 0
+        due = self._unrolled >= rollups.CATCH_UP_ROWS or (
+            self._unrolled and time.monotonic() - self._rolled_at >= rollups.CATCH_UP_S
+        )
+        if not (force or due):
+            return 0
         try:
-            con.execute(insert)
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        try:
-            rollups.append(con, "_incoming", columns)
-            con.execute("COMMIT")
+            with self._connection() as con:
+                rolled = rollups.catch_up(con)
+                self._unrolled, self._rolled_at = 0, time.monotonic()
+                self._catch_ups += 1
+                if self._catch_ups % rollups.COMPACT_EVERY == 0:
+                    rollups.compact(con)
+            return rolled
         except duckdb.FatalException:
-            raise
-        except Exception as exc:
-            con.execute("ROLLBACK")
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(insert)
-                rollups.mark_stale(con, f"{type(exc).__name__}: {exc}")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            self.needs_reopen = True
+        except Exception as exc:  # retried at the next flush; readers cover the tail
+            self._rolled_at = time.monotonic()
             logging.getLogger("llmobs_nb").warning(
-                "llmobs_nb stored a batch of spans without its rollups (%s: %s); approximate "
-                "analytics answer exactly until llmobs_nb.rebuild_rollups(%r)",
+                "llmobs_nb could not update the rollups (%s: %s); reads stay exact, retried "
+                "in %.0f s",
                 type(exc).__name__,
                 exc,
-                self.path,
+                rollups.CATCH_UP_S,
             )
-            return
-        self._appends += 1
-        if self._appends >= rollups.COMPACT_AFTER:
-            self._appends = 0
-            try:
-                rollups.compact(con)
-            except duckdb.FatalException:
-                raise
-            except Exception as exc:  # unmerged rows are still right: compaction waits
-                logging.getLogger("llmobs_nb").warning(
-                    "llmobs_nb could not compact the rollups (%s: %s)", type(exc).__name__, exc
-                )
+        return 0
 
     def rebuild_rollups(self) -> int:
         """Rebuild the rollups from the stored spans (they are derived data); returns the
@@ -365,7 +356,7 @@ class Store:
         if self.read_only:
             raise PermissionError(f"{self.path} is open read-only; writes go through init()")
         with self._connection() as con:
-            self._appends = 0
+            self._unrolled, self._rolled_at = 0, time.monotonic()
             return rollups.rebuild(con)
 
     def reopen(self) -> None:
@@ -398,7 +389,9 @@ class Store:
 
     def write_spans(self, data: pa.Table) -> None:
         """Append span rows (columns of the ``spans`` table; missing ones are NULL)."""
-        self._insert("spans", data, rollup=True)
+        self._insert("spans", data)
+        self._unrolled += data.num_rows
+        self.catch_up_rollups()
 
     def write_scores(self, data: pa.Table) -> None:
         """Append score rows (columns of the ``scores`` table), then show them to
@@ -462,8 +455,11 @@ class Store:
         """Checkpoint and close the file.
 
         A checkpoint that fails (a full disk) is logged, not raised: committed rows are safe
-        in the write-ahead log, which DuckDB replays when the file is next opened.
+        in the write-ahead log, which DuckDB replays when the file is next opened. The spans
+        not yet rolled up are rolled up first (never raises either).
         """
+        if self._unrolled and self._owner_pid == os.getpid() and not self._abandoned:
+            self.catch_up_rollups(force=True)
         with self._lock:
             if self._con is not None:
                 try:
