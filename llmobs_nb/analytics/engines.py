@@ -177,6 +177,11 @@ class ScoredOnce:
     def has_scores(self) -> bool:
         return self.engine.has_scores
 
+    @property
+    def rel_error(self) -> float:
+        """The wrapped engine's error bound of its last answer (0 for an exact engine)."""
+        return float(getattr(self.engine, "rel_error", 0.0))
+
     def narrowed(self, conditions: Sequence[Condition]) -> Engine:
         """The wrapped engine narrowed (its scored rows differ: nothing is shared)."""
         return self.engine.narrowed(conditions) if conditions else self

@@ -32,6 +32,10 @@ class Dashboard:
     """Filters (time range, model, use case, run, user), headline row, charts and a trace
     explorer over an observer or a DuckDB file. Display it in a notebook cell.
 
+    Panels are answered from the store's rollups where the filter allows (``approx=True``,
+    the default: counts and sums exact, latency quantiles within 1 %, the headline's P95
+    then marked ≈); ``approx=False`` asks every question of the calls themselves.
+
     Example:
         >>> dash = Dashboard("experiments.duckdb")          # doctest: +SKIP
         >>> dash                                           # doctest: +SKIP
@@ -45,8 +49,9 @@ class Dashboard:
         *,
         budget_usd_per_hour: float | None = HOURLY_BUDGET_USD,
         score_name: str = "quality",
+        approx: bool = True,
     ) -> None:
-        self.source = DataSource(source)
+        self.source = DataSource(source, approx=approx)
         self.budget_usd_per_hour = budget_usd_per_hour
         self.score_name = score_name
         self.filters = Filter()

@@ -21,6 +21,7 @@ from llmobs_nb._deprecated import moved_names
 from llmobs_nb.analytics.engines import Engine, ScoredOnce, SqlEngine
 from llmobs_nb.analytics.filter import DIMENSIONS, Filter
 from llmobs_nb.analytics.plan import Scored
+from llmobs_nb.analytics.rollup_engine import rollup_engine
 from llmobs_nb.analytics.source import classify, open_store
 from llmobs_nb.analytics.summary import summary
 from llmobs_nb.store.readonly import run_read_only
@@ -42,13 +43,16 @@ class DataSource:
     Pass the result of :meth:`filtered` to any ``llmobs_nb.analytics`` function. For a file,
     one read-only connection is opened per :meth:`session` (a dashboard redraw) and closed
     after, so the view never keeps a writer in another process out of the file for long.
+    With ``approx`` (the default), questions the store's rollups can answer are answered
+    from them (``analytics.rollup_engine``: counts and sums exact, quantiles within 1 %).
 
     Example:
         >>> source = DataSource("experiments.duckdb")                     # doctest: +SKIP
         >>> analytics.cost_breakdown(source.filtered(Filter(models=("gpt-4o",))))  # doctest: +SKIP
     """
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Any, *, approx: bool = True) -> None:
+        self.approx = approx
         self.observer: Any = None
         self.path: str | None = None
         self.connection: duckdb.DuckDBPyConnection | None = None
@@ -58,6 +62,7 @@ class DataSource:
         if isinstance(source, DataSource):
             self.observer, self.path = source.observer, source.path
             self.connection = source.connection
+            self.approx = source.approx and approx
             return
         kind = classify(source)
         if kind.kind == "file":
@@ -106,9 +111,11 @@ class DataSource:
 
     @contextlib.contextmanager
     def open_engine(self) -> Iterator[Engine]:
-        """The analytics engine over all calls, for the length of a session."""
+        """The analytics engine over all calls, for the length of a session (answering from
+        the rollups what they can answer, with ``approx``)."""
         with self.session():
-            yield SqlEngine(self.query, columns=self._columns())
+            exact = SqlEngine(self.query, columns=self._columns())
+            yield rollup_engine(exact, self.query) if self.approx else exact
 
     def _columns(self) -> list[str]:
         # Asked once per connection (a file's: once per session), not once per question.
@@ -152,7 +159,7 @@ class FilteredCalls:
         """:func:`llmobs_nb.analytics.summary` of the filtered calls (with P95 latency), asked
         once: the headline and every chart's time bucket (:meth:`extent`) come from it."""
         if self._summary is None:
-            self._summary = summary(self, quantiles=HEADLINE_QUANTILES)
+            self._summary = summary(self, quantiles=HEADLINE_QUANTILES, approx=True)
         return self._summary
 
     def extent(self) -> tuple[datetime | None, datetime | None, int]:

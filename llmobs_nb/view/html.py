@@ -97,12 +97,13 @@ def headline_figures(summary: dict[str, Any]) -> dict[str, str]:
     rate = summary.get("error_rate")
     quality = summary.get("mean_quality")
     p95 = summary.get("p95_latency_s")
+    about = "≈" if summary.get("p95_rel_error") else ""  # from the rollups' sketch: ±1 %
     cost = summary.get("cost_usd")
     alerts = summary.get("alerts")
     return {
         "calls": f"{summary.get('calls') or 0:,}",
         "cost": "—" if cost is None else f"${cost:,.2f}",
-        "P95 latency": "—" if p95 is None else f"{p95:.2f} s",
+        "P95 latency": "—" if p95 is None else f"{about}{p95:.2f} s",
         "error rate": "—" if rate is None else f"{rate:.2%}",
         "mean quality": "—" if quality is None else f"{quality:.3f}",
         "alerts": "…" if alerts is None else f"{alerts:,}",

@@ -44,13 +44,14 @@ def headline(calls: Any, score_name: str = "quality", mean_score: Any = _ASK) ->
     if isinstance(calls, FilteredCalls):  # a redraw's summary, asked once
         found = calls.summary()
     else:
-        found = analytics.summary(calls, quantiles=HEADLINE_QUANTILES)
+        found = analytics.summary(calls, quantiles=HEADLINE_QUANTILES, approx=True)
     figures = found.row(0, named=True)
     mean = score_summary(calls, score_name=score_name)[2] if mean_score is _ASK else mean_score
     return {
         "calls": figures["calls"],
         "cost_usd": figures["cost_usd"],
         "p95_latency_s": figures["latency_p95"],
+        "p95_rel_error": figures.get("rel_error") or 0.0,
         "error_rate": figures["error_rate"],
         "mean_quality": mean,
         "alerts": None,

@@ -19,7 +19,7 @@ def report_html(source: Any, *, title: str | None = None, filters: Filter | None
         >>> report_html("experiments.duckdb")[:15]   # doctest: +SKIP
         '<!DOCTYPE html>'
     """
-    data = DataSource(source)
+    data = DataSource(source, approx=False)  # a report is kept: its figures are exact
     calls = data.filtered(filters or Filter())
     with data.session():
         numbers, charts = panels.fast_panels(calls)

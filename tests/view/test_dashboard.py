@@ -119,3 +119,41 @@ def test_auto_refresh_keeps_a_single_timer_across_dashboards(store_file: Path):
     finally:
         first.close()
         second.close()
+
+
+def test_panels_come_from_the_rollups_and_agree_with_the_exact_dashboard(store_file: Path):
+    fast, exact = Dashboard(store_file), Dashboard(store_file, approx=False)
+    try:
+        for board in (fast, exact):
+            board.apply_filters(models=("gpt-4o", "claude-3-5-haiku"))
+        assert fast.headline["calls"] == exact.headline["calls"]
+        assert fast.headline["cost_usd"] == pytest.approx(exact.headline["cost_usd"], rel=1e-12)
+        assert fast.headline["error_rate"] == exact.headline["error_rate"]
+        p95, want = fast.headline["p95_latency_s"], exact.headline["p95_latency_s"]
+        assert abs(p95 - want) <= 0.01 * want * (1 + 1e-9)
+        assert "≈" in fast.headline_html.value and "≈" not in exact.headline_html.value
+        assert fast.headline["p95_rel_error"] == 0.01 and exact.headline["p95_rel_error"] == 0.0
+        for panel in ("cost", "errors"):  # counts and sums: the same rows (sums reordered)
+            got, want_rows = (
+                sorted(
+                    shipped(board, panel),
+                    key=lambda r: sorted((k, str(v)[:8]) for k, v in r.items()),
+                )
+                for board in (fast, exact)
+            )
+            assert len(got) == len(want_rows) > 0, panel
+            for g, w in zip(got, want_rows, strict=True):
+                assert g.keys() == w.keys()
+                for key, value in w.items():
+                    if isinstance(value, float):
+                        assert g[key] == pytest.approx(value, rel=1e-9), (panel, key)
+                    else:
+                        assert g[key] == value, (panel, key)
+        assert len(shipped(fast, "latency")) == len(shipped(exact, "latency"))
+        fast.apply_filters(users=("user-001",))  # a user: the exact answer, no sketch
+        exact.apply_filters(users=("user-001",))
+        assert fast.headline["p95_rel_error"] == 0.0
+        assert fast.headline["p95_latency_s"] == exact.headline["p95_latency_s"]
+    finally:
+        fast.close()
+        exact.close()
