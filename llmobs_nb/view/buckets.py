@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from llmobs_nb.analytics.source import time_extent as analytics_time_extent
-from llmobs_nb.view.data_source import FilteredCalls
+from llmobs_nb.view.data_source import Filter, FilteredCalls
 
 # The buckets a chart may use, finest first; each is an `every=` that analytics understands.
 LADDER = ("1m", "5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d", "1w")
@@ -67,6 +67,25 @@ def choose_every(
         if span / _LENGTH[every] <= max_buckets:
             return every
     return LADDER[-1]
+
+
+def stable_every(calls: Any, calls_per_bucket: int = 1) -> str | None:
+    """The bucket for ``calls`` chosen as :func:`ask_capped` would, but from the calls of the
+    filter's time range alone (not its models, use cases, runs, users or statuses), so
+    narrowing to a model keeps the bucket — and the incident it shows. None for a source that
+    is not a dashboard's filtered calls (its own extent decides).
+
+    Example:
+        >>> stable_every(DataSource(obs).filtered(Filter(models=("gpt-4o",))))  # doctest: +SKIP
+        '1h'
+    """
+    if not isinstance(calls, FilteredCalls):
+        return None
+    start, end = calls.filters.start, calls.filters.end
+    timed = FilteredCalls(calls.source, Filter(start=start, end=end))
+    lo, hi, n = timed.extent()
+    buckets = min(MAX_BUCKETS, max(MIN_BUCKETS, n // max(calls_per_bucket, 1)))
+    return choose_every(start or lo, end or hi, buckets)
 
 
 def coarser(every: str) -> str | None:

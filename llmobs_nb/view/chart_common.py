@@ -1,6 +1,9 @@
-"""Small pieces every chart uses: the empty-chart placeholder and the UTC time axis."""
+"""Small pieces every chart uses: the empty-chart placeholder, the UTC time axis and the
+colour channel of a category."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import altair as alt
 import polars as pl
@@ -27,6 +30,19 @@ def time_x(field: str = "bucket", every: str | None = None) -> alt.X:
     """An x channel for UTC time buckets, titled with the bucket length."""
     title = f"time (UTC, per {every})" if every else "time (UTC)"
     return alt.X(f"{field}:T", title=title, scale=alt.Scale(type="utc"))
+
+
+def category_color(by: str, domain: Sequence[str] | None = None) -> alt.Color:
+    """The colour channel of ``by``; with ``domain`` (every value the store holds, in a fixed
+    order) a value keeps its colour whatever the filter leaves in the chart.
+
+    Example:
+        >>> category_color("model", ["a", "b"]).to_dict()["scale"]["domain"]
+        ['a', 'b']
+    """
+    if domain:
+        return alt.Color(f"{by}:N", title=by, scale=alt.Scale(domain=list(domain)))
+    return alt.Color(f"{by}:N", title=by)
 
 
 def utc_tooltip(field: str = "bucket", title: str = "bucket (UTC)") -> alt.Tooltip:

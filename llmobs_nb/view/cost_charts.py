@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import altair as alt
@@ -10,7 +11,7 @@ import polars as pl
 from llmobs_nb import analytics
 from llmobs_nb.analytics.source import every_to_us
 from llmobs_nb.view.buckets import ask_capped
-from llmobs_nb.view.chart_common import empty_chart, time_x, utc_tooltip
+from llmobs_nb.view.chart_common import category_color, empty_chart, time_x, utc_tooltip
 from llmobs_nb.view.chart_display import draws_offline
 from llmobs_nb.view.theme import ALERT_COLOR
 
@@ -70,11 +71,13 @@ def cost_chart(
     by: str = "model",
     every: str | None = "1h",
     budget_usd_per_hour: float | None = HOURLY_BUDGET_USD,
+    domain: Sequence[str] | None = None,
 ) -> alt.Chart | alt.LayerChart:
     """Cost per bucket (hourly by default) as bars stacked by ``by``, with the budget as a line.
 
     The budget is per hour; with a coarser bucket it is scaled to the bucket's length. Calls
-    without a price add nothing to the bars (their count shows in the tooltip).
+    without a price add nothing to the bars (their count shows in the tooltip). ``domain``:
+    every ``by`` value in a fixed order, so a value keeps its colour across filters.
 
     Example:
         >>> cost_chart(obs, budget_usd_per_hour=20)   # doctest: +SKIP
@@ -92,7 +95,7 @@ def cost_chart(
         .encode(
             x=time_x("bucket", used),
             y=alt.Y("sum(cost_usd):Q", title="cost (USD)", stack="zero"),
-            color=alt.Color(f"{by}:N", title=by),
+            color=category_color(by, domain),
             tooltip=[
                 utc_tooltip(),
                 alt.Tooltip(f"{by}:N"),

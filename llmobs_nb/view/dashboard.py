@@ -230,7 +230,10 @@ class Dashboard:
         calls = self.source.filtered(self.filters)
         with self.source.session():
             self.headline, self.charts = panels.fast_panels(
-                calls, budget_usd_per_hour=self.budget_usd_per_hour, score_name=self.score_name
+                calls,
+                budget_usd_per_hour=self.budget_usd_per_hour,
+                score_name=self.score_name,
+                models=sorted(self.selects["models"].options),
             )
         self._draw_headline()
         for name, chart in self.charts.items():

@@ -10,7 +10,7 @@ import altair as alt
 from llmobs_nb import analytics
 from llmobs_nb.analytics import quantile_column
 from llmobs_nb.view.buckets import ask_capped
-from llmobs_nb.view.chart_common import empty_chart, time_x, utc_tooltip
+from llmobs_nb.view.chart_common import category_color, empty_chart, time_x, utc_tooltip
 from llmobs_nb.view.chart_display import draws_offline
 
 # Enough calls per bucket (over all groups) that a few models each get a P95 (20 calls).
@@ -25,6 +25,7 @@ def _percentile_chart(
     by: str,
     every: str | None,
     quantiles: Sequence[float],
+    domain: Sequence[str] | None,
 ) -> alt.Chart | alt.LayerChart:
     def ask(bucket: str) -> Any:
         return analytics.percentiles(calls, measure, by=[by], every=bucket, quantiles=quantiles)
@@ -42,7 +43,7 @@ def _percentile_chart(
         .encode(
             x=time_x("bucket", used),
             y=alt.Y("seconds:Q", title=y_title),
-            color=alt.Color(f"{by}:N", title=by),
+            color=category_color(by, domain),
             strokeDash=alt.StrokeDash("percentile:N", sort=columns, title="percentile"),
             tooltip=[
                 alt.Tooltip(f"{by}:N"),
@@ -62,6 +63,7 @@ def latency_chart(
     by: str = "model",
     every: str | None = None,
     quantiles: Sequence[float] = (0.5, 0.95, 0.99),
+    domain: Sequence[str] | None = None,
 ) -> alt.Chart | alt.LayerChart:
     """Latency P50/P95/P99 over time, one colour per ``by`` value, one dash per percentile.
 
@@ -69,12 +71,13 @@ def latency_chart(
     a DuckDB path, a filtered source). ``every=None`` picks a bucket from the time range so the
     chart holds at most a few thousand rows; a too-fine ``every`` is coarsened the same way.
     A bucket with too few calls for a percentile shows no point (see analytics.percentiles).
+    ``domain``: every ``by`` value in a fixed order, so a value keeps its colour across filters.
 
     Example:
         >>> latency_chart(obs, every="1h")   # doctest: +SKIP
     """
     return _percentile_chart(
-        calls, "latency_s", "Latency", "latency (s)", by, every, tuple(quantiles)
+        calls, "latency_s", "Latency", "latency (s)", by, every, tuple(quantiles), domain
     )
 
 
@@ -85,6 +88,7 @@ def ttft_chart(
     by: str = "model",
     every: str | None = None,
     quantiles: Sequence[float] = (0.5, 0.95),
+    domain: Sequence[str] | None = None,
 ) -> alt.Chart | alt.LayerChart:
     """Time to first token P50/P95 over time for streamed calls, one colour per ``by`` value.
 
@@ -92,5 +96,5 @@ def ttft_chart(
         >>> ttft_chart(obs)   # doctest: +SKIP
     """
     return _percentile_chart(
-        calls, "ttft_s", "Time to first token", "TTFT (s)", by, every, tuple(quantiles)
+        calls, "ttft_s", "Time to first token", "TTFT (s)", by, every, tuple(quantiles), domain
     )

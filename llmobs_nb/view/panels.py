@@ -7,12 +7,14 @@ dashboard can draw them a moment later without holding up the rest.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import altair as alt
 import polars as pl
 
 from llmobs_nb import analytics
+from llmobs_nb.view.buckets import stable_every
 from llmobs_nb.view.cost_charts import (
     HOURLY_BUDGET_USD,
     cost_chart,
@@ -21,7 +23,7 @@ from llmobs_nb.view.cost_charts import (
 )
 from llmobs_nb.view.data_source import HEADLINE_QUANTILES, FilteredCalls
 from llmobs_nb.view.error_charts import error_chart
-from llmobs_nb.view.latency_charts import latency_chart, ttft_chart
+from llmobs_nb.view.latency_charts import CALLS_PER_BUCKET, latency_chart, ttft_chart
 from llmobs_nb.view.quality_charts import quality_chart, quality_distribution_chart
 from llmobs_nb.view.score_stats import score_summary
 
@@ -63,15 +65,20 @@ def fast_panels(
     *,
     budget_usd_per_hour: float | None = HOURLY_BUDGET_USD,
     score_name: str = "quality",
+    models: Sequence[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, alt.TopLevelMixin]]:
     """The headline figures and the charts drawn on every filter change (by panel name, see
-    :data:`FAST_PANELS`); the score histogram and mean come from one pass."""
+    :data:`FAST_PANELS`); the score histogram and mean come from one pass. ``models``: every
+    model of the store in a fixed order, so a model keeps its colour across filters. The
+    time buckets come from the filter's time range (:func:`buckets.stable_every`), so they
+    do not change when a model is chosen."""
     histogram, _, mean = score_summary(calls, score_name=score_name)
+    per = stable_every(calls, CALLS_PER_BUCKET)
     return headline(calls, score_name, mean), {
-        "latency": latency_chart(calls),
-        "ttft": ttft_chart(calls),
-        "tokens": token_rate_chart(calls),
-        "cost": cost_chart(calls, budget_usd_per_hour=budget_usd_per_hour),
+        "latency": latency_chart(calls, every=per, domain=models),
+        "ttft": ttft_chart(calls, every=per, domain=models),
+        "tokens": token_rate_chart(calls, every=stable_every(calls)),
+        "cost": cost_chart(calls, budget_usd_per_hour=budget_usd_per_hour, domain=models),
         "errors": error_chart(calls),
         "top_users": top_users_chart(calls),
         "quality_distribution": quality_distribution_chart(

@@ -157,3 +157,33 @@ def test_panels_come_from_the_rollups_and_agree_with_the_exact_dashboard(store_f
     finally:
         fast.close()
         exact.close()
+
+
+def test_a_model_keeps_its_colour_and_the_buckets_stay_when_filtering(dash: Dashboard):
+    def look(panel: str) -> tuple[list, str]:
+        spec = dash.charts[panel].to_dict()
+        layer = spec.get("layer", [spec])[0]
+        return layer["encoding"]["color"]["scale"]["domain"], layer["encoding"]["x"]["title"]
+
+    everything = sorted(dash.selects["models"].options)
+    before = {panel: look(panel) for panel in ("latency", "cost")}
+    dash.apply_filters(models=("gpt-4o",))
+    for panel in ("latency", "cost"):
+        domain, axis = look(panel)
+        assert domain == everything  # the same colour for gpt-4o as before
+        assert axis == before[panel][1]  # the same time bucket
+    assert {r["model"] for r in shipped(dash, "latency")} == {"gpt-4o"}
+
+
+def test_the_bucket_follows_the_time_range_not_the_models_chosen(store_file: Path):
+    from llmobs_nb.view.buckets import MAX_BUCKETS, MIN_BUCKETS, choose_every, stable_every
+    from llmobs_nb.view.data_source import DataSource, Filter
+
+    source = DataSource(store_file)
+    everything = source.filtered(Filter())
+    one_model = source.filtered(Filter(models=("gpt-4o",)))
+    assert stable_every(one_model, 50) == stable_every(everything, 50) == "1h"
+    lo, hi, n = one_model.extent()  # the former rule: the chosen model's own calls
+    assert choose_every(lo, hi, min(MAX_BUCKETS, max(MIN_BUCKETS, n // 50))) != "1h"
+    narrowed = source.filtered(Filter(start=START, end=START + timedelta(hours=6)))
+    assert stable_every(narrowed, 1) in ("1m", "5m")  # a short range: a finer bucket
