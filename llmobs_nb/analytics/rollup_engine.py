@@ -56,12 +56,20 @@ class RollupEngine:
         return query.finish(self._run(query.sql, query.params))
 
 
-def rollup_engine(exact: SqlEngine, run: SqlRunner) -> Engine:
-    """A :class:`RollupEngine` over a store with rollups; ``exact`` itself when it has none
-    (an older file opened read-only, several files read together)."""
+AUTO_MIN_SPANS = 1_000_000
+"""Below this many rolled-up spans, ``approx=None`` (auto) answers exactly: on small stores
+the exact queries are as fast or faster (``benchmarks/rollups.py``, ``dashboard_browser.py``)."""
+
+
+def rollup_engine(exact: SqlEngine, run: SqlRunner, *, min_spans: int = 0) -> Engine:
+    """A :class:`RollupEngine` over a store with rollups covering at least ``min_spans``
+    spans; ``exact`` itself otherwise (a small store, an older file opened read-only, several
+    files read together)."""
     try:
-        run("SELECT rolled_to FROM rollup_state", [])
+        found = run("SELECT rolled_to FROM rollup_state", [])
     except Exception:  # no rollup tables here: every answer is exact
+        return exact
+    if min_spans and (found.height == 0 or (found["rolled_to"][0] or 0) < min_spans):
         return exact
     return RollupEngine(exact, run)
 

@@ -32,9 +32,10 @@ class Dashboard:
     """Filters (time range, model, use case, run, user), headline row, charts and a trace
     explorer over an observer or a DuckDB file. Display it in a notebook cell.
 
-    Panels are answered from the store's rollups where the filter allows (``approx=True``,
-    the default: counts and sums exact, latency quantiles within 1 %, the headline's P95
-    then marked ≈); ``approx=False`` asks every question of the calls themselves.
+    Panels are answered from the store's rollups where the filter allows (counts and sums
+    exact, latency quantiles within 1 %, the headline's P95 then marked ≈): with the default
+    ``approx=None`` on stores of a million spans or more, where that is faster; always with
+    ``approx=True``; never with ``approx=False``.
 
     Example:
         >>> dash = Dashboard("experiments.duckdb")          # doctest: +SKIP
@@ -49,7 +50,7 @@ class Dashboard:
         *,
         budget_usd_per_hour: float | None = HOURLY_BUDGET_USD,
         score_name: str = "quality",
-        approx: bool = True,
+        approx: bool | None = None,
     ) -> None:
         self.source = DataSource(source, approx=approx)
         self.budget_usd_per_hour = budget_usd_per_hour

@@ -21,7 +21,7 @@ from llmobs_nb._deprecated import moved_names
 from llmobs_nb.analytics.engines import Engine, ScoredOnce, SqlEngine
 from llmobs_nb.analytics.filter import DIMENSIONS, Filter
 from llmobs_nb.analytics.plan import Scored
-from llmobs_nb.analytics.rollup_engine import rollup_engine
+from llmobs_nb.analytics.rollup_engine import AUTO_MIN_SPANS, rollup_engine
 from llmobs_nb.analytics.source import classify, open_store
 from llmobs_nb.analytics.summary import summary
 from llmobs_nb.store.readonly import run_read_only
@@ -43,15 +43,17 @@ class DataSource:
     Pass the result of :meth:`filtered` to any ``llmobs_nb.analytics`` function. For a file,
     one read-only connection is opened per :meth:`session` (a dashboard redraw) and closed
     after, so the view never keeps a writer in another process out of the file for long.
-    With ``approx`` (the default), questions the store's rollups can answer are answered
-    from them (``analytics.rollup_engine``: counts and sums exact, quantiles within 1 %).
+    With ``approx=True``, questions the store's rollups can answer are answered from them
+    (``analytics.rollup_engine``: counts and sums exact, quantiles within 1 %); with ``None``
+    (the default) only on a store of at least ``rollup_engine.AUTO_MIN_SPANS`` spans, where
+    they are faster; with ``False`` never.
 
     Example:
         >>> source = DataSource("experiments.duckdb")                     # doctest: +SKIP
         >>> analytics.cost_breakdown(source.filtered(Filter(models=("gpt-4o",))))  # doctest: +SKIP
     """
 
-    def __init__(self, source: Any, *, approx: bool = True) -> None:
+    def __init__(self, source: Any, *, approx: bool | None = None) -> None:
         self.approx = approx
         self.observer: Any = None
         self.path: str | None = None
@@ -62,7 +64,7 @@ class DataSource:
         if isinstance(source, DataSource):
             self.observer, self.path = source.observer, source.path
             self.connection = source.connection
-            self.approx = source.approx and approx
+            self.approx = source.approx if approx is None else approx
             return
         kind = classify(source)
         if kind.kind == "file":
@@ -115,7 +117,11 @@ class DataSource:
         the rollups what they can answer, with ``approx``)."""
         with self.session():
             exact = SqlEngine(self.query, columns=self._columns())
-            yield rollup_engine(exact, self.query) if self.approx else exact
+            if self.approx is False:
+                yield exact
+            else:
+                floor = AUTO_MIN_SPANS if self.approx is None else 0
+                yield rollup_engine(exact, self.query, min_spans=floor)
 
     def _columns(self) -> list[str]:
         # Asked once per connection (a file's: once per session), not once per question.

@@ -122,7 +122,7 @@ def test_auto_refresh_keeps_a_single_timer_across_dashboards(store_file: Path):
 
 
 def test_panels_come_from_the_rollups_and_agree_with_the_exact_dashboard(store_file: Path):
-    fast, exact = Dashboard(store_file), Dashboard(store_file, approx=False)
+    fast, exact = Dashboard(store_file, approx=True), Dashboard(store_file, approx=False)
     try:
         for board in (fast, exact):
             board.apply_filters(models=("gpt-4o", "claude-3-5-haiku"))
@@ -187,3 +187,17 @@ def test_the_bucket_follows_the_time_range_not_the_models_chosen(store_file: Pat
     assert choose_every(lo, hi, min(MAX_BUCKETS, max(MIN_BUCKETS, n // 50))) != "1h"
     narrowed = source.filtered(Filter(start=START, end=START + timedelta(hours=6)))
     assert stable_every(narrowed, 1) in ("1m", "5m")  # a short range: a finer bucket
+
+
+def test_by_default_a_small_store_is_answered_exactly(store_file: Path, monkeypatch):
+    from llmobs_nb.analytics import rollup_engine
+
+    board = Dashboard(store_file)  # 5,000 spans: below AUTO_MIN_SPANS
+    try:
+        assert board.headline["p95_rel_error"] == 0.0
+        monkeypatch.setattr(rollup_engine, "AUTO_MIN_SPANS", 1_000)
+        monkeypatch.setattr("llmobs_nb.view.data_source.AUTO_MIN_SPANS", 1_000)
+        board.apply_filters(models=("gpt-4o",))  # now the store counts as large
+        assert board.headline["p95_rel_error"] == 0.01
+    finally:
+        board.close()

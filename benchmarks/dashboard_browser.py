@@ -1,0 +1,176 @@
+"""The dashboard's speed where the user waits: a real JupyterLab in Debian's Chromium.
+
+A store of N calls (default 1M; generated straight in DuckDB by ``benchmarks/rollups.py``'s
+SQL, 30 days, 5 models) is opened by ``Dashboard(path)`` in a notebook cell of a real
+JupyterLab, driven by Playwright with Debian's ``chromium``. Timed, in the page (Playwright
+waits on animation frames):
+
+- **first draw**: from running the cell to the last fast panel drawn (an SVG chart in each);
+- **filter change**: from choosing models in the widget (a real ``change`` event) to the last
+  fast panel redrawn (every panel's chart replaced), and to the quality panel (drawn later,
+  from the background thread); beside it, the figure the dashboard prints ("drawn in").
+
+Twice in the same run: ``approx=True`` (the default: panels from the rollups) and
+``approx=False`` (every panel asked of the calls: the baseline), with the ratio. Prints
+medians and ranges of ``--repeats`` filter changes; never asserts.
+
+    .venv/bin/python benchmarks/dashboard_browser.py                    # 1M calls
+    .venv/bin/python benchmarks/dashboard_browser.py --calls 10000000   # 10M calls
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from playwright.sync_api import Locator, Page, sync_playwright
+
+from benchmarks.rollups import GENERATE
+from llmobs_nb.store import Store
+from llmobs_nb.view.panels import FAST_PANELS, SLOW_PANELS
+from tests.browser import lab_page
+from tests.browser.jupyter_lab import jupyter_lab
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+PANELS = ".widget-gridbox > .widget-output"
+CHARTS = f"{PANELS} .vega-embed svg.marks"
+# Every chart element now on the page is remembered; a redraw is done when `n` charts are new.
+REMEMBER_JS = "([root, sel]) => { window.__seen = new Set(root.querySelectorAll(sel)); }"
+NEW_CHARTS_JS = """([root, sel, n]) =>
+  Array.from(root.querySelectorAll(sel)).filter(e => !window.__seen.has(e)).length >= n"""
+
+
+def build(path: Path, n: int) -> None:
+    store = Store(path)
+    with store._connection() as con:
+        con.execute("SELECT setseed(0.42)")
+        con.execute(GENERATE, {"n": n})
+    store.close()  # rolls the new spans up
+
+
+def notebook(path: Path, db: Path, approx: bool) -> None:
+    """Two cells: the import (the kernel's one-time cost), then the dashboard over ``db``."""
+    sources = [
+        "from llmobs_nb.view import Dashboard",
+        f"Dashboard(r'{db}', approx={approx})",
+    ]
+    cells = [
+        {"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None}
+        for s in sources
+    ]
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.write_text(
+        json.dumps(
+            {"cells": cells, "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5}
+        )
+    )
+
+
+def first_draw(page: Page) -> tuple[float, Locator]:
+    """Run both cells from the Run menu; seconds from the import's end (the dashboard cell's
+    start) until every fast panel is drawn, and the dashboard cell's output."""
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    importing, dashboard = cells.nth(0).element_handle(), cells.nth(1).element_handle()
+    lab_page.choose_menu(page, "Edit", "Clear Outputs of All Cells")  # focuses the notebook
+    lab_page.choose_menu(page, "Run", "Run All Cells")
+    page.wait_for_function(
+        "cell => /\\[\\d+\\]/.test(cell.querySelector('.jp-InputPrompt').textContent)",
+        arg=importing,
+        polling="raf",
+        timeout=600_000,
+    )
+    began = time.perf_counter()
+    page.wait_for_function(
+        "([root, sel, n]) => root.querySelectorAll(sel).length >= n",
+        arg=[dashboard, CHARTS, len(FAST_PANELS)],
+        polling="raf",
+        timeout=600_000,
+    )
+    return time.perf_counter() - began, cells.nth(1).locator(".jp-Cell-outputArea")
+
+
+def change_filter(root: Locator, choice: list[str]) -> tuple[float, float, str]:
+    """Choose ``choice`` in the models widget; seconds to the last fast panel redrawn and to
+    the quality panel, and what the dashboard printed."""
+    handle = root.element_handle()
+    root.page.evaluate(REMEMBER_JS, [handle, CHARTS])
+    models = root.get_by_label("models", exact=True)
+    began = time.perf_counter()
+    models.select_option(choice)
+    root.page.wait_for_function(
+        NEW_CHARTS_JS, arg=[handle, CHARTS, len(FAST_PANELS)], polling="raf", timeout=600_000
+    )
+    fast = time.perf_counter() - began
+    root.page.wait_for_function(
+        NEW_CHARTS_JS,
+        arg=[handle, CHARTS, len(FAST_PANELS) + len(SLOW_PANELS)],
+        polling="raf",
+        timeout=600_000,
+    )
+    everything = time.perf_counter() - began
+    status = root.locator(".widget-html", has_text="calls selected").inner_text()
+    printed = re.search(r"drawn in (\d+) ms", status)
+    return fast, everything, printed.group(1) if printed else "?"
+
+
+def fmt(values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return f"median {statistics.median(ms):7.0f} ms ({min(ms):.0f}–{max(ms):.0f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "notebooks").mkdir()
+        db = work / "calls.duckdb"
+        began = time.perf_counter()
+        build(db, args.calls)
+        print(f"store: {args.calls:,} calls in {time.perf_counter() - began:.0f} s", flush=True)
+        for approx in (True, False):
+            notebook(work / "notebooks" / f"dash_{approx}.ipynb", db, approx)
+        with jupyter_lab(work / "notebooks", work / "jupyter") as lab, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            results = {}
+            for approx in (True, False):
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                lab_page.open_notebook(page, lab, f"dash_{approx}.ipynb", 2)
+                first, root = first_draw(page)
+                root.get_by_label("models", exact=True).wait_for()
+                models = root.get_by_label("models", exact=True).locator("option")
+                models = models.all_text_contents()
+                fast, everything, printed = [], [], []
+                for r in range(args.repeats):
+                    choice = [models[r % len(models)]] if r % 2 == 0 else models[:2]
+                    f, e, p = change_filter(root, choice)
+                    fast.append(f)
+                    everything.append(e)
+                    printed.append(p)
+                name = "approx" if approx else "exact"
+                results[name] = fast
+                print(
+                    f"{name:6s} first draw {first * 1000:.0f} ms; filter change → last fast "
+                    f"panel {fmt(fast)}; → quality panel {fmt(everything)}; the dashboard "
+                    f"printed 'drawn in' {', '.join(printed)} ms",
+                    flush=True,
+                )
+                page.close()
+            ratio = statistics.median(results["approx"]) / statistics.median(results["exact"])
+            print(f"filter change, approx / exact (medians): {ratio:.2f}×")
+            browser.close()
+
+
+if __name__ == "__main__":
+    main()
