@@ -154,6 +154,49 @@ def _agg_sql(a: Agg, renderer: SqlRenderer, params: list[Any]) -> str:
     return f"{a.op}({'first_start' if a.op == 'min' else 'last_start'}){only}"
 
 
+def _quantiles(
+    aggs: Sequence[Agg], keys: Sequence[tuple[str, str]], sources: _Sources, renderer: SqlRenderer
+) -> tuple[str, list[Any]]:
+    """The query of the quantile aggregates from the sketches, one row per group, and its
+    parameters: per group and measure the bins in order with their running count (``cum``)
+    and the group's count (``total``); order statistic k lies in the first bin with cum > k,
+    and a quantile interpolates between the values of the bins of its two order statistics."""
+    names = [name for _, name in keys]
+    measures = sorted({a.column or "" for a in aggs})
+    params: list[Any] = list(measures)
+    marks = ", ".join("?" * len(measures))
+    source = sources.relation(
+        "rollup_sketches", rollups.sketch_select, params, f"measure IN ({marks})"
+    )
+    label_where = renderer.where(sources.labels, params)
+    partition = ", ".join([*names, "measure"])
+    ranked = (
+        f"SELECT *, {value_sql('bin')} AS v, "
+        f"sum(n) OVER (PARTITION BY {partition} ORDER BY bin) AS cum, "
+        f"sum(n) OVER (PARTITION BY {partition}) AS total FROM ("
+        f"SELECT {''.join(f'{k}, ' for k, _ in keys)}measure, bin, sum(n) AS n "
+        f"FROM {source} k{label_where} GROUP BY ALL)"
+    )
+    inner, outer = [], []
+    for i, a in enumerate(aggs):
+        m, h = f"measure = '{a.column}'", f"(total - 1) * {float(a.q or 0)!r}"
+        inner += [
+            f"any_value({h}) FILTER (WHERE {m}) AS __h{i}",
+            f"min(v) FILTER (WHERE {m} AND cum > floor({h})) AS __lo{i}",
+            f"min(v) FILTER (WHERE {m} AND cum > floor({h}) + 1) AS __hi{i}",
+        ]
+        outer.append(
+            f"__lo{i} + (__h{i} - floor(__h{i})) * (coalesce(__hi{i}, __lo{i}) - __lo{i}) "
+            f"AS {quote(a.output)}"
+        )
+    group_keys = "".join(f"{n}, " for n in names)
+    sql = (
+        f"SELECT {group_keys}{', '.join(outer)} FROM (SELECT {group_keys}{', '.join(inner)} "
+        f"FROM ({ranked}){' GROUP BY ALL' if names else ''})"
+    )
+    return sql, params
+
+
 def render(plan: Aggregate, base: Sequence[Condition] = ()) -> Query | None:
     """The rollup query answering ``plan`` narrowed by ``base``, or None when it cannot be
     answered from rollups (see :func:`answerable`)."""
@@ -182,41 +225,7 @@ def render(plan: Aggregate, base: Sequence[Condition] = ()) -> Query | None:
     stats = f"SELECT {', '.join(stats_select)} FROM {stats_from} s{label_where}{group}"
     sql = stats
     if quantile_aggs:
-        measures = sorted({a.column or "" for a in quantile_aggs})
-        marks = ", ".join("?" * len(measures))
-        sketch_params: list[Any] = list(measures)
-        sketch_from = sources.relation(
-            "rollup_sketches", rollups.sketch_select, sketch_params, f"measure IN ({marks})"
-        )
-        sk_label_where = renderer.where(sources.labels, sketch_params)
-        partition = ", ".join([*names, "measure"])
-        # Per group and measure: the bins in order with their running count (cum) and the
-        # group's count (total); order statistic k lies in the first bin with cum > k.
-        ranked = (
-            f"SELECT *, {value_sql('bin')} AS v, "
-            f"sum(n) OVER (PARTITION BY {partition} ORDER BY bin) AS cum, "
-            f"sum(n) OVER (PARTITION BY {partition}) AS total FROM ("
-            f"SELECT {''.join(f'{k}, ' for k, _ in keys)}measure, bin, sum(n) AS n "
-            f"FROM {sketch_from} k{sk_label_where} GROUP BY ALL)"
-        )
-        inner, outer = [], []
-        for i, a in enumerate(quantile_aggs):
-            m, q = f"measure = '{a.column}'", float(a.q or 0)
-            h = f"(total - 1) * {q!r}"
-            inner += [
-                f"any_value({h}) FILTER (WHERE {m}) AS __h{i}",
-                f"min(v) FILTER (WHERE {m} AND cum > floor({h})) AS __lo{i}",
-                f"min(v) FILTER (WHERE {m} AND cum > floor({h}) + 1) AS __hi{i}",
-            ]
-            outer.append(
-                f"__lo{i} + (__h{i} - floor(__h{i})) * (coalesce(__hi{i}, __lo{i}) - __lo{i}) "
-                f"AS {quote(a.output)}"
-            )
-        q_keys = "".join(f"{n}, " for n in names)
-        quantiles = (
-            f"SELECT {q_keys}{', '.join(outer)} FROM (SELECT {q_keys}{', '.join(inner)} "
-            f"FROM ({ranked}){' GROUP BY ALL' if names else ''})"
-        )
+        quantiles, sketch_params = _quantiles(quantile_aggs, keys, sources, renderer)
         on = " AND ".join(f"s.{n} IS NOT DISTINCT FROM q.{n}" for n in names) or "TRUE"
         outputs = ", ".join(f"q.{quote(a.output)}" for a in quantile_aggs)
         sql = f"SELECT s.*, {outputs} FROM ({stats}) s LEFT JOIN ({quantiles}) q ON {on}"

@@ -82,8 +82,8 @@ def stable_every(calls: Any, calls_per_bucket: int = 1) -> str | None:
     if not isinstance(calls, FilteredCalls):
         return None
     start, end = calls.filters.start, calls.filters.end
-    timed = FilteredCalls(calls.source, Filter(start=start, end=end))
-    lo, hi, n = timed.extent()
+    timed = Filter(start=start, end=end)
+    lo, hi, n = (calls if calls.filters == timed else FilteredCalls(calls.source, timed)).extent()
     buckets = min(MAX_BUCKETS, max(MIN_BUCKETS, n // max(calls_per_bucket, 1)))
     return choose_every(start or lo, end or hi, buckets)
 
