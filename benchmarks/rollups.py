@@ -11,6 +11,9 @@ On a store of N calls over 30 days (generated straight in DuckDB SQL, 5 models, 
 3. **Reads**: the dashboard's questions, exact (llmobs_nb on the file, DuckDB pushdown, the
    baseline of the same run) vs. ``approx=True`` (rollups), and the same question as
    hand-written DuckDB SQL on ``llm_calls``: ratios approx / exact and approx / SQL.
+4. **Upkeep in the capture path**: an observer traces ``--capture-calls`` calls (default
+   120,000); the catch-ups' share of the flush thread's time (``BufferingProcessor._flush``,
+   which runs them, timed around the real code).
 
 Prints medians and ranges of ``--repeats`` repeats. Never asserts (machines are noisy).
 
@@ -33,6 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import llmobs_nb
 from llmobs_nb import analytics
 from llmobs_nb.store import Store, rollups
 from llmobs_nb.store.connect import connect
@@ -135,6 +139,51 @@ def upkeep(path: Path, batch: int, repeats: int) -> None:
     )
 
 
+def capture_upkeep(calls: int) -> None:
+    """Upkeep where it runs: an observer's flush thread over ``calls`` traced calls, the
+    time spent in catch-ups as a share of the flush thread's whole time (conversion,
+    validation, pricing, redaction, insert)."""
+    from llmobs_nb.capture import tracing
+    from llmobs_nb.store import store as store_module
+
+    spent = {"flush": 0.0, "catch_up": 0.0}
+
+    def timing(owner: Any, name: str, key: str) -> Callable[..., Any]:
+        real = getattr(owner, name)
+
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - began
+
+        setattr(owner, name, timed_call)
+        return real
+
+    real_flush = timing(tracing.BufferingProcessor, "_flush", "flush")
+    real_catch_up = timing(store_module.Store, "catch_up_rollups", "catch_up")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            obs = llmobs_nb.init(db=Path(tmp) / "capture.duckdb", project="upkeep")
+
+            @obs.observe(name="ask", kind="llm", model="gpt-4o", use_case="support")
+            def ask(i: int) -> dict[str, Any]:
+                usage = {"prompt_tokens": 800 + i % 50, "completion_tokens": 143}
+                return {"model": "gpt-4o", "usage": usage}
+
+            for i in range(calls):
+                ask(i)
+            obs.close()
+    finally:
+        tracing.BufferingProcessor._flush = real_flush
+        store_module.Store.catch_up_rollups = real_catch_up
+    print(
+        f"capture path, {calls:,} traced calls: flush thread {spent['flush']:.2f} s, of which "
+        f"catch-ups {spent['catch_up']:.2f} s = {spent['catch_up'] / spent['flush'] * 100:.1f} %"
+    )
+
+
 QUESTIONS: list[tuple[str, Callable[..., Any], dict[str, Any], str]] = [
     (
         "summary",
@@ -198,12 +247,14 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--capture-calls", type=int, default=120_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rollups.duckdb"
         build(path, args.calls)
         reads(path, args.repeats)
         upkeep(path, args.batch, max(1, args.repeats // 2))
+    capture_upkeep(args.capture_calls)
 
 
 if __name__ == "__main__":

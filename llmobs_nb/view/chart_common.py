@@ -32,16 +32,21 @@ def time_x(field: str = "bucket", every: str | None = None) -> alt.X:
     return alt.X(f"{field}:T", title=title, scale=alt.Scale(type="utc"))
 
 
-def category_color(by: str, domain: Sequence[str] | None = None) -> alt.Color:
+def category_color(
+    by: str, domain: Sequence[str] | None = None, shown: Sequence[str] | None = None
+) -> alt.Color:
     """The colour channel of ``by``; with ``domain`` (every value the store holds, in a fixed
-    order) a value keeps its colour whatever the filter leaves in the chart.
+    order) a value keeps its colour whatever the filter leaves in the chart, and the legend
+    lists only ``shown`` (the values the chart draws).
 
     Example:
-        >>> category_color("model", ["a", "b"]).to_dict()["scale"]["domain"]
-        ['a', 'b']
+        >>> category_color("model", ["a", "b"], ["b"]).to_dict()["legend"]
+        {'values': ['b']}
     """
     if domain:
-        return alt.Color(f"{by}:N", title=by, scale=alt.Scale(domain=list(domain)))
+        legend = alt.Legend(values=list(shown)) if shown is not None else alt.Undefined
+        scale = alt.Scale(domain=list(domain))
+        return alt.Color(f"{by}:N", title=by, scale=scale, legend=legend)
     return alt.Color(f"{by}:N", title=by)
 
 

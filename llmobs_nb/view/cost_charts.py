@@ -95,7 +95,7 @@ def cost_chart(
         .encode(
             x=time_x("bucket", used),
             y=alt.Y("sum(cost_usd):Q", title="cost (USD)", stack="zero"),
-            color=category_color(by, domain),
+            color=category_color(by, domain, sorted(found[by].drop_nulls().unique())),
             tooltip=[
                 utc_tooltip(),
                 alt.Tooltip(f"{by}:N"),

@@ -43,7 +43,7 @@ def _percentile_chart(
         .encode(
             x=time_x("bucket", used),
             y=alt.Y("seconds:Q", title=y_title),
-            color=category_color(by, domain),
+            color=category_color(by, domain, sorted(found[by].drop_nulls().unique())),
             strokeDash=alt.StrokeDash("percentile:N", sort=columns, title="percentile"),
             tooltip=[
                 alt.Tooltip(f"{by}:N"),

@@ -29,9 +29,15 @@ def down_endpoint() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}/v1/traces"
 
 
+class _Endpoint(str):
+    """An endpoint's URL that also holds the connections the receiver accepted."""
+
+    connections: list[socket.socket]
+
+
 @contextmanager
-def hung_endpoint() -> Iterator[str]:
-    """A receiver that accepts connections and never answers."""
+def hung_endpoint() -> Iterator[_Endpoint]:
+    """A receiver that accepts connections and never answers (``.connections``: accepted)."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)
@@ -49,7 +55,9 @@ def hung_endpoint() -> Iterator[str]:
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}/v1/traces"
+        url = _Endpoint(f"http://127.0.0.1:{server.getsockname()[1]}/v1/traces")
+        url.connections = held
+        yield url
     finally:
         stop.set()
         thread.join(2)
@@ -270,7 +278,7 @@ def test_after_close_a_slow_endpoint_still_gets_every_row(tmp_path) -> None:
 def test_after_close_a_hung_endpoint_costs_the_child_one_timeout(tmp_path) -> None:
     rows = _many_rows(tmp_path, 3 * BATCH_ROWS + 10)
     with hung_endpoint() as url:
-        export = RowExport(url, close_timeout_s=0.1, request_timeout_s=1.0)
+        export = RowExport(url, close_timeout_s=0.1, request_timeout_s=3.0)  # time to see EOF
         export.put_spans(rows)
         _handed_over(export)
         export.close()
@@ -279,7 +287,12 @@ def test_after_close_a_hung_endpoint_costs_the_child_one_timeout(tmp_path) -> No
         code = export._child.wait(REAP_AFTER_S)
         ended_s = time.monotonic() - began
         export._acks.join(10)
-    assert code == 0 and ended_s < 2.5, (code, ended_s)  # one timeout, not one per request
+        tried = len(url.connections)
+    # Not one timeout per request: the rows make 4 requests, and once closing the child stops
+    # after the first that got no answer (each request holds a connection of its own). One,
+    # or two if a busy machine kept the SCHED_IDLE child from seeing the end of its stdin
+    # before the first timeout; the wall time is in the message, not bounded, for that reason.
+    assert code == 0 and tried <= 2, (code, tried, ended_s)
     assert export.stats["sent"] == 0
     assert export.stats["failed"] == rows.num_rows  # answered: moved out of unsent_at_close
     assert "unreachable" in (export.problem or "") or "timed out" in (export.problem or "")

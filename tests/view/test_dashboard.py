@@ -174,6 +174,9 @@ def test_a_model_keeps_its_colour_and_the_buckets_stay_when_filtering(dash: Dash
         domain, axis = look(panel)
         assert domain == everything  # the same colour for gpt-4o as before
         assert axis == before[panel][1]  # the same time bucket
+        spec = dash.charts[panel].to_dict()
+        legend = spec.get("layer", [spec])[0]["encoding"]["color"]["legend"]
+        assert legend == {"values": ["gpt-4o"]}  # the legend lists what is drawn
     assert {r["model"] for r in shipped(dash, "latency")} == {"gpt-4o"}
 
 
