@@ -67,6 +67,7 @@ CATCH_UP_S = 10.0
 COMPACT_EVERY = 8
 """Catch-ups between two compactions of the touched buckets."""
 
+
 def stats_select(source: str, where: str = "TRUE", *, compacted: bool = False) -> str:
     """The ``rollup_calls`` rows of the model calls in ``source`` (any relation with the
     ``spans`` columns) that pass ``where``: the one definition of a rollup row, used by the
