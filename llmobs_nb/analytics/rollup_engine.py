@@ -27,9 +27,10 @@ class RollupEngine:
     largest relative error of its last answer (:data:`~llmobs_nb.store.sketch.ALPHA` when a
     quantile came from a sketch, 0 when every figure is exact)."""
 
-    def __init__(self, exact: SqlEngine, run: SqlRunner) -> None:
+    def __init__(self, exact: SqlEngine, run: SqlRunner, *, sketch_quantiles: bool = True) -> None:
         self.exact = exact
         self._run = run
+        self.sketch_quantiles = sketch_quantiles
         self.rel_error = 0.0
 
     @property
@@ -42,17 +43,22 @@ class RollupEngine:
 
     def narrowed(self, conditions: Sequence[Condition]) -> RollupEngine:
         """This engine with ``conditions`` added to every plan's calls."""
-        return RollupEngine(self.exact.narrowed(conditions), self._run) if conditions else self
+        if not conditions:
+            return self
+        narrowed = self.exact.narrowed(conditions)
+        return RollupEngine(narrowed, self._run, sketch_quantiles=self.sketch_quantiles)
 
     def run(self, plan: Plan) -> pl.DataFrame:
         query = None
-        if isinstance(plan, Aggregate) and self.exact.scores_frame is None:
+        quantiles = isinstance(plan, Aggregate) and any(a.op == "quantile" for a in plan.aggs)
+        from_rollups = self.sketch_quantiles or not quantiles
+        if isinstance(plan, Aggregate) and self.exact.scores_frame is None and from_rollups:
             query = render_rollup.render(plan, self.exact.base)
         if query is None:
             self.rel_error = 0.0
             return self.exact.run(plan)
         assert isinstance(plan, Aggregate)
-        self.rel_error = ALPHA if any(a.op == "quantile" for a in plan.aggs) else 0.0
+        self.rel_error = ALPHA if quantiles else 0.0
         return query.finish(self._run(query.sql, query.params))
 
 
@@ -60,18 +66,38 @@ AUTO_MIN_SPANS = 1_000_000
 """Below this many rolled-up spans, ``approx=None`` (auto) answers exactly: on small stores
 the exact queries are as fast or faster (``benchmarks/rollups.py``, ``dashboard_browser.py``)."""
 
+AUTO_MAX_SKETCH_SHARE = 0.25
+"""In auto mode, quantiles come from the sketches only when they hold at most this many rows
+per rolled-up span: sparse hours (1M calls over 30 days: 0.64 sketch rows a span) make the
+sketch query slower than the exact one, dense ones (10M: 0.14) faster
+(``benchmarks/rollups.py``). Counts and sums come from the rollups either way."""
 
-def rollup_engine(exact: SqlEngine, run: SqlRunner, *, min_spans: int = 0) -> Engine:
+
+def rollup_engine(
+    exact: SqlEngine,
+    run: SqlRunner,
+    *,
+    min_spans: int = 0,
+    max_sketch_share: float | None = None,
+) -> Engine:
     """A :class:`RollupEngine` over a store with rollups covering at least ``min_spans``
     spans; ``exact`` itself otherwise (a small store, an older file opened read-only, several
-    files read together)."""
+    files read together). With ``max_sketch_share``, quantiles are answered exactly when the
+    sketches hold more rows than that per rolled-up span."""
     try:
-        found = run("SELECT rolled_to FROM rollup_state", [])
+        found = run(
+            "SELECT rolled_to, (SELECT count(*) FROM rollup_sketches) AS sketch_rows "
+            "FROM rollup_state",
+            [],
+        )
     except Exception:  # no rollup tables here: every answer is exact
         return exact
-    if min_spans and (found.height == 0 or (found["rolled_to"][0] or 0) < min_spans):
+    rolled = (found["rolled_to"][0] or 0) if found.height else 0
+    if min_spans and rolled < min_spans:
         return exact
-    return RollupEngine(exact, run)
+    sketch_rows = found["sketch_rows"][0] if found.height else 0
+    dense = max_sketch_share is None or sketch_rows <= max_sketch_share * max(rolled, 1)
+    return RollupEngine(exact, run, sketch_quantiles=dense)
 
 
 def error_bound(engine: Engine) -> float:

@@ -15,6 +15,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from llmobs_nb.view import offline, panels
+from llmobs_nb.view.chart_board import ChartBoard
 from llmobs_nb.view.cost_charts import HOURLY_BUDGET_USD
 from llmobs_nb.view.data_source import DIMENSIONS, DataSource, Filter
 from llmobs_nb.view.escaping import html_text
@@ -26,6 +27,8 @@ _TIMER_LOCK = threading.Lock()
 _ACTIVE_TIMER: dict[str, Any] = {"dashboard": None}
 MAX_TIME_STEPS = 200
 PENDING = " · traces, quality drift and alerts computing…"
+#: The panels whose x axis is time: dragging across one zooms the dashboard to that range.
+ZOOMABLE = ("latency", "ttft", "tokens", "cost", "quality")
 
 
 class Dashboard:
@@ -60,7 +63,14 @@ class Dashboard:
         self.charts: dict[str, Any] = {}
         self.slow: dict[str, Any] = {}
         self.last_redraw_s: float | None = None
+        #: Seconds from the last filter change to its panels drawn in the browser (None
+        #: until a browser says so: not in a kernel without a page).
+        self.last_drawn_s: float | None = None
         self.redraw_count = 0
+        self.refresh_count = 0
+        self._drawn_key: tuple[Any, ...] | None = None
+        self._began: dict[int, float] = {}
+        self._status = {"calls": "", "timing": "", "pending": ""}
         self._generation = 0
         self._muted = False
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmobs-dashboard")
@@ -68,18 +78,19 @@ class Dashboard:
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         self._build_widgets()
-        self.refresh_options()
-        self.redraw()
+        self.refresh()
 
     # -- widgets -----------------------------------------------------------------------------
     def _build_widgets(self) -> None:
         layout = widgets.Layout(width="210px")
         # The slider's own readout is cut to a few characters by JupyterLab's CSS: the chosen
         # range is written out beside it instead.
+        # continuous_update=False: a drag redraws once, when the handle is let go.
         self.time = widgets.SelectionRangeSlider(
             options=[("—", 0)],
             description="time",
             readout=False,
+            continuous_update=False,
             layout=widgets.Layout(width="420px"),
         )
         self.time_label = widgets.HTML()
@@ -99,19 +110,14 @@ class Dashboard:
         self.loader = widgets.Output()
         self.loader.outputs = html_output(offline.loader_html())
         self.headline_html = widgets.HTML()
-        names = (*panels.FAST_PANELS, *panels.SLOW_PANELS)
-        self.outputs = {name: widgets.Output() for name in names}
+        self.board = ChartBoard(panels=(*panels.FAST_PANELS, *panels.SLOW_PANELS), zoom=ZOOMABLE)
+        self.board.observe(self._on_drawn, names="drawn")
+        self.board.observe(self._on_zoom, names="zoom")
         self.explorer = TraceExplorer(self.source)
         for control in (self.time, *self.selects.values()):
             control.observe(self._on_filter, names="value")
         self.refresh_button.on_click(lambda _: self.refresh())
         self.auto.observe(self._on_auto, names="value")
-        grid = widgets.GridBox(
-            [self.outputs[n] for n in names],
-            layout=widgets.Layout(
-                grid_template_columns="repeat(2, minmax(0, 1fr))", grid_gap="8px"
-            ),
-        )
         self.widget = widgets.VBox(
             [
                 self.loader,
@@ -122,7 +128,7 @@ class Dashboard:
                 widgets.HBox(list(self.selects.values())),
                 self.status,
                 self.headline_html,
-                grid,
+                self.board,
                 widgets.HTML('<h3 class="llmobs">Traces</h3>'),
                 self.explorer.widget,
             ]
@@ -223,11 +229,20 @@ class Dashboard:
 
     # -- drawing -----------------------------------------------------------------------------
     def redraw(self) -> float:
-        """Recompute and redraw every fast panel now, and start the slow ones (trace lists,
-        quality drift, alerts) in the background; returns the seconds the fast part took."""
+        """Recompute the fast panels and send those that changed to the page in one message,
+        then start the slow ones (trace lists, quality drift, alerts) in the background;
+        returns the seconds the fast part took in Python.
+
+        While Python computes, the board shows "updating"; the status line then says how
+        long the page took to draw it, counted from the filter change (:attr:`last_drawn_s`).
+        """
         began = time.perf_counter()
         self._generation += 1
         generation = self._generation
+        self._drawn_key = None  # refresh() sets it again when it drew
+        self.board.updating = True
+        self._status.update(timing="updating…", pending=PENDING)
+        self._show_status()
         calls = self.source.filtered(self.filters)
         with self.source.session():
             self.headline, self.charts = panels.fast_panels(
@@ -237,18 +252,47 @@ class Dashboard:
                 models=sorted(self.selects["models"].options),
             )
         self._draw_headline()
-        for name, chart in self.charts.items():
-            self.outputs[name].outputs = html_output(
-                offline.chart_html(chart, loader=False, validate=False)
-            )
+        sent = self.board.show(self.charts)
         self.last_redraw_s = time.perf_counter() - began
         self.redraw_count += 1
-        self.status.value = (
-            f'<span class="llmobs muted">{self.headline["calls"]:,} calls selected · drawn in '
-            f"{self.last_redraw_s * 1000:.0f} ms{PENDING}</span>"
-        )
+        self._status["calls"] = f"{self.headline['calls']:,} calls selected"
+        if sent:
+            self._began = {self.board.generation: began}
+            self._status["timing"] = f"computed in {self.last_redraw_s * 1000:.0f} ms, drawing…"
+        else:
+            self._status["timing"] = "nothing changed"
+        self._show_status()
         self._slow_future = self._worker.submit(self._draw_slow, calls, generation)
         return self.last_redraw_s
+
+    def _show_status(self) -> None:
+        text = " · ".join(part for part in (self._status["calls"], self._status["timing"]) if part)
+        self.status.value = (
+            f'<span class="llmobs muted">{html_text(text)}{html_text(self._status["pending"])}'
+            "</span>"
+        )
+
+    def _on_drawn(self, change: Any) -> None:
+        began = self._began.pop(change["new"], None)
+        if began is not None:
+            self.last_drawn_s = time.perf_counter() - began
+            self._status["timing"] = (
+                f"drawn in {self.last_drawn_s * 1000:.0f} ms "
+                f"(Python {(self.last_redraw_s or 0) * 1000:.0f} ms)"
+            )
+            self._show_status()
+
+    def _on_zoom(self, change: Any) -> None:
+        zoomed = self.board.zoom_range()
+        if zoomed is None or not self.time.options or self.time.options[0][1] == 0:
+            return
+        steps = [value for _, value in self.time.options]
+        start, end = zoomed
+        first = max([i for i, at in enumerate(steps) if at <= start] or [0])
+        last = min([i for i, at in enumerate(steps) if at >= end] or [len(steps) - 1])
+        if last <= first:
+            last = min(first + 1, len(steps) - 1)
+        self.time.index = (first, last)  # redraws through the slider's own observer
 
     def _draw_headline(self) -> None:
         figures = headline_figures(self.headline)
@@ -262,19 +306,17 @@ class Dashboard:
                     self.explorer.update(calls)
                 found = panels.drift_and_anomalies(calls, self.score_name)
         except Exception as exc:  # shown in the dashboard: a background thread has no traceback
-            self.status.value = f'<span class="llmobs">slow panels failed: {html_text(exc)}</span>'
+            self._status["pending"] = f" · slow panels failed: {exc}"
+            self._show_status()
             return
         if generation != self._generation:
             return  # a newer filter change is on its way; its own result will be drawn
         self.slow = found
         self.headline["alerts"] = found["alerts"]
         self._draw_headline()
-        self.outputs["quality"].outputs = html_output(
-            offline.chart_html(found["quality"], loader=False, validate=False)
-        )
-        self.status.value = self.status.value.replace(
-            " · traces, quality drift and alerts computing…", ""
-        )
+        self.board.show({"quality": found["quality"]})
+        self._status["pending"] = ""
+        self._show_status()
 
     def wait(self, timeout_s: float = 120.0) -> Dashboard:
         """Block until the background panels of the last redraw are drawn; returns self."""
@@ -283,9 +325,28 @@ class Dashboard:
         return self
 
     def refresh(self) -> float:
-        """Re-read filter choices (new models, new data) and redraw; returns the fast time."""
+        """Re-read filter choices (new models, new data) and redraw; returns the fast time,
+        0.0 when neither the store nor the filter changed since the last redraw (nothing is
+        recomputed or sent then)."""
+        self.refresh_count += 1
+        key = (self._store_key(), self.filters)
+        if key == self._drawn_key:
+            return 0.0
         self.refresh_options()
-        return self.redraw()
+        elapsed = self.redraw()
+        self._drawn_key = key
+        return elapsed
+
+    def _store_key(self) -> tuple[Any, ...]:
+        # What a refresh would see change: the spans and scores stored (counts: DuckDB
+        # answers them from its metadata), and the rollups' mark.
+        with self.source.session():
+            return tuple(
+                self.source.query(
+                    "SELECT (SELECT count(*) FROM spans) AS spans, "
+                    "(SELECT count(*) FROM scores) AS scores"
+                ).row(0)
+            )
 
     # -- auto-refresh --------------------------------------------------------------------------
     def _on_auto(self, change: Any) -> None:

@@ -21,7 +21,11 @@ from llmobs_nb._deprecated import moved_names
 from llmobs_nb.analytics.engines import Engine, ScoredOnce, SqlEngine
 from llmobs_nb.analytics.filter import DIMENSIONS, Filter
 from llmobs_nb.analytics.plan import Scored
-from llmobs_nb.analytics.rollup_engine import AUTO_MIN_SPANS, rollup_engine
+from llmobs_nb.analytics.rollup_engine import (
+    AUTO_MAX_SKETCH_SHARE,
+    AUTO_MIN_SPANS,
+    rollup_engine,
+)
 from llmobs_nb.analytics.source import classify, open_store
 from llmobs_nb.analytics.summary import summary
 from llmobs_nb.store.readonly import run_read_only
@@ -120,8 +124,15 @@ class DataSource:
             if self.approx is False:
                 yield exact
             else:
-                floor = AUTO_MIN_SPANS if self.approx is None else 0
-                yield rollup_engine(exact, self.query, min_spans=floor)
+                if self.approx is None:  # auto: the rollups where they are faster
+                    yield rollup_engine(
+                        exact,
+                        self.query,
+                        min_spans=AUTO_MIN_SPANS,
+                        max_sketch_share=AUTO_MAX_SKETCH_SHARE,
+                    )
+                else:
+                    yield rollup_engine(exact, self.query)
 
     def _columns(self) -> list[str]:
         # Asked once per connection (a file's: once per session), not once per question.

@@ -35,6 +35,8 @@ _CHARTS_JS = """root => Array.from(root.querySelectorAll('.vega-embed svg.marks'
   const title = svg.querySelector('.role-title-text');
   const seen = {};
   svg.querySelectorAll('g.role-mark').forEach(group => {
+    // An interval selection's brush (the dashboard's drag-to-zoom) is empty until dragged.
+    if (Array.from(group.classList).some(c => /_brush(_bg)?$/.test(c))) return;
     const kind = Array.from(group.classList).find(c => c.startsWith('mark-'));
     Array.from(group.children).filter(e => e.tagName !== 'g').forEach(item => {
       const box = item.getBoundingClientRect();
@@ -113,7 +115,8 @@ def code_cell(page: Page, source_snippet: str) -> Locator:
 
 def charts(root: Locator) -> list[dict[str, Any]]:
     """Every Vega chart drawn under ``root``, in page order: ``{"title", "blank_marks"}``, the
-    latter naming each kind of data mark (``"mark-rect"``...) drawn with no visible item."""
+    latter naming each kind of data mark (``"mark-rect"``...) drawn with no visible item
+    (a selection brush, empty until dragged, is not a data mark)."""
     return root.evaluate(_CHARTS_JS)
 
 

@@ -75,7 +75,7 @@ class Tour:
 
     @property
     def panels(self) -> sync_api.Locator:
-        return self.dashboard.locator(".widget-gridbox > .widget-output")
+        return self.dashboard.locator(".llmobs-board-panel")
 
     def panel(self, title_start: str) -> sync_api.Locator:
         return self.panels.filter(has=self.page.locator(".role-title-text", has_text=title_start))
@@ -155,7 +155,12 @@ def test_the_dashboard_draws_every_panel_with_no_request_off_the_machine(tour: T
         shutil.copyfile(tour.screenshot_dir / "dashboard.png", SCREENSHOT)
 
     assert len(drawn) == panels.count() == len(FAST_PANELS) + len(SLOW_PANELS)
-    assert tour.dashboard.get_by_text(re.compile("chart error|Vega was not loaded")).count() == 0
+    assert (
+        tour.dashboard.get_by_text(
+            re.compile("chart error|Vega was not loaded|Vega did not load")
+        ).count()
+        == 0
+    )
     # Every chart of the notebook (the dashboard's, the latency chart, the trace waterfall).
     every_chart = lab_page.charts(tour.page.locator(".jp-Notebook"))
     assert {c["title"]: c["blank_marks"] for c in every_chart if c["blank_marks"]} == {}
@@ -182,3 +187,26 @@ def test_choosing_one_model_redraws_the_charts_for_that_model_alone(tour: Tour) 
     assert latency.locator("svg.marks").inner_html() != before_svg
     assert 0 < calls_selected(tour) < before_calls
     assert tour.outside_requests == []
+
+
+def test_dragging_across_a_time_chart_zooms_the_whole_dashboard(tour: Tour) -> None:
+    latency = tour.panel("Latency per")
+    before_calls, before_range = calls_selected(tour), time_range(tour)
+    box = latency.locator("svg.marks").bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] * 0.45
+    tour.page.mouse.move(box["x"] + box["width"] * 0.30, y)
+    tour.page.mouse.down()
+    tour.page.mouse.move(box["x"] + box["width"] * 0.45, y, steps=8)
+    tour.page.mouse.up()
+    wait_until(
+        lambda: time_range(tour) != before_range and calls_selected(tour) < before_calls,
+        DRAW_TIMEOUT_S,
+        "the dragged range set on the time slider and every panel redrawn for it",
+    )
+    tour.page.screenshot(path=tour.screenshot_dir / "dashboard-zoomed.png")
+    assert tour.dashboard.get_by_text(re.compile("chart error")).count() == 0
+
+
+def time_range(tour: Tour) -> str:
+    return tour.dashboard.locator(".llmobs-range").inner_text()

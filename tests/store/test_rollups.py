@@ -509,3 +509,36 @@ def test_rebuild_rollups_through_the_package_and_the_observer(tmp_path):
     assert llmobs_nb.rebuild_rollups(path) == 5  # nobody writes it: opened for writing
     got = analytics.summary(str(path), approx=True)
     assert got["calls"][0] == 5 and got["rel_error"][0] == ALPHA
+
+
+def test_auto_mode_asks_quantiles_of_sparse_sketches_exactly():
+    calls = [
+        {
+            "minute": m,
+            "second": 0,
+            "model": "m",
+            "kind": "llm",
+            "status": "ok",
+            "run": "a",
+            "latency_s": 0.5 + m / 7,
+            "ttft_s": None,
+            "input_tokens": 3,
+            "cost_usd": 0.1,
+        }
+        for m in range(40)
+    ]
+    store = store_of(calls, [], {0})
+    run, exact = store.query, SqlEngine(store.query)
+    plan = Aggregate((), (Agg("n", "count_all"), Agg("p95", "quantile", "latency_s", q=0.95)))
+    # 40 spans, 40 sketch rows: one row a span, far above the auto mode's share.
+    sparse = rollup_engine(SqlEngine(run), run, max_sketch_share=0.25)
+    assert isinstance(sparse, RollupEngine) and not sparse.sketch_quantiles
+    assert sparse.run(plan).equals(exact.run(plan)) and sparse.rel_error == 0.0
+    # Counts and sums still come from the rollups; forced approx reads the sketches.
+    counted = Aggregate((), (Agg("n", "count_all"),))
+    assert sparse.run(counted)["n"][0] == 40
+    forced = rollup_engine(SqlEngine(run), run)
+    assert forced.run(plan)["p95"][0] != exact.run(plan)["p95"][0]
+    assert forced.rel_error == ALPHA
+    dense = rollup_engine(SqlEngine(run), run, max_sketch_share=1.0)
+    assert dense.sketch_quantiles and dense.narrowed([Condition("run", "==", "a")]).sketch_quantiles

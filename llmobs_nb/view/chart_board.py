@@ -1,0 +1,207 @@
+"""The dashboard's charts in one widget that updates them in place (anywidget, offline).
+
+Before, every filter change replaced eight ``Output`` widgets' HTML: eight messages, and eight
+Vega-Lite compilations in the browser, panels swapping one after another. A
+:class:`ChartBoard` sends the changed panels in **one** message; in the browser
+(``chart_board.js``) a panel whose spec is unchanged only gets its new rows through its live
+Vega view, and every changed panel is drawn in the same pass. A spec is kept free of its
+data (datasets named ``d0``, ``d1``… and sent apart) so a filter change usually changes data
+only. The board says when a generation is drawn (``drawn``, and ``data-drawn`` on the page),
+shows an "updating" state while Python computes, and sends back a drag across a time chart
+(``zoom``) so the dashboard can zoom to it.
+
+The Vega libraries are the vendored ones (:mod:`~llmobs_nb.view.offline`): nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from llmobs_nb.view import offline
+
+#: The name of the interval selection (``encodings=["x"]``) that :func:`for_board` adds.
+ZOOM = "zoom"
+
+CSS = """
+.llmobs-board-grid{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:8px}
+.llmobs-board-panel{position:relative;min-height:60px;min-width:0;transition:opacity .12s}
+.llmobs-board-panel .vega-embed{display:block;width:100%}
+.llmobs-board-next{position:absolute;top:0;left:0;right:0;visibility:hidden}
+.llmobs-board.llmobs-updating .llmobs-board-panel{opacity:.55}
+.llmobs-board.llmobs-updating::before{content:"updating…";position:absolute;right:8px;
+  font:12px Inter,'Segoe UI',Helvetica,Arial,sans-serif;color:#555;background:#fff8d6;
+  padding:1px 6px;border-radius:3px;z-index:2}
+.llmobs-board{position:relative}
+.llmobs-board-note{color:#777;font:12px Inter,'Segoe UI',Helvetica,Arial,sans-serif}
+"""
+
+
+@lru_cache(maxsize=1)
+def module_js() -> str:
+    """The widget's ES module: the offline Vega loader, then ``chart_board.js``."""
+    source = (Path(__file__).with_name("chart_board.js")).read_text(encoding="utf-8")
+    return f"{offline.loader_js()}\n{source}"
+
+
+def split_spec(
+    spec: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, list[Any]], dict[str, Any]]:
+    """A Vega-Lite ``spec`` without what changes with the data, and that: the rows of each
+    top-level dataset (renamed ``d0``, ``d1``… in order) and the values of the titles and
+    legend value lists, lifted into params (``llmobs_0``…) the page sets on the live view.
+    Inline rows (``alt.Data(values=…)``) become datasets too. The same chart over other rows,
+    with other titles, gives the same spec.
+
+    Example:
+        >>> spec = {"data": {"name": "data-1f"}, "datasets": {"data-1f": [1]}, "title": "n=1"}
+        >>> bare, data, values = split_spec(spec)
+        >>> bare["data"], bare["title"], data, values
+        ({'name': 'd0'}, {'text': {'expr': 'llmobs_0'}}, {'d0': [1]}, {'llmobs_0': 'n=1'})
+    """
+    datasets = dict(spec.get("datasets") or {})
+    bare = {k: v for k, v in spec.items() if k != "datasets"}
+    for view in (bare, *bare.get("layer", ())):  # inline rows: a dataset like any other
+        inline = view.get("data")
+        if isinstance(inline, dict) and isinstance(inline.get("values"), list):
+            name = f"inline-{len(datasets)}"
+            datasets[name] = inline["values"]
+            view["data"] = {**{k: v for k, v in inline.items() if k != "values"}, "name": name}
+    names = {old: f"d{i}" for i, old in enumerate(datasets)}
+    text = json.dumps(bare, sort_keys=True, default=str)
+    for old, new in names.items():
+        text = text.replace(json.dumps(old), json.dumps(new))
+    bare = json.loads(text)
+    values: dict[str, Any] = {}
+
+    def lift(value: Any) -> dict[str, str]:
+        name = f"llmobs_{len(values)}"
+        values[name] = value
+        return {"expr": name}
+
+    title = bare.get("title")
+    if isinstance(title, str | list):
+        bare["title"] = {"text": lift(title)}
+    elif isinstance(title, dict):
+        bare["title"] = {
+            **title,
+            **{k: lift(title[k]) for k in ("text", "subtitle") if isinstance(title.get(k), str)},
+        }
+    for view in (bare, *bare.get("layer", ())):
+        legend = view.get("encoding", {}).get("color", {}).get("legend")
+        if isinstance(legend, dict) and isinstance(legend.get("values"), list):
+            legend["values"] = lift(legend["values"])
+    if values:
+        bare["params"] = [*bare.get("params", ()), *({"name": n} for n in values)]
+    return bare, {names[old]: rows for old, rows in datasets.items()}, values
+
+
+def for_board(spec: dict[str, Any], *, zoom: bool = False) -> dict[str, Any]:
+    """A chart's Vega-Lite ``spec`` as the board draws it: as wide as its panel, legend
+    included (Vega's container width: a drag selects exactly what is under the pointer, with
+    no CSS scaling), and with ``zoom`` an x-interval selection named :data:`ZOOM` on the
+    first view whose x axis is time (none when no view has one, as a "no data" message).
+
+    Example:
+        >>> spec = {"mark": "line", "encoding": {"x": {"field": "t", "type": "temporal"}}}
+        >>> board = for_board(spec, zoom=True)
+        >>> board["width"], board["params"][0]["name"], board["params"][0]["select"]["encodings"]
+        ('container', 'zoom', ['x'])
+    """
+    out = {**spec, "width": "container", "autosize": {"type": "fit-x", "contains": "padding"}}
+    if zoom:
+        views = [out, *(out.get("layer") or ())]
+        timed = [v for v in views if v.get("encoding", {}).get("x", {}).get("type") == "temporal"]
+        if timed:
+            brush = {"name": ZOOM, "select": {"type": "interval", "encodings": ["x"]}}
+            target = timed[0]
+            if target is not out:  # a layer: the selection lives on that layer's view
+                out["layer"] = [
+                    {**v, "params": [*v.get("params", ()), brush]} if v is target else v
+                    for v in out["layer"]
+                ]
+            else:
+                out["params"] = [*out.get("params", ()), brush]
+    return out
+
+
+class ChartBoard(anywidget.AnyWidget):
+    """Charts by panel name in a two-column grid, updated in place; see the module.
+
+    Example:
+        >>> import altair as alt
+        >>> board = ChartBoard()
+        >>> chart = alt.Chart(alt.Data(values=[{"x": 1}])).mark_point().encode(x="x:Q")
+        >>> board.show({"dots": chart}), board.show({"dots": chart})   # the second: unchanged
+        (['dots'], [])
+    """
+
+    _esm = traitlets.Unicode().tag(sync=True)
+    _css = traitlets.Unicode(CSS).tag(sync=True)
+    panels = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    specs = traitlets.Dict().tag(sync=True)
+    data = traitlets.Dict().tag(sync=True)
+    #: Per panel, the values of the params :func:`split_spec` lifted out of its spec.
+    values = traitlets.Dict().tag(sync=True)
+    versions = traitlets.Dict().tag(sync=True)
+    generation = traitlets.Int(0).tag(sync=True)
+    updating = traitlets.Bool(False).tag(sync=True)
+    #: The last generation the browser drew (sent by the page).
+    drawn = traitlets.Int(0).tag(sync=True)
+    #: The last drag across a time chart: ``start_ms``, ``end_ms`` (epoch ms) and ``n``.
+    zoom = traitlets.Dict().tag(sync=True)
+
+    def __init__(
+        self, panels: tuple[str, ...] = (), *, zoom: tuple[str, ...] = (), **kwargs: Any
+    ) -> None:
+        super().__init__(_esm=module_js(), panels=list(panels), **kwargs)
+        #: The panels a drag across zooms (:func:`for_board`'s ``zoom``).
+        self.zoom_panels = frozenset(zoom)
+        self._fingerprints: dict[str, str] = {}
+
+    def show(self, charts: Mapping[str, Any]) -> list[str]:
+        """Send the ``charts`` (Altair charts by panel name) whose spec or data changed, all
+        in one message, and end the "updating" state; returns the names sent.
+
+        A generation is counted (:attr:`generation`) only when something changed."""
+        specs, data, values = dict(self.specs), dict(self.data), dict(self.values)
+        versions = dict(self.versions)
+        changed = []
+        for name, chart in charts.items():
+            drawn = for_board(chart.to_dict(validate=False), zoom=name in self.zoom_panels)
+            spec, rows, lifted = split_spec(drawn)
+            fingerprint = hashlib.sha1(
+                json.dumps([spec, rows, lifted], sort_keys=True, default=str).encode()
+            ).hexdigest()
+            if self._fingerprints.get(name) == fingerprint:
+                continue
+            self._fingerprints[name] = fingerprint
+            specs[name], data[name], values[name] = spec, rows, lifted
+            versions[name] = versions.get(name, 0) + 1
+            changed.append(name)
+        with self.hold_sync():
+            if changed:
+                self.specs, self.data, self.values = specs, data, values
+                self.versions = versions
+                self.panels = [*self.panels, *(n for n in charts if n not in self.panels)]
+                self.generation += 1
+            self.updating = False
+        return changed
+
+    def zoom_range(self) -> tuple[datetime, datetime] | None:
+        """The last dragged time range as UTC datetimes (None before any drag)."""
+        if not self.zoom:
+            return None
+        start, end = (self.zoom[k] / 1000 for k in ("start_ms", "end_ms"))
+        return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC)
+
+
+__all__ = ["ZOOM", "ChartBoard", "for_board", "split_spec"]
