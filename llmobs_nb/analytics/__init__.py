@@ -17,6 +17,7 @@ Example:
 """
 
 from llmobs_nb.analytics.anomalies import budget_forecast, cost_anomalies
+from llmobs_nb.analytics.choices import filter_choices
 from llmobs_nb.analytics.compare import compare_runs
 from llmobs_nb.analytics.drift import quality_drift
 from llmobs_nb.analytics.errors import error_rates
@@ -37,6 +38,7 @@ __all__ = [
     "cost_anomalies",
     "cost_breakdown",
     "error_rates",
+    "filter_choices",
     "latency_percentiles",
     "percentiles",
     "quality_drift",

@@ -177,13 +177,15 @@ class ChartBoard(anywidget.AnyWidget):
         changed = []
         for name, chart in charts.items():
             drawn = for_board(chart.to_dict(validate=False), zoom=name in self.zoom_panels)
-            spec, rows, lifted = split_spec(drawn)
+            # Altair names each dataset by a hash of its rows: the names stand for the rows.
+            shape = {k: v for k, v in drawn.items() if k != "datasets"}
             fingerprint = hashlib.sha1(
-                json.dumps([spec, rows, lifted], sort_keys=True, default=str).encode()
+                json.dumps([shape, list(drawn.get("datasets") or ())], default=str).encode()
             ).hexdigest()
             if self._fingerprints.get(name) == fingerprint:
                 continue
             self._fingerprints[name] = fingerprint
+            spec, rows, lifted = split_spec(drawn)
             specs[name], data[name], values[name] = spec, rows, lifted
             versions[name] = versions.get(name, 0) + 1
             changed.append(name)

@@ -14,6 +14,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from llmobs_nb.analytics.choices import filter_choices
 from llmobs_nb.view import offline, panels
 from llmobs_nb.view.chart_board import ChartBoard
 from llmobs_nb.view.cost_charts import HOURLY_BUDGET_USD
@@ -141,20 +142,10 @@ class Dashboard:
 
     def refresh_options(self) -> None:
         """Re-read the filter choices (time steps, models, use cases, runs, users)."""
-        with self.source.session():
-            extent = self.source.query(
-                "SELECT min(start_time) AS lo, max(start_time) AS hi FROM llm_calls"
-            )
-            values = {
-                name: self.source.query(
-                    f"SELECT DISTINCT {column} AS v FROM llm_calls "
-                    f"WHERE {column} IS NOT NULL ORDER BY 1"
-                )["v"].to_list()
-                for name, column in DIMENSIONS.items()
-            }
+        with self.source.session():  # from the rollups too, where the source reads them
+            (lo, hi), values = filter_choices(self.source.filtered(Filter()))
         self._muted = True
         try:
-            lo, hi = extent.row(0)
             steps = _time_steps(lo, hi)
             # A narrowed range is kept; a full one grows with new data.
             was = self._filters_from_widgets()

@@ -487,6 +487,11 @@ def test_approx_through_the_analytics_functions(tmp_path):
     )
     exact_15m = analytics.latency_percentiles(str(path), every="15m", approx=True)
     assert exact_15m["rel_error"].unique().to_list() == [0.0]  # below the grain: exact
+    # The dashboard's filter choices: the same from the rollups, the time range too.
+    (first, last), values = analytics.filter_choices(str(path), approx=True)
+    assert ((first, last), values) == analytics.filter_choices(str(path))
+    assert values["models"] == ["a", "b"] and values["runs"] == ["v1", "v2"]
+    assert first == T0 and last > first
 
 
 def test_rebuild_rollups_through_the_package_and_the_observer(tmp_path):
