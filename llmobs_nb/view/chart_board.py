@@ -198,6 +198,27 @@ class ChartBoard(anywidget.AnyWidget):
             self.updating = False
         return changed
 
+    def panel_spec(self, name: str) -> dict[str, Any]:
+        """The whole Vega-Lite spec the page draws for panel ``name`` (its spec with the
+        lifted values and the rows put back), e.g. to save or embed it elsewhere.
+
+        Example:
+            >>> import altair as alt
+            >>> board = ChartBoard()
+            >>> _ = board.show({"dots": alt.Chart(alt.Data(values=[{"x": 1}])).mark_point()})
+            >>> board.panel_spec("dots")["datasets"]
+            {'d0': [{'x': 1}]}
+        """
+        spec, values = self.specs[name], self.values.get(name, {})
+        params = [
+            {**p, "value": values[p["name"]]} if p.get("name") in values else p
+            for p in spec.get("params", ())
+        ]
+        whole = {**spec, "datasets": self.data.get(name, {})}
+        if params:
+            whole["params"] = params
+        return whole
+
     def zoom_range(self) -> tuple[datetime, datetime] | None:
         """The last dragged time range as UTC datetimes (None before any drag)."""
         if not self.zoom:

@@ -24,7 +24,7 @@ import pytest
 
 import llmobs_nb
 from llmobs_nb.view import Dashboard, Trace, write_report
-from llmobs_nb.view.offline import page_html
+from llmobs_nb.view.offline import page_html, spec_html
 
 PAYLOADS = [
     "</script><img src=x onerror=window.__pwned=1;alert(1)>",
@@ -107,8 +107,8 @@ def _documents(obs: llmobs_nb.Observer, tmp: Path) -> dict[str, str]:
         docs["dashboard headline"] = dashboard.headline_html.value
         docs["dashboard status"] = dashboard.status.value
         docs["dashboard time"] = dashboard.time_label.value
-        for name, output in dashboard.outputs.items():
-            docs[f"dashboard {name}"] = _output_html(output)
+        for name in dashboard.board.specs:  # each panel as the page's board embeds it
+            docs[f"dashboard {name}"] = spec_html(dashboard.board.panel_spec(name), loader=False)
         explorer = dashboard.explorer
         for trace_id in trace_ids[:3]:
             explorer.select(trace_id)

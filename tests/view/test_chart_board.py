@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -95,7 +96,17 @@ def test_the_same_filter_twice_sends_nothing_new_to_the_page(dash: Dashboard):
     assert "nothing changed" in dash.status.value
 
 
-def test_a_refresh_redraws_only_when_the_store_or_the_filter_changed(dash: Dashboard, store_file):
+def test_a_refresh_redraws_only_when_the_store_or_the_filter_changed(store_file, tmp_path):
+    copy = tmp_path / "copy.duckdb"  # the shared sample store stays as it is
+    shutil.copyfile(store_file, copy)
+    dash = Dashboard(copy)
+    try:
+        _refreshes_only_on_change(dash, copy)
+    finally:
+        dash.close()
+
+
+def _refreshes_only_on_change(dash: Dashboard, store_file: Path) -> None:
     drawn = dash.redraw_count
     assert dash.refresh() == 0.0 and dash.redraw_count == drawn  # nothing new
     dash.apply_filters(models=("gpt-4o",))
