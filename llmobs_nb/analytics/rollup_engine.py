@@ -73,17 +73,9 @@ sketch query slower than the exact one, dense ones (10M: 0.14) faster
 (``benchmarks/rollups.py``). Counts and sums come from the rollups either way."""
 
 
-def rollup_engine(
-    exact: SqlEngine,
-    run: SqlRunner,
-    *,
-    min_spans: int = 0,
-    max_sketch_share: float | None = None,
-) -> Engine:
-    """A :class:`RollupEngine` over a store with rollups covering at least ``min_spans``
-    spans; ``exact`` itself otherwise (a small store, an older file opened read-only, several
-    files read together). With ``max_sketch_share``, quantiles are answered exactly when the
-    sketches hold more rows than that per rolled-up span."""
+def rollup_state(run: SqlRunner) -> tuple[int, int] | None:
+    """The spans rolled up and the sketch rows kept, or None for a store without rollups (an
+    older file opened read-only, several files read together)."""
     try:
         found = run(
             "SELECT rolled_to, (SELECT count(*) FROM rollup_sketches) AS sketch_rows "
@@ -91,11 +83,31 @@ def rollup_engine(
             [],
         )
     except Exception:  # no rollup tables here: every answer is exact
+        return None
+    if not found.height:
+        return (0, 0)
+    return int(found["rolled_to"][0] or 0), int(found["sketch_rows"][0] or 0)
+
+
+def rollup_engine(
+    exact: SqlEngine,
+    run: SqlRunner,
+    *,
+    min_spans: int = 0,
+    max_sketch_share: float | None = None,
+    state: tuple[int, int] | bool | None = False,
+) -> Engine:
+    """A :class:`RollupEngine` over a store with rollups covering at least ``min_spans``
+    spans; ``exact`` itself otherwise (a small store, an older file opened read-only, several
+    files read together). With ``max_sketch_share``, quantiles are answered exactly when the
+    sketches hold more rows than that per rolled-up span. ``state``: :func:`rollup_state`'s
+    answer when the caller has it (asked here otherwise)."""
+    found = rollup_state(run) if state is False else state
+    if found is None or not isinstance(found, tuple):
         return exact
-    rolled = (found["rolled_to"][0] or 0) if found.height else 0
+    rolled, sketch_rows = found
     if min_spans and rolled < min_spans:
         return exact
-    sketch_rows = found["sketch_rows"][0] if found.height else 0
     dense = max_sketch_share is None or sketch_rows <= max_sketch_share * max(rolled, 1)
     return RollupEngine(exact, run, sketch_quantiles=dense)
 

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from llmobs_nb.analytics.source import time_extent as analytics_time_extent
-from llmobs_nb.view.data_source import Filter, FilteredCalls
+from llmobs_nb.view.data_source import FilteredCalls
 
 # The buckets a chart may use, finest first; each is an `every=` that analytics understands.
 LADDER = ("1m", "5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d", "1w")
@@ -82,8 +82,7 @@ def stable_every(calls: Any, calls_per_bucket: int = 1) -> str | None:
     if not isinstance(calls, FilteredCalls):
         return None
     start, end = calls.filters.start, calls.filters.end
-    timed = Filter(start=start, end=end)
-    lo, hi, n = (calls if calls.filters == timed else FilteredCalls(calls.source, timed)).extent()
+    lo, hi, n = calls.time_only().extent()
     buckets = min(MAX_BUCKETS, max(MIN_BUCKETS, n // max(calls_per_bucket, 1)))
     return choose_every(start or lo, end or hi, buckets)
 

@@ -72,8 +72,18 @@ async function render({ model, el }) {
   }
 
   async function drawPanel(embed, slot, spec, data, values) {
+    const began = performance.now();
+    try {
+      await updateOrEmbed(embed, slot, spec, data, values);
+    } finally {
+      slot.div.dataset.drawMs = String(Math.round(performance.now() - began));
+    }
+  }
+
+  async function updateOrEmbed(embed, slot, spec, data, values) {
     const key = JSON.stringify(spec);
     if (slot.api && slot.key === key && !slot.zoomed) {
+      slot.div.dataset.how = "update";
       const view = slot.api.view;
       for (const [name, value] of Object.entries(values)) view.signal(name, value);
       for (const [name, rows] of Object.entries(data)) {
@@ -85,6 +95,7 @@ async function render({ model, el }) {
     const params = (spec.params || []).map((p) =>
       p.name in values ? { ...p, value: values[p.name] } : p,
     );
+    slot.div.dataset.how = "embed";
     // Drawn hidden inside the panel (a container width to fit), then swapped in.
     const div = document.createElement("div");
     div.className = "llmobs-board-next";

@@ -25,6 +25,7 @@ from llmobs_nb.analytics.rollup_engine import (
     AUTO_MAX_SKETCH_SHARE,
     AUTO_MIN_SPANS,
     rollup_engine,
+    rollup_state,
 )
 from llmobs_nb.analytics.source import classify, open_store
 from llmobs_nb.analytics.summary import summary
@@ -124,15 +125,28 @@ class DataSource:
             if self.approx is False:
                 yield exact
             else:
+                state = self._rollup_state()
                 if self.approx is None:  # auto: the rollups where they are faster
                     yield rollup_engine(
                         exact,
                         self.query,
                         min_spans=AUTO_MIN_SPANS,
                         max_sketch_share=AUTO_MAX_SKETCH_SHARE,
+                        state=state,
                     )
                 else:
-                    yield rollup_engine(exact, self.query)
+                    yield rollup_engine(exact, self.query, state=state)
+
+    def _rollup_state(self) -> tuple[int, int] | None:
+        # Asked once per session of a file (its connection sees one state); a live observer's
+        # or an open connection's store is asked every time (it grows while we read).
+        if self.path is None or self._con is None:
+            return rollup_state(self.query)
+        cached = getattr(self._local, "rollups", None)
+        if cached is None or cached[0] is not self._con:
+            cached = (self._con, rollup_state(self.query))
+            self._local.rollups = cached
+        return cached[1]
 
     def _columns(self) -> list[str]:
         # Asked once per connection (a file's: once per session), not once per question.
@@ -163,6 +177,10 @@ class FilteredCalls:
     source: DataSource
     filters: Filter = field(default_factory=Filter)
     _summary: pl.DataFrame | None = field(default=None, init=False, repr=False)
+    _extent: tuple[datetime | None, datetime | None, int] | None = field(
+        default=None, init=False, repr=False
+    )
+    _time_only: FilteredCalls | None = field(default=None, init=False, repr=False)
     _scored: dict[Scored, pl.DataFrame] = field(default_factory=dict, init=False, repr=False)
 
     @contextlib.contextmanager
@@ -180,10 +198,27 @@ class FilteredCalls:
         return self._summary
 
     def extent(self) -> tuple[datetime | None, datetime | None, int]:
-        """First and last ``start_time`` and the number of filtered calls (from
-        :meth:`summary`: one question a redraw)."""
-        row = self.summary().row(0, named=True)
-        return row["first_call"], row["last_call"], row["calls"]
+        """First and last ``start_time`` and the number of filtered calls: from
+        :meth:`summary` when it was asked, else from a summary without quantiles (counts and
+        times only: the rollups answer it), asked once."""
+        if self._extent is None:
+            found = self._summary
+            if found is None:
+                found = summary(self, quantiles=(), approx=True)
+            row = found.row(0, named=True)
+            self._extent = (row["first_call"], row["last_call"], row["calls"])
+        return self._extent
+
+    def time_only(self) -> FilteredCalls:
+        """These calls' filter narrowed to its time range alone (models, use cases, runs,
+        users and statuses dropped), kept for the life of this object: what the charts' time
+        buckets are chosen from (:func:`~llmobs_nb.view.buckets.stable_every`)."""
+        timed = Filter(start=self.filters.start, end=self.filters.end)
+        if self.filters == timed:
+            return self
+        if self._time_only is None:
+            self._time_only = FilteredCalls(self.source, timed)
+        return self._time_only
 
     def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
         """Run ``query`` with ``llm_calls`` standing for the filtered calls.
