@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -166,12 +167,19 @@ class ChartBoard(anywidget.AnyWidget):
         #: The panels a drag across zooms (:func:`for_board`'s ``zoom``).
         self.zoom_panels = frozenset(zoom)
         self._fingerprints: dict[str, str] = {}
+        # The dashboard shows the fast panels from the kernel's thread and the slow ones from
+        # its worker: one show at a time, or one could send the other's panels at an old version.
+        self._showing = threading.Lock()
 
     def show(self, charts: Mapping[str, Any]) -> list[str]:
         """Send the ``charts`` (Altair charts by panel name) whose spec or data changed, all
         in one message, and end the "updating" state; returns the names sent.
 
         A generation is counted (:attr:`generation`) only when something changed."""
+        with self._showing:
+            return self._show(charts)
+
+    def _show(self, charts: Mapping[str, Any]) -> list[str]:
         specs, data, values = dict(self.specs), dict(self.data), dict(self.values)
         versions = dict(self.versions)
         changed = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -137,3 +138,22 @@ def test_a_drag_across_a_time_chart_zooms_every_panel(dash: Dashboard):
 
 def test_a_slider_drag_redraws_once_when_let_go(dash: Dashboard):
     assert dash.time.continuous_update is False
+
+
+def test_shows_from_two_threads_keep_every_panel_at_its_latest_version():
+    # The dashboard shows its fast panels from the kernel's thread and the quality panel
+    # from its worker, at the same time.
+    board = ChartBoard(panels=("a", "b"))
+
+    def feed(name: str) -> None:
+        for i in range(30):
+            board.show({name: bars([{"n": i, "model": "a"}], name)})
+
+    threads = [threading.Thread(target=feed, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert board.versions == {"a": 30, "b": 30}
+    assert [board.data[name]["d0"][0]["n"] for name in ("a", "b")] == [29, 29]
+    assert board.generation == 60
