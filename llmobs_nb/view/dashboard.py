@@ -41,6 +41,11 @@ class Dashboard:
     ``approx=None`` on stores of a million spans or more, where that is faster; always with
     ``approx=True``; never with ``approx=False``.
 
+    The charts live in one :class:`~llmobs_nb.view.chart_board.ChartBoard`: a change sends
+    the changed panels together and the page updates the charts in place; the status line
+    says how long the page took to draw them (:attr:`last_drawn_s`). Dragging across a time
+    chart zooms every panel to that range.
+
     Example:
         >>> dash = Dashboard("experiments.duckdb")          # doctest: +SKIP
         >>> dash                                           # doctest: +SKIP
