@@ -171,15 +171,17 @@ class ChartBoard(anywidget.AnyWidget):
         # its worker: one show at a time, or one could send the other's panels at an old version.
         self._showing = threading.Lock()
 
-    def show(self, charts: Mapping[str, Any]) -> list[str]:
+    def show(self, charts: Mapping[str, Any], *, settle: bool = True) -> list[str]:
         """Send the ``charts`` (Altair charts by panel name) whose spec or data changed, all
-        in one message, and end the "updating" state; returns the names sent.
+        in one message, and (with ``settle``) end the "updating" state; returns the names
+        sent. A panel drawn apart from a redraw (the dashboard's quality panel) passes
+        ``settle=False``, so it never lifts the "updating" state of a redraw under way.
 
         A generation is counted (:attr:`generation`) only when something changed."""
         with self._showing:
-            return self._show(charts)
+            return self._show(charts, settle)
 
-    def _show(self, charts: Mapping[str, Any]) -> list[str]:
+    def _show(self, charts: Mapping[str, Any], settle: bool) -> list[str]:
         specs, data, values = dict(self.specs), dict(self.data), dict(self.values)
         versions = dict(self.versions)
         changed = []
@@ -203,7 +205,8 @@ class ChartBoard(anywidget.AnyWidget):
                 self.versions = versions
                 self.panels = [*self.panels, *(n for n in charts if n not in self.panels)]
                 self.generation += 1
-            self.updating = False
+            if settle:
+                self.updating = False
         return changed
 
     def panel_spec(self, name: str) -> dict[str, Any]:

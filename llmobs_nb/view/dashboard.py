@@ -310,7 +310,7 @@ class Dashboard:
         self.slow = found
         self.headline["alerts"] = found["alerts"]
         self._draw_headline()
-        self.board.show({"quality": found["quality"]})
+        self.board.show({"quality": found["quality"]}, settle=False)
         self._status["pending"] = ""
         self._show_status()
 

@@ -60,6 +60,9 @@ def test_show_sends_only_what_changed_and_counts_a_generation_only_then():
     assert board.show({"a": bars([{"n": 5, "model": "a"}], "a"), "b": b}) == ["a"]
     assert board.generation == 2 and board.versions == {"a": 2, "b": 1}
     assert board.data["a"]["d0"] == [{"n": 5, "model": "a"}] and board.updating is False
+    board.updating = True  # a redraw under way: a panel drawn apart leaves the state alone
+    assert board.show({"b": bars([{"n": 7, "model": "a"}], "b")}, settle=False) == ["b"]
+    assert board.updating is True and board.generation == 3
 
 
 def test_the_board_module_carries_vega_and_fetches_nothing():
