@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import polars as pl
 
@@ -95,15 +96,15 @@ def rollup_engine(
     *,
     min_spans: int = 0,
     max_sketch_share: float | None = None,
-    state: tuple[int, int] | bool | None = False,
+    state: tuple[int, int] | Literal["ask"] | None = "ask",
 ) -> Engine:
     """A :class:`RollupEngine` over a store with rollups covering at least ``min_spans``
     spans; ``exact`` itself otherwise (a small store, an older file opened read-only, several
     files read together). With ``max_sketch_share``, quantiles are answered exactly when the
     sketches hold more rows than that per rolled-up span. ``state``: :func:`rollup_state`'s
-    answer when the caller has it (asked here otherwise)."""
-    found = rollup_state(run) if state is False else state
-    if found is None or not isinstance(found, tuple):
+    answer when the caller has it (``"ask"``: asked here)."""
+    found = rollup_state(run) if state == "ask" else state
+    if not isinstance(found, tuple):  # None: a store without rollups
         return exact
     rolled, sketch_rows = found
     if min_spans and rolled < min_spans:

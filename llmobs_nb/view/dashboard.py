@@ -325,17 +325,19 @@ class Dashboard:
         0.0 when neither the store nor the filter changed since the last redraw (nothing is
         recomputed or sent then)."""
         self.refresh_count += 1
-        key = (self._store_key(), self.filters)
-        if key == self._drawn_key:
-            return 0.0
-        self.refresh_options()
-        elapsed = self.redraw()
+        # One read-only session (a file opened once) for the check, the choices and the redraw.
+        with self.source.session():
+            key = (self._store_key(), self.filters)
+            if key == self._drawn_key:
+                return 0.0
+            self.refresh_options()
+            elapsed = self.redraw()
         self._drawn_key = key
         return elapsed
 
     def _store_key(self) -> tuple[Any, ...]:
         # What a refresh would see change: the spans and scores stored (counts: DuckDB
-        # answers them from its metadata), and the rollups' mark.
+        # answers them from its metadata).
         with self.source.session():
             return tuple(
                 self.source.query(

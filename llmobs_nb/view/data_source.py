@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import polars as pl
@@ -32,6 +32,8 @@ from llmobs_nb.analytics.summary import summary
 from llmobs_nb.store.readonly import run_read_only
 
 __all__ = ["DIMENSIONS", "DataSource", "Filter", "FilteredCalls"]
+
+T = TypeVar("T")
 
 #: The latency quantiles of the dashboard's headline.
 HEADLINE_QUANTILES = (0.95,)
@@ -142,19 +144,19 @@ class DataSource:
         # or an open connection's store is asked every time (it grows while we read).
         if self.path is None or self._con is None:
             return rollup_state(self.query)
-        cached = getattr(self._local, "rollups", None)
-        if cached is None or cached[0] is not self._con:
-            cached = (self._con, rollup_state(self.query))
-            self._local.rollups = cached
-        return cached[1]
+        return self._once_per(self._con, "rollups", lambda: rollup_state(self.query))
 
     def _columns(self) -> list[str]:
         # Asked once per connection (a file's: once per session), not once per question.
         key = self._con if self._con is not None else self.observer
-        cached = getattr(self._local, "columns", None)
+        return self._once_per(key, "columns", lambda: SqlEngine(self.query).columns)
+
+    def _once_per(self, key: Any, slot: str, ask: Callable[[], T]) -> T:
+        # ask() once while this thread's ``key`` (a connection or the observer) stays the same.
+        cached = getattr(self._local, slot, None)
         if cached is None or cached[0] is not key:
-            cached = (key, SqlEngine(self.query).columns)
-            self._local.columns = cached
+            cached = (key, ask())
+            setattr(self._local, slot, cached)
         return cached[1]
 
     def filtered(self, filters: Filter) -> FilteredCalls:
