@@ -13,6 +13,7 @@ import polars as pl
 from llmobs_nb import registry
 from llmobs_nb._deprecated import moved_names
 from llmobs_nb.capture import forking
+from llmobs_nb.capture.agents import Step, agent_step, session, tool_step
 from llmobs_nb.capture.batch_work import BatchWork
 from llmobs_nb.capture.before_read import write_before_read
 from llmobs_nb.capture.errors import CaptureErrors
@@ -130,6 +131,32 @@ class Observer:
         self._require_writable()
         can_end = lambda: not self.tracer.closing  # noqa: E731  (closed inside: no ended_at)
         return recording(self.store, name, self.project, params, can_end=can_end)
+
+    @functools.wraps(session)
+    def session(self, session_id: str, *, user_id: str | None = None) -> ContextManager[str]:
+        return session(session_id, user_id=user_id)
+
+    def agent(self, name: str, **options: Any) -> Step:
+        """An agent step (``invoke_agent <name>``), as ``with`` block or decorator; options:
+        ``agent_id``, ``description``, ``model`` and attributes. See
+        :func:`llmobs_nb.capture.agents.agent_step`.
+
+        Example:
+            >>> with obs.agent("planner"):                       # doctest: +SKIP
+            ...     plan = ask(question)
+        """
+        return agent_step(self.tracer, name, **options)
+
+    def tool(self, name: str, **options: Any) -> Step:
+        """A tool step (``execute_tool <name>``), as ``with`` block or decorator; options:
+        ``call_id``, ``tool_type``, ``description`` and attributes. See
+        :func:`llmobs_nb.capture.agents.tool_step`.
+
+        Example:
+            >>> @obs.tool("get_weather")                         # doctest: +SKIP
+            ... def get_weather(city: str) -> str: ...
+        """
+        return tool_step(self.tracer, name, **options)
 
     def _online_evaluator(self, evaluators: list[Any]) -> Any:
         from llmobs_nb.evals.online_hook import ScopeSubmitter

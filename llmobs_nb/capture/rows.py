@@ -63,6 +63,11 @@ _MAPPED = frozenset(
         sc.LLMOBS_OUTPUT,
         sc.ERROR_TYPE,
         sc.LLMOBS_PROJECT,
+        sc.GEN_AI_CONVERSATION_ID,
+        sc.GEN_AI_AGENT_NAME,
+        sc.GEN_AI_TOOL_NAME,
+        sc.GEN_AI_TOOL_CALL_ARGUMENTS,
+        sc.GEN_AI_TOOL_CALL_RESULT,
     }
 )
 
@@ -125,8 +130,13 @@ _WRITTEN_KEYS = (
 _REASONING_KEYS = (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, sc.OI_TOKEN_REASONING)
 _CACHE_AND_REASONING_KEYS = frozenset(_CACHED_KEYS + _WRITTEN_KEYS + _REASONING_KEYS)
 _PROVIDER_KEYS = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_SYSTEM, sc.OI_PROVIDER, sc.OI_SYSTEM)
+_SESSION_KEYS = (sc.GEN_AI_CONVERSATION_ID, sc.OI_SESSION_ID)
+_AGENT_KEYS = (sc.GEN_AI_AGENT_NAME, sc.OI_AGENT_NAME)
+_TOOL_KEYS = (sc.GEN_AI_TOOL_NAME, sc.OI_TOOL_NAME)
 _TEXT_KEYS = frozenset(
     {
+        sc.GEN_AI_TOOL_CALL_ARGUMENTS,
+        sc.GEN_AI_TOOL_CALL_RESULT,
         sc.LLMOBS_INPUT,
         sc.OI_INPUT_VALUE,
         sc.GEN_AI_INPUT_MESSAGES,
@@ -155,6 +165,24 @@ def invocation_model(attrs: Any) -> Any:
     except ValueError:
         return None
     return params.get("model") if isinstance(params, dict) else None
+
+
+def _step_name(name: Any, attrs: Any, prefix: str) -> str | None:
+    """An agent's or tool's name when no attribute gives it: OpenInference's graph node name
+    (agent frameworks), else the span's name without the GenAI prefix (``invoke_agent X``).
+
+    Example:
+        >>> _step_name("execute_tool get_weather", None, "execute_tool ")
+        'get_weather'
+        >>> _step_name("planner", {"graph.node.name": "plan"}, "invoke_agent ")
+        'plan'
+    """
+    node = attrs.get(sc.OI_GRAPH_NODE_NAME) if attrs is not None else None
+    if isinstance(node, str) and node:
+        return node
+    if not isinstance(name, str):
+        return None
+    return name[len(prefix) :] if name.startswith(prefix) else name
 
 
 def _has_oi_messages(attrs: Any) -> bool:
@@ -199,10 +227,12 @@ def span_kind(name: str, attrs: Any) -> str:
         return "embedding"
     if operation in sc.LLM_OPERATIONS:
         return "llm"
-    if operation in ("execute_tool",):
+    if operation in sc.TOOL_OPERATIONS:
         return "tool"
-    if operation in ("invoke_agent", "create_agent"):
+    if operation in sc.AGENT_OPERATIONS:
         return "agent"
+    if operation in sc.WORKFLOW_OPERATIONS:
+        return "chain"
     if attrs.get(sc.GEN_AI_REQUEST_MODEL) is not None or attrs.get(sc.OI_MODEL_NAME) is not None:
         return "llm"
     return "other"
@@ -226,16 +256,21 @@ def span_error_type(span: ReadableSpan, attrs: Any) -> str | None:
     return None
 
 
-# (ours, OpenInference's value, GenAI messages, GenAI system instructions, OI messages prefix)
+# (text keys: ours, OpenInference's value, a GenAI tool call's; GenAI messages, GenAI system
+# instructions, OI messages prefix)
 _TEXT_SOURCES = (
     (
-        sc.LLMOBS_INPUT,
-        sc.OI_INPUT_VALUE,
+        (sc.LLMOBS_INPUT, sc.OI_INPUT_VALUE, sc.GEN_AI_TOOL_CALL_ARGUMENTS),
         sc.GEN_AI_INPUT_MESSAGES,
         sc.GEN_AI_SYSTEM_INSTRUCTIONS,
         sc.OI_INPUT_MESSAGES,
     ),
-    (sc.LLMOBS_OUTPUT, sc.OI_OUTPUT_VALUE, sc.GEN_AI_OUTPUT_MESSAGES, None, sc.OI_OUTPUT_MESSAGES),
+    (
+        (sc.LLMOBS_OUTPUT, sc.OI_OUTPUT_VALUE, sc.GEN_AI_TOOL_CALL_RESULT),
+        sc.GEN_AI_OUTPUT_MESSAGES,
+        None,
+        sc.OI_OUTPUT_MESSAGES,
+    ),
 )
 
 
@@ -245,9 +280,9 @@ def _texts(attrs: Any, problems: list[str]) -> tuple[str | None, str | None]:
     ``role: text`` lines (:mod:`~llmobs_nb.capture.messages`). Messages that cannot be read as
     messages are kept as their raw text, the problem named."""
     found = []
-    for ours, value_key, messages_key, system_key, oi_prefix in _TEXT_SOURCES:
-        value = _first(attrs, (ours, value_key))
-        text = value if isinstance(value, str) else None
+    for value_keys, messages_key, system_key, oi_prefix in _TEXT_SOURCES:
+        value = _first(attrs, value_keys)
+        text = value if isinstance(value, str) or value is None else _stdlib_json(value)
         if text is None:
             messages = attrs.get(messages_key)
             system = attrs.get(system_key) if system_key else None
@@ -462,6 +497,15 @@ def to_columns(
             if problems:
                 extra["llmobs.attribute_error"] = "; ".join(problems)
             user_id = get(sc.LLMOBS_USER_ID)
+            session_id = get(sc.GEN_AI_CONVERSATION_ID)
+            if session_id is None:
+                session_id = _first(attrs, _SESSION_KEYS)
+            agent_name = get(sc.GEN_AI_AGENT_NAME)
+            if agent_name is None and kind == "agent":
+                agent_name = _first(attrs, _AGENT_KEYS) or _step_name(name, attrs, "invoke_agent ")
+            tool_name = get(sc.GEN_AI_TOOL_NAME)
+            if tool_name is None and kind == "tool":
+                tool_name = _first(attrs, _TOOL_KEYS) or _step_name(name, None, "execute_tool ")
             append(
                 (
                     format(trace_id, "032x"),
@@ -494,6 +538,9 @@ def to_columns(
                     input_text,
                     output_text,
                     _to_json(extra) if extra else "{}",
+                    _label(session_id),
+                    _label(agent_name),
+                    _label(tool_name),
                 )
             )
         except Exception as exc:  # a value no rule above foresaw: this row alone pays

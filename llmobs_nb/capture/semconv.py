@@ -26,6 +26,18 @@ GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
 GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
 ERROR_TYPE = "error.type"
+# Sessions, agents and tools (GenAI conventions v1.41, gen-ai-agent-spans and execute-tool).
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_AGENT_ID = "gen_ai.agent.id"
+GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description"
+GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
+GEN_AI_TOOL_DESCRIPTION = "gen_ai.tool.description"
+GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"  # content: opt-in
+GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"  # content: opt-in
 
 # OpenInference (Arize Phoenix) conventions, read as well.
 OI_SPAN_KIND = "openinference.span.kind"
@@ -39,6 +51,12 @@ OI_TOKEN_CACHE_WRITE = "llm.token_count.prompt_details.cache_write"
 OI_TOKEN_REASONING = "llm.token_count.completion_details.reasoning"
 OI_INPUT_VALUE = "input.value"
 OI_OUTPUT_VALUE = "output.value"
+OI_SESSION_ID = "session.id"
+OI_AGENT_NAME = "agent.name"
+OI_GRAPH_NODE_NAME = "graph.node.name"  # OpenInference agent frameworks' step (node) name
+OI_TOOL_NAME = "tool.name"
+OI_TOOL_DESCRIPTION = "tool.description"
+OI_TOOL_CALL_ID = "tool_call.id"
 
 # Ours: labels and bookkeeping that have no GenAI convention.
 LLMOBS_KIND = "llmobs.kind"
@@ -72,8 +90,12 @@ OPENINFERENCE_KINDS = {
 }
 # GenAI operation names that mean "this span is a model call".
 LLM_OPERATIONS = frozenset(
-    {"chat", "text_completion", "generate_content", "responses", "completion", "invoke_agent"}
+    {"chat", "text_completion", "generate_content", "responses", "completion"}
 )
+# GenAI operation names of agent spans (not model calls: the model calls are their children).
+AGENT_OPERATIONS = frozenset({"invoke_agent", "create_agent"})
+TOOL_OPERATIONS = frozenset({"execute_tool"})
+WORKFLOW_OPERATIONS = frozenset({"invoke_workflow"})  # our kind "chain"
 EMBEDDING_OPERATIONS = frozenset({"embeddings", "embedding"})
 
 # --- Ingest of third-party spans (helper "ingest", issue #13 items 3 and 5) -----------------

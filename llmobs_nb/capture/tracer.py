@@ -248,11 +248,14 @@ class Tracer:
         capture = self.require_capture()
         if preset is None:
             attributes[sc.LLMOBS_KIND] = kind
+        agent = None
+        if kind == "agent":  # an agent's spans inside it carry its name (labels.py)
+            agent = (preset if preset is not None else attributes).get(sc.GEN_AI_AGENT_NAME)
         return SpanScope(
             capture,
             name,
             attributes,
-            lb.merged(use_case=use_case, user_id=user_id, run=run),
+            lb.merged(use_case=use_case, user_id=user_id, run=run, agent_name=agent),
             capture_content=self.capture_content if capture_content is None else capture_content,
             is_model_call=kind in _MODEL_CALL,
             parent_context=parent_context,

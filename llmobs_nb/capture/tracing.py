@@ -31,6 +31,7 @@ from llmobs_nb.capture.batcher import Batcher
 from llmobs_nb.capture.content_policy import without_content
 from llmobs_nb.capture.errors import CaptureErrors, capture_failed
 from llmobs_nb.capture.health import Health, summed
+from llmobs_nb.capture.labels import missing_labels
 from llmobs_nb.capture.rows import SpanRecord, record_of, starts_model_call, to_columns
 from llmobs_nb.capture.write_queue import DEFAULT_MAX_ROWS, WriteQueue
 from llmobs_nb.pricing import PriceBook
@@ -116,9 +117,15 @@ class BufferingProcessor(SpanProcessor):
         scope = span.instrumentation_scope
         if scope is not None and scope.name == OURS:
             return  # ours report themselves through opened_model_call()
-        attributes = span.attributes
-        if attributes is not None and starts_model_call(attributes):
-            self._open_calls[span.context.span_id] = False
+        try:  # runs inside another library's start_span: never raise into it
+            attributes = span.attributes
+            labels = missing_labels(attributes)  # obs.session / obs.run / obs.agent around it
+            if labels:
+                span.set_attributes(labels)
+            if attributes is not None and starts_model_call(attributes):
+                self._open_calls[span.context.span_id] = False
+        except Exception as exc:
+            capture_failed("label a span of another instrumentation", exc)
 
     def on_end(self, span: ReadableSpan) -> None:
         open_calls = self._open_calls

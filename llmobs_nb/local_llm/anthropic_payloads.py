@@ -57,14 +57,31 @@ def _usage(usage: Usage, *, output_tokens: int) -> dict[str, Any]:
     return body
 
 
+def _stop_reason(reply: Reply) -> str:
+    return "end_turn" if reply.tool_call is None else "tool_use"
+
+
+def _block(reply: Reply, *, done: bool) -> dict[str, Any]:
+    """The answer's content block; ``done=False`` gives it as ``content_block_start`` opens it."""
+    call = reply.tool_call
+    if call is None:
+        return {"type": "text", "text": reply.text if done else ""}
+    return {
+        "type": "tool_use",
+        "id": call.id,
+        "name": call.name,
+        "input": call.arguments if done else {},
+    }
+
+
 def _message(reply: Reply, *, done: bool) -> dict[str, Any]:
     return {
         "id": f"msg_{reply.number:06d}",
         "type": "message",
         "role": "assistant",
         "model": reply.model,
-        "content": [{"type": "text", "text": reply.text}] if done else [],
-        "stop_reason": "end_turn" if done else None,
+        "content": [_block(reply, done=True)] if done else [],
+        "stop_reason": _stop_reason(reply) if done else None,
         "stop_sequence": None,
         # At message_start Anthropic reports the prompt and a provisional output count of 1.
         "usage": _usage(reply.usage, output_tokens=reply.usage.output_tokens if done else 1),
@@ -72,12 +89,16 @@ def _message(reply: Reply, *, done: bool) -> dict[str, Any]:
 
 
 def message(reply: Reply) -> dict[str, Any]:
-    """A Messages API ``message`` answering with ``reply``.
+    """A Messages API ``message`` answering with ``reply``: a text or a ``tool_use`` block.
 
     Example:
-        >>> from llmobs_nb.local_llm.reply import Reply, Usage
+        >>> from llmobs_nb.local_llm.reply import Reply, ToolCall, Usage
         >>> message(Reply("Hi.", ("Hi.",), Usage(), "claude-sonnet-4-5", 1, 0))["stop_reason"]
         'end_turn'
+        >>> call = ToolCall("toolu_1", "get_weather", {"city": "Paris"})
+        >>> answer = message(Reply("", ("",), Usage(), "claude-sonnet-4-5", 1, 0, call))
+        >>> answer["stop_reason"], answer["content"][0]["input"]
+        ('tool_use', {'city': 'Paris'})
     """
     return _message(reply, done=True)
 
@@ -88,7 +109,9 @@ def message_stream(reply: Reply) -> list[list[SSEEvent]]:
     message_start (usage: input, cache creation, cache read), content_block_start, a ping,
     one content_block_delta per chunk, then content_block_stop, message_delta (stop reason
     and final ``output_tokens``) and message_stop. Each event is named by an ``event:`` line,
-    which the SDK needs.
+    which the SDK needs. A tool call opens a ``tool_use`` block with an empty ``input`` and
+    streams its arguments' JSON as ``input_json_delta`` ``partial_json`` fragments; its
+    stop reason is ``tool_use``.
 
     Example:
         >>> from llmobs_nb.local_llm.reply import Reply, Usage
@@ -100,21 +123,24 @@ def message_stream(reply: Reply) -> list[list[SSEEvent]]:
     def event(kind: str, **fields: Any) -> SSEEvent:
         return (kind, json.dumps({"type": kind, **fields}))
 
+    def delta(text: str) -> dict[str, Any]:
+        if reply.tool_call is None:
+            return {"type": "text_delta", "text": text}
+        return {"type": "input_json_delta", "partial_json": text}
+
     return stream_groups(
         reply,
         lambda: [
             event("message_start", message=_message(reply, done=False)),
-            event("content_block_start", index=0, content_block={"type": "text", "text": ""}),
+            event("content_block_start", index=0, content_block=_block(reply, done=False)),
             event("ping"),
         ],
-        lambda text: event(
-            "content_block_delta", index=0, delta={"type": "text_delta", "text": text}
-        ),
+        lambda text: event("content_block_delta", index=0, delta=delta(text)),
         lambda: [
             event("content_block_stop", index=0),
             event(
                 "message_delta",
-                delta={"stop_reason": "end_turn", "stop_sequence": None},
+                delta={"stop_reason": _stop_reason(reply), "stop_sequence": None},
                 usage={"output_tokens": reply.usage.output_tokens},
             ),
             event("message_stop"),

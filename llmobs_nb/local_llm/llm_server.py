@@ -1,8 +1,9 @@
 """A small OpenAI- and Anthropic-compatible HTTP server on 127.0.0.1 for tests and demos.
 
-It answers the real SDKs with deterministic text, configurable usage, latency, time to first
-token and inter-chunk delays, and can be told to fail the next requests with an HTTP error or to
-hang. Built on the standard library only (``http.server.ThreadingHTTPServer``).
+It answers the real SDKs with deterministic text or tool calls (:mod:`.tool_calls`), usage
+counted from the request or configured, latency, time to first token and inter-chunk delays,
+and can be told to fail the next requests with an HTTP error, to hang, or to call a tool.
+Built on the standard library only (``http.server.ThreadingHTTPServer``).
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from llmobs_nb.local_llm import anthropic_payloads, openai_payloads
-from llmobs_nb.local_llm.reply import Reply, SSEEvent, Usage, split_text
+from llmobs_nb.local_llm import anthropic_payloads, openai_payloads, tool_calls
+from llmobs_nb.local_llm.reply import Reply, SSEEvent, Usage, counted_usage, split_text
 from llmobs_nb.local_llm.serving import StartStop
 
 _SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "x-goog-api-key"}
 )
 _ROUTES = frozenset({"/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/messages"})
+_CHAT_ROUTES = frozenset({"/v1/chat/completions", "/v1/messages"})
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,9 @@ def _positive_int(name: str, value: Any) -> int:
     return value
 
 
-def _usage(name: str, value: Any) -> Usage:
-    if not isinstance(value, Usage):
-        raise TypeError(f"{name} must be a llmobs_nb.local_llm.Usage, got {value!r}")
+def _usage(name: str, value: Any) -> Usage | None:
+    if value is not None and not isinstance(value, Usage):
+        raise TypeError(f"{name} must be a llmobs_nb.local_llm.Usage or None, got {value!r}")
     return value
 
 
@@ -105,11 +107,15 @@ class LLMTestServer(StartStop):
 
     Endpoints: ``POST /v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings`` (OpenAI)
     and ``/v1/messages`` (Anthropic), plain or streamed; ``GET /health``.
-    Every answer is ``reply`` (streamed as ``chunks`` deltas) with ``usage``. A non-streamed
-    answer is sent after ``latency_s``; a stream sends its headers at once, its first event
-    ``ttft_s`` later and each further chunk ``inter_chunk_s`` after the previous one.
-    The settings can be changed between requests; ``queue_errors`` and ``hang_next`` script
-    the next requests. Responses carry ``x-request-id`` (OpenAI) or ``request-id`` (Anthropic).
+    Every answer is ``reply`` (streamed as ``chunks`` deltas) with ``usage``, except that chat
+    completions and messages call a tool when the request offers tools and answer tool results
+    with text built from them (rules in :mod:`llmobs_nb.local_llm.tool_calls`). ``usage=None``
+    (the default) counts the tokens of the whole request (every turn, the tool definitions) and
+    of the answer. A non-streamed answer is sent after ``latency_s``; a stream sends its headers
+    at once, its first event ``ttft_s`` later and each further chunk ``inter_chunk_s`` after
+    the previous one. The settings can be changed between requests; ``queue_errors``,
+    ``hang_next`` and ``queue_tool_calls`` script the next requests. Responses carry
+    ``x-request-id`` (OpenAI) or ``request-id`` (Anthropic).
 
     Example:
         >>> import openai
@@ -144,12 +150,13 @@ class LLMTestServer(StartStop):
     ) -> None:
         """Configure the server; ``start()`` (or ``with``) binds 127.0.0.1:``port``.
 
+        ``usage`` is reported as is by every answer; None counts it from each request.
         ``response_model`` is the model name answers report; None echoes the requested one.
         ``port=0`` takes a free port.
         """
         self.reply = reply
         self.chunks = chunks
-        self.usage = usage if usage is not None else Usage()
+        self.usage = usage
         self.latency_s = latency_s
         self.ttft_s = ttft_s
         self.inter_chunk_s = inter_chunk_s
@@ -160,6 +167,7 @@ class LLMTestServer(StartStop):
         self._requested_port = port
         self._lock = threading.Lock()
         self._faults: deque[_Fault] = deque()
+        self._scripted_calls: deque[tool_calls.ScriptedCall] = deque()
         self._requests: list[RecordedRequest] = []
         self._count = 0
         self._stopping = threading.Event()
@@ -260,6 +268,38 @@ class LLMTestServer(StartStop):
         with self._lock:
             self._faults.append(_Fault(hang_s=seconds, after_chunks=after_chunks))
 
+    def queue_tool_calls(
+        self, name: str, arguments: dict[str, Any] | None = None, *, times: int = 1
+    ) -> None:
+        """Make the next ``times`` chat answers call the tool ``name`` with ``arguments``.
+
+        Whatever the request says (tools or not, ``tool_choice``, a tool result last), each of
+        the next ``times`` chat completions or messages answers is this call, as a
+        ``tool_calls`` (OpenAI) or ``tool_use`` (Anthropic) reply; the same call again and
+        again is a tool loop. ``arguments=None`` builds them from the request's schema for
+        ``name``. A request answered with a scripted error (``queue_errors``) does not use one,
+        so an SDK's retry gets the call.
+
+        Example:
+            >>> import openai
+            >>> with LLMTestServer() as server:
+            ...     server.queue_tool_calls("search", {"query": "refund policy"}, times=2)
+            ...     client = openai.OpenAI(base_url=server.base_url, api_key="test")
+            ...     answer = client.chat.completions.create(model="gpt-4o", messages=[])
+            >>> answer.choices[0].message.tool_calls[0].function.arguments
+            '{"query":"refund policy"}'
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"tool name must be a non-empty str, got {name!r}")
+        if arguments is not None:
+            if not isinstance(arguments, dict):
+                raise TypeError(f"arguments must be a dict or None, got {arguments!r}")
+            # a copy, checked here rather than in a handler thread
+            arguments = json.loads(json.dumps(arguments))
+        times = _positive_int("times", times)
+        with self._lock:
+            self._scripted_calls.extend([tool_calls.ScriptedCall(name, arguments)] * times)
+
     @property
     def requests(self) -> list[RecordedRequest]:
         """The API requests received so far, oldest first (a copy; ``GET /health`` excluded)."""
@@ -267,10 +307,11 @@ class LLMTestServer(StartStop):
             return list(self._requests)
 
     def reset(self) -> None:
-        """Forget recorded requests and drop scripted errors and hangs not yet used."""
+        """Forget recorded requests and drop scripted errors, hangs and tool calls not yet used."""
         with self._lock:
             self._requests.clear()
             self._faults.clear()
+            self._scripted_calls.clear()
 
     # -- serving (runs in handler threads) -------------------------------------------------
 
@@ -319,14 +360,7 @@ class LLMTestServer(StartStop):
             error_body = _error_body(fault.status, anthropic, request_id)
             _send_json(handler, fault.status, error_body, headers)
             return
-        reply = Reply(
-            text=self.reply,
-            chunks=tuple(split_text(self.reply, self.chunks)),
-            usage=self.usage,
-            model=self.response_model or str(body.get("model") or "unknown-model"),
-            number=number,
-            created=int(time.time()),
-        )
+        reply = self._reply(path, body, number)
         if path == "/v1/embeddings":
             dimensions = int(body.get("dimensions") or self.embedding_dim)
             payload = openai_payloads.embeddings(
@@ -343,6 +377,28 @@ class LLMTestServer(StartStop):
         else:
             hang = (fault.after_chunks, fault.hang_s) if fault is not None and stall else None
             self._send_stream(handler, _stream_groups(path, body, reply), headers, hang)
+
+    def _reply(self, path: str, body: dict[str, Any], number: int) -> Reply:
+        """The answer to an API request that gets one: text or tool call, chunks and usage."""
+        text, call = self.reply, None
+        if path in _CHAT_ROUTES:
+            with self._lock:
+                scripted = self._scripted_calls.popleft() if self._scripted_calls else None
+            text, call = tool_calls.answer(
+                body, anthropic=path == "/v1/messages", text=text, scripted=scripted
+            )
+        streamed = text if call is None else call.arguments_json
+        output = text if call is None else f"{call.name} {streamed}"
+        usage = self.usage
+        return Reply(
+            text=text,
+            chunks=tuple(split_text(streamed, self.chunks)),
+            usage=usage if usage is not None else counted_usage(body, output),
+            model=self.response_model or str(body.get("model") or "unknown-model"),
+            number=number,
+            created=int(time.time()),
+            tool_call=call,
+        )
 
     def _record(
         self, handler: _Handler, path: str, body: Any, *, takes_fault: bool

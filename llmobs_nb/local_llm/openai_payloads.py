@@ -70,13 +70,38 @@ def _chat_id(reply: Reply) -> str:
 
 
 def chat_completion(reply: Reply) -> dict[str, Any]:
-    """A ``chat.completion`` object answering with ``reply``.
+    """A ``chat.completion`` object answering with ``reply``: its text or its tool call.
+
+    A tool call comes as ``message.tool_calls`` with ``content: null`` and
+    ``finish_reason: "tool_calls"``, as OpenAI sends it.
 
     Example:
-        >>> from llmobs_nb.local_llm.reply import Reply, Usage
+        >>> from llmobs_nb.local_llm.reply import Reply, ToolCall, Usage
         >>> chat_completion(Reply("Hi.", ("Hi.",), Usage(), "gpt-4o-mini", 1, 0))["object"]
         'chat.completion'
+        >>> call = ToolCall("call_1", "get_weather", {"city": "Paris"})
+        >>> choice = chat_completion(Reply("", ("",), Usage(), "gpt-4o", 1, 0, call))["choices"][0]
+        >>> choice["finish_reason"], choice["message"]["tool_calls"][0]["function"]["arguments"]
+        ('tool_calls', '{"city":"Paris"}')
     """
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": reply.text,
+        "refusal": None,
+        "annotations": [],
+    }
+    if reply.tool_call is not None:
+        message["content"] = None
+        message["tool_calls"] = [
+            {
+                "id": reply.tool_call.id,
+                "type": "function",
+                "function": {
+                    "name": reply.tool_call.name,
+                    "arguments": reply.tool_call.arguments_json,
+                },
+            }
+        ]
     return {
         "id": _chat_id(reply),
         "object": "chat.completion",
@@ -87,14 +112,9 @@ def chat_completion(reply: Reply) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": reply.text,
-                    "refusal": None,
-                    "annotations": [],
-                },
+                "message": message,
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": _finish_reason(reply),
             }
         ],
         "usage": _chat_usage(reply.usage),
@@ -106,7 +126,10 @@ def chat_completion_stream(reply: Reply, *, include_usage: bool) -> list[list[SS
 
     As OpenAI documents: the first chunk carries the role, the last text chunk the
     ``finish_reason``; with ``include_usage`` every chunk has ``usage: null`` and a final chunk
-    with ``choices: []`` carries the usage; ``data: [DONE]`` ends the stream.
+    with ``choices: []`` carries the usage; ``data: [DONE]`` ends the stream. A tool call
+    streams as OpenAI streams it: the first chunk's ``delta.tool_calls`` has the ``index``,
+    ``id``, ``type`` and ``function.name`` (arguments ``""``), each later one a fragment of
+    ``function.arguments``, and the stream ends with ``finish_reason: "tool_calls"``.
 
     Example:
         >>> from llmobs_nb.local_llm.reply import Reply, Usage
@@ -135,14 +158,28 @@ def chat_completion_stream(reply: Reply, *, include_usage: bool) -> list[list[SS
 
     def closing() -> list[SSEEvent]:
         usage = [chunk([], usage=_chat_usage(reply.usage))] if include_usage else []
-        return [chunk([choice({}, "stop")]), *usage, (None, "[DONE]")]
+        return [chunk([choice({}, _finish_reason(reply))]), *usage, (None, "[DONE]")]
 
-    return stream_groups(
-        reply,
-        lambda: [chunk([choice({"role": "assistant", "content": "", "refusal": None})])],
-        lambda text: chunk([choice({"content": text})]),
-        closing,
-    )
+    def delta(text: str) -> SSEEvent:
+        if reply.tool_call is None:
+            return chunk([choice({"content": text})])
+        return chunk([choice({"tool_calls": [{"index": 0, "function": {"arguments": text}}]})])
+
+    return stream_groups(reply, lambda: [chunk([choice(_first_delta(reply))])], delta, closing)
+
+
+def _first_delta(reply: Reply) -> dict[str, Any]:
+    """The first chunk's delta: the role, and the tool call's id, type and name."""
+    call = reply.tool_call
+    if call is None:
+        return {"role": "assistant", "content": "", "refusal": None}
+    function = {"name": call.name, "arguments": ""}
+    opened = {"index": 0, "id": call.id, "type": "function", "function": function}
+    return {"role": "assistant", "content": None, "refusal": None, "tool_calls": [opened]}
+
+
+def _finish_reason(reply: Reply) -> str:
+    return "stop" if reply.tool_call is None else "tool_calls"
 
 
 def _responses_usage(usage: Usage) -> dict[str, Any]:

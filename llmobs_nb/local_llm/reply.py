@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 SSEEvent = tuple[str | None, str]
 """An SSE event: its ``event:`` name (None for data-only events) and its ``data:`` text."""
@@ -60,11 +63,33 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A tool call the server answers with instead of text (see :mod:`.tool_calls`).
+
+    ``id`` carries its API's prefix (``call_`` for OpenAI, ``toolu_`` for Anthropic).
+
+    Example:
+        >>> ToolCall("call_1", "get_weather", {"city": "Paris"}).arguments_json
+        '{"city":"Paris"}'
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+    @property
+    def arguments_json(self) -> str:
+        """The arguments as compact JSON, the way OpenAI sends ``function.arguments``."""
+        return json.dumps(self.arguments, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
 class Reply:
     """One answer the server is about to send: everything the payload builders need.
 
     ``number`` is the server's request counter; ids derived from it make replies
-    deterministic and distinct within one server.
+    deterministic and distinct within one server. With a ``tool_call`` the answer is that call
+    (``text`` is empty) and ``chunks`` are the fragments of its arguments' JSON.
     """
 
     text: str
@@ -73,6 +98,63 @@ class Reply:
     model: str
     number: int
     created: int
+    tool_call: ToolCall | None = None
+
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_PROMPT_KEYS = ("system", "instructions", "messages", "input")
+_STRUCTURE_KEYS = frozenset({"type", "role", "id", "tool_call_id", "tool_use_id", "cache_control"})
+
+
+def count_tokens(text: str) -> int:
+    """A stable, plausible token count: words and punctuation marks each count one.
+
+    Example:
+        >>> count_tokens("What is the capital of France?")
+        7
+    """
+    return len(_TOKEN.findall(text))
+
+
+def counted_usage(body: dict[str, Any], output: str) -> Usage:
+    """Usage counted from a request ``body`` and the ``output`` text the server answers.
+
+    The prompt counts every turn's text (system, all messages, tool calls and tool results),
+    the tool definitions' JSON and 3 tokens per message plus 3 for the answer's priming, as
+    OpenAI's own estimate does. The same body always gives the same count.
+
+    Example:
+        >>> body = {"messages": [{"role": "user", "content": "What is the capital of France?"}]}
+        >>> usage = counted_usage(body, "Paris.")
+        >>> usage.input_tokens, usage.output_tokens
+        (13, 2)
+    """
+    prompt = sum(count_tokens(" ".join(_texts(body.get(key)))) for key in _PROMPT_KEYS)
+    for key in ("tools", "functions"):
+        if body.get(key):
+            prompt += count_tokens(json.dumps(body[key], sort_keys=True))
+    turns = [body.get(key) for key in ("messages", "input")]
+    prompt += sum(3 * len(turn) + 3 for turn in turns if isinstance(turn, list) and turn)
+    return Usage(input_tokens=max(1, prompt), output_tokens=max(1, count_tokens(output)))
+
+
+def _texts(value: Any) -> list[str]:
+    """Every text and number in a message structure, without its structural keys."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, bool) or value is None:
+        return []
+    if isinstance(value, int | float):
+        return [str(value)]
+    if isinstance(value, list):
+        return [text for item in value for text in _texts(item)]
+    if isinstance(value, dict):
+        if value.get("type") == "tool_use" and isinstance(value.get("input"), dict):
+            # counted as the JSON it is, like an OpenAI call's arguments string
+            value = {**value, "input": json.dumps(value["input"], separators=(",", ":"))}
+        kept = [item for key, item in value.items() if key not in _STRUCTURE_KEYS]
+        return [text for item in kept for text in _texts(item)]
+    return []
 
 
 def stream_groups(

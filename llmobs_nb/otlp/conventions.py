@@ -201,10 +201,24 @@ def value_attributes(
         {'input.value': 'hi', 'input.mime_type': 'text/plain', 'x': 1}
     """
     out = measure_attributes(row, conventions)
+    for column, keys in _IDENTITY:
+        value = row.get(column)
+        if value is not None:
+            for key in keys:
+                out[key] = value
     _content(out, row, own, conventions)
     if own:
         out.update(own)
     return out
+
+
+_IDENTITY = (
+    ("session_id", (sc.GEN_AI_CONVERSATION_ID, sc.OI_SESSION_ID)),
+    ("agent_name", (sc.GEN_AI_AGENT_NAME,)),
+    ("tool_name", (sc.GEN_AI_TOOL_NAME, sc.OI_TOOL_NAME)),
+)
+"""Columns of a span's session, agent and tool → the attributes they go out as (per row, not
+with the labels: session ids are many)."""
 
 
 #: The columns :func:`label_attributes` reads: rows equal in these have equal labels (the
@@ -342,6 +356,12 @@ def _content(
     opt-in, ``gen_ai.input.messages``/``gen_ai.output.messages`` too (unless ``own`` has them:
     only then is the text parsed)."""
     text_in, text_out = row.get("input_text"), row.get("output_text")
+    if row.get("kind") == "tool":  # a tool's input and output are its call's arguments, result
+        if isinstance(text_in, str):
+            out[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = text_in
+        if isinstance(text_out, str):
+            out[sc.GEN_AI_TOOL_CALL_RESULT] = text_out
+        conv = Conventions(latest=False)  # and no chat messages
     if isinstance(text_in, str):
         parsed = _json_or_none(text_in)
         out[sc.OI_INPUT_VALUE] = text_in

@@ -217,6 +217,9 @@ _SPAN_COLUMNS = (
     "input_text",
     "output_text",
     "attributes",
+    "session_id",
+    "agent_name",
+    "tool_name",
 )
 
 

@@ -147,3 +147,24 @@ def m007_rollups(db: duckdb.DuckDBPyConnection) -> None:
 
     rollups.create(db)
     rollups.fill(db)
+
+
+@migration
+def m008_sessions_agents(db: duckdb.DuckDBPyConnection) -> None:
+    # Sessions (conversations), agents and tools (issue #15): three columns of spans, NULL on
+    # the spans an older release wrote; llm_calls gains the session and the agent.
+    db.execute("ALTER TABLE spans ADD COLUMN session_id VARCHAR")
+    db.execute("ALTER TABLE spans ADD COLUMN agent_name VARCHAR")
+    db.execute("ALTER TABLE spans ADD COLUMN tool_name VARCHAR")
+    db.execute(
+        """
+        CREATE OR REPLACE VIEW llm_calls AS
+        SELECT trace_id, span_id, parent_span_id, name, kind, start_time, end_time,
+               latency_s, ttft_s, provider, model, operation, use_case, user_id, run,
+               response_model, status, error_type, input_tokens, output_tokens,
+               cached_input_tokens, reasoning_tokens, cost_usd, attributes,
+               session_id, agent_name
+        FROM spans
+        WHERE kind IN ('llm', 'embedding') OR (kind = 'evaluator' AND model IS NOT NULL)
+        """
+    )

@@ -149,9 +149,16 @@ SPANS = Table(
         Column("input_text", STRING),
         Column("output_text", STRING),
         Column("attributes", STRING, sql="JSON"),
+        Column("session_id", STRING),  # m008_sessions_agents
+        Column("agent_name", STRING),  # m008_sessions_agents
+        Column("tool_name", STRING),  # m008_sessions_agents
     ),
 )
-"""``spans`` (``m001_spans``): one row per finished span, ours or a third party's."""
+"""``spans`` (``m001_spans``, ``m008_sessions_agents``): one row per finished span, ours or a
+third party's. ``session_id`` is the conversation the span belongs to
+(``gen_ai.conversation.id``, OpenInference ``session.id``, ``obs.session``); ``agent_name``
+the agent that ran it (an agent span's own name; for spans inside ``obs.agent``, that agent);
+``tool_name`` a tool span's tool."""
 
 SCORES = Table(
     "scores",
@@ -226,10 +233,13 @@ LLM_CALLS = SPANS.select(
         "reasoning_tokens",
         "cost_usd",
         "attributes",
+        "session_id",
+        "agent_name",
     ),
 )
-"""The ``llm_calls`` view (``m005_llm_calls_view``): the spans that are model calls
-(:data:`is_model_call`), in the columns analytics reads — the store's contract with analytics."""
+"""The ``llm_calls`` view (``m005_llm_calls_view``, ``m008_sessions_agents``): the spans that
+are model calls (:data:`is_model_call`), in the columns analytics reads — the store's contract
+with analytics."""
 
 LLM_CALLS_COLUMNS: dict[str, pl.DataType] = LLM_CALLS.polars
 """Column → polars dtype of ``llm_calls``, in the view's order: what both analytics engines

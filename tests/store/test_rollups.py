@@ -301,7 +301,8 @@ def _old_store(path: Path, calls: list[dict]) -> None:
         con.execute("INSERT INTO _migrations VALUES (?, ?, now())", [seq, name])
     table = span_rows(calls)
     con.register("t", table)
-    con.execute("INSERT INTO spans SELECT * FROM t")
+    old_columns = [r[0] for r in con.execute("DESCRIBE spans").fetchall()]
+    con.execute(f"INSERT INTO spans SELECT {', '.join(old_columns)} FROM t")
     con.close()
 
 

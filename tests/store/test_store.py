@@ -39,6 +39,8 @@ LLM_CALLS_COLUMNS = [
     "reasoning_tokens",
     "cost_usd",
     "attributes",
+    "session_id",
+    "agent_name",
 ]
 
 
