@@ -6,6 +6,7 @@ Anthropic messages and stream events, plain dicts and strings. Unknown shapes gi
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -149,6 +150,30 @@ def _default(obj: Any) -> Any:
     if callable(dump):
         return dump()
     return _bounded_repr(obj)
+
+
+def named_arguments(func: Any) -> Any:
+    """A function ``(args, kwargs) → {parameter: value}`` for ``func`` (a tool's arguments, as
+    the GenAI conventions' ``gen_ai.tool.call.arguments`` object); arguments that do not bind
+    fall back to :func:`call_input`'s choice.
+
+    Example:
+        >>> def search(query, top_k=3): ...
+        >>> named_arguments(search)(("refunds",), {"top_k": 2})
+        {'query': 'refunds', 'top_k': 2}
+    """
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return call_input
+
+    def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            return dict(signature.bind(*args, **kwargs).arguments)
+        except TypeError:
+            return call_input(args, kwargs)
+
+    return bind
 
 
 def call_input(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -453,6 +453,8 @@ class SpanScope:
         if self.capture_content or self.keep_output:
             try:
                 text = ct.response_text(response)
+                if text is None and not self.is_model_call and response is not None:
+                    text = ct.to_text(response)  # a tool's or a stage's result, as JSON text
                 if text is not None:
                     self.output_text = text
                     if self.capture_content:

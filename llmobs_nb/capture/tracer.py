@@ -23,7 +23,7 @@ from opentelemetry import context as otel_context
 
 from llmobs_nb.capture import labels as lb
 from llmobs_nb.capture import semconv as sc
-from llmobs_nb.capture.content import call_input, to_text
+from llmobs_nb.capture.content import call_input, named_arguments, to_text
 from llmobs_nb.capture.decorators import wrap
 from llmobs_nb.capture.errors import CaptureErrors
 from llmobs_nb.capture.presets import preset as validated
@@ -215,10 +215,12 @@ class Tracer:
         kwargs: dict[str, Any],
         *,
         capture_content: bool | None = None,
+        arguments: Callable[[tuple[Any, ...], dict[str, Any]], Any] | None = None,
         **options: Any,
     ) -> SpanScope | None:
         """:meth:`scope` for one call of a traced function or SDK method, with the call's
-        input when content is captured; None when there is no live tracer (run untraced)."""
+        input when content is captured (``arguments(args, kwargs)``, else the prompt-like
+        argument: ``content.call_input``); None when there is no live tracer (run untraced)."""
         live = self if not self.closing else self.live()
         if live is None:
             return None
@@ -226,7 +228,8 @@ class Tracer:
         attrs: dict[str, Any] = {}
         if want_content:
             try:
-                attrs[sc.LLMOBS_INPUT] = to_text(call_input(args, kwargs))
+                value = call_input(args, kwargs) if arguments is None else arguments(args, kwargs)
+                attrs[sc.LLMOBS_INPUT] = to_text(value)
             except Exception as exc:
                 capture_error("input", exc, live.errors)
         return live._new_scope(name, kind, attrs, capture_content=want_content, **options)
@@ -353,6 +356,8 @@ class Tracer:
 
         def decorate(func: F) -> F:
             span_name = name or (f"{operation} {model}" if model else func.__qualname__)
+            # a tool's input is its arguments by name (gen_ai.tool.call.arguments)
+            arguments = named_arguments(func) if kind == "tool" else None
 
             def make_scope(
                 args: tuple[Any, ...], kwargs: dict[str, Any], parent: Any
@@ -369,6 +374,7 @@ class Tracer:
                     use_case=use_case,
                     user_id=user_id,
                     parent_context=parent,
+                    arguments=arguments,
                     keep_output=online is not None,
                     preset=fixed,
                 )

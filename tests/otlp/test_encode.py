@@ -75,6 +75,12 @@ def stored(tmp_path_factory):
     def embed(text):
         return {"usage": {"prompt_tokens": 7}}
 
+    @obs.tool("search_docs", call_id="call_7")
+    def search_docs(query):
+        return ["refunds take 5 days"]
+
+    with obs.session("conv-9"), obs.agent("planner"):
+        search_docs("refund policy")
     with obs.run("prompt-v2"), obs.span("rag", kind="chain", user_id="bob") as root:
         for kind in ("retrieval", "rerank", "tool", "agent", "evaluator", "other"):
             with obs.span(kind, kind=kind):
@@ -210,12 +216,36 @@ def test_our_decoder_reads_it_back_into_the_same_rows(stored):
         "model", "response_model", "use_case", "user_id", "run", "project",
         "status", "error_type", "error_message", "input_tokens", "output_tokens",
         "cached_input_tokens", "cache_write_tokens", "reasoning_tokens", "input_text",
-        "output_text",
+        "output_text", "session_id", "agent_name", "tool_name",
     )  # fmt: skip
     for key, row in before.items():
         assert {c: after[key][c] for c in same} == {c: row[c] for c in same}, row["name"]
         if row["kind"] == "llm":  # other kinds come back with their GenAI operation name
             assert after[key]["operation"] == row["operation"]
+
+
+def test_sessions_agents_and_tools_go_out_in_both_conventions(stored):
+    spans, _ = stored
+    by_name = _by_name(encode_spans(spans, resource=cv.resource_attributes("demo")))
+    tool = attributes(by_name["execute_tool search_docs"].attributes)
+    assert tool["gen_ai.operation.name"] == "execute_tool"
+    assert tool["openinference.span.kind"] == "TOOL"
+    assert (tool["gen_ai.tool.name"], tool["tool.name"]) == ("search_docs", "search_docs")
+    assert (tool["gen_ai.tool.call.id"], tool["gen_ai.tool.type"]) == ("call_7", "function")
+    assert (tool["gen_ai.conversation.id"], tool["session.id"]) == ("conv-9", "conv-9")
+    assert tool["gen_ai.agent.name"] == "planner"
+    assert "refund policy" in tool["gen_ai.tool.call.arguments"]
+    assert "refunds take 5 days" in tool["gen_ai.tool.call.result"]
+    assert "gen_ai.input.messages" not in tool  # a tool's input is not a chat
+    agent = attributes(by_name["invoke_agent planner"].attributes)
+    assert (agent["gen_ai.operation.name"], agent["openinference.span.kind"]) == (
+        "invoke_agent",
+        "AGENT",
+    )
+    assert agent["gen_ai.agent.name"] == "planner"
+    assert "gen_ai.tool.name" not in agent
+    rag = attributes(by_name["rag"].attributes)
+    assert "gen_ai.conversation.id" not in rag and "session.id" not in rag
 
 
 def test_rows_of_two_projects_go_under_two_resources(stored):
