@@ -34,14 +34,28 @@ def response_text(response: Any) -> str | None:
     if choice is not None:
         message = _get(choice, "message")
         text = _get(message, "content") if message is not None else _get(choice, "text")
+        calls = _get(message, "tool_calls") if message is not None else None
+        if calls:
+            asked = [
+                tool_call_text(
+                    _get(_get(c, "function"), "name"), _get(_get(c, "function"), "arguments")
+                )
+                for c in calls
+            ]
+            return "\n".join([text, *asked] if isinstance(text, str) and text else asked)
         return text if isinstance(text, str) else None
     output_text = _get(response, "output_text")
     if isinstance(output_text, str):
         return output_text
     content = _get(response, "content")
     if isinstance(content, list):
-        parts = [_get(block, "text") for block in content]
-        return "".join(p for p in parts if isinstance(p, str))
+        said = "".join(t for b in content if isinstance(t := _get(b, "text"), str))
+        asked = [
+            tool_call_text(_get(b, "name"), _get(b, "input"))
+            for b in content
+            if _get(b, "type") == "tool_use"
+        ]
+        return "\n".join([said, *asked] if said else asked) if asked else said
     if isinstance(content, str):
         return content
     for key in ("text", "output", "answer"):
@@ -49,6 +63,20 @@ def response_text(response: Any) -> str | None:
         if isinstance(value, str):
             return value
     return None
+
+
+def tool_call_text(name: Any, arguments: Any) -> str:
+    """How a model's request to call a tool reads in a call's output text (streamed or not,
+    OpenAI or Anthropic): ``[tool_call <name>] <arguments JSON>``.
+
+    Example:
+        >>> tool_call_text("get_weather", {"city": "Paris"})
+        '[tool_call get_weather] {"city": "Paris"}'
+    """
+    head = f"[tool_call {name if isinstance(name, str) else ''}] "
+    if arguments is None:
+        return head
+    return head + (arguments if isinstance(arguments, str) else json.dumps(arguments, default=str))
 
 
 def chunk_text(chunk: Any) -> str | None:
@@ -61,11 +89,27 @@ def chunk_text(chunk: Any) -> str | None:
     if choices is not None:
         delta = _get(_first(choices), "delta")
         text = _get(delta, "content")
-        if not text and _get(delta, "tool_calls"):
-            return "<tool_call>"
+        calls = _get(delta, "tool_calls")
+        if not text and calls:  # the name on a call's first chunk, then its arguments' pieces
+            pieces = []
+            for call in calls:
+                function = _get(call, "function")
+                name, arguments = _get(function, "name"), _get(function, "arguments")
+                if name:
+                    head = "\n" if _get(call, "index") else ""
+                    pieces.append(head + tool_call_text(name, None))
+                if isinstance(arguments, str):
+                    pieces.append(arguments)
+            return "".join(pieces)
         return text if isinstance(text, str) else ""
     kind = _get(chunk, "type")
     if isinstance(kind, str):
+        if kind == "content_block_start":
+            block = _get(chunk, "content_block")
+            if _get(block, "type") == "tool_use":
+                head = "\n" if _get(chunk, "index") else ""
+                return head + tool_call_text(_get(block, "name"), None)
+            return ""
         if kind == "content_block_delta":
             delta = _get(chunk, "delta")
             text = _get(delta, "text") or _get(delta, "partial_json") or _get(delta, "thinking")

@@ -438,3 +438,40 @@ def test_reset_drops_scripted_calls_and_bad_scripts_fail_at_once(server) -> None
 def comparable(completion: Any) -> dict[str, Any]:
     data = completion.model_dump()
     return {key: value for key, value in data.items() if key not in {"id", "created"}}
+
+
+# -- what an instrumented client stores of a tool call ---------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+def test_an_instrumented_call_that_asks_for_a_tool_stores_the_call_as_its_output(
+    server, tmp_path, sdk: str, stream: bool
+) -> None:
+    import llmobs_nb
+
+    obs = llmobs_nb.init(db=tmp_path / "t.duckdb", project="tools", capture_content=True)
+    try:
+        if sdk == "openai":
+            client = obs.instrument_openai(openai_client(server))
+            options: dict[str, Any] = {"stream_options": {"include_usage": True}} if stream else {}
+            answer = client.chat.completions.create(
+                model="gpt-4o", messages=user(), tools=OPENAI_TOOLS, stream=stream, **options
+            )
+        else:
+            client = obs.instrument_anthropic(anthropic_client(server))
+            answer = client.messages.create(
+                model=CLAUDE, max_tokens=200, messages=user(), tools=ANTHROPIC_TOOLS, stream=stream
+            )
+        if stream:
+            list(answer)
+        obs.flush()
+        row = obs.sql(
+            "select output_text, input_tokens, output_tokens from spans where kind = 'llm'"
+        ).row(0, named=True)
+    finally:
+        obs.close()
+    head, _, arguments = row["output_text"].partition("] ")
+    assert head == "[tool_call get_weather"
+    assert json.loads(arguments) == {"city": "Paris"}
+    assert row["output_tokens"] and row["input_tokens"] > PLAIN_PROMPT_TOKENS  # tools counted
