@@ -92,6 +92,8 @@ class BatchWork:
 
     def on_batch(self, table: pa.Table) -> None:
         """Per converted batch: score labels, price versions, metrics, one log per call."""
+        if self.metrics is not None:  # the agent and tool spans' metrics (none: nothing)
+            self.metrics.record_steps(table)
         calls = model_calls(table)
         if calls.num_rows == 0:
             return

@@ -7,6 +7,7 @@ Example::
     sample = demo.generate(20_000, days=7, seed=0)
     sample.calls                                  # the llm_calls columns
     sample.truth.quality_regression.start         # when quality began to drop
+    demo.generate(20_000, agents=True).truth.tool_loop  # agent sessions, and a tool loop
 """
 
 from llmobs_nb.demo.generate import SampleData, generate
@@ -15,6 +16,7 @@ from llmobs_nb.demo.incidents import (
     LatencyIncident,
     QualityRegression,
     RunExperiment,
+    ToolLoop,
     Truth,
 )
 from llmobs_nb.demo.sample import SAMPLE_START, sample_store
@@ -26,6 +28,7 @@ __all__ = [
     "QualityRegression",
     "RunExperiment",
     "SampleData",
+    "ToolLoop",
     "Truth",
     "generate",
     "sample_store",

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from llmobs_nb.demo import agents as agent_traffic
 from llmobs_nb.demo import frames, schema
 from llmobs_nb.demo import incidents as inc
 from llmobs_nb.demo.incidents import (
@@ -15,6 +16,7 @@ from llmobs_nb.demo.incidents import (
     LatencyIncident,
     QualityRegression,
     RunExperiment,
+    ToolLoop,
     Truth,
 )
 from llmobs_nb.demo.profiles import (
@@ -30,9 +32,14 @@ from llmobs_nb.observer import Observer
 from llmobs_nb.store import Store
 
 MIN_CALLS_WITH_INCIDENTS = 1_000
+# The agent sessions are drawn from a generator of their own (seeded with the seed and this
+# number), so the rest of the traffic is the same with or without them.
+AGENT_STREAM = 15
 
 
-def _check(n_calls: int, days: int, incidents_on: bool) -> None:
+def _check(n_calls: int, days: int, incidents_on: bool, agents: bool) -> None:
+    if not isinstance(agents, bool):
+        raise TypeError(f"agents={agents!r}: pass True or False")
     if not isinstance(days, int) or days < 1:
         raise ValueError(f"days={days!r}: pass a whole number of days, 1 or more")
     if not isinstance(n_calls, int) or n_calls < 1:
@@ -64,7 +71,9 @@ def _spike_usd(calls: pl.DataFrame, user_id: str, hour: datetime) -> float:
     return float(in_hour["cost_usd"].sum())
 
 
-def _truth(sched: inc.Schedule | None, calls: pl.DataFrame, end: datetime) -> Truth:
+def _truth(
+    sched: inc.Schedule | None, calls: pl.DataFrame, end: datetime, tool_loop: ToolLoop | None
+) -> Truth:
     experiment = RunExperiment(
         baseline=RUNS[0],
         candidate=RUNS[1],
@@ -98,6 +107,7 @@ def _truth(sched: inc.Schedule | None, calls: pl.DataFrame, end: datetime) -> Tr
             factor=inc.LATENCY_FACTOR,
         ),
         experiment=experiment,
+        tool_loop=tool_loop,
     )
 
 
@@ -108,6 +118,7 @@ def generate(
     seed: int = 0,
     start: datetime | None = None,
     incidents: bool = True,
+    agents: bool = False,
     store: str | Path | Observer | Store | None = None,
     project: str = "demo",
 ) -> SampleData:
@@ -123,6 +134,14 @@ def generate(
     frames; ``start`` defaults to midnight UTC ``days`` days ago. ``store`` is a DuckDB file
     path, an Observer or a Store.
 
+    ``agents=True`` adds agent sessions besides the ``n_calls`` calls (so ``calls`` has more
+    rows): one session per 100 calls, each 2 to 10 turns by one user, each turn a trace whose
+    root is the ``support_agent`` agent span, with model calls, tool spans (``search_docs``,
+    ``get_order``, ``refund``) and a ``researcher`` sub-agent (``web_search``); use case
+    ``agent``, every span with its ``session_id`` and ``agent_name``, tool arguments and
+    results as text, no scores. With incidents, ``truth.tool_loop`` describes a tool loop in 3
+    more sessions. The rest of the traffic, scores and truth are the same as without agents.
+
     Without incidents, the default size keeps every user's hourly cost far below 5 USD, the
     hourly total below 10 USD and the daily total below 100 USD (about 16 USD a day at 20,000
     calls over 7 days). Above roughly 15,000 calls a day the daily total passes 100 USD, and
@@ -134,7 +153,7 @@ def generate(
         sample.calls.group_by("model").len()
         sample.truth.quality_regression.start
     """
-    _check(n_calls, days, incidents)
+    _check(n_calls, days, incidents, agents)
     if store is not None:
         check_target(store)  # before the work, not after it
     period_start = _start(start, days)
@@ -147,6 +166,14 @@ def generate(
     scores = frames.build_scores(rng, calls_drawn, llm_ids)
     runs = frames.build_runs(project, period_start, period_end)
     prices = frames.build_prices(rates, period_start)
+    tool_loop = None
+    if agents:
+        agent_rng = np.random.default_rng([seed, AGENT_STREAM])
+        traffic = agent_traffic.build_agent_traffic(
+            agent_rng, n_calls, period_start, days, sched, rates, project
+        )
+        spans = pl.concat([spans, traffic.spans]).sort("start_time", maintain_order=True)
+        tool_loop = traffic.tool_loop
     calls = schema.llm_calls(spans)
     sample = SampleData(
         spans=spans,
@@ -154,7 +181,7 @@ def generate(
         scores=scores,
         runs=runs,
         prices=prices,
-        truth=_truth(sched, calls, period_end),
+        truth=_truth(sched, calls, period_end, tool_loop),
         start=period_start,
         end=period_end,
     )

@@ -28,6 +28,19 @@ LATENCY_MODEL = "gpt-4o"
 LATENCY_FACTOR = 4.0
 LATENCY_HOURS = 3
 
+# A prompt release of the support agent that makes it retry an empty search instead of
+# answering: in LOOP_SESSIONS extra sessions, the last turn calls the tool with the same
+# arguments LOOP_MIN_CALLS to LOOP_MAX_CALLS times, each call followed by a model call.
+LOOP_AGENT = "support_agent"
+LOOP_TOOL = "search_docs"
+LOOP_ARGUMENTS = '{"query": "refund policy"}'
+LOOP_RESULT = '{"results": []}'
+LOOP_ROUND_TOKENS = 60  # what each round adds to the context: the tool request, an empty result
+LOOP_SESSIONS = 3
+LOOP_MIN_CALLS = 12
+LOOP_MAX_CALLS = 25
+LOOP_HOURS = 2
+
 
 @dataclass(frozen=True)
 class QualityRegression:
@@ -70,6 +83,30 @@ class LatencyIncident:
 
 
 @dataclass(frozen=True)
+class ToolLoop:
+    """From ``start`` to ``end``, ``agent`` looped on ``tool``: in the last turn (trace) of each
+    of ``session_ids``, it called ``tool`` with the same ``arguments`` (its input text) over and
+    over, each call followed by a model call, then answered.
+
+    ``trace_ids[i]`` is the looping turn of ``session_ids[i]`` (by ``user_ids[i]``), with
+    ``tool_calls[i]`` calls of the tool and ``tool_calls[i] + 1`` model calls, costing
+    ``usd[i]``; ``total_usd`` is their sum. No other trace calls one tool more than three times.
+    """
+
+    agent: str
+    tool: str
+    arguments: str
+    start: datetime
+    end: datetime
+    session_ids: tuple[str, ...]
+    trace_ids: tuple[str, ...]
+    user_ids: tuple[str, ...]
+    tool_calls: tuple[int, ...]
+    usd: tuple[float, ...]
+    total_usd: float
+
+
+@dataclass(frozen=True)
 class RunExperiment:
     """The A/B experiment: ``candidate`` vs ``baseline`` on part of ``use_case`` traffic.
 
@@ -86,12 +123,14 @@ class RunExperiment:
 
 @dataclass(frozen=True)
 class Truth:
-    """What was injected: each incident, or None when generated with ``incidents=False``."""
+    """What was injected: each incident, or None when generated with ``incidents=False``
+    (``tool_loop`` also None without ``agents=True``)."""
 
     quality_regression: QualityRegression | None
     cost_spike: CostSpike | None
     latency_incident: LatencyIncident | None
     experiment: RunExperiment
+    tool_loop: ToolLoop | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +141,8 @@ class Schedule:
     spike_hour: datetime
     latency_start: datetime
     latency_end: datetime
+    loop_start: datetime
+    loop_end: datetime
 
 
 def schedule(start: datetime, days: int) -> Schedule:
@@ -110,7 +151,8 @@ def schedule(start: datetime, days: int) -> Schedule:
     Clock times are UTC; the demo's users work on US Pacific time (UTC-8). Latency incident
     17:00–20:00 (the Pacific morning) on the day 30% in; cost spike at 10:00 (a nightly batch
     job) on the day 45% in; quality regression from a 17:30 deploy on the day 60% in until the
-    end.
+    end; the agents' tool loop (with ``agents=True``) 20:00–22:00 (midday in California) on the
+    day 75% in.
 
     Example: ``schedule(datetime(2025, 1, 1, tzinfo=UTC), 7).spike_hour`` is 2025-01-04 10:00.
     """
@@ -119,9 +161,12 @@ def schedule(start: datetime, days: int) -> Schedule:
         return start + timedelta(days=int(fraction * days))
 
     latency_start = day(0.30) + timedelta(hours=17)
+    loop_start = day(0.75) + timedelta(hours=20)
     return Schedule(
         regression_start=day(0.60) + timedelta(hours=17, minutes=30),
         spike_hour=day(0.45) + timedelta(hours=10),
         latency_start=latency_start,
         latency_end=latency_start + timedelta(hours=LATENCY_HOURS),
+        loop_start=loop_start,
+        loop_end=loop_start + timedelta(hours=LOOP_HOURS),
     )

@@ -221,3 +221,55 @@ def token_rates(at: datetime) -> TokenRates:
         output=per_token("output_mtok"),
         prices=prices,
     )
+
+
+# Agent sessions (generate(agents=True)): multi-turn conversations with a support agent that
+# calls tools and hands research to a sub-agent. Each turn is a trace whose root is the
+# support agent's span; the ReAct loop inside asks its model, runs the tool the model asked
+# for, and asks again, until the model answers.
+AGENT_USE_CASE = "agent"
+SUPPORT_AGENT = "support_agent"
+RESEARCH_AGENT = "researcher"
+AGENT_NAMES: tuple[str, ...] = (SUPPORT_AGENT, RESEARCH_AGENT)
+AGENT_MODELS: tuple[str, ...] = ("gpt-4o", "claude-3-5-haiku")  # in AGENT_NAMES order
+AGENT_SESSIONS_PER_CALL = 0.01  # 20,000 calls → 200 sessions (~800 turns) besides them
+AGENT_EXTRA_TURNS_MEAN = 2.0  # turns per session: 2 + Poisson(2), at most AGENT_MAX_TURNS
+AGENT_MAX_TURNS = 10
+AGENT_THINK_S = 40.0  # median time the user takes to read the answer and write again
+# Rounds (model call → tool) of a turn before the answer: 0 to 3; each round calls one of
+# search_docs, get_order, refund, or hands a question to the researcher (who searches the web).
+AGENT_ROUND_SHARES: tuple[float, ...] = (0.25, 0.40, 0.25, 0.10)
+AGENT_ROUND_KINDS: tuple[float, ...] = (0.40, 0.30, 0.10, 0.20)
+
+
+@dataclass(frozen=True)
+class ToolProfile:
+    """One tool as the agents call it: its median latency (log-normal, ``sigma``), the tokens its
+    result adds to the caller's context, and how often it fails (with which error)."""
+
+    name: str
+    latency_s: float
+    sigma: float
+    result_tokens: int
+    error_share: float = 0.0
+    error_type: str | None = None
+    error_message: str | None = None
+
+
+TOOLS: tuple[ToolProfile, ...] = (
+    ToolProfile("search_docs", 0.12, 0.35, 700),
+    ToolProfile(
+        "get_order", 0.08, 0.30, 180, 0.06, "OrderNotFound", "no such order for this customer"
+    ),
+    ToolProfile("refund", 0.45, 0.30, 90),
+    ToolProfile("web_search", 1.2, 0.45, 900, 0.03, "TimeoutError", "web search timed out"),
+)
+TOOL_NAMES: tuple[str, ...] = tuple(t.name for t in TOOLS)
+# Context of each model call: the agent's system prompt and tool schemas, the conversation so
+# far (support agent only), and the tool results of this turn; outputs are short tool requests
+# or an answer.
+AGENT_PROMPT_TOKENS: tuple[int, ...] = (1_400, 600)  # in AGENT_NAMES order
+AGENT_HISTORY_TOKENS = 350  # per earlier turn of the session
+RESEARCH_ANSWER_TOKENS = 260  # the researcher's answer, in the support agent's context
+TOOL_REQUEST_TOKENS = 35  # median output of a model call that asks for a tool
+AGENT_ANSWER_TOKENS: tuple[int, ...] = (160, 250)  # median output of an answer, per agent

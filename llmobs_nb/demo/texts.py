@@ -75,3 +75,64 @@ HUMAN_COMPLAINTS: tuple[str, ...] = (
     "too generic",
     "outdated information",
 )
+
+# Agent sessions (generate(agents=True)) carry their text: the agent service runs with content
+# capture on. A turn's user message and the support agent's answer (aligned); the loop's
+# message and give-up answer; the researcher's summary.
+AGENT_MESSAGES: tuple[str, ...] = (
+    "Where is my order #48213? It was due on Monday.",
+    "I want a refund for order #51907, the blender arrived broken.",
+    "Does the X200 vacuum work with the older filter bags?",
+    "Can you change the delivery address of order #47730?",
+    "What does the extended warranty cover?",
+    "Is the Aero jacket waterproof or only water resistant?",
+)
+AGENT_ANSWERS: tuple[str, ...] = (
+    "Order #48213 shipped on Tuesday and arrives tomorrow; the tracking link is in your email.",
+    "I have started a refund of 59.00 USD for order #51907; it reaches your card in 3-5 days.",
+    "Yes: the X200 takes the older bags, though the new ones filter better.",
+    "Done: order #47730 now goes to the new address; it has not shipped yet.",
+    "Two more years of parts and repairs, accidental damage excluded.",
+    "It is water resistant (rated IPX4): fine in rain, not for a downpour.",
+)
+LOOP_MESSAGE = "What is your refund policy for opened items?"
+LOOP_ANSWER = "I'm sorry, I could not find our refund policy right now. Please try again later."
+RESEARCH_SUMMARY = "Three reviews and the maker's FAQ agree; summary with sources attached."
+
+# Arguments (JSON, as a model's tool call gives them) and results of each tool, in
+# profiles.TOOLS order; results aligned with arguments.
+TOOL_ARGUMENTS: tuple[tuple[str, ...], ...] = (
+    (
+        '{"query": "refund policy"}',
+        '{"query": "delivery address change"}',
+        '{"query": "extended warranty"}',
+        '{"query": "X200 filter bags"}',
+    ),
+    ('{"order_id": "48213"}', '{"order_id": "51907"}', '{"order_id": "47730"}'),
+    ('{"order_id": "51907", "amount_usd": 59.0}', '{"order_id": "48213", "amount_usd": 24.5}'),
+    (
+        '{"query": "Aero jacket waterproof rating"}',
+        '{"query": "X200 vacuum filter bag compatibility"}',
+    ),
+)
+TOOL_RESULTS: tuple[tuple[str, ...], ...] = (
+    (
+        '{"results": [{"doc": "returns.md", "text": "Refunds within 30 days of delivery."}]}',
+        '{"results": [{"doc": "orders.md", "text": "Addresses change until shipping."}]}',
+        '{"results": [{"doc": "warranty.md", "text": "Two extra years of parts."}]}',
+        '{"results": [{"doc": "x200.md", "text": "Fits type B and type C bags."}]}',
+    ),
+    (
+        '{"order_id": "48213", "status": "shipped", "eta": "tomorrow"}',
+        '{"order_id": "51907", "status": "delivered", "total_usd": 59.0}',
+        '{"order_id": "47730", "status": "packing"}',
+    ),
+    (
+        '{"refund_id": "rf_2291", "status": "pending"}',
+        '{"refund_id": "rf_2292", "status": "pending"}',
+    ),
+    (
+        '{"results": ["Aero jacket: IPX4, water resistant", "Review: fine in light rain"]}',
+        '{"results": ["X200 FAQ: takes type B and C bags"]}',
+    ),
+)

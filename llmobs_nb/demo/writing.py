@@ -18,8 +18,10 @@ class SampleData:
     """One generated sample: the store's tables as polars frames, and what was injected.
 
     ``spans``: every span (RAG ``chain`` roots with ``retrieval``, ``rerank`` and ``llm``
-    children, plus plain chat ``llm`` calls), the store's ``spans`` columns. ``calls``: the
-    ``llm_calls`` view of ``spans`` (``n_calls`` rows). ``scores``, ``runs``, ``prices``: the
+    children, plus plain chat ``llm`` calls; with ``agents=True`` also the agent sessions'
+    ``agent``, ``tool`` and ``llm`` spans), the store's ``spans`` columns, sorted by start
+    time. ``calls``: the ``llm_calls`` view of ``spans`` (``n_calls`` rows, plus the agents'
+    model calls). ``scores``, ``runs``, ``prices``: the
     store's tables (``prices`` holds the rate behind each ``price_version``). ``truth``: the
     injected incidents. ``start``/``end``: the generated period.
     """

@@ -4,6 +4,10 @@ The file holds what Prometheus would have scraped from :class:`~llmobs_nb.metric
 every ``step`` while the calls happened: the same metric names, labels (with the same caps on
 label values) and buckets, cumulative from a zero sample one step before each series' first
 event, so ``increase()`` and ``rate()`` over the backfilled range count every call.
+
+The agent and tool metrics (``definitions.AGENT_METRICS``: ``llmobs_tool_*``,
+``llmobs_agent_invocations_total``) are not backfilled: they count agent and tool spans, and
+the calls given here are model calls (``llm_calls`` holds no other span).
 """
 
 from __future__ import annotations

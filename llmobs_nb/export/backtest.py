@@ -4,6 +4,8 @@
 thresholds, windows and ``for`` durations) over a polars frame with the ``llm_calls`` columns,
 evaluating every ``step`` as Prometheus does every ``evaluation_interval``. It answers "how often
 would these alerts have fired last month" before the rules go to production.
+The pipeline's and the agents' alerts (:func:`~llmobs_nb.export.rules.pipeline_rules`,
+:func:`~llmobs_nb.export.rules.agent_rules`) are not replayed: no model call shows them.
 
 Where the backtest and Prometheus differ, on purpose:
 

@@ -16,6 +16,7 @@ from llmobs_nb.metrics import definitions as d
 _DS = {"type": "prometheus", "uid": "${datasource}"}
 _SEL = '{model=~"$model"}'
 _QSEL = '{model=~"$model", use_case=~"$use_case"}'
+_ASEL = '{agent=~"$agent"}'
 _RATE = "[$__rate_interval]"
 
 
@@ -180,6 +181,41 @@ def _panels() -> list[dict[str, Any]]:
             description="Spans that did not reach the OTLP endpoint, by outcome (dropped on a "
             "full queue, failed, unsent at close); alert LLMObsSpansDroppedOnExport.",
         ),
+        _panel(  # agents and tools: no model label, filtered by $agent
+            10,
+            "Tool calls per second",
+            [
+                _target(
+                    "A",
+                    f"sum by (agent, tool) (rate({d.TOOL_CALLS.name}{_ASEL}{_RATE}))",
+                    "{{agent}} {{tool}}",
+                ),
+                _target(
+                    "B",
+                    f"sum by (agent, tool) (rate({d.TOOL_REPEATS.name}{_ASEL}{_RATE}))",
+                    "{{agent}} {{tool}} repeated",
+                ),
+            ],
+            "reqps",
+            (0, 38, 12, 8),
+            description="Tool calls by agent and tool, and those repeating a tool the agent had "
+            "already called 3 times in the same trace (a tool loop; alert LLMAgentToolLoop).",
+        ),
+        _panel(
+            11,
+            "Tool call latency P95",
+            [
+                _target(
+                    "A",
+                    f"histogram_quantile(0.95, sum by (le, tool) "
+                    f"(rate({d.TOOL_DURATION.name}_bucket{_ASEL}{_RATE})))",
+                    "{{tool}}",
+                )
+            ],
+            "s",
+            (12, 38, 12, 8),
+            description="From llmobs_tool_call_duration_seconds, errors included.",
+        ),
     ]
 
 
@@ -207,8 +243,9 @@ def grafana_dashboard(
     """Return the Grafana dashboard JSON model over the ``llm_*`` metrics, as a dict.
 
     Panels: latency P50/P95/P99, TTFT P95, token rate, hourly cost, quality score distribution
-    and mean, error rate by error type, request rate. Variables: ``datasource`` (a Prometheus
-    data source; ``datasource_uid`` preselects one), ``model`` and ``use_case``.
+    and mean, error rate by error type, request rate, spans lost on export, tool calls (and
+    repeated ones) per second, tool call latency P95. Variables: ``datasource`` (a Prometheus
+    data source; ``datasource_uid`` preselects one), ``model``, ``use_case`` and ``agent``.
 
     Example:
         >>> dashboard = grafana_dashboard(datasource_uid="prometheus")
@@ -227,7 +264,8 @@ def grafana_dashboard(
     return {
         "uid": "llmobs-nb-llm",
         "title": title,
-        "description": "LLM latency, tokens, cost, quality and errors exported by llmobs_nb.",
+        "description": "LLM latency, tokens, cost, quality and errors, and agents' tool calls, "
+        "exported by llmobs_nb.",
         "tags": ["llm", "llmobs_nb"],
         "timezone": "browser",
         "editable": True,
@@ -242,6 +280,7 @@ def grafana_dashboard(
                 datasource,
                 _label_variable("model", f"{d.REQUEST_DURATION.name}_count", "model"),
                 _label_variable("use_case", f"{d.QUALITY.name}_count", "use_case"),
+                _label_variable("agent", d.TOOL_CALLS.name, "agent"),
             ]
         },
         "panels": _panels(),

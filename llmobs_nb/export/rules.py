@@ -1,4 +1,5 @@
-"""Prometheus alerting rules over the ``llm_*`` metrics, and their definitions.
+"""Prometheus alerting rules over the ``llm_*`` metrics (and the agents' tool metrics), and their
+definitions.
 
 The same :class:`AlertRule` values drive the YAML rule file and the backtest in
 :mod:`llmobs_nb.export.backtest`, so a threshold, window or ``for`` duration exists once.
@@ -163,6 +164,41 @@ def pipeline_rules(*, export_lost_spans: float = 0) -> list[AlertRule]:
     ]
 
 
+def agent_rules(*, tool_loop_repeats: float = 5) -> list[AlertRule]:
+    """Return the alerts on agents (not backtested: the backtest reads model calls only).
+
+    LLMAgentToolLoop (warning) fires when one agent made more than ``tool_loop_repeats``
+    repeated calls of one tool over 10m (``llmobs_tool_repeat_calls_total``: calls of a tool
+    the same agent had already called 3 times in the same trace). Ordinary agents call a tool
+    a few times per turn and make none; a loop that calls a tool 9 times or more in one turn
+    is enough to fire. Its ``agent`` and ``tool`` labels name the loop.
+
+    Example:
+        >>> [r.name for r in agent_rules()]
+        ['LLMAgentToolLoop']
+    """
+    return [
+        AlertRule(
+            name="LLMAgentToolLoop",
+            measure=f"sum by (agent, tool) (increase({d.TOOL_REPEATS.name}[10m]))",
+            op=">",
+            threshold=tool_loop_repeats,
+            window="10m",
+            for_="0s",
+            severity="warning",
+            summary=(
+                f"an agent called the same tool over and over: more than {tool_loop_repeats:g} "
+                f"repeated calls in 10m"
+            ),
+            look=(
+                "The alert's agent and tool labels name the loop; in the store, its traces are "
+                "those with more than 3 spans of that tool_name (their input_text holds the "
+                "arguments when content is captured)."
+            ),
+        )
+    ]
+
+
 def rules_yaml(rules: Sequence[AlertRule], group: str = "llmobs_nb") -> str:
     """Return a Prometheus rule file (YAML) holding ``rules`` in one group.
 
@@ -189,9 +225,10 @@ def prometheus_rules(
     quality_min: float = 0.7,
     quality_window: str = "1h",
     export_lost_spans: float = 0,
+    tool_loop_repeats: float = 5,
 ) -> str:
     """Return the alert rule file (YAML) that Prometheus loads with ``rule_files:``: the four
-    alerts of :func:`alert_rules` and those of :func:`pipeline_rules`.
+    alerts of :func:`alert_rules`, those of :func:`pipeline_rules` and of :func:`agent_rules`.
 
     Example:
         >>> "alert: LLMHighErrorRate" in prometheus_rules(error_rate=0.02)
@@ -206,6 +243,7 @@ def prometheus_rules(
             quality_window=quality_window,
         )
         + pipeline_rules(export_lost_spans=export_lost_spans)
+        + agent_rules(tool_loop_repeats=tool_loop_repeats)
     )
 
 

@@ -133,6 +133,42 @@ LLM_METRICS = (REQUEST_DURATION, TTFT, TOKENS, COST, QUALITY, ERRORS)
 GENAI_METRICS = (GENAI_DURATION, GENAI_TOKEN_USAGE, GENAI_TIME_TO_FIRST_CHUNK)
 ALL_METRICS = LLM_METRICS + GENAI_METRICS
 
+# Agents and their tools (issue #15), from the agent (``invoke_agent``) and tool
+# (``execute_tool``) spans of each flushed batch. Labels: the tool's name, the agent it ran in
+# (``unknown`` outside any agent) and the span's status; never a trace, session or call id.
+# Not in ALL_METRICS: the backfill and the backtest read model calls (``llm_calls``), which
+# hold no agent or tool span.
+TOOL_REPEAT_AFTER = 3
+"""Calls of one tool by one agent in one trace that are still ordinary: later ones repeat."""
+TOOL_CALLS = MetricDef(
+    "llmobs_tool_calls_total",
+    "counter",
+    ("tool", "agent", "status"),
+    "Tool calls (execute_tool spans) that ended, by tool, the agent that called it and "
+    "status (ok, error).",
+)
+TOOL_DURATION = MetricDef(
+    "llmobs_tool_call_duration_seconds",
+    "histogram",
+    ("tool", "agent"),
+    "Duration of tool calls, errors included.",
+    (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+TOOL_REPEATS = MetricDef(
+    "llmobs_tool_repeat_calls_total",
+    "counter",
+    ("tool", "agent"),
+    f"Calls of a tool that the same agent had already called {TOOL_REPEAT_AFTER} times or more "
+    "in the same trace: the signature of a tool loop.",
+)
+AGENT_INVOCATIONS = MetricDef(
+    "llmobs_agent_invocations_total",
+    "counter",
+    ("agent", "status"),
+    "Agent invocations (invoke_agent spans) that ended, by agent and status (ok, error).",
+)
+AGENT_METRICS = (TOOL_CALLS, TOOL_DURATION, TOOL_REPEATS, AGENT_INVOCATIONS)
+
 UNKNOWN = "unknown"
 OTHER = "other"
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from llmobs_nb import registry
@@ -16,7 +19,7 @@ from llmobs_nb.metrics import definitions as d
 from llmobs_nb.metrics.bridge_counts import BridgeCounts, Counts
 from llmobs_nb.metrics.label_guard import LabelGuard
 from llmobs_nb.metrics.server import MetricsServer, PortInUseError
-from llmobs_nb.store.schema import LLM_CALLS_COLUMNS, is_model_call
+from llmobs_nb.store.schema import LLM_CALLS_COLUMNS, SPANS, is_model_call
 
 
 def _create(metric: d.MetricDef, registry: CollectorRegistry) -> Counter | Histogram | Gauge:
@@ -52,9 +55,42 @@ _BATCH_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
+# The span columns the agent and tool metrics read (a batch may lack some: NULL then).
+_STEP_COLUMNS: dict[str, pl.DataType] = {
+    c: SPANS.polars[c]
+    for c in ("trace_id", "kind", "status", "latency_s", "agent_name", "tool_name")
+}
+_STEP_KINDS = ("agent", "tool")
+MAX_TRACKED_TOOL_USES = 10_000
+"""(trace, agent, tool) counts kept to find repeated tool calls; the oldest are forgotten."""
+
+
+def _steps(spans: pa.Table | pl.DataFrame) -> pl.DataFrame | None:
+    """The agent and tool rows of a batch of span rows, in :data:`_STEP_COLUMNS`, or None."""
+    names = spans.column_names if isinstance(spans, pa.Table) else spans.columns
+    if "kind" not in names:
+        return None
+    if isinstance(spans, pa.Table):  # filter in Arrow: only the few step rows reach polars
+        spans = spans.filter(pc.is_in(spans["kind"], pa.array(_STEP_KINDS)))
+        if spans.num_rows == 0:
+            return None
+        spans = pl.from_arrow(spans)  # type: ignore[assignment]
+        assert isinstance(spans, pl.DataFrame)
+    else:
+        spans = spans.filter(pl.col("kind").is_in(_STEP_KINDS))
+    if spans.height == 0:
+        return None
+    return spans.select(
+        pl.col(c).cast(dtype) if c in spans.columns else pl.lit(None, dtype).alias(c)
+        for c, dtype in _STEP_COLUMNS.items()
+    )
+
+
 def _guarded(frame: pl.DataFrame, column: str, guard: LabelGuard) -> pl.Expr:
-    """``column`` mapped through its label guard, one guard call per distinct value."""
-    mapping = {value: guard(value) for value in frame[column].fill_null("").unique().to_list()}
+    """``column`` mapped through its label guard, one guard call per distinct value, in the
+    order they arrive (the guard keeps the first ones)."""
+    values = frame[column].fill_null("").unique(maintain_order=True).to_list()
+    mapping = {value: guard(value) for value in values}
     return pl.col(column).fill_null("").replace_strict(mapping, return_dtype=pl.String)
 
 
@@ -88,12 +124,14 @@ def _observe_many(child: Any, values: np.ndarray) -> None:
 
 
 class ObserverMetrics:
-    """The six ``llm_*`` metrics (docs/design.md §1) plus the OpenTelemetry GenAI client metrics.
+    """The six ``llm_*`` metrics (docs/design.md §1) plus the OpenTelemetry GenAI client metrics,
+    and the agent and tool metrics (``llmobs_tool_calls_total`` …, :meth:`record_steps`).
 
     Each instance owns its registry (``.registry``), so re-running a notebook cell never raises
     "Duplicated timeseries". Label values are bounded: at most ``max_models`` model names (later
     ones are counted under ``other``), at most ``max_label_values`` operations, providers, use
-    cases and error types; a missing value is ``unknown``. No user id or free text is a label.
+    cases, error types and agents, at most ``max_tools`` tools; a missing value is ``unknown``.
+    No user, trace or session id or free text is a label.
 
     Example:
         >>> m = ObserverMetrics()
@@ -109,11 +147,13 @@ class ObserverMetrics:
         max_models: int = 50,
         *,
         max_label_values: int = 20,
+        max_tools: int = 50,
     ) -> None:
         self.registry = CollectorRegistry() if registry is None else registry
         try:
             self._metrics = {
-                m.name: _create(m, self.registry) for m in d.ALL_METRICS + d.HEALTH_METRICS
+                m.name: _create(m, self.registry)
+                for m in d.ALL_METRICS + d.HEALTH_METRICS + d.AGENT_METRICS
             }
         except ValueError as exc:
             raise ValueError(
@@ -126,6 +166,11 @@ class ObserverMetrics:
         self._provider = LabelGuard(max_label_values)
         self._use_case = LabelGuard(max_label_values)
         self._error_type = LabelGuard(max_label_values)
+        self._agent = LabelGuard(max_label_values)
+        self._tool = LabelGuard(max_tools)
+        # (trace id, agent, tool) → calls seen, for llmobs_tool_repeat_calls_total; bounded
+        self._tool_uses: OrderedDict[tuple[Any, Any, Any], int] = OrderedDict()
+        self._tool_uses_lock = threading.Lock()
         # prometheus_client's labels() validates and locks on every call; a dict of children
         # keyed by label values keeps record_call cheap on the observer's flush thread.
         self._children: dict[tuple[str, ...], Any] = {}
@@ -202,6 +247,7 @@ class ObserverMetrics:
             True
         """
         if "kind" in calls.columns:  # spans of any kind: only the model calls count
+            self.record_steps(calls)  # ... here; the agent and tool spans count there
             if "model" not in calls.columns:
                 calls = calls.with_columns(model=pl.lit(None, pl.String))
             calls = calls.filter(is_model_call.polars())
@@ -269,6 +315,75 @@ class ObserverMetrics:
                 self._child(d.COST, model).inc(float(cost.sum()))
             if error_type:
                 self._child(d.ERRORS, model, error_type).inc(group.height)
+
+    def record_steps(self, spans: pa.Table | pl.DataFrame) -> None:
+        """Add the agent and tool spans of a batch of span rows (Arrow or polars, ``spans``
+        columns; other kinds are skipped): ``llmobs_tool_calls_total{tool, agent, status}``,
+        ``llmobs_tool_call_duration_seconds{tool, agent}``,
+        ``llmobs_tool_repeat_calls_total{tool, agent}`` and
+        ``llmobs_agent_invocations_total{agent, status}``. The flush thread calls it once per
+        batch. Returns nothing.
+
+        A tool call repeats when the same agent already called the same tool
+        :data:`~llmobs_nb.metrics.definitions.TOOL_REPEAT_AFTER` times in the same trace
+        (arguments are content, not always captured, so they are not compared); the counts
+        per trace are kept for the last :data:`MAX_TRACKED_TOOL_USES` (trace, agent, tool).
+
+        Example:
+            >>> m = ObserverMetrics()
+            >>> m.record_steps(pl.DataFrame({"trace_id": ["t1"] * 5, "kind": ["tool"] * 5,
+            ...     "tool_name": ["search"] * 5, "agent_name": ["helper"] * 5,
+            ...     "status": ["ok"] * 5, "latency_s": [0.2] * 5}))
+            >>> print(m.text().split("llmobs_tool_repeat_calls_total{")[1].splitlines()[0])
+            agent="helper",tool="search"} 2.0
+        """
+        steps = _steps(spans)
+        if steps is None:
+            return
+        steps = steps.with_columns(
+            agent=_guarded(steps, "agent_name", self._agent),
+            tool=_guarded(steps, "tool_name", self._tool),
+            state=pl.when(pl.col("status") == "error")
+            .then(pl.lit("error"))
+            .otherwise(pl.lit("ok")),
+        )
+        tools = steps.filter(pl.col("kind") == "tool")
+        for (tool, agent, status), group in tools.group_by("tool", "agent", "state"):
+            self._child(d.TOOL_CALLS, str(tool), str(agent), str(status)).inc(group.height)
+        for (tool, agent), group in tools.group_by("tool", "agent"):
+            # the repeat series exists (at 0) from the pair's first call on, so increase()
+            # sees a loop's first repeats rather than a series born at its count
+            self._child(d.TOOL_REPEATS, str(tool), str(agent))
+            latency = group["latency_s"].drop_nulls().to_numpy()
+            if latency.size:
+                _observe_many(self._child(d.TOOL_DURATION, str(tool), str(agent)), latency)
+        for (tool, agent), repeated in self._repeats(tools).items():
+            if repeated:
+                self._child(d.TOOL_REPEATS, tool, agent).inc(repeated)
+        invocations = steps.filter(pl.col("kind") == "agent").group_by("agent", "state").len()
+        for agent, status, count in invocations.iter_rows():
+            self._child(d.AGENT_INVOCATIONS, agent, status).inc(count)
+
+    def _repeats(self, tools: pl.DataFrame) -> dict[tuple[str, str], int]:
+        """Repeated calls in this batch per (tool, agent) label, counted against the calls
+        seen before in the same trace (raw names, so two tools capped to ``other`` stay apart).
+        """
+        per_trace = tools.group_by("trace_id", "agent_name", "tool_name", maintain_order=True).agg(
+            pl.len(), pl.col("tool").first(), pl.col("agent").first()
+        )
+        after = d.TOOL_REPEAT_AFTER
+        repeats: dict[tuple[str, str], int] = {}
+        with self._tool_uses_lock:
+            uses = self._tool_uses
+            for trace_id, agent_name, tool_name, n, tool, agent in per_trace.iter_rows():
+                key = (trace_id, agent_name, tool_name)
+                before = uses.pop(key, 0)
+                uses[key] = before + n  # now the most recent
+                extra = max(0, before + n - after) - max(0, before - after)
+                repeats[tool, agent] = repeats.get((tool, agent), 0) + extra
+            while len(uses) > MAX_TRACKED_TOOL_USES:
+                uses.popitem(last=False)
+        return repeats
 
     def record_calls(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Add several finished calls, as :meth:`record_call` does for each. Returns nothing."""

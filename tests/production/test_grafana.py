@@ -78,6 +78,9 @@ def test_variables_select_datasource_model_and_use_case():
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
         if panel["title"] == "Spans lost on OTLP export":  # the pipeline's own: no model label
             continue
+        if panel["title"].startswith("Tool call"):  # agents' tools: no model, an agent label
+            assert all('agent=~"$agent"' in t["expr"] for t in panel["targets"])
+            continue
         assert all('model=~"$model"' in t["expr"] for t in panel["targets"])
 
 

@@ -7,6 +7,7 @@ import itertools
 import math
 
 import numpy as np
+import polars as pl
 import pytest
 
 from llmobs_nb.export.grafana import grafana_dashboard
@@ -29,7 +30,12 @@ scrape_configs:
 
 
 def panel_queries() -> list[tuple[str, str]]:
-    substitutions = {"$model": ".*", "$use_case": ".*", "$__rate_interval": "1m"}
+    substitutions = {
+        "$model": ".*",
+        "$use_case": ".*",
+        "$agent": ".*",
+        "$__rate_interval": "1m",
+    }
     queries = []
     for panel in grafana_dashboard()["panels"]:
         for target in panel["targets"]:
@@ -38,6 +44,21 @@ def panel_queries() -> list[tuple[str, str]]:
                 expr = expr.replace(variable, value)
             queries.append((panel["title"], expr))
     return queries
+
+
+def agent_steps(n: int, offset: float) -> pl.DataFrame:
+    """``n`` tool calls of an agent in one trace (a loop past the third), and the agent."""
+    trace = f"trace-{offset}"
+    return pl.DataFrame(
+        {
+            "trace_id": [trace] * (n + 1),
+            "kind": ["tool"] * n + ["agent"],
+            "tool_name": ["search_docs"] * n + [None],
+            "agent_name": ["support_agent"] * (n + 1),
+            "status": ["ok"] * (n + 1),
+            "latency_s": [0.05 + offset] * (n + 1),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +84,7 @@ def scraped(start_prometheus, tmp_path_factory, realistic_calls):
         export["sent"] += len(batch) - 7
         export["failed"] += 7
         metrics.record_calls(batch)
+        metrics.record_steps(agent_steps(len(batch), offset))
         for i, call in enumerate(batch):
             metrics.record_score(call["model"], call["use_case"], (i % 10) / 10 + offset)
         expected = len(batch) if offset == 0 else len(calls)

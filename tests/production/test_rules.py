@@ -139,7 +139,7 @@ def test_promtool_check_rules_accepts_the_generated_file(promtool, tmp_path):
     result = promtool("check", "rules", str(path))
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 5 rules found" in result.stdout
+    assert "SUCCESS: 6 rules found" in result.stdout
 
 
 def test_each_alert_fires_on_a_breaching_series_and_stays_silent_otherwise(promtool, tmp_path):
