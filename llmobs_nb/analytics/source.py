@@ -9,7 +9,8 @@ filtered calls). :func:`classify` says which it is; :func:`open_source` turns it
 engine (``engines.py``) that runs plans (``plan.py``): polars for frames, DuckDB pushdown for
 stores, because pulling ten million rows into polars costs more than the whole question
 (docs/design.md §1, Analytics). :func:`open_store` is the one way a store file is opened for
-reading.
+reading. :func:`open_spans` reads the ``spans`` table (every span, not only model calls) of the
+same inputs, for questions about whole traces (sessions, agents, tools).
 
 Example:
     >>> with open_source(pl.DataFrame({"latency_s": [1.0]})) as engine:
@@ -20,7 +21,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +36,8 @@ from llmobs_nb.analytics.engines import Engine, FrameEngine, SqlEngine, SqlRunne
 from llmobs_nb.analytics.filter import WhereLike, conditions_of
 from llmobs_nb.analytics.plan import Agg, every_to_us, extent_plan
 from llmobs_nb.analytics.rollup_engine import rollup_engine
-from llmobs_nb.store.connect import connect
+from llmobs_nb.store.connect import MEMORY, connect
+from llmobs_nb.store.schema import SPANS
 
 __all__ = [
     "LLM_CALLS_COLUMNS",
@@ -43,10 +45,12 @@ __all__ = [
     "CallsLike",
     "Engine",
     "ScoresLike",
+    "SpanReader",
     "check_columns",
     "classify",
     "every_to_us",
     "open_source",
+    "open_spans",
     "open_store",
     "time_extent",
 ]
@@ -214,3 +218,84 @@ def time_extent(
         return None, None, 0
     lo, hi, n = found.row(0)
     return lo, hi, int(n or 0)
+
+
+@dataclass(frozen=True)
+class SpanReader:
+    """SQL over a source's ``spans`` table: ``run(sql, params)`` returns a polars frame;
+    ``columns`` are the columns that SQL may name (a store's: all of ``spans``; a frame's: the
+    ones asked for)."""
+
+    run: SqlRunner
+    columns: tuple[str, ...]
+
+
+def _spans_frame(
+    frame: pl.LazyFrame, required: Sequence[str], optional: Sequence[str]
+) -> pl.DataFrame:
+    """The columns asked for, typed as the store types them (times in UTC); a missing optional
+    column is NULL, a missing required one raises."""
+    have = frame.collect_schema()
+    check_columns(list(have), required, "this question")
+    types = SPANS.polars
+    wanted = list(dict.fromkeys([*required, *optional]))
+    columns = []
+    for name in wanted:
+        dtype = types.get(name, have.get(name, pl.String()))
+        if name not in have:
+            columns.append(pl.lit(None, dtype).alias(name))
+        elif isinstance(dtype, pl.Datetime) and isinstance(have[name], pl.Datetime):
+            zone = have[name].time_zone  # type: ignore[union-attr]
+            col = pl.col(name).cast(pl.Datetime("us", zone))
+            utc = col.dt.replace_time_zone("UTC") if zone is None else col
+            columns.append(utc.dt.convert_time_zone("UTC"))
+        else:
+            columns.append(pl.col(name).cast(dtype))
+    return frame.select(columns).collect()
+
+
+@contextmanager
+def open_spans(
+    spans: Any, required: Sequence[str], optional: Sequence[str] = ()
+) -> Iterator[SpanReader]:
+    """A :class:`SpanReader` over the spans of ``spans``, open for the duration of a question.
+
+    A store (a file path, a connection, an observer, or anything with a ``query(sql, params)``
+    method such as the view's ``DataSource``) is read in place: the SQL runs in DuckDB, which
+    reads only the columns it names. A polars DataFrame/LazyFrame (or Parquet files) is
+    registered as the table ``spans`` of an in-memory DuckDB (Arrow, not copied) holding only
+    the ``required`` and ``optional`` columns, the optional ones it lacks as NULL, times in UTC;
+    a required column it lacks raises ``ValueError``. An ``llm_calls``-shaped frame (or the
+    Parquet export) is read the same way: it holds the model calls only.
+
+    Example:
+        >>> frame = pl.DataFrame({"trace_id": ["t1"], "span_id": ["s1"]})
+        >>> with open_spans(frame, ["trace_id", "span_id"], ["tool_name"]) as reader:
+        ...     reader.run("SELECT count(tool_name) AS n FROM spans", [])["n"].to_list()
+        [0]
+    """
+    source = classify(spans)
+    if source.kind == "engine" and hasattr(spans, "query"):  # the view's DataSource
+        yield SpanReader(lambda sql, params: spans.query(sql, params), SPANS.names)
+    elif source.kind in ("frame", "parquet"):
+        lazy = source.value if source.kind == "frame" else _parquet_engine(source.value, None).calls
+        frame = _spans_frame(lazy, required, optional)
+        con = connect(MEMORY)
+        try:
+            con.register("spans", frame.to_arrow())
+            yield SpanReader(sql_runner(con), tuple(frame.columns))
+        finally:
+            con.close()
+    elif source.kind == "connection":
+        yield SpanReader(sql_runner(source.value), SPANS.names)
+    elif source.kind == "file":
+        with open_store(source.value) as con:
+            yield SpanReader(sql_runner(con), SPANS.names)
+    elif source.kind == "observer":
+        yield SpanReader(lambda sql, params: source.value.sql(sql, params), SPANS.names)
+    else:
+        raise TypeError(
+            f"{type(spans).__name__} gives model calls only; this question reads every span: "
+            "pass an observer, a store path, a DuckDB connection, a DataSource or a frame of "
+            "spans (with where= for a filter)"
+        )

@@ -10,6 +10,7 @@ Example::
     from llmobs_nb.view import charts, Dashboard
     charts.latency_chart(obs)
     Dashboard(obs)
+    charts.agent_timeline(Trace.load(obs, trace_id)); SessionsView(obs)
 """
 
 from llmobs_nb._deprecated import moved_names
@@ -20,6 +21,7 @@ from llmobs_nb.view.dashboard import Dashboard
 from llmobs_nb.view.data_source import DataSource, Filter, FilteredCalls
 from llmobs_nb.view.html import observer_html
 from llmobs_nb.view.report import write_report
+from llmobs_nb.view.sessions_view import SessionsView
 from llmobs_nb.view.trace import Trace
 
 # view.Filters became analytics.Filter (one filter for the dashboard, analytics and evals).
@@ -30,6 +32,7 @@ __all__ = [
     "DataSource",
     "Filter",
     "FilteredCalls",
+    "SessionsView",
     "Trace",
     "enable_altair_defaults",
     "observer_html",

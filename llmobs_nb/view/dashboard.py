@@ -22,6 +22,7 @@ from llmobs_nb.view.data_source import DIMENSIONS, DataSource, Filter
 from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.explorer import TraceExplorer, html_output
 from llmobs_nb.view.html import STYLE, cards_html, headline_figures
+from llmobs_nb.view.sessions_view import SessionsView
 
 # Only one auto-refresh timer per kernel: starting one (a re-run cell) stops the previous.
 _TIMER_LOCK = threading.Lock()
@@ -33,8 +34,10 @@ ZOOMABLE = ("latency", "ttft", "tokens", "cost", "quality")
 
 
 class Dashboard:
-    """Filters (time range, model, use case, run, user), headline row, charts and a trace
-    explorer over an observer or a DuckDB file. Display it in a notebook cell.
+    """Filters (time range, model, use case, run, user), headline row, charts, a trace
+    explorer and the sessions (:class:`~llmobs_nb.view.sessions_view.SessionsView`: a
+    session's turns, a turn's trace) over an observer or a DuckDB file. Display it in a
+    notebook cell.
 
     Panels are answered from the store's rollups where the filter allows (counts and sums
     exact, latency quantiles within 1 %, the headline's P95 then marked ≈): with the default
@@ -120,6 +123,7 @@ class Dashboard:
         self.board.observe(self._on_drawn, names="drawn")
         self.board.observe(self._on_zoom, names="zoom")
         self.explorer = TraceExplorer(self.source)
+        self.sessions = SessionsView(self.source, loader=False, load=False)
         for control in (self.time, *self.selects.values()):
             control.observe(self._on_filter, names="value")
         self.refresh_button.on_click(lambda _: self.refresh())
@@ -135,8 +139,9 @@ class Dashboard:
                 self.status,
                 self.headline_html,
                 self.board,
-                widgets.HTML('<h3 class="llmobs">Traces</h3>'),
-                self.explorer.widget,
+                widgets.Tab(
+                    [self.explorer.widget, self.sessions.widget], titles=("Traces", "Sessions")
+                ),
             ]
         )
 
@@ -300,6 +305,7 @@ class Dashboard:
             with self.source.session():
                 if generation == self._generation:
                     self.explorer.update(calls)
+                    self.sessions.update(calls)
                 found = panels.drift_and_anomalies(calls, self.score_name)
         except Exception as exc:  # shown in the dashboard: a background thread has no traceback
             self._status["pending"] = f" · slow panels failed: {exc}"

@@ -75,7 +75,8 @@ class Trace:
         return self.spans.select(*present, *extra)
 
     def span_html(self, span_id: str) -> str:
-        """Attributes, captured content and scores of one span, as HTML."""
+        """Attributes, captured content and scores of one span, as HTML. Captured content is
+        shown as ``input``/``output``, for a tool span as ``arguments``/``result``."""
         found = self.spans.filter(pl.col("span_id") == span_id)
         if found.height == 0:
             raise KeyError(f"no span {span_id!r} in trace {self.trace_id}")
@@ -93,7 +94,9 @@ class Trace:
         title = html_text(str(row["name"]))
         parts = [f"<h3>{title} <span class='muted'>{html_text(span_id)}</span></h3>"]
         parts.append(f"<table>{fields}</table>")
-        for key, label in (("input_text", "input"), ("output_text", "output")):
+        # A tool's input and output are the arguments it was called with and its result.
+        names = ("arguments", "result") if row.get("kind") == "tool" else ("input", "output")
+        for key, label in zip(("input_text", "output_text"), names, strict=True):
             text = row.get(key)
             if text:
                 parts.append(f"<div><b>{html_text(label)}</b><pre>{html_text(text)}</pre></div>")

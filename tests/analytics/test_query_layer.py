@@ -213,6 +213,11 @@ KEYWORD_ONLY = {
     analytics.compare_runs: ["calls", "a", "b"],
     analytics.cost_anomalies: ["calls"],
     analytics.budget_forecast: ["calls"],
+    analytics.sessions: ["source"],
+    analytics.tool_usage: ["source"],
+    analytics.agent_paths: ["source"],
+    analytics.tool_loops: ["source"],
+    analytics.agent_graph: ["source"],
 }
 
 
