@@ -17,7 +17,7 @@ import altair as alt
 import numpy as np
 import polars as pl
 
-from llmobs_nb.analytics.agents import NO_AGENT, nearest_agent
+from llmobs_nb.analytics.agents import NO_AGENT, nearest_agent, tool_usage
 from llmobs_nb.analytics.span_sql import AGENT_KIND, NOT_AN_INVOCATION, UNNAMED
 from llmobs_nb.store.model_call import is_model_call
 from llmobs_nb.view.chart_common import empty_chart
@@ -271,22 +271,12 @@ def _summary(spans: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
     tools = rows.filter(pl.col("what") == "tool").with_columns(
         pl.coalesce("tool_name", "name").alias("tool")  # analytics' name for a tool
     )
-    # The cost of the model calls made inside each tool span (its descendants).
-    parent = dict(spans.select("span_id", "parent_span_id").rows())
-    tool_of = dict(tools.select("span_id", "tool").rows())
-    inside: dict[str, float] = {}
-    for span_id, spent in calls.select("span_id", "cost_usd").rows():
-        at, seen = parent.get(span_id), {span_id}
-        while at is not None and at not in seen:
-            if at in tool_of:
-                if spent is not None:
-                    inside[tool_of[at]] = inside.get(tool_of[at], 0.0) + spent
-                break
-            seen.add(at)
-            at = parent.get(at)
-    spent_inside = pl.DataFrame(
-        {"tool": list(inside), "cost_usd": list(inside.values())},
-        schema={"tool": pl.String, "cost_usd": pl.Float64},
+    # The cost of the model calls made inside each tool span: analytics' one rule.
+    spent_inside = (
+        tool_usage(spans)
+        .group_by("tool_name")
+        .agg(_sum_or_null("cost_usd"))
+        .rename({"tool_name": "tool"})
     )
     by_tool = (
         tools.group_by("tool")

@@ -9,8 +9,8 @@ import pytest
 
 from llmobs_nb import analytics, demo
 from llmobs_nb.demo import schema
-from llmobs_nb.pricing import PriceBook
 from llmobs_nb.store import Store
+from tests.demo.priced import assert_priced_like_genai_prices
 
 AGENT = pl.col("use_case") == "agent"
 
@@ -163,21 +163,8 @@ def test_the_agents_model_calls_are_calls_priced_like_the_rest(agents, spans):
         "support_agent": ["gpt-4o"],
         "researcher": ["claude-3-5-haiku"],
     }
-    book = PriceBook()
     priced = spans.filter(pl.col("kind") == "llm")
-    for row in priced.sample(100, seed=1).iter_rows(named=True):
-        expected, version = book.cost(
-            row["model"],
-            input_tokens=row["input_tokens"],
-            output_tokens=row["output_tokens"],
-            cached_input_tokens=row["cached_input_tokens"],
-            cache_write_tokens=row["cache_write_tokens"],
-            reasoning_tokens=row["reasoning_tokens"],
-            provider=row["provider"],
-            at=row["start_time"],
-        )
-        assert row["cost_usd"] == pytest.approx(expected, rel=1e-9)
-        assert row["price_version"] == version
+    assert_priced_like_genai_prices(priced, 100)
     # the conversation grows: later turns' first model call reads a longer context
     first_calls = (
         priced.filter(pl.col("agent_name") == "support_agent")

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from llmobs_nb import demo
-from llmobs_nb.pricing import PriceBook
+from tests.demo.priced import assert_priced_like_genai_prices
 
 
 def test_costs_are_the_price_books_for_each_call_and_an_unpriced_model_costs_null(sample):
@@ -23,20 +23,7 @@ def test_costs_are_the_price_books_for_each_call_and_an_unpriced_model_costs_nul
     assert unpriced["input_tokens"].null_count() == 0  # tokens known, price not
 
     spans = sample.spans.filter(pl.col("kind") == "llm", pl.col("cost_usd").is_not_null())
-    book = PriceBook()
-    for row in spans.sample(200, seed=1).iter_rows(named=True):
-        expected, version = book.cost(
-            row["model"],
-            input_tokens=row["input_tokens"],
-            output_tokens=row["output_tokens"],
-            cached_input_tokens=row["cached_input_tokens"],
-            cache_write_tokens=row["cache_write_tokens"],
-            reasoning_tokens=row["reasoning_tokens"],
-            provider=row["provider"],
-            at=row["start_time"],
-        )
-        assert row["cost_usd"] == pytest.approx(expected, rel=1e-9)
-        assert row["price_version"] == version
+    assert_priced_like_genai_prices(spans, 200)
 
 
 def test_an_openai_cost_matches_genai_prices_directly(sample):
