@@ -124,6 +124,12 @@ class Dashboard:
         self.board.observe(self._on_zoom, names="zoom")
         self.explorer = TraceExplorer(self.source)
         self.sessions = SessionsView(self.source, loader=False, load=False)
+        # The sessions are read when their tab is shown: a filter change costs no query there.
+        self.tabs = widgets.Tab(
+            [self.explorer.widget, self.sessions.widget], titles=("Traces", "Sessions")
+        )
+        self._sessions_due: Filter | None = None
+        self.tabs.observe(self._on_tab, names="selected_index")
         for control in (self.time, *self.selects.values()):
             control.observe(self._on_filter, names="value")
         self.refresh_button.on_click(lambda _: self.refresh())
@@ -139,9 +145,7 @@ class Dashboard:
                 self.status,
                 self.headline_html,
                 self.board,
-                widgets.Tab(
-                    [self.explorer.widget, self.sessions.widget], titles=("Traces", "Sessions")
-                ),
+                self.tabs,
             ]
         )
 
@@ -283,6 +287,11 @@ class Dashboard:
             )
             self._show_status()
 
+    def _on_tab(self, change: Any) -> None:
+        due, self._sessions_due = self._sessions_due, None
+        if change["new"] == 1 and due is not None:
+            self.sessions.update(due)
+
     def _on_zoom(self, change: Any) -> None:
         zoomed = self.board.zoom_range()
         if zoomed is None or not self.time.options or self.time.options[0][1] == 0:
@@ -305,7 +314,10 @@ class Dashboard:
             with self.source.session():
                 if generation == self._generation:
                     self.explorer.update(calls)
-                    self.sessions.update(calls)
+                    if self.tabs.selected_index == 1:
+                        self.sessions.update(calls)
+                    else:
+                        self._sessions_due = calls.filters
                 found = panels.drift_and_anomalies(calls, self.score_name)
         except Exception as exc:  # shown in the dashboard: a background thread has no traceback
             self._status["pending"] = f" · slow panels failed: {exc}"

@@ -167,9 +167,16 @@ def test_the_dashboard_has_a_sessions_tab_that_follows_its_filter(store: Path):
         tab = board.widget.children[-1]
         assert tab.titles == ("Traces", "Sessions")
         assert tab.children[1] is board.sessions.widget
+        assert listed(board.sessions) == []  # not read until the tab is shown
+        tab.selected_index = 1
         assert sorted(listed(board.sessions)) == sorted(SESSIONS)
-        board.apply_filters(users=("bob",)).wait()
+        board.apply_filters(users=("bob",)).wait()  # shown: follows the filter at once
         assert listed(board.sessions) == ["conv-2"]
+        tab.selected_index = 0
+        board.apply_filters(users=("ann",)).wait()
+        assert listed(board.sessions) == ["conv-2"]  # hidden: left as it was...
+        tab.selected_index = 1
+        assert listed(board.sessions) == ["conv-1"]  # ...and read again when shown
         board.sessions.select("conv-2")
         trace = board.sessions.open_turn(3)
         assert trace.trace_id == traces_of(store, "conv-2")[2]
