@@ -254,6 +254,24 @@ def _spans_frame(
     return frame.select(columns).collect()
 
 
+def _upgraded(reader: SpanReader, required: Sequence[str], optional: Sequence[str]) -> SpanReader:
+    """``reader``, once its store's ``spans`` is known to have the columns a question names; a
+    store an older release wrote and nobody has opened for writing since (read-only opens do
+    not migrate) lacks the newer ones: say how to upgrade it rather than fail in SQL."""
+    found = reader.run(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'spans'", []
+    )
+    have = set(found["column_name"].to_list())
+    missing = [c for c in dict.fromkeys([*required, *optional]) if c not in have]
+    if missing:
+        raise ValueError(
+            f"this store's spans table lacks {', '.join(missing)}: it was written by an "
+            "older llmobs_nb. Open it once with llmobs_nb.init(db=<its path>) to upgrade it in "
+            "place (every row is kept; read-only opens never change a file)"
+        )
+    return reader
+
+
 @contextmanager
 def open_spans(
     spans: Any, required: Sequence[str], optional: Sequence[str] = ()
@@ -276,7 +294,11 @@ def open_spans(
     """
     source = classify(spans)
     if source.kind == "engine" and hasattr(spans, "query"):  # the view's DataSource
-        yield SpanReader(lambda sql, params: spans.query(sql, params), SPANS.names)
+        yield _upgraded(
+            SpanReader(lambda sql, params: spans.query(sql, params), SPANS.names),
+            required,
+            optional,
+        )
     elif source.kind in ("frame", "parquet"):
         lazy = source.value if source.kind == "frame" else _parquet_engine(source.value, None).calls
         frame = _spans_frame(lazy, required, optional)
@@ -287,12 +309,13 @@ def open_spans(
         finally:
             con.close()
     elif source.kind == "connection":
-        yield SpanReader(sql_runner(source.value), SPANS.names)
+        yield _upgraded(SpanReader(sql_runner(source.value), SPANS.names), required, optional)
     elif source.kind == "file":
         with open_store(source.value) as con:
-            yield SpanReader(sql_runner(con), SPANS.names)
+            yield _upgraded(SpanReader(sql_runner(con), SPANS.names), required, optional)
     elif source.kind == "observer":
-        yield SpanReader(lambda sql, params: source.value.sql(sql, params), SPANS.names)
+        reader = SpanReader(lambda sql, params: source.value.sql(sql, params), SPANS.names)
+        yield _upgraded(reader, required, optional)
     else:
         raise TypeError(
             f"{type(spans).__name__} gives model calls only; this question reads every span: "

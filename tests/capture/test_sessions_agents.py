@@ -348,3 +348,20 @@ def test_a_store_of_the_previous_schema_upgrades_in_place(tmp_path):
         assert again.calls().columns[-2:] == ["session_id", "agent_name"]
     finally:
         again.close()
+
+
+def test_an_old_store_opened_read_only_says_how_to_upgrade_it(tmp_path):
+    from llmobs_nb import analytics
+
+    path = tmp_path / "old.duckdb"
+    _store_of_schema_7(path, ["llm", "tool"])
+    old = llmobs_nb.open(path)  # read-only: not migrated
+    try:
+        assert old.calls().height == 1  # what the old schema has still reads
+        for question in (analytics.sessions, analytics.tool_usage, analytics.agent_paths):
+            with pytest.raises(ValueError, match=r"llmobs_nb.init\(db="):
+                question(old)
+    finally:
+        old.close()
+    with duckdb.connect(str(path), read_only=True) as con:  # and the file was not changed
+        assert con.execute("select count(*) from _migrations").fetchone() == (7,)
