@@ -1,7 +1,7 @@
 """Production export: Grafana dashboard, Prometheus rules and their backtest, backfill, Parquet."""
 
 from llmobs_nb.export.backfill import openmetrics_backfill
-from llmobs_nb.export.backtest import backtest_alert_rules
+from llmobs_nb.export.backtest import backtest_alert_rules, summarise_backtest
 from llmobs_nb.export.grafana import grafana_dashboard, write_grafana_dashboard
 from llmobs_nb.export.parquet import parquet
 from llmobs_nb.export.rules import prometheus_rules, write_prometheus_rules
@@ -12,6 +12,7 @@ __all__ = [
     "openmetrics_backfill",
     "parquet",
     "prometheus_rules",
+    "summarise_backtest",
     "write_grafana_dashboard",
     "write_prometheus_rules",
 ]

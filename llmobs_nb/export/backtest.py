@@ -226,3 +226,121 @@ def backtest_alert_rules(
         for episode in _episodes(rules[name], eval_times, values.to_list())
     ]
     return pl.DataFrame(rows, schema=EPISODE_SCHEMA).sort("fired_at", "alert")
+
+
+SUMMARY_SCHEMA = {
+    "rule": pl.String,
+    "severity": pl.String,
+    "fires": pl.UInt32,
+    "minutes_firing": pl.Float64,
+    "first_fired": pl.Datetime("us", "UTC"),
+    "last_fired": pl.Datetime("us", "UTC"),
+    "flapping": pl.UInt32,
+    "still_firing": pl.Boolean,
+    "meaning": pl.String,
+}
+
+
+def _meaning(fires: int, minutes: float, flapping: int, refire_within: str) -> str:
+    if fires == 0:
+        return "never fired at these thresholds"
+    if 3 * flapping >= fires:
+        return (
+            f"flapping: {flapping} of its {fires} alerts came back within {refire_within} of "
+            f"resolving; raise its threshold or its 'for' (how long the condition must last "
+            f"before it fires) before paging anyone on it"
+        )
+    times = "once" if fires == 1 else f"{fires} times"
+    return f"fired {times}, {minutes:g} minutes in all; read each episode before deploying it"
+
+
+def summarise_backtest(
+    episodes: pl.DataFrame,
+    *,
+    rules: list[str] | None = None,
+    refire_within: str = "30m",
+) -> pl.DataFrame:
+    """Summarise :func:`backtest_alert_rules`'s episodes: one row per rule, noisiest first.
+
+    Columns:
+
+    - ``rule``, ``severity``;
+    - ``fires``: separate firing episodes (each would have paged or notified once);
+    - ``minutes_firing``: total minutes between ``fired_at`` and ``resolved_at``; an episode
+      still firing at the end of the data counts up to the latest time in ``episodes``;
+    - ``first_fired``, ``last_fired``: ``fired_at`` of the first and last episode;
+    - ``flapping``: episodes that fired within ``refire_within`` of the same rule's previous
+      episode resolving: the alert cleared and came back, notifying again for what is likely one
+      problem;
+    - ``still_firing``: whether the last episode had not resolved at the end of the data;
+    - ``meaning``: the row in words. A rule whose flapping episodes are a third or more of its
+      fires is called flapping (raise its threshold or lengthen its ``for``).
+
+    ``rules`` lists the rules to report, in addition to those in ``episodes``, so rules that
+    never fired show ``fires == 0``; by default the four backtested rules of
+    :func:`~llmobs_nb.export.rules.alert_rules` (LLMQualityDegradation is only replayed when
+    the backtest was given scores). Rows are sorted by ``fires``, descending, then by ``rule``.
+
+    Example:
+        >>> from datetime import UTC, datetime, timedelta
+        >>> t0 = datetime(2025, 3, 1, tzinfo=UTC)
+        >>> episodes = pl.DataFrame({"alert": ["LLMHighErrorRate"] * 2,
+        ...     "severity": ["critical"] * 2, "fired_at": [t0, t0 + timedelta(minutes=10)],
+        ...     "resolved_at": [t0 + timedelta(minutes=3), t0 + timedelta(minutes=12)],
+        ...     "peak": [0.2, 0.1], "threshold": [0.05, 0.05]}, schema=EPISODE_SCHEMA)
+        >>> summarise_backtest(episodes).select("rule", "fires", "flapping").row(0)
+        ('LLMHighErrorRate', 2, 1)
+    """
+    refire_us = duration_seconds(refire_within) * 1_000_000
+    names = [r.name for r in alert_rules()] if rules is None else list(rules)
+    severities = {r.name: r.severity for r in alert_rules()}
+    end = episodes.select(pl.max_horizontal(pl.col("fired_at").max(), pl.col("resolved_at").max()))
+    per_rule = (
+        episodes.sort("alert", "fired_at")
+        .with_columns(
+            until=pl.col("resolved_at").fill_null(
+                end.to_series().cast(EPISODE_SCHEMA["resolved_at"])
+            ),
+            previous_resolved=pl.col("resolved_at").shift().over("alert"),
+        )
+        .group_by("alert")
+        .agg(
+            severity=pl.col("severity").first(),
+            fires=pl.len(),
+            minutes_firing=(pl.col("until") - pl.col("fired_at")).dt.total_seconds().sum() / 60,
+            first_fired=pl.col("fired_at").min(),
+            last_fired=pl.col("fired_at").max(),
+            flapping=(
+                (pl.col("fired_at") - pl.col("previous_resolved")).dt.total_microseconds()
+                <= refire_us
+            ).sum(),
+            still_firing=pl.col("resolved_at").last().is_null(),
+        )
+    )
+    rows = {r["alert"]: r for r in per_rule.to_dicts()}
+    out = []
+    for name in dict.fromkeys([*names, *rows]):
+        row = rows.get(name) or {
+            "severity": severities.get(name),
+            "fires": 0,
+            "minutes_firing": 0.0,
+            "flapping": 0,
+            "still_firing": False,
+        }
+        minutes = float(row["minutes_firing"])
+        out.append(
+            {
+                "rule": name,
+                "severity": row["severity"],
+                "fires": row["fires"],
+                "minutes_firing": minutes,
+                "first_fired": row.get("first_fired"),
+                "last_fired": row.get("last_fired"),
+                "flapping": row["flapping"],
+                "still_firing": row["still_firing"],
+                "meaning": _meaning(row["fires"], minutes, row["flapping"], refire_within),
+            }
+        )
+    return pl.DataFrame(out, schema=SUMMARY_SCHEMA).sort(
+        ["fires", "rule"], descending=[True, False]
+    )
