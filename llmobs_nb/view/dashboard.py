@@ -13,15 +13,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import ipywidgets as widgets
+import polars as pl
 
 from llmobs_nb.analytics.choices import filter_choices
 from llmobs_nb.view import offline, panels
 from llmobs_nb.view.chart_board import ChartBoard
 from llmobs_nb.view.cost_charts import HOURLY_BUDGET_USD
-from llmobs_nb.view.data_source import DIMENSIONS, DataSource, Filter
+from llmobs_nb.view.data_source import DIMENSIONS, DataSource, Filter, FilteredCalls
 from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.explorer import TraceExplorer, html_output
-from llmobs_nb.view.html import STYLE, cards_html, headline_figures
+from llmobs_nb.view.html import STYLE, alert_details_html, cards_html, headline_figures
 from llmobs_nb.view.sessions_view import SessionsView
 
 # Only one auto-refresh timer per kernel: starting one (a re-run cell) stops the previous.
@@ -49,10 +50,15 @@ class Dashboard:
     says how long the page took to draw them (:attr:`last_drawn_s`). Dragging across a time
     chart zooms every panel to that range.
 
+    Under the headline, a per-model table (:attr:`by_model`: calls, P95 latency, error rate,
+    cost; one query) and a P50 / P95 / P99 switch (:attr:`percentile`) that redraws the
+    latency and TTFT panels alone.
+
     Example:
         >>> dash = Dashboard("experiments.duckdb")          # doctest: +SKIP
         >>> dash                                           # doctest: +SKIP
         >>> dash.apply_filters(models=("gpt-4o",))          # doctest: +SKIP
+        >>> dash.percentile.value = 0.99                    # doctest: +SKIP
         >>> dash.start_auto_refresh(10); dash.stop_auto_refresh()   # doctest: +SKIP
     """
 
@@ -69,6 +75,8 @@ class Dashboard:
         self.score_name = score_name
         self.filters = Filter()
         self.headline: dict[str, Any] = {}
+        self.by_model = pl.DataFrame()
+        self._calls: FilteredCalls | None = None
         self.charts: dict[str, Any] = {}
         self.slow: dict[str, Any] = {}
         self.last_redraw_s: float | None = None
@@ -119,6 +127,17 @@ class Dashboard:
         self.loader = widgets.Output()
         self.loader.outputs = html_output(offline.loader_html())
         self.headline_html = widgets.HTML()
+        #: Per model: calls, P95 latency, error rate, cost (:func:`panels.model_table`).
+        self.models_html = widgets.HTML()
+        #: The percentile the latency and TTFT panels draw; a change redraws those two only.
+        self.percentile = widgets.ToggleButtons(
+            options=[(f"P{100 * q:g}", q) for q in panels.PERCENTILES],
+            value=0.95,
+            description="percentile",
+            tooltips=[f"latency and TTFT charts: P{100 * q:g}" for q in panels.PERCENTILES],
+            style={"button_width": "48px"},
+        )
+        self.percentile.observe(self._on_percentile, names="value")
         self.board = ChartBoard(panels=(*panels.FAST_PANELS, *panels.SLOW_PANELS), zoom=ZOOMABLE)
         self.board.observe(self._on_drawn, names="drawn")
         self.board.observe(self._on_zoom, names="zoom")
@@ -144,6 +163,8 @@ class Dashboard:
                 widgets.HBox(list(self.selects.values())),
                 self.status,
                 self.headline_html,
+                self.models_html,
+                self.percentile,
                 self.board,
                 self.tabs,
             ]
@@ -255,8 +276,14 @@ class Dashboard:
                 budget_usd_per_hour=self.budget_usd_per_hour,
                 score_name=self.score_name,
                 models=sorted(self.selects["models"].options),
+                quantile=self.percentile.value,
             )
+            self.by_model = panels.model_table(calls)
+        self._calls = calls
         self._draw_headline()
+        self.models_html.value = (
+            f'<div class="llmobs">{panels.model_table_html(self.by_model)}</div>'
+        )
         sent = self.board.show(self.charts)
         self.last_redraw_s = time.perf_counter() - began
         self.redraw_count += 1
@@ -269,6 +296,27 @@ class Dashboard:
         self._show_status()
         self._slow_future = self._worker.submit(self._draw_slow, calls, generation)
         return self.last_redraw_s
+
+    def _on_percentile(self, change: Any) -> None:
+        # Only the latency and TTFT panels change: two questions, in the redraw's bucket.
+        calls = self._calls
+        if calls is None:
+            return
+        began = time.perf_counter()
+        self.board.updating = True
+        try:
+            with self.source.session():
+                charts = panels.percentile_panels(
+                    calls, quantile=change["new"], models=sorted(self.selects["models"].options)
+                )
+        except Exception:
+            self.board.updating = False
+            raise
+        self.charts = {**self.charts, **charts}
+        if self.board.show(charts):
+            self._began = {self.board.generation: began}
+            self._status["timing"] = "drawing…"
+            self._show_status()
 
     def _show_status(self) -> None:
         text = " · ".join(part for part in (self._status["calls"], self._status["timing"]) if part)
@@ -307,7 +355,12 @@ class Dashboard:
     def _draw_headline(self) -> None:
         figures = headline_figures(self.headline)
         alerts = ("alerts",) if self.headline.get("alerts") else ()
-        self.headline_html.value = f'<div class="llmobs">{cards_html(figures, alerts)}</div>'
+        # Once counted, the ALERTS card opens what fired and why (an HTML <details>: no JS).
+        details = {}
+        if self.headline.get("alerts") is not None and "alert_list" in self.slow:
+            details["alerts"] = alert_details_html(self.slow["alert_list"])
+        cards = cards_html(figures, alerts, details)
+        self.headline_html.value = f'<div class="llmobs">{cards}</div>'
 
     def _draw_slow(self, calls: Any, generation: int) -> None:
         try:

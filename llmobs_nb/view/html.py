@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -25,6 +25,14 @@ STYLE = """<style>
 .llmobs pre{white-space:pre-wrap;max-height:16em;overflow:auto;background:#f7f7f7;padding:6px;
  margin:2px 0}
 .llmobs .muted{color:#777}
+.llmobs details.card>summary{cursor:pointer;list-style:none}
+.llmobs details.card>summary::-webkit-details-marker{display:none}
+.llmobs details.card[open]{flex-basis:100%}
+.llmobs details.card .k .more{text-transform:none;letter-spacing:0}
+.llmobs .alert-list td{max-width:36em}
+.llmobs .hints{border-left:3px solid #E69F00;background:#fffaf0;padding:4px 10px;margin:6px 0}
+.llmobs .hints ul{margin:2px 0;padding-left:18px}
+.llmobs .gap{border-left:3px solid #999;background:#f4f4f4;padding:4px 10px;margin:6px 0}
 </style>"""
 
 
@@ -48,6 +56,56 @@ def format_value(value: Any) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S UTC")
     return str(value)
+
+
+def format_duration(seconds: float | None) -> str:
+    """A duration as a person reads it: ``"3.2 ms"``, ``"481 ms"``, ``"1.8 s"``, ``"2.5 min"``.
+
+    Example:
+        >>> format_duration(0.4812), format_duration(1.84), format_duration(None)
+        ('481 ms', '1.8 s', '—')
+    """
+    if seconds is None or seconds != seconds:
+        return "—"
+    ms = seconds * 1000
+    if abs(ms) < 10:
+        return f"{ms:.1f} ms"
+    if abs(ms) < 999.5:
+        return f"{ms:.0f} ms"
+    if abs(seconds) < 99.95:
+        return f"{seconds:.1f} s"
+    if abs(seconds) < 5999.5:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def format_cost(usd: float | None) -> str:
+    """A cost in dollars: 4 decimals under $1 (``"$0.0123"``), cents above, — when unpriced.
+
+    Example:
+        >>> format_cost(0.012345), format_cost(12.5), format_cost(0.00001), format_cost(None)
+        ('$0.0123', '$12.50', '<$0.0001', '—')
+    """
+    if usd is None or usd != usd:
+        return "—"
+    if 0 < usd < 0.00005:
+        return "<$0.0001"
+    return f"${usd:.4f}" if abs(usd) < 1 else f"${usd:,.2f}"
+
+
+def format_when(at: datetime | None) -> str:
+    """A time as ``"Nov 12 14:03"`` (UTC, the store's zone; a naive time is taken as UTC).
+
+    Example:
+        >>> from datetime import UTC
+        >>> format_when(datetime(2025, 11, 12, 14, 3, 59, tzinfo=UTC))
+        'Nov 12 14:03'
+    """
+    if at is None:
+        return "—"
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return at.strftime("%b %d %H:%M")
 
 
 def table_html(frame: pl.DataFrame, *, max_rows: int = 20, max_chars: int = 120) -> str:
@@ -75,21 +133,71 @@ def table_html(frame: pl.DataFrame, *, max_rows: int = 20, max_chars: int = 120)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
 
 
-def cards_html(figures: dict[str, str], alerts: tuple[str, ...] = ()) -> str:
-    """Headline figures as cards; names in ``alerts`` are highlighted.
+def cards_html(
+    figures: dict[str, str],
+    alerts: tuple[str, ...] = (),
+    details: dict[str, str] | None = None,
+) -> str:
+    """Headline figures as cards; names in ``alerts`` are highlighted. A card named in
+    ``details`` (name → HTML, already escaped: e.g. :func:`alert_details_html`) opens it when
+    clicked: an HTML ``<details>`` element, no JavaScript.
 
     Example:
         >>> "calls" in cards_html({"calls": "1,024"})
+        True
+        >>> "<details" in cards_html({"alerts": "2"}, ("alerts",), {"alerts": "<p>why</p>"})
         True
     """
     cards = []
     for name, value in figures.items():
         klass = "card alert" if name in alerts else "card"
-        cards.append(
-            f'<div class="{klass}"><div class="v">{html_text(value)}</div>'
-            f'<div class="k">{html_text(name)}</div></div>'
-        )
+        face = f'<div class="v">{html_text(value)}</div><div class="k">{html_text(name)}'
+        body = (details or {}).get(name)
+        if body is None:
+            cards.append(f'<div class="{klass}">{face}</div></div>')
+        else:
+            cards.append(
+                f'<details class="{klass}"><summary title="click to show the details">{face}'
+                f' <span class="more">▸ why</span></div></summary>{body}</details>'
+            )
     return f'<div class="cards">{"".join(cards)}</div>'
+
+
+#: What an alert row of :func:`alert_details_html` holds, in its column order.
+ALERT_FIELDS = ("rule", "about", "when", "figure", "threshold", "look_at")
+
+
+def alert_details_html(items: list[dict[str, str]], *, max_rows: int = 50) -> str:
+    """What fired and why, as HTML (every value escaped): one row per alert with its rule,
+    what it is about, when, its figure against its threshold, and what to look at; with no
+    alert, which rules were checked (``items`` from
+    :func:`llmobs_nb.view.alert_details.alert_list`).
+
+    Example:
+        >>> "hourly" in alert_details_html([{"rule": "hourly spend", "figure": "$12.40"}])
+        True
+    """
+    if not items:
+        return (
+            '<div class="alert-list muted">No alert fired. Checked: quality drift per model '
+            "(the recent scores' mean against the baseline's), and spend (per hour, per user "
+            "and model per hour, per day, and unusual hours).</div>"
+        )
+    heads = ("rule", "about", "when", "figure", "threshold", "look at")
+    head = "".join(f"<th>{html_text(h)}</th>" for h in heads)
+    rows = "".join(
+        "<tr>"
+        + "".join(f"<td>{html_text(item.get(field) or '')}</td>" for field in ALERT_FIELDS)
+        + "</tr>"
+        for item in items[:max_rows]
+    )
+    more = ""
+    if len(items) > max_rows:
+        more = f'<div class="muted">{len(items) - max_rows:,} more alerts</div>'
+    return (
+        f'<div class="alert-list"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>'
+        f"</table>{more}</div>"
+    )
 
 
 def headline_figures(summary: dict[str, Any]) -> dict[str, str]:

@@ -1,4 +1,11 @@
-"""Latency and time to first token over time, per model: P50/P95/P99 lines."""
+"""Latency and time to first token over time: one percentile (P95 by default), a line per
+model, timeouts clipped at a robust axis cap and marked, a legend that highlights a model.
+
+The axis cap (:func:`axis_cap`) is a display rule over the values the chart plots, so that a
+60 s timeout does not flatten every other line to the floor; nothing is dropped: a value above
+the cap is drawn at the cap as a triangle, its true value in the tooltip, and the subtitle
+counts them.
+"""
 
 from __future__ import annotations
 
@@ -6,54 +13,190 @@ from collections.abc import Sequence
 from typing import Any
 
 import altair as alt
+import polars as pl
 
 from llmobs_nb import analytics
 from llmobs_nb.analytics import quantile_column
-from llmobs_nb.view.buckets import ask_capped
+from llmobs_nb.view import chart_display
+from llmobs_nb.view.buckets import MAX_ROWS, ask_capped
 from llmobs_nb.view.chart_common import category_color, empty_chart, time_x, utc_tooltip
 from llmobs_nb.view.chart_display import draws_offline
 
 # Enough calls per bucket (over all groups) that a few models each get a P95 (20 calls).
 CALLS_PER_BUCKET = 500
+#: The legend-bound selection (``highlight_latency``, ``highlight_ttft``: the two charts side
+#: by side keep a selection each): click a model in the legend to highlight its line.
+HIGHLIGHT = "highlight"
+#: The opacity of the lines not highlighted.
+FADED = 0.15
+#: The axis cap: ``CAP_FACTOR`` × the ``CAP_QUANTILE`` of the plotted values (lower order
+#: statistic), never below the largest value within ``NORMAL_FACTOR`` × its own line's median.
+CAP_FACTOR = 1.5
+CAP_QUANTILE = 0.95
+NORMAL_FACTOR = 3.0
+# The lines' layer, where the legend selection is declared (the first layer: Vega-Lite binds
+# the merged legend of a layered chart to the first layer's selections only).
+_LINES = "lines"
+
+
+class LayerChart(chart_display.LayerChart):
+    """A layered chart (drawn offline, as :class:`chart_display.LayerChart`) whose layers'
+    selections stay in their layers in ``to_dict``.
+
+    Altair lifts a layer's selection to the top level with a ``views`` list (and names the
+    layer by a hash of the chart, rows included); Vega-Lite then gives that layer the top-level
+    selections *instead of* its own, so a selection added to the layer's spec later — the
+    dashboard board's zoom (``chart_board.for_board``) — would be lost, and a name that
+    changes with the rows would make the board compile the chart anew on every change. Here a
+    top-level selection whose ``views`` are all layers is put back into those layers.
+    """
+
+    def to_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        spec = super().to_dict(*args, **kwargs)
+        layers = spec.get("layer") or []
+        names = {layer.get("name"): layer for layer in layers if layer.get("name")}
+        kept = []
+        for param in spec.get("params") or []:
+            views = param.get("views")
+            if views and all(isinstance(v, str) and v in names for v in views):
+                own = {k: v for k, v in param.items() if k != "views"}
+                for view in views:
+                    names[view]["params"] = [*names[view].get("params", ()), own]
+            else:
+                kept.append(param)
+        if "params" in spec:
+            if kept:
+                spec["params"] = kept
+            else:
+                del spec["params"]
+        return spec
+
+
+def axis_cap(
+    values: pl.DataFrame, value: str = "seconds", line: Sequence[str] = ()
+) -> float | None:
+    """Where the y axis of a percentile chart ends, or None when every value fits below it.
+
+    The cap is ``CAP_FACTOR`` (1.5) × the ``CAP_QUANTILE`` (95th percentile, the lower order
+    statistic, so one spike among ten values does not raise it) of all the plotted ``value``s,
+    but never below the largest "normal" value — one at most ``NORMAL_FACTOR`` (3) × the median
+    of its own line (the rows sharing the ``line`` columns: a model and a percentile) — so a
+    model slower than the others all along is drawn whole; only spikes (timeouts) are clipped.
+    None when no value is above the cap (nothing to clip).
+
+    Example:
+        >>> spike = pl.DataFrame({"seconds": [1.0, 1.1, 0.9, 1.2, 1.0, 60.0, 1.1, 0.9]})
+        >>> round(axis_cap(spike), 3)   # 1.5 × 1.2: the 60 s spike is clipped
+        1.8
+    """
+    plotted = values.filter(pl.col(value).is_not_null() & pl.col(value).is_finite())
+    if plotted.height == 0:
+        return None
+    median = pl.col(value).median()
+    figures = plotted.select(
+        robust=pl.col(value).quantile(CAP_QUANTILE, interpolation="lower"),
+        normal=pl.col(value)
+        .filter(pl.col(value) <= NORMAL_FACTOR * (median.over(list(line)) if line else median))
+        .max(),
+        top=pl.col(value).max(),
+    ).row(0, named=True)
+    cap = max(CAP_FACTOR * (figures["robust"] or 0.0), figures["normal"] or 0.0)
+    return float(cap) if 0 < cap < figures["top"] else None
+
+
+def highlight_name(measure: str) -> str:
+    """The name of the legend selection of the chart of ``measure``.
+
+    Example:
+        >>> highlight_name("latency_s"), highlight_name("ttft_s")
+        ('highlight_latency', 'highlight_ttft')
+    """
+    return f"{HIGHLIGHT}_{measure.removesuffix('_s')}"
 
 
 def _percentile_chart(
     calls: Any,
     measure: str,
-    title: str,
+    what: str,
     y_title: str,
     by: str,
     every: str | None,
     quantiles: Sequence[float],
     domain: Sequence[str] | None,
 ) -> alt.Chart | alt.LayerChart:
+    if not quantiles:
+        raise ValueError("quantiles=(): pass at least one, e.g. quantiles=(0.5, 0.95)")
+    columns = [quantile_column(q) for q in quantiles]
+    names = "/".join(c.upper() for c in columns)
+
     def ask(bucket: str) -> Any:
         return analytics.percentiles(calls, measure, by=[by], every=bucket, quantiles=quantiles)
 
-    found, used = ask_capped(ask, calls, every, calls_per_bucket=CALLS_PER_BUCKET)
-    columns = [quantile_column(q) for q in quantiles]
-    found = found.select(by, "bucket", "n", *columns).drop_nulls(columns[0])
-    if found.height == 0:
-        return empty_chart(title)
-    # Wide rows, folded by Vega: one row per group and bucket is what travels to the browser.
-    return (
-        alt.Chart(found, title=f"{title} per {used}")
-        .transform_fold(columns, as_=["percentile", "seconds"])
-        .mark_line(point=alt.OverlayMarkDef(size=12) if found.height < 60 else False)
+    # One row per line and bucket travels to the browser: several percentiles share the cap.
+    found, used = ask_capped(
+        ask, calls, every, max_rows=MAX_ROWS // len(columns), calls_per_bucket=CALLS_PER_BUCKET
+    )
+    rows = (
+        found.select(by, "bucket", "n", *columns)
+        .unpivot(
+            on=columns, index=[by, "bucket", "n"], variable_name="percentile", value_name="seconds"
+        )
+        .drop_nulls("seconds")
+        .with_columns(pl.col("percentile").str.to_uppercase())
+    )
+    if rows.height == 0:
+        return empty_chart(f"{names} {what}")
+    cap = axis_cap(rows, "seconds", [by, "percentile"])
+    clipped = pl.col("seconds") > cap if cap is not None else pl.lit(False)
+    rows = rows.with_columns(
+        pl.when(clipped).then(pl.lit(cap)).otherwise(pl.col("seconds")).alias("shown"),
+        clipped.alias("clipped"),
+    ).sort(by, "percentile", "bucket")
+    n_clipped = int(rows["clipped"].sum())
+    # Always a subtitle (the same spec whatever the rows); what was clipped comes first.
+    subtitle = f"click a {by} in the legend to highlight it"
+    if n_clipped:
+        points = "point" if n_clipped == 1 else "points"
+        above = f"{cap:.3g}" if cap < 100 else f"{cap:,.0f}"
+        subtitle = f"▲ {n_clipped} {points} above {above} s clipped (timeouts?)"
+
+    pick = alt.selection_point(name=highlight_name(measure), fields=[by], bind="legend")
+    shown = sorted(rows[by].drop_nulls().unique())
+    color = category_color(by, domain, shown)
+    same_colors = alt.Scale(domain=list(domain)) if domain else alt.Undefined
+    faded = alt.condition(pick, alt.value(1.0), alt.value(FADED))
+    x, y = time_x("bucket", used), alt.Y("shown:Q", title=y_title)
+    tooltip = [
+        alt.Tooltip(f"{by}:N"),
+        utc_tooltip(),
+        alt.Tooltip("percentile:N"),
+        alt.Tooltip("seconds:Q", format=".3f", title=f"{y_title} — true value"),
+        alt.Tooltip("n:Q", title="calls"),
+    ]
+    base = alt.Chart(rows)
+    dots = alt.OverlayMarkDef(size=12) if rows.height < 60 else False
+    line = base.mark_line(point=dots).encode(x=x, y=y, color=color, opacity=faded, tooltip=tooltip)
+    if len(columns) > 1:
+        line = line.encode(strokeDash=alt.StrokeDash("percentile:N", sort=names.split("/")))
+    marks = (
+        base.transform_filter("datum.clipped")
+        .mark_point(shape="triangle-up", filled=True, size=90)
         .encode(
-            x=time_x("bucket", used),
-            y=alt.Y("seconds:Q", title=y_title),
-            color=category_color(by, domain, sorted(found[by].drop_nulls().unique())),
-            strokeDash=alt.StrokeDash("percentile:N", sort=columns, title="percentile"),
-            tooltip=[
-                alt.Tooltip(f"{by}:N"),
-                utc_tooltip(),
-                alt.Tooltip("percentile:N"),
-                alt.Tooltip("seconds:Q", format=".3f"),
-                alt.Tooltip("n:Q", title="calls"),
-            ],
+            x=x,
+            y=y,
+            color=alt.Color(f"{by}:N", scale=same_colors),
+            opacity=faded,
+            tooltip=[*tooltip, alt.Tooltip("shown:Q", format=".3g", title="drawn at (axis cap)")],
         )
     )
+    title = alt.Title(f"{names} {what} per {used}", subtitle=subtitle)
+    chart = alt.layer(line.add_params(pick).properties(name=_LINES), marks, title=title)
+    object.__setattr__(chart, "__class__", LayerChart)  # as offline_chart does
+    return chart
+
+
+def _chosen(quantile: float, quantiles: Sequence[float] | None) -> tuple[float, ...]:
+    return (quantile,) if quantiles is None else tuple(quantiles)
 
 
 @draws_offline
@@ -62,22 +205,38 @@ def latency_chart(
     *,
     by: str = "model",
     every: str | None = None,
-    quantiles: Sequence[float] = (0.5, 0.95, 0.99),
+    quantile: float = 0.95,
+    quantiles: Sequence[float] | None = None,
     domain: Sequence[str] | None = None,
 ) -> alt.Chart | alt.LayerChart:
-    """Latency P50/P95/P99 over time, one colour per ``by`` value, one dash per percentile.
+    """Latency P95 (``quantile``) over time, one line per ``by`` value, titled with the
+    percentile ("P95 latency per 1h").
 
     ``calls``: anything analytics accepts (a frame with the llm_calls columns, an observer,
     a DuckDB path, a filtered source). ``every=None`` picks a bucket from the time range so the
     chart holds at most a few thousand rows; a too-fine ``every`` is coarsened the same way.
     A bucket with too few calls for a percentile shows no point (see analytics.percentiles).
+    ``quantiles`` (a sequence, e.g. ``(0.5, 0.95, 0.99)``) draws those instead, one dash per
+    percentile, as before there was ``quantile``. The y axis ends at :func:`axis_cap`: a value
+    above it (a timeout) is drawn at the cap as a triangle with its true value in the tooltip,
+    and the subtitle counts them ("▲ 2 points above 17.4 s clipped (timeouts?)"). Click a
+    value in the legend to highlight its line (shift-click for more; click the plot to clear).
     ``domain``: every ``by`` value in a fixed order, so a value keeps its colour across filters.
 
     Example:
-        >>> latency_chart(obs, every="1h")   # doctest: +SKIP
+        >>> latency_chart(obs, every="1h")                             # doctest: +SKIP
+        >>> latency_chart(obs, quantile=0.99)                          # doctest: +SKIP
+        >>> latency_chart(obs, quantiles=(0.5, 0.95, 0.99))            # doctest: +SKIP
     """
     return _percentile_chart(
-        calls, "latency_s", "Latency", "latency (s)", by, every, tuple(quantiles), domain
+        calls,
+        "latency_s",
+        "latency",
+        "latency (s)",
+        by,
+        every,
+        _chosen(quantile, quantiles),
+        domain,
     )
 
 
@@ -87,14 +246,24 @@ def ttft_chart(
     *,
     by: str = "model",
     every: str | None = None,
-    quantiles: Sequence[float] = (0.5, 0.95),
+    quantile: float = 0.95,
+    quantiles: Sequence[float] | None = None,
     domain: Sequence[str] | None = None,
 ) -> alt.Chart | alt.LayerChart:
-    """Time to first token P50/P95 over time for streamed calls, one colour per ``by`` value.
+    """Time to first token P95 (``quantile``) over time for streamed calls, one line per
+    ``by`` value; ``quantiles``, the axis cap, the legend and ``domain`` as
+    :func:`latency_chart`.
 
     Example:
         >>> ttft_chart(obs)   # doctest: +SKIP
     """
     return _percentile_chart(
-        calls, "ttft_s", "Time to first token", "TTFT (s)", by, every, tuple(quantiles), domain
+        calls,
+        "ttft_s",
+        "time to first token",
+        "TTFT (s)",
+        by,
+        every,
+        _chosen(quantile, quantiles),
+        domain,
     )

@@ -14,6 +14,12 @@ import altair as alt
 import polars as pl
 
 from llmobs_nb import analytics
+from llmobs_nb.analytics.errors import IS_ERROR
+from llmobs_nb.analytics.percentiles import min_calls_for, quantile_column
+from llmobs_nb.analytics.plan import Agg, Aggregate, grouping
+from llmobs_nb.analytics.rollup_engine import error_bound
+from llmobs_nb.analytics.source import open_source
+from llmobs_nb.view.alert_details import alert_list
 from llmobs_nb.view.buckets import stable_every
 from llmobs_nb.view.cost_charts import (
     HOURLY_BUDGET_USD,
@@ -23,6 +29,7 @@ from llmobs_nb.view.cost_charts import (
 )
 from llmobs_nb.view.data_source import HEADLINE_QUANTILES, FilteredCalls
 from llmobs_nb.view.error_charts import error_chart
+from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.latency_charts import CALLS_PER_BUCKET, latency_chart, ttft_chart
 from llmobs_nb.view.quality_charts import quality_chart, quality_distribution_chart
 from llmobs_nb.view.score_stats import score_summary
@@ -30,6 +37,13 @@ from llmobs_nb.view.score_stats import score_summary
 FAST_PANELS = ("latency", "ttft", "tokens", "cost", "errors", "top_users", "quality_distribution")
 # Drawn from the dashboard's background thread (trace lists go there too).
 SLOW_PANELS = ("quality",)
+#: The panels the dashboard's percentile switch redraws, and the percentiles it offers.
+PERCENTILE_PANELS = ("latency", "ttft")
+PERCENTILES = (0.5, 0.95, 0.99)
+#: The latency percentile of the per-model table (the headline's).
+TABLE_QUANTILE = HEADLINE_QUANTILES[0]
+#: Rows of the per-model table (the busiest models); the rest are counted below it.
+TABLE_ROWS = 12
 
 
 _ASK = object()
@@ -66,17 +80,17 @@ def fast_panels(
     budget_usd_per_hour: float | None = HOURLY_BUDGET_USD,
     score_name: str = "quality",
     models: Sequence[str] | None = None,
+    quantile: float = 0.95,
 ) -> tuple[dict[str, Any], dict[str, alt.TopLevelMixin]]:
     """The headline figures and the charts drawn on every filter change (by panel name, see
     :data:`FAST_PANELS`); the score histogram and mean come from one pass. ``models``: every
     model of the store in a fixed order, so a model keeps its colour across filters. The
     time buckets come from the filter's time range (:func:`buckets.stable_every`), so they
-    do not change when a model is chosen."""
+    do not change when a model is chosen. ``quantile``: the percentile the latency and TTFT
+    charts draw (:func:`percentile_panels`)."""
     histogram, _, mean = score_summary(calls, score_name=score_name)
-    per = stable_every(calls, CALLS_PER_BUCKET)
     return headline(calls, score_name, mean), {
-        "latency": latency_chart(calls, every=per, domain=models),
-        "ttft": ttft_chart(calls, every=per, domain=models),
+        **percentile_panels(calls, quantile=quantile, models=models),
         "tokens": token_rate_chart(calls, every=stable_every(calls)),
         "cost": cost_chart(calls, budget_usd_per_hour=budget_usd_per_hour, domain=models),
         "errors": error_chart(calls),
@@ -87,13 +101,143 @@ def fast_panels(
     }
 
 
+def percentile_panels(
+    calls: Any, *, quantile: float = 0.95, models: Sequence[str] | None = None
+) -> dict[str, alt.TopLevelMixin]:
+    """The latency and TTFT charts (:data:`PERCENTILE_PANELS`) at percentile ``quantile``:
+    what the dashboard's percentile switch redraws, alone. Their time bucket is
+    :func:`fast_panels`' (from the filter's time range), so switching keeps it."""
+    per = stable_every(calls, CALLS_PER_BUCKET)
+    return {
+        "latency": latency_chart(calls, every=per, quantile=quantile, domain=models),
+        "ttft": ttft_chart(calls, every=per, quantile=quantile, domain=models),
+    }
+
+
+def model_table(calls: Any, *, quantile: float = TABLE_QUANTILE) -> pl.DataFrame:
+    """Per model: ``calls``, ``errors``, ``error_rate``, ``cost_usd``, ``latency_n`` and
+    ``latency_p95`` (at ``quantile``), busiest model first, in ONE aggregation — answered from
+    the rollups where the source allows it, as the headline is (a dashboard's filtered calls:
+    its ``approx``; any other source: ``approx=True``). Each figure follows analytics' rule
+    (:func:`~llmobs_nb.analytics.summary`): an error is a ``status`` of ``"error"``, the cost
+    is NULL when no call of the model is priced, the percentile NULL below
+    ``min_calls_for(quantile)`` calls. ``rel_error``: the percentile's bound (0.0 when exact).
+
+    Example:
+        >>> model_table(DataSource(obs).filtered(Filter()))   # doctest: +SKIP
+        shape: (5, 8)  model, calls, errors, error_rate, cost_usd, latency_n, latency_p95, …
+    """
+    p = f"latency_{quantile_column(quantile)}"
+    aggs = (
+        Agg("calls", "count_all"),
+        Agg("errors", "count_all", where=IS_ERROR),
+        Agg("cost_usd", "sum", "cost_usd"),
+        Agg("latency_n", "count", "latency_s"),
+        Agg(p, "quantile", "latency_s", quantile),
+    )
+    with open_source(calls, approx=True) as engine:
+        found = engine.run(Aggregate(grouping(["model"], None), aggs))
+        bound = error_bound(engine)
+    enough = pl.col("latency_n") >= min_calls_for(quantile)
+    return (
+        found.with_columns(
+            (pl.col("errors") / pl.col("calls")).alias("error_rate"),
+            pl.when(enough).then(pl.col(p)).alias(p),
+            pl.lit(bound).alias("rel_error"),
+        )
+        .select("model", "calls", "errors", "error_rate", "cost_usd", "latency_n", p, "rel_error")
+        .sort(["calls", "model"], descending=[True, False], nulls_last=True)
+    )
+
+
+def seconds_text(value: float | None, about: str = "") -> str:
+    """A duration for people: "420 ms", "1.8 s", "61 s"; "—" for none. ``about``: a prefix
+    for the figure ("≈").
+
+    Example:
+        >>> seconds_text(0.42), seconds_text(1.84), seconds_text(61.2), seconds_text(None)
+        ('420 ms', '1.8 s', '61 s', '—')
+    """
+    if value is None or value != value:
+        return "—"
+    if value < 1:
+        return f"{about}{value * 1000:.0f} ms"
+    return f"{about}{value:.1f} s" if value < 10 else f"{about}{value:,.0f} s"
+
+
+def percent_text(value: float | None) -> str:
+    """A rate for people: "2.3 %", "0 %", "< 0.1 %"; "—" for none.
+
+    Example:
+        >>> percent_text(0.0234), percent_text(0.0), percent_text(0.0002)
+        ('2.3 %', '0 %', '< 0.1 %')
+    """
+    if value is None or value != value:
+        return "—"
+    if value == 0:
+        return "0 %"
+    return "< 0.1 %" if value < 0.0005 else f"{value * 100:.1f} %"
+
+
+def usd_text(value: float | None) -> str:
+    """Dollars for people: "$12.40", "< $0.01"; "—" when unpriced.
+
+    Example:
+        >>> usd_text(12.4), usd_text(0.001), usd_text(None)
+        ('$12.40', '< $0.01', '—')
+    """
+    if value is None or value != value:
+        return "—"
+    return "< $0.01" if 0 < value < 0.005 else f"${value:,.2f}"
+
+
+def model_table_html(table: pl.DataFrame, max_rows: int = TABLE_ROWS) -> str:
+    """:func:`model_table` as a small HTML table, figures written for people ("1.8 s",
+    "2.3 %", "$12.40"; "≈" before a percentile from the rollups' sketches), every text
+    escaped (:func:`~llmobs_nb.view.escaping.html_text`). Empty when there are no calls.
+
+    Example:
+        >>> "gpt-4o" in model_table_html(model_table(calls))   # doctest: +SKIP
+        True
+    """
+    if table.height == 0:
+        return ""
+    p = next(c for c in table.columns if c.startswith("latency_p"))
+    label = p.removeprefix("latency_").upper()
+    head = "".join(
+        f"<th>{html_text(c)}</th>"
+        for c in ("model", "calls", f"{label} latency", "error rate", "cost")
+    )
+    rows = []
+    for row in table.head(max_rows).iter_rows(named=True):
+        about = "≈" if row.get("rel_error") else ""
+        model = "—" if row["model"] is None else row["model"]
+        figures = (
+            f"{row['calls']:,}",
+            seconds_text(row[p], about),
+            percent_text(row["error_rate"]),
+            usd_text(row["cost_usd"]),
+        )
+        cells = "".join(f'<td class="num">{html_text(text)}</td>' for text in figures)
+        rows.append(f"<tr><td>{html_text(model)}</td>{cells}</tr>")
+    more = ""
+    if table.height > max_rows:
+        more = f'<div class="muted">{html_text(f"{table.height - max_rows:,} more models")}</div>'
+    return (
+        f'<table class="llmobs-models"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>{more}"
+    )
+
+
 def drift_and_anomalies(
     calls: Any, score_name: str = "quality", threshold: float = 0.7
 ) -> dict[str, Any]:
     """Quality drift per model and cost anomalies, their alert count, and the quality chart.
 
     Returns ``drift`` and ``cost_anomalies`` (analytics frames), ``alerts`` (drift alerts +
-    cost alerts) and ``quality`` (the quality-over-time chart with baselines).
+    cost alerts), ``alert_list`` (each alert in words:
+    :func:`~llmobs_nb.view.alert_details.alert_list`) and ``quality`` (the quality-over-time
+    chart with baselines).
     """
     drift = analytics.quality_drift(calls, by=["model"], score_name=score_name, threshold=threshold)
     anomalies = analytics.cost_anomalies(calls)
@@ -102,39 +246,63 @@ def drift_and_anomalies(
         "drift": drift,
         "cost_anomalies": anomalies,
         "alerts": count + anomalies.height,
+        "alert_list": alert_list(drift, anomalies, threshold=threshold),
         "quality": quality_chart(calls, score_name=score_name, threshold=threshold, drift=drift),
     }
 
 
+#: The trace lists: how each picks its candidate calls, and its order.
+TRACE_LISTS = {
+    "slowest": ("TRUE", "latency_s DESC NULLS LAST", "duration_s"),
+    "most expensive": ("TRUE", "cost_usd DESC NULLS LAST", "cost_usd"),
+    "failed": ("status = 'error'", "start_time DESC", "started"),
+}
+
+
 def trace_lists(calls: Any, n: int = 10) -> dict[str, pl.DataFrame]:
-    """The slowest, most expensive and failed traces of the selection, ``n`` of each.
+    """The slowest, most expensive and failed traces of the selection, ``n`` of each, in one
+    query.
 
     Candidates are the traces of the slowest, most expensive and latest failed LLM calls (a
-    top-N the store answers without grouping every trace); their totals are then computed
-    over the trace's LLM calls: ``duration_s`` (first start to last end), ``calls``,
-    ``cost_usd``, ``errors``, ``models``.
+    top-N the store answers without grouping every trace). Per trace, over its selected LLM
+    calls: ``calls``, ``cost_usd``, ``errors`` (failed calls), ``models``; over all its spans:
+    ``started``, ``duration_s`` (first start to last end), ``user_id``, ``spans``,
+    ``failed_spans``, ``status`` (``ok``, or the error type of a failed span). Each list is
+    ordered by its figure (duration, cost, start), largest first, then ``trace_id``.
     """
-    picks = {
-        "slowest": ("latency_s DESC NULLS LAST", "TRUE", "duration_s DESC NULLS LAST"),
-        "most expensive": ("cost_usd DESC NULLS LAST", "TRUE", "cost_usd DESC NULLS LAST"),
-        "failed": ("start_time DESC", "status = 'error'", "started DESC"),
-    }
-    out = {}
-    for name, (pick, where, order) in picks.items():
-        out[name] = calls.sql(
-            f"""
-            WITH picked AS (
-                SELECT DISTINCT trace_id FROM (
-                    SELECT trace_id FROM llm_calls WHERE {where} ORDER BY {pick} LIMIT ?))
-            SELECT trace_id, min(start_time) AS started,
-                   date_diff('millisecond', min(start_time), max(end_time)) / 1000.0
-                       AS duration_s,
-                   count(*) AS calls, sum(cost_usd) AS cost_usd,
+    branches = " UNION ALL ".join(
+        f"SELECT DISTINCT '{name}' AS list, trace_id FROM ("
+        f"SELECT trace_id FROM llm_calls WHERE {where} ORDER BY {pick} LIMIT ?)"
+        for name, (where, pick, _) in TRACE_LISTS.items()
+    )
+    found = calls.sql(
+        f"""
+        WITH picked AS ({branches}),
+        per_call AS (
+            SELECT trace_id, count(*) AS calls, sum(cost_usd) AS cost_usd,
                    count(*) FILTER (WHERE status = 'error') AS errors,
-                   string_agg(DISTINCT model, ', ') AS models
-            FROM llm_calls WHERE trace_id IN (SELECT trace_id FROM picked)
-            GROUP BY trace_id ORDER BY {order}, trace_id LIMIT ?
-            """,
-            [3 * n, n],
-        )
-    return out
+                   string_agg(DISTINCT model, ', ' ORDER BY model) AS models
+            FROM llm_calls WHERE trace_id IN (SELECT trace_id FROM picked) GROUP BY trace_id),
+        per_trace AS (
+            SELECT trace_id, min(start_time) AS started, max(end_time) AS ended,
+                   count(*) AS spans, count(*) FILTER (WHERE status = 'error') AS failed_spans,
+                   min(error_type) FILTER (WHERE status = 'error') AS error_type,
+                   string_agg(DISTINCT user_id, ', ' ORDER BY user_id) AS user_id
+            FROM spans WHERE trace_id IN (SELECT trace_id FROM picked) GROUP BY trace_id)
+        SELECT p.list, p.trace_id, t.started,
+               (epoch_us(t.ended) - epoch_us(t.started)) / 1e6 AS duration_s,
+               t.user_id,
+               CASE WHEN t.failed_spans = 0 THEN 'ok' ELSE coalesce(t.error_type, 'error')
+               END AS status,
+               c.cost_usd, c.models, c.calls, c.errors, t.spans, t.failed_spans
+        FROM picked p JOIN per_call c USING (trace_id) JOIN per_trace t USING (trace_id)
+        """,
+        [3 * n] * len(TRACE_LISTS),
+    )
+    return {
+        name: found.filter(pl.col("list") == name)
+        .drop("list")
+        .sort([figure, "trace_id"], descending=[True, False], nulls_last=True)
+        .head(n)
+        for name, (_, _, figure) in TRACE_LISTS.items()
+    }

@@ -12,8 +12,9 @@ import polars as pl
 from llmobs_nb.view import offline
 from llmobs_nb.view.data_source import DataSource
 from llmobs_nb.view.escaping import html_text
-from llmobs_nb.view.html import STYLE, format_value, table_html
+from llmobs_nb.view.html import STYLE, format_duration, format_value, table_html
 from llmobs_nb.view.trace_charts import span_layout, waterfall_chart
+from llmobs_nb.view.trace_hints import UNCOVERED_TEXT, hints_html, trace_hints, uncovered_time
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 SPAN_SUMMARY = ("label", "kind", "model", "status", "error_type", "start_ms", "end_ms")
@@ -39,6 +40,7 @@ class Trace:
         self.trace_id: str | None = ids[0] if ids else None
         self.spans = span_layout(spans)
         self.scores = scores if scores is not None else pl.DataFrame()
+        self._uncovered: pl.DataFrame | None = None
 
     @classmethod
     def load(cls, source: Any, trace_id: str) -> Trace:
@@ -65,6 +67,23 @@ class Trace:
         """The waterfall chart (an Altair chart)."""
         name = self.spans["name"][0] if self.spans.height else "trace"
         return waterfall_chart(self.spans, title=f"{name} — trace {self.trace_id or ''}")
+
+    def hints(self) -> list[str]:
+        """Why this trace was slow, in words: errors and timeouts, the slowest step and its
+        share, retries, a parent's time in no child span
+        (:func:`~llmobs_nb.view.trace_hints.trace_hints`).
+
+        Example:
+            >>> Trace.load(obs, trace_id).hints()   # doctest: +SKIP
+        """
+        return trace_hints(self.spans)
+
+    def uncovered(self) -> pl.DataFrame:
+        """Per parent span, the time no child span covers
+        (:func:`~llmobs_nb.view.trace_hints.uncovered_time`), computed once."""
+        if self._uncovered is None:
+            self._uncovered = uncovered_time(self.spans)
+        return self._uncovered
 
     def span_table(self) -> pl.DataFrame:
         """One row per span in tree order: label, kind, model, status, timing, tokens, cost."""
@@ -94,6 +113,7 @@ class Trace:
         title = html_text(str(row["name"]))
         parts = [f"<h3>{title} <span class='muted'>{html_text(span_id)}</span></h3>"]
         parts.append(f"<table>{fields}</table>")
+        parts.append(self._uncovered_html(span_id))
         # A tool's input and output are the arguments it was called with and its result.
         names = ("arguments", "result") if row.get("kind") == "tool" else ("input", "output")
         for key, label in zip(("input_text", "output_text"), names, strict=True):
@@ -113,6 +133,23 @@ class Trace:
                 parts.append("<b>scores</b>" + table_html(mine.select(columns)))
         return f'{STYLE}<div class="llmobs">{"".join(parts)}</div>'
 
+    def _uncovered_html(self, span_id: str) -> str:
+        # A parent's time that no child covers, said where its details are read.
+        found = self.uncovered().filter(pl.col("span_id") == span_id)
+        if found.height == 0:
+            return ""
+        row = found.row(0, named=True)
+        duration = row["duration_ms"]
+        share = f" ({row['uncovered_ms'] / duration:.0%})" if duration else ""
+        stretches = ", ".join(f"{g['start_ms']:,.0f}–{g['end_ms']:,.0f}" for g in row["gaps"][:5])
+        where = f" Uncovered (ms since the trace began): {stretches}." if stretches else ""
+        text = (
+            f"{row['children']} child span(s) cover {format_duration(row['covered_ms'] / 1000)} "
+            f"of its {format_duration(duration / 1000)}; "
+            f"{format_duration(row['uncovered_ms'] / 1000)}{share} {UNCOVERED_TEXT}.{where}"
+        )
+        return f'<div class="gap">{html_text(text)}</div>'
+
     def _repr_html_(self) -> str:
         chart = offline.chart_html(self.waterfall())
         scores = ""
@@ -128,7 +165,7 @@ class Trace:
             for span_id, label in self.spans.select("span_id", "label").iter_rows()
         )
         return (
-            f'{STYLE}<div class="llmobs">{chart}<h3>spans</h3>'
+            f'{STYLE}<div class="llmobs">{hints_html(self.hints())}{chart}<h3>spans</h3>'
             f"{table_html(self.span_table(), max_rows=200)}{scores}<h3>span details</h3>"
             f"{details}</div>"
         )
