@@ -22,6 +22,7 @@ from llmobs_nb.analytics.span_sql import AGENT_KIND, NOT_AN_INVOCATION, UNNAMED
 from llmobs_nb.store.model_call import is_model_call
 from llmobs_nb.view.chart_common import empty_chart
 from llmobs_nb.view.chart_display import draws_offline
+from llmobs_nb.view.html import format_cost, format_duration
 from llmobs_nb.view.theme import ERROR_COLOR, KIND_COLORS
 
 #: The timeline's bars, one colour each: agent spans, tool spans, model calls.
@@ -302,18 +303,6 @@ def _summary(spans: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([agents, by_tool]).select(*[pl.col(c).cast(t) for c, t in schema.items()])
 
 
-def _money(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"${value:,.4f}" if abs(value) >= 0.01 else f"${value:.6f}".rstrip("0").rstrip(".")
-
-
-def _time(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    return f"{seconds:,.2f} s" if seconds >= 1 else f"{seconds * 1000:,.0f} ms"
-
-
 def _pct(value: float | None) -> str:
     return "" if value is None else f" ({value:.0%})"
 
@@ -334,7 +323,8 @@ def _lines(spans: pl.DataFrame, rows: pl.DataFrame, max_lines: int = 14) -> list
     calls = rows.filter(pl.col("what") == "model call")
     cost = calls["cost_usd"].sum() if calls["cost_usd"].is_not_null().any() else None
     lines = [
-        f"model calls: {calls.height}, {_time(calls['duration_s'].sum())} LLM time, {_money(cost)}"
+        f"model calls: {calls.height}, {format_duration(calls['duration_s'].sum())} LLM time, "
+        f"{format_cost(cost)}"
     ]
     agents = found.filter(pl.col("group") == "agent")
     if agents.height:
@@ -342,17 +332,18 @@ def _lines(spans: pl.DataFrame, rows: pl.DataFrame, max_lines: int = 14) -> list
         for row in agents.iter_rows(named=True):
             failed = f", {row['errors']} failed" if row["errors"] else ""
             lines.append(
-                f"· {_short(row['name'])}: {_time(row['time_s'])}{_pct(row['time_share'])}"
-                f" · {_money(row['cost_usd'])}{_pct(row['cost_share'])}{failed}"
+                f"· {_short(row['name'])}: {format_duration(row['time_s'])}"
+                f"{_pct(row['time_share'])}"
+                f" · {format_cost(row['cost_usd'])}{_pct(row['cost_share'])}{failed}"
             )
     tools = found.filter(pl.col("group") == "tool")
     if tools.height:
         lines.append("per tool — run time (share of the trace):")
         for row in tools.iter_rows(named=True):
             failed = f", {row['errors']} failed" if row["errors"] else ""
-            spent = "" if row["cost_usd"] is None else f" · {_money(row['cost_usd'])} inside"
+            spent = "" if row["cost_usd"] is None else f" · {format_cost(row['cost_usd'])} inside"
             lines.append(
-                f"· {_short(row['name'])} ×{row['calls']}: {_time(row['time_s'])}"
+                f"· {_short(row['name'])} ×{row['calls']}: {format_duration(row['time_s'])}"
                 f"{_pct(row['time_share'])}{spent}{failed}"
             )
     if len(lines) > max_lines:

@@ -93,6 +93,20 @@ def format_cost(usd: float | None) -> str:
     return f"${usd:.4f}" if abs(usd) < 1 else f"${usd:,.2f}"
 
 
+def format_percent(rate: float | None) -> str:
+    """A rate as a person reads it: ``"2.3 %"``, ``"0 %"``, ``"< 0.1 %"``; — for none.
+
+    Example:
+        >>> format_percent(0.0234), format_percent(0.0), format_percent(0.0002)
+        ('2.3 %', '0 %', '< 0.1 %')
+    """
+    if rate is None or rate != rate:
+        return "—"
+    if rate == 0:
+        return "0 %"
+    return "< 0.1 %" if rate < 0.0005 else f"{rate * 100:.1f} %"
+
+
 def format_when(at: datetime | None) -> str:
     """A time as ``"Nov 12 14:03"`` (UTC, the store's zone; a naive time is taken as UTC).
 

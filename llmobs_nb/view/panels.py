@@ -30,6 +30,7 @@ from llmobs_nb.view.cost_charts import (
 from llmobs_nb.view.data_source import HEADLINE_QUANTILES, FilteredCalls
 from llmobs_nb.view.error_charts import error_chart
 from llmobs_nb.view.escaping import html_text
+from llmobs_nb.view.html import format_cost, format_duration, format_percent
 from llmobs_nb.view.latency_charts import CALLS_PER_BUCKET, latency_chart, ttft_chart
 from llmobs_nb.view.quality_charts import quality_chart, quality_distribution_chart
 from llmobs_nb.view.score_stats import score_summary
@@ -150,47 +151,6 @@ def model_table(calls: Any, *, quantile: float = TABLE_QUANTILE) -> pl.DataFrame
     )
 
 
-def seconds_text(value: float | None, about: str = "") -> str:
-    """A duration for people: "420 ms", "1.8 s", "61 s"; "—" for none. ``about``: a prefix
-    for the figure ("≈").
-
-    Example:
-        >>> seconds_text(0.42), seconds_text(1.84), seconds_text(61.2), seconds_text(None)
-        ('420 ms', '1.8 s', '61 s', '—')
-    """
-    if value is None or value != value:
-        return "—"
-    if value < 1:
-        return f"{about}{value * 1000:.0f} ms"
-    return f"{about}{value:.1f} s" if value < 10 else f"{about}{value:,.0f} s"
-
-
-def percent_text(value: float | None) -> str:
-    """A rate for people: "2.3 %", "0 %", "< 0.1 %"; "—" for none.
-
-    Example:
-        >>> percent_text(0.0234), percent_text(0.0), percent_text(0.0002)
-        ('2.3 %', '0 %', '< 0.1 %')
-    """
-    if value is None or value != value:
-        return "—"
-    if value == 0:
-        return "0 %"
-    return "< 0.1 %" if value < 0.0005 else f"{value * 100:.1f} %"
-
-
-def usd_text(value: float | None) -> str:
-    """Dollars for people: "$12.40", "< $0.01"; "—" when unpriced.
-
-    Example:
-        >>> usd_text(12.4), usd_text(0.001), usd_text(None)
-        ('$12.40', '< $0.01', '—')
-    """
-    if value is None or value != value:
-        return "—"
-    return "< $0.01" if 0 < value < 0.005 else f"${value:,.2f}"
-
-
 def model_table_html(table: pl.DataFrame, max_rows: int = TABLE_ROWS) -> str:
     """:func:`model_table` as a small HTML table, figures written for people ("1.8 s",
     "2.3 %", "$12.40"; "≈" before a percentile from the rollups' sketches), every text
@@ -214,9 +174,9 @@ def model_table_html(table: pl.DataFrame, max_rows: int = TABLE_ROWS) -> str:
         model = "—" if row["model"] is None else row["model"]
         figures = (
             f"{row['calls']:,}",
-            seconds_text(row[p], about),
-            percent_text(row["error_rate"]),
-            usd_text(row["cost_usd"]),
+            "—" if row[p] is None else about + format_duration(row[p]),
+            format_percent(row["error_rate"]),
+            format_cost(row["cost_usd"]),
         )
         cells = "".join(f'<td class="num">{html_text(text)}</td>' for text in figures)
         rows.append(f"<tr><td>{html_text(model)}</td>{cells}</tr>")

@@ -22,7 +22,7 @@ from llmobs_nb.view.agent_charts import agent_timeline
 from llmobs_nb.view.data_source import DataSource, Filter, FilteredCalls
 from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.explorer import TraceExplorer, html_output
-from llmobs_nb.view.html import STYLE, format_value, table_html
+from llmobs_nb.view.html import STYLE, format_cost, format_duration, format_value, table_html
 from llmobs_nb.view.trace import Trace
 
 #: The list's orders: the label shown → the column, largest (latest) first.
@@ -45,21 +45,13 @@ def _preview(text: Any, limit: int = PREVIEW_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _money(value: Any) -> str:
-    return "—" if value is None else f"${value:,.4f}"
-
-
-def _seconds(value: Any) -> str:
-    return "—" if value is None else f"{value:,.2f}s"
-
-
 def _session_label(row: dict[str, Any]) -> str:
     user = f" · {row['user_id']}" if row.get("user_id") else ""
     errors = f" · {row['errors']} failed" if row.get("errors") else ""
     last = format_value(row.get("last_activity")).removesuffix(" UTC")
     return (
         f"{row['session_id']}{user} · {row.get('turns') or 0} turns · "
-        f"{_money(row.get('cost_usd'))}{errors} · {last}"
+        f"{format_cost(row.get('cost_usd'))}{errors} · {last}"
     )
 
 
@@ -67,7 +59,8 @@ def _turn_label(row: dict[str, Any]) -> str:
     at = row.get("start_time")
     when = at.strftime("%H:%M:%S") if at is not None else "—"
     return (
-        f"#{row['turn']} {when} {_seconds(row.get('latency_s'))} {_money(row.get('cost_usd'))} "
+        f"#{row['turn']} {when} {format_duration(row.get('latency_s'))} "
+        f"{format_cost(row.get('cost_usd'))} "
         f"{row.get('status') or ''} — {_preview(row.get('input_text'), 48)}"
     )
 

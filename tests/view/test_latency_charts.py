@@ -21,6 +21,7 @@ from llmobs_nb.view import Dashboard, latency_chart, ttft_chart
 from llmobs_nb.view import panels as panels_module
 from llmobs_nb.view.chart_board import for_board, split_spec
 from llmobs_nb.view.data_source import DataSource, Filter
+from llmobs_nb.view.html import format_cost, format_duration, format_percent
 from llmobs_nb.view.latency_charts import axis_cap, highlight_name
 
 from .conftest import START
@@ -265,9 +266,9 @@ def test_the_per_model_table_equals_analytics(dash: Dashboard, store_file: Path)
         [
             row["model"],
             f"{row['calls']:,}",
-            panels_module.seconds_text(row["latency_p95"]),
-            panels_module.percent_text(row["error_rate"]),
-            panels_module.usd_text(row["cost_usd"]),
+            format_duration(row["latency_p95"]),
+            format_percent(row["error_rate"]),
+            format_cost(row["cost_usd"]),
         ]
         for row in table.iter_rows(named=True)
     ]
@@ -279,7 +280,8 @@ def test_the_per_model_table_equals_analytics(dash: Dashboard, store_file: Path)
         "cost",
     ]
     figures = [cell for row in shown[1:] for cell in row[2:]]
-    people = r"\d\.\d s|[\d,]+ s|\d+ ms|\d+\.\d %|\$[\d,]+\.\d\d|—"  # "1.8 s", "2.3 %", "$12.40"
+    # "1.8 s", "420 ms", "2.5 min", "2.3 %", "$12.40", "$0.4691" (html.format_*)
+    people = r"[\d.]+ (s|ms|min|h)|\d+\.\d %|< 0\.1 %|0 %|\$[\d,]+\.\d\d|\$0\.\d{4}|<\$0\.0001|—"
     assert all(re.fullmatch(people, f) for f in figures), figures
     dash.apply_filters(models=("gpt-4o",))
     assert dash.by_model["model"].to_list() == ["gpt-4o"]
@@ -331,13 +333,12 @@ def test_model_names_reach_the_table_escaped(live_obs: llmobs_nb.Observer):
 
 
 def test_figures_are_written_for_people():
-    assert panels_module.seconds_text(1.84) == "1.8 s"
-    assert panels_module.seconds_text(0.42) == "420 ms"
-    assert panels_module.seconds_text(1.84, "≈") == "≈1.8 s"
-    assert panels_module.percent_text(0.023) == "2.3 %"
-    assert panels_module.usd_text(12.4) == "$12.40"
-    assert panels_module.usd_text(1234.5) == "$1,234.50"
-    assert panels_module.usd_text(None) == panels_module.seconds_text(None) == "—"
+    assert format_duration(1.84) == "1.8 s"
+    assert format_duration(0.42) == "420 ms"
+    assert format_percent(0.023) == "2.3 %"
+    assert format_cost(12.4) == "$12.40"
+    assert format_cost(1234.5) == "$1,234.50"
+    assert format_cost(None) == format_duration(None) == format_percent(None) == "—"
 
 
 def test_latency_and_ttft_side_by_side_keep_a_selection_each(spike_store: Path):
