@@ -55,7 +55,15 @@ from llmobs_nb.analytics.filter import WhereLike, conditions_of
 from llmobs_nb.analytics.percentiles import min_calls_for
 from llmobs_nb.analytics.plan import Condition
 from llmobs_nb.analytics.source import CallsLike, SpanReader, open_spans
-from llmobs_nb.analytics.span_sql import FLAG_COLUMNS, Sql, cost, span_flags, trace_where, typed
+from llmobs_nb.analytics.span_sql import (
+    FLAG_COLUMNS,
+    UTC_TIME,
+    Sql,
+    cost,
+    span_flags,
+    trace_where,
+    typed,
+)
 
 __all__ = [
     "ARROW",
@@ -77,7 +85,6 @@ NO_AGENT = "(no agent)"
 """The graph's node for steps no agent owns."""
 UNKNOWN_MODEL = "(unknown model)"
 
-UTC_TIME = pl.Datetime("us", "UTC")
 TOOL_SCHEMA: dict[str, pl.DataType] = {
     "agent_name": pl.String(),
     "tool_name": pl.String(),

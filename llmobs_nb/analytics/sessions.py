@@ -37,10 +37,17 @@ from llmobs_nb.analytics.source import (
     open_spans,
     open_store,
 )
-from llmobs_nb.analytics.span_sql import FLAG_COLUMNS, Sql, cost, span_flags, span_where, typed
+from llmobs_nb.analytics.span_sql import (
+    FLAG_COLUMNS,
+    UTC_TIME,
+    Sql,
+    cost,
+    span_flags,
+    span_where,
+    typed,
+)
 from llmobs_nb.store.model_call import is_model_call
 
-UTC_TIME = pl.Datetime("us", "UTC")
 _FIGURES: dict[str, pl.DataType] = {
     "turns": pl.Int64(),
     "calls": pl.Int64(),

@@ -30,11 +30,14 @@ from typing import Any
 
 import polars as pl
 
+from llmobs_nb.analytics.columns import LLM_CALLS_COLUMNS
 from llmobs_nb.analytics.errors import IS_ERROR
 from llmobs_nb.analytics.plan import Condition
 from llmobs_nb.analytics.render_sql import SqlRenderer
 from llmobs_nb.store.model_call import is_model_call
 
+UTC_TIME = LLM_CALLS_COLUMNS["start_time"]
+"""The polars type of every time these questions return: the store's (microseconds, UTC)."""
 AGENT_KIND = "agent"
 TOOL_KIND = "tool"
 NOT_AN_INVOCATION = "create_agent"
