@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import polars as pl
+
+from llmobs_nb.view.html import format_cost
+
 REGRESSION_MODEL = "gpt-4o-mini"
 REGRESSION_USE_CASE = "customer_service"
 REGRESSION_SCORE = "quality"
@@ -42,8 +46,18 @@ LOOP_MAX_CALLS = 25
 LOOP_HOURS = 2
 
 
+class _ShownAsTable:
+    """An incident in a notebook: a table of its fields, each in its unit (``usd`` as dollars,
+    times as ``Nov 07 10:00``), instead of a dataclass repr."""
+
+    def _repr_html_(self) -> str:
+        from llmobs_nb.view.tables import record_table
+
+        return record_table(self, title=type(self).__name__)._repr_html_()
+
+
 @dataclass(frozen=True)
-class QualityRegression:
+class QualityRegression(_ShownAsTable):
     """From ``start`` to ``end``, ``score_name`` of ``model`` on ``use_case`` has a lower mean.
 
     ``baseline_mean`` and ``degraded_mean`` are the true means the scores are drawn from.
@@ -59,7 +73,7 @@ class QualityRegression:
 
 
 @dataclass(frozen=True)
-class CostSpike:
+class CostSpike(_ShownAsTable):
     """In the hour starting at ``hour``, ``user_id`` spent ``usd`` (all their calls that hour).
 
     ``n_calls`` extra calls of ``model`` with very long inputs caused it (a runaway batch job).
@@ -73,7 +87,7 @@ class CostSpike:
 
 
 @dataclass(frozen=True)
-class LatencyIncident:
+class LatencyIncident(_ShownAsTable):
     """From ``start`` to ``end``, successful calls of ``model`` took ``factor`` times longer."""
 
     model: str
@@ -83,7 +97,7 @@ class LatencyIncident:
 
 
 @dataclass(frozen=True)
-class ToolLoop:
+class ToolLoop(_ShownAsTable):
     """From ``start`` to ``end``, ``agent`` looped on ``tool``: in the last turn (trace) of each
     of ``session_ids``, it called ``tool`` with the same ``arguments`` (its input text) over and
     over, each call followed by a model call, then answered.
@@ -107,7 +121,7 @@ class ToolLoop:
 
 
 @dataclass(frozen=True)
-class RunExperiment:
+class RunExperiment(_ShownAsTable):
     """The A/B experiment: ``candidate`` vs ``baseline`` on part of ``use_case`` traffic.
 
     Over the whole period, the candidate's judge-score mean is higher by ``quality_delta`` and
@@ -131,6 +145,54 @@ class Truth:
     latency_incident: LatencyIncident | None
     experiment: RunExperiment
     tool_loop: ToolLoop | None = None
+
+    def table(self) -> pl.DataFrame:
+        """One row per injected incident: what it is, when it starts and ends, in words.
+
+        Example:
+            >>> demo.generate(2_000, days=3, seed=1).truth.table()["incident"].to_list()
+            ['quality regression', 'cost spike', 'latency incident', 'A/B experiment']
+        """
+        rows = []
+        if (q := self.quality_regression) is not None:
+            what = (
+                f"{q.score_name} of {q.model} on {q.use_case}: mean "
+                f"{q.baseline_mean:.2f} → {q.degraded_mean:.2f}"
+            )
+            rows.append(("quality regression", what, q.start, q.end))
+        if (c := self.cost_spike) is not None:
+            what = f"{c.user_id} spent {format_cost(c.usd)} in {c.n_calls} calls of {c.model}"
+            rows.append(("cost spike", what, c.hour, c.hour + timedelta(hours=1)))
+        if (lat := self.latency_incident) is not None:
+            what = f"{lat.model} {lat.factor:g}× slower"
+            rows.append(("latency incident", what, lat.start, lat.end))
+        e = self.experiment
+        what = (
+            f"{e.candidate} vs {e.baseline} on {e.use_case}: quality {e.quality_delta:+.2f}, "
+            f"outputs ×{e.output_tokens_factor:g}"
+        )
+        rows.append(("A/B experiment", what, None, None))
+        if (loop := self.tool_loop) is not None:
+            what = (
+                f"{loop.agent} called {loop.tool} over and over in {len(loop.trace_ids)} "
+                f"turns ({format_cost(loop.total_usd)})"
+            )
+            rows.append(("tool loop", what, loop.start, loop.end))
+        return pl.DataFrame(
+            rows,
+            schema={
+                "incident": pl.String,
+                "what": pl.String,
+                "start": pl.Datetime("us", "UTC"),
+                "end": pl.Datetime("us", "UTC"),
+            },
+            orient="row",
+        )
+
+    def _repr_html_(self) -> str:
+        from llmobs_nb.view.tables import table
+
+        return table(self.table(), title="Injected incidents")._repr_html_()
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ Example::
     charts.latency_chart(obs)
     Dashboard(obs)
     charts.agent_timeline(Trace.load(obs, trace_id)); SessionsView(obs)
+    table(analytics.cost_breakdown(obs, by="model"))   # a frame shown for people
 """
 
 from llmobs_nb._deprecated import moved_names
@@ -22,6 +23,7 @@ from llmobs_nb.view.data_source import DataSource, Filter, FilteredCalls
 from llmobs_nb.view.html import observer_html
 from llmobs_nb.view.report import write_report
 from llmobs_nb.view.sessions_view import SessionsView
+from llmobs_nb.view.tables import Table, record_table, table
 from llmobs_nb.view.trace import Trace
 
 # view.Filters became analytics.Filter (one filter for the dashboard, analytics and evals).
@@ -33,9 +35,12 @@ __all__ = [
     "Filter",
     "FilteredCalls",
     "SessionsView",
+    "Table",
     "Trace",
     "enable_altair_defaults",
     "observer_html",
+    "record_table",
+    "table",
     "write_report",
     *charts.__all__,
 ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -85,12 +87,15 @@ def format_cost(usd: float | None) -> str:
     Example:
         >>> format_cost(0.012345), format_cost(12.5), format_cost(0.00001), format_cost(None)
         ('$0.0123', '$12.50', '<$0.0001', '—')
+        >>> format_cost(-0.0005)
+        '-$0.0005'
     """
     if usd is None or usd != usd:
         return "—"
-    if 0 < usd < 0.00005:
-        return "<$0.0001"
-    return f"${usd:.4f}" if abs(usd) < 1 else f"${usd:,.2f}"
+    if 0 < abs(usd) < 0.00005:
+        return "<$0.0001" if usd > 0 else "-<$0.0001"
+    sign, usd = ("-", -usd) if usd < 0 else ("", usd)
+    return f"{sign}${usd:.4f}" if usd < 1 else f"{sign}${usd:,.2f}"
 
 
 def format_percent(rate: float | None) -> str:
@@ -104,7 +109,9 @@ def format_percent(rate: float | None) -> str:
         return "—"
     if rate == 0:
         return "0 %"
-    return "< 0.1 %" if rate < 0.0005 else f"{rate * 100:.1f} %"
+    if abs(rate) < 0.0005:
+        return "< 0.1 %" if rate > 0 else "> -0.1 %"
+    return f"{rate * 100:.1f} %"
 
 
 def format_when(at: datetime | None) -> str:
@@ -122,24 +129,134 @@ def format_when(at: datetime | None) -> str:
     return at.strftime("%b %d %H:%M")
 
 
-def table_html(frame: pl.DataFrame, *, max_rows: int = 20, max_chars: int = 120) -> str:
-    """A compact HTML table of ``frame`` (first ``max_rows`` rows; long text cut).
+def format_p_value(p: float | None) -> str:
+    """A p-value as a person reads it: ``"< 0.001"`` below a thousandth, else 2 significant
+    digits; — for none.
+
+    Example:
+        >>> format_p_value(2.07e-31), format_p_value(0.0412), format_p_value(0.65349)
+        ('< 0.001', '0.041', '0.65')
+    """
+    if p is None or p != p:
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.2g}"
+
+
+#: The units a table column can be shown in (:func:`column_unit` picks one by the column's name).
+UNITS = ("duration", "cost", "rate", "percent", "p_value", "time", "count", "number", "text")
+
+#: Words that make a column a count, never shown in another row's unit (``n``, ``n_*`` too).
+COUNT_WORDS = frozenset(
+    {"calls", "count", "errors", "turns", "spans", "traces", "rows", "tokens", "results"}
+)
+
+
+def column_unit(name: str, dtype: pl.DataType | None = None) -> str:
+    """How a column is shown, from its name and type: the one rule every table uses.
+
+    ``*_s``, latency, TTFT and durations → ``duration``; cost, ``*_usd``, spend → ``cost``;
+    ``*_rate``/``share`` (a fraction) → ``rate``; ``*_pct`` (already ×100) → ``percent``;
+    ``p_value`` → ``p_value``; dates and times → ``time``; ``n``, ``n_*`` and names with
+    :data:`COUNT_WORDS` → ``count``; other numbers → ``number``.
+
+    Example:
+        >>> [column_unit(c) for c in ("p95_latency_s", "cost_usd", "error_rate", "calls")]
+        ['duration', 'cost', 'rate', 'number']
+    """
+    lowered = name.lower()
+    if dtype is not None and dtype.is_temporal():
+        return "duration" if isinstance(dtype, pl.Duration) else "time"
+    if dtype is not None and not dtype.is_numeric() and dtype != pl.Null:
+        return "text"
+    if "p_value" in lowered:
+        return "p_value"
+    if "cost" in lowered or "usd" in lowered or "spend" in lowered:
+        return "cost"
+    if lowered.endswith("_pct") or lowered.endswith("_percent"):
+        return "percent"
+    if "token" not in lowered and (
+        lowered.endswith("rate")
+        or "_rate_" in lowered
+        or lowered in ("share", "ratio")
+        or lowered.endswith("_share")
+    ):
+        return "rate"
+    words = set(re.split(r"[^a-z0-9]+", lowered))
+    if lowered == "n" or lowered.startswith("n_") or words & COUNT_WORDS:
+        return "count"
+    if lowered.endswith("_s") or words & {"latency", "ttft", "duration", "seconds", "elapsed"}:
+        return "duration"
+    return "number"
+
+
+def format_in(unit: str, value: Any) -> str:
+    """``value`` as text in ``unit`` (one of :data:`UNITS`).
+
+    Example:
+        >>> format_in("duration", 0.4812), format_in("percent", 53.256), format_in("number", 7)
+        ('481 ms', '53.3 %', '7')
+    """
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, Decimal):
+        value = int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float | datetime | date):
+        return format_value(value)
+    if unit == "duration" and isinstance(value, int | float):
+        return format_duration(value)
+    if unit == "cost" and isinstance(value, int | float):
+        return format_cost(value)
+    if unit == "rate" and isinstance(value, int | float):
+        return format_percent(value)
+    if unit == "percent" and isinstance(value, int | float):
+        return f"{value:.1f} %"
+    if unit == "p_value" and isinstance(value, int | float):
+        return format_p_value(value)
+    if isinstance(value, datetime):
+        return format_when(value)
+    if isinstance(value, date):
+        return value.strftime("%b %d %Y")
+    return format_value(value)
+
+
+def table_html(
+    frame: pl.DataFrame,
+    *,
+    max_rows: int = 20,
+    max_chars: int = 120,
+    units: dict[str, str] | None = None,
+) -> str:
+    """A compact HTML table of ``frame`` (first ``max_rows`` rows; long text cut, whole in its
+    tooltip), each column shown in its :func:`column_unit` unless ``units`` names another.
+    A long-format frame (a ``metric`` column naming what each row measures, as
+    :func:`llmobs_nb.analytics.compare_runs` returns) shows each row's numbers in its metric's
+    unit.
 
     Example:
         >>> "<table>" in table_html(pl.DataFrame({"model": ["gpt-4o"], "n": [3]}))
         True
     """
+    chosen = {c: column_unit(c, t) for c, t in frame.schema.items()} | dict(units or {})
     head = "".join(f"<th>{html_text(c)}</th>" for c in frame.columns)
     numeric = {c for c, t in frame.schema.items() if t.is_numeric()}
+    by_metric = "metric" in frame.columns and frame.schema["metric"] == pl.String
     rows = []
     for row in frame.head(max_rows).iter_rows(named=True):
+        row_unit = column_unit(str(row["metric"])) if by_metric and row["metric"] else None
         cells = []
         for column, value in row.items():
-            text = format_value(value)
+            unit = chosen[column]
+            if row_unit is not None and column in numeric and unit == "number":
+                unit = row_unit
+            text = format_in(unit, value)
+            tip = ""
             if len(text) > max_chars:
+                tip = f' title="{html_text(text[:2000])}"'
                 text = text[: max_chars - 1] + "…"
             klass = ' class="num"' if column in numeric else ""
-            cells.append(f"<td{klass}>{html_text(text)}</td>")
+            cells.append(f"<td{klass}{tip}>{html_text(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = ""
     if frame.height > max_rows:
