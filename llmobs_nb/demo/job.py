@@ -1,6 +1,9 @@
 """The main job behind ``make demo``: sample data, a real experiment, the tour, a report.
 
-1. Generates a multi-day history with injected incidents into ``data/demo.duckdb``.
+1. Writes the notebooks' sample history — the calls, days, seed and start date of
+   ``demo.sample_store("../data/sample.duckdb")`` in the notebooks — into
+   ``data/sample.duckdb``, so the report shows the incidents the notebooks discuss (another
+   ``--calls``/``--days`` writes ``data/sample-<calls>-<days>d.duckdb`` instead).
 2. Runs a real experiment — questions through the instrumented OpenAI SDK against the local
    SmolLM2 model on 127.0.0.1 — into ``data/experiment.duckdb`` (skipped, with the reason, if
    the model cannot start).
@@ -22,9 +25,12 @@ import polars as pl
 
 import llmobs_nb
 from llmobs_nb.demo.generate import generate
+from llmobs_nb.demo.sample import SAMPLE_START, sample_store
 
 # Self-hosted: no per-token bill. Declared explicitly, so the calls are priced, not unpriced.
 LOCAL_MODEL_PRICE = {"input_mtok": 0.0, "output_mtok": 0.0}
+#: The notebooks' sample: its size and seed (``sample_store``'s defaults), start SAMPLE_START.
+SAMPLE_CALLS, SAMPLE_DAYS, SAMPLE_SEED = 50_000, 14, 7
 
 
 def summary(obs: Any) -> pl.DataFrame:
@@ -43,15 +49,25 @@ def summary(obs: Any) -> pl.DataFrame:
     )
 
 
+def history_path(data: Path, calls: int = SAMPLE_CALLS, days: int = SAMPLE_DAYS) -> Path:
+    """Where the job keeps its history: the notebooks' ``sample.duckdb`` for their size, a
+    file of its own for any other.
+
+    Example:
+        >>> history_path(Path("data")).name, history_path(Path("data"), 1000, 2).name
+        ('sample.duckdb', 'sample-1000-2d.duckdb')
+    """
+    if (calls, days) == (SAMPLE_CALLS, SAMPLE_DAYS):
+        return data / "sample.duckdb"
+    return data / f"sample-{calls}-{days}d.duckdb"
+
+
 def generate_history(path: Path, calls: int, days: int) -> Any:
-    """Write the multi-day sample store; returns the ground truth of its incidents."""
-    path.unlink(missing_ok=True)
-    obs = llmobs_nb.init(db=path, project="demo")
-    try:
-        sample = generate(calls, days=days, seed=7, store=obs)
-    finally:
-        obs.close()
-    return sample.truth
+    """Write the sample store at ``path`` afresh, as the notebooks' ``demo.sample_store``
+    does (same seed and start date); returns the ground truth of its incidents."""
+    sample_store(path, n_calls=calls, days=days, seed=SAMPLE_SEED, start=SAMPLE_START, replace=True)
+    # The same draw, without a store: what was injected, to print (a few seconds).
+    return generate(calls, days=days, seed=SAMPLE_SEED, start=SAMPLE_START).truth
 
 
 def run_real_experiment(path: Path) -> str:
@@ -94,8 +110,8 @@ def run_real_experiment(path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the whole job; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m llmobs_nb.demo.job", description=__doc__)
-    parser.add_argument("--calls", type=int, default=50_000)
-    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--calls", type=int, default=SAMPLE_CALLS)
+    parser.add_argument("--days", type=int, default=SAMPLE_DAYS)
     parser.add_argument("--data", type=Path, default=Path("data"))
     parser.add_argument("--reports", type=Path, default=Path("reports"))
     parser.add_argument("--skip-model", action="store_true", help="no local-model experiment")
@@ -104,11 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     pl.Config.set_tbl_width_chars(140)
     pl.Config.set_tbl_cols(12)
 
-    history = args.data / "demo.duckdb"
+    history = history_path(args.data, args.calls, args.days)
     started = time.perf_counter()
     truth = generate_history(history, args.calls, args.days)
     print(
-        f"[1/4] generated {args.calls:,} calls over {args.days} days into {history} "
+        f"[1/4] generated {args.calls:,} calls over {args.days} days from "
+        f"{SAMPLE_START:%Y-%m-%d} into {history} "
         f"in {time.perf_counter() - started:.1f}s"
     )
     print(f"      injected: {truth}")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timedelta
+from concurrent.futures import wait as wait_for
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ipywidgets as widgets
@@ -19,6 +20,7 @@ from llmobs_nb.analytics.choices import filter_choices
 from llmobs_nb.view import offline, panels
 from llmobs_nb.view.chart_board import ChartBoard
 from llmobs_nb.view.cost_charts import HOURLY_BUDGET_USD
+from llmobs_nb.view.dashboard_snapshot import snapshot_html
 from llmobs_nb.view.data_source import DIMENSIONS, DataSource, Filter, FilteredCalls
 from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.explorer import TraceExplorer, html_output
@@ -32,6 +34,8 @@ MAX_TIME_STEPS = 200
 PENDING = " · traces, quality drift and alerts computing…"
 #: The panels whose x axis is time: dragging across one zooms the dashboard to that range.
 ZOOMABLE = ("latency", "ttft", "tokens", "cost", "quality")
+#: How long a display waits for the background panels before taking its static snapshot.
+SNAPSHOT_WAIT_S = 10.0
 
 
 class Dashboard:
@@ -170,10 +174,59 @@ class Dashboard:
             ]
         )
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        # The live widget's view, and beside it a static snapshot (text/html) for the pages
+        # where no widget manager runs: JupyterLab shows the widget, an exported page the
+        # snapshot (see :meth:`snapshot_html`).
+        if self._slow_future is not None:  # the snapshot then has the alerts and quality too
+            wait_for([self._slow_future], timeout=SNAPSHOT_WAIT_S)
+        bundle = dict(self.widget._repr_mimebundle_())
+        bundle["text/plain"] = f"llmobs_nb dashboard: {self._status['calls'] or 'no calls'}"
+        bundle["text/html"] = self.snapshot_html()
+        return bundle
+
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.widget)
+        display(self._repr_mimebundle_(), raw=True)
+
+    def snapshot_html(self) -> str:
+        """The dashboard as last drawn, as static HTML: the filters in words, the headline
+        cards, the per-model table and every panel's chart as last sent to the page (Vega-Lite,
+        compressed; see :mod:`~llmobs_nb.view.dashboard_snapshot`).
+
+        Displaying the dashboard puts this snapshot beside the live widget (waiting up to
+        :data:`SNAPSHOT_WAIT_S` for the background panels), for the pages where no widget
+        manager runs (an exported notebook, GitHub): it shows the dashboard **as it was when
+        the cell displayed it**; a later filter change redraws the widget only. Call this
+        method again for the current state.
+
+        Example:
+            >>> from IPython.display import HTML                # doctest: +SKIP
+            >>> HTML(dash.wait().snapshot_html())                # doctest: +SKIP
+        """
+        specs = {name: self.board.panel_spec(name) for name in self.board.specs}
+        table = f'<div class="llmobs">{panels.model_table_html(self.by_model)}</div>'
+        return snapshot_html(
+            self._headline_cards(),
+            specs,
+            order=self.board.panels,
+            table=table,
+            caption=self._caption(),
+        )
+
+    def _caption(self) -> str:
+        parts = [f"Snapshot of the dashboard at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"]
+        if self._status["calls"]:
+            parts.append(self._status["calls"])
+        labels = self.time.label or ("—", "—")
+        if labels[0] != "—":
+            parts.append(f"{labels[0]} → {labels[1]} UTC")
+        for name in self.selects:
+            chosen = getattr(self.filters, name)
+            if chosen:
+                parts.append(f"{name.replace('_', ' ')}: {', '.join(map(str, chosen))}")
+        return " · ".join(parts) + " (live and filterable in JupyterLab with a running kernel)"
 
     def refresh_options(self) -> None:
         """Re-read the filter choices (time steps, models, use cases, runs, users)."""
@@ -352,15 +405,17 @@ class Dashboard:
             last = min(first + 1, len(steps) - 1)
         self.time.index = (first, last)  # redraws through the slider's own observer
 
-    def _draw_headline(self) -> None:
+    def _headline_cards(self) -> str:
         figures = headline_figures(self.headline)
         alerts = ("alerts",) if self.headline.get("alerts") else ()
         # Once counted, the ALERTS card opens what fired and why (an HTML <details>: no JS).
         details = {}
         if self.headline.get("alerts") is not None and "alert_list" in self.slow:
             details["alerts"] = alert_details_html(self.slow["alert_list"])
-        cards = cards_html(figures, alerts, details)
-        self.headline_html.value = f'<div class="llmobs">{cards}</div>'
+        return cards_html(figures, alerts, details)
+
+    def _draw_headline(self) -> None:
+        self.headline_html.value = f'<div class="llmobs">{self._headline_cards()}</div>'
 
     def _draw_slow(self, calls: Any, generation: int) -> None:
         try:

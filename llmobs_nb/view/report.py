@@ -1,4 +1,8 @@
-"""A standalone HTML report: headline figures and the main charts, viewable with no network."""
+"""A standalone HTML report: headline figures and the main charts, viewable with no network.
+
+The page uses its whole width: every chart is as wide as its grid cell (Vega's container
+width, as the dashboard draws it), two or more cells a row on a wide page, one on a narrow.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from llmobs_nb.view import offline, panels
+from llmobs_nb.view.chart_board import for_board
 from llmobs_nb.view.data_source import DataSource, Filter
 from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.html import STYLE, cards_html, headline_figures, table_html
+
+# A cell is at least 560 px wide (the charts' own width), or the page's width when narrower.
+LAYOUT = """<style>
+body{margin:0}
+.llmobs-report{margin:16px 24px}
+.llmobs-report .charts{display:grid;gap:16px;
+ grid-template-columns:repeat(auto-fit,minmax(min(100%,560px),1fr))}
+.llmobs-report .charts>div{min-width:0}
+.llmobs-report .llmobs-chart{display:block;width:100%}
+.llmobs-report table{max-width:100%;overflow-x:auto;display:block}
+</style>"""
 
 
 def report_html(source: Any, *, title: str | None = None, filters: Filter | None = None) -> str:
@@ -26,8 +42,12 @@ def report_html(source: Any, *, title: str | None = None, filters: Filter | None
         slow = panels.drift_and_anomalies(calls)
     numbers["alerts"] = slow["alerts"]
     order = ["latency", "ttft", "cost", "tokens", "errors", "top_users", "quality_distribution"]
-    drawn = [offline.chart_html(charts[name], loader=False) for name in order]
-    drawn.insert(2, offline.chart_html(slow["quality"], loader=False))
+    ordered = [charts[name] for name in order]
+    ordered.insert(2, slow["quality"])
+    drawn = [
+        offline.spec_html(for_board(chart.to_dict(validate=False)), loader=False)
+        for chart in ordered
+    ]
     drift = slow["drift"]
     drift_table = ""
     if drift.height:
@@ -57,12 +77,11 @@ def report_html(source: Any, *, title: str | None = None, filters: Filter | None
     created = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     alerts = ("alerts",) if numbers["alerts"] else ()
     body = (
-        f'{STYLE}<div class="llmobs" style="max-width:1480px;margin:16px auto">'
+        f'{STYLE}{LAYOUT}<div class="llmobs llmobs-report">'
         f"<h1>{html_text(heading)}</h1>"
         f"<div class='muted'>{html_text(data.label)} · written {created}</div>"
         f"{cards_html(headline_figures(numbers), alerts)}"
-        '<div style="display:grid;gap:12px;'
-        'grid-template-columns:repeat(auto-fit,minmax(720px,1fr))">'
+        '<div class="charts">'
         + "".join(f"<div>{chart}</div>" for chart in drawn)
         + f"</div>{drift_table}{anomaly_table}</div>"
     )

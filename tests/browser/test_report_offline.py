@@ -1,9 +1,11 @@
-"""The standalone HTML report opens offline, from a file, with every chart drawn."""
+"""The standalone HTML report opens offline, from a file, with every chart drawn, and its
+charts use the page's width: two a row on a wide window, one on a narrow one."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,22 +19,44 @@ from llmobs_nb.view import write_report  # noqa: E402
 from tests.browser.lab_page import _CHARTS_JS  # noqa: E402
 from tests.browser.test_tour_in_jupyterlab import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"
+    ),
+]
+N_CHARTS = 8
+
+# Every chart's box, and how wide the page is and scrolls.
+_LAYOUT_JS = """() => ({
+  charts: Array.from(document.querySelectorAll('.llmobs-chart'), el => {
+    const box = el.getBoundingClientRect();
+    const svg = el.querySelector('svg.marks');
+    return {left: box.left, right: box.right, top: box.top,
+            svg: svg ? svg.getBoundingClientRect().width : 0};
+  }),
+  inner: window.innerWidth,
+  scroll: document.documentElement.scrollWidth,
+})"""
 
 
-def test_report_draws_every_chart_from_a_file_with_no_network(tmp_path: Path):
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
-    store = tmp_path / "history.duckdb"
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("report")
+    store = folder / "history.duckdb"
     demo.generate(5_000, days=3, seed=1, start=datetime(2026, 3, 2, tzinfo=UTC), store=store)
-    report = write_report(store, tmp_path / "report.html")
+    return write_report(store, folder / "report.html")
+
+
+def _open(report: Path, profile: Path, width: int, screenshot: Path) -> dict[str, Any]:
+    """Open the report from its file; its charts, layout and the requests it made."""
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            tmp_path / "profile",
+            profile,
             executable_path=str(CHROMIUM),
             args=CHROMIUM_ARGS,
             headless=True,
-            viewport={"width": 1400, "height": 1000},
+            viewport={"width": width, "height": 1000},
         )
         requests: list[str] = []
         context.on("request", lambda request: requests.append(request.url))
@@ -40,14 +64,48 @@ def test_report_draws_every_chart_from_a_file_with_no_network(tmp_path: Path):
             page = context.new_page()
             page.goto(report.as_uri())
             page.wait_for_function(
-                "() => document.querySelectorAll('.vega-embed svg.marks').length >= 4",
+                "n => document.querySelectorAll('.vega-embed svg.marks').length >= n",
+                arg=N_CHARTS,
                 timeout=60_000,
             )
-            charts = page.locator("body").evaluate(_CHARTS_JS)
-            errors = page.locator("text=chart error").count()
+            seen = {
+                "charts": page.locator("body").evaluate(_CHARTS_JS),
+                "errors": page.locator("text=chart error").count(),
+                "layout": page.evaluate(_LAYOUT_JS),
+                "requests": requests,
+            }
+            page.screenshot(path=screenshot, full_page=True)
         finally:
             context.close()
-    assert len(charts) >= 4
+    return seen
+
+
+def test_report_draws_every_chart_from_a_file_with_no_network(report: Path, tmp_path: Path):
+    seen = _open(report, tmp_path / "profile", 1400, tmp_path / "report-1400.png")
+    charts = seen["charts"]
+    assert len(charts) >= N_CHARTS
     assert all(not chart["blank_marks"] for chart in charts), charts
-    assert errors == 0
-    assert [url for url in requests if not url.startswith(("file:", "data:", "blob:"))] == []
+    assert seen["errors"] == 0
+    assert [
+        url for url in seen["requests"] if not url.startswith(("file:", "data:", "blob:"))
+    ] == []
+
+
+def test_the_report_fills_a_wide_window_two_charts_a_row(report: Path, tmp_path: Path):
+    layout = _open(report, tmp_path / "profile", 1400, tmp_path / "report-wide.png")["layout"]
+    charts, width = layout["charts"], layout["inner"]
+    assert len(charts) == N_CHARTS
+    # The charts together span the page, not a left column of it.
+    assert max(c["right"] for c in charts) - min(c["left"] for c in charts) >= 0.8 * width
+    # Two a row, each chart drawn across its cell.
+    assert len({round(c["top"]) for c in charts}) == N_CHARTS // 2
+    assert all(c["svg"] >= 0.35 * width for c in charts), charts
+    assert layout["scroll"] <= width
+
+
+def test_the_report_reads_on_a_narrow_window_one_chart_a_row(report: Path, tmp_path: Path):
+    layout = _open(report, tmp_path / "profile", 600, tmp_path / "report-narrow.png")["layout"]
+    charts, width = layout["charts"], layout["inner"]
+    assert len({round(c["top"]) for c in charts}) == N_CHARTS
+    assert all(0.8 * width <= c["svg"] <= width for c in charts), charts
+    assert layout["scroll"] <= width  # no sideways scrolling
