@@ -24,6 +24,7 @@ import pytest
 
 import llmobs_nb
 from llmobs_nb.view import Dashboard, Trace, write_report
+from llmobs_nb.view import table as view_table
 from llmobs_nb.view.offline import page_html, spec_html
 
 PAYLOADS = [
@@ -98,6 +99,7 @@ def _documents(obs: llmobs_nb.Observer, tmp: Path) -> dict[str, str]:
     report = write_report(obs, tmp / "report.html", title=PAYLOADS[5])
     docs["report"] = report.read_text(encoding="utf-8")
     docs["observer repr"] = obs._repr_html_()
+    docs["table"] = view_table(obs.calls())._repr_html_()  # the notebooks' display helper
     trace_ids = obs.sql("SELECT DISTINCT trace_id FROM spans ORDER BY 1")["trace_id"].to_list()
     for trace_id in trace_ids:
         trace = Trace.load(obs, trace_id)
@@ -107,6 +109,7 @@ def _documents(obs: llmobs_nb.Observer, tmp: Path) -> dict[str, str]:
         docs["dashboard headline"] = dashboard.headline_html.value
         docs["dashboard status"] = dashboard.status.value
         docs["dashboard time"] = dashboard.time_label.value
+        docs["dashboard snapshot"] = dashboard.snapshot_html()  # what an exported page shows
         for name in dashboard.board.specs:  # each panel as the page's board embeds it
             docs[f"dashboard {name}"] = spec_html(dashboard.board.panel_spec(name), loader=False)
         explorer = dashboard.explorer
