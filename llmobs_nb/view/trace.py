@@ -12,12 +12,22 @@ import polars as pl
 from llmobs_nb.view import offline
 from llmobs_nb.view.data_source import DataSource
 from llmobs_nb.view.escaping import html_text
-from llmobs_nb.view.html import STYLE, format_duration, format_value, table_html
+from llmobs_nb.view.html import (
+    STYLE,
+    column_unit,
+    format_cost,
+    format_duration,
+    format_in,
+    format_value,
+    table_html,
+)
 from llmobs_nb.view.trace_charts import span_layout, waterfall_chart
 from llmobs_nb.view.trace_hints import UNCOVERED_TEXT, hints_html, trace_hints, uncovered_time
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 SPAN_SUMMARY = ("label", "kind", "model", "status", "error_type", "start_ms", "end_ms")
+#: The span details opened at first: those of the first spans holding captured content.
+OPEN_CONTENT_SPANS = 3
 
 
 class Trace:
@@ -95,14 +105,20 @@ class Trace:
 
     def span_html(self, span_id: str) -> str:
         """Attributes, captured content and scores of one span, as HTML. Captured content is
-        shown as ``input``/``output``, for a tool span as ``arguments``/``result``."""
+        shown first, as ``input``/``output`` (for a tool span ``arguments``/``result``), the
+        span's fields folded under it; a span without content shows its fields. Times and
+        cost read in their units (``1.3 s``, ``$0.0012``).
+
+        Example:
+            >>> Trace.load(obs, trace_id).span_html(span_id)   # doctest: +SKIP
+        """
         found = self.spans.filter(pl.col("span_id") == span_id)
         if found.height == 0:
             raise KeyError(f"no span {span_id!r} in trace {self.trace_id}")
         row = found.row(0, named=True)
         skip = {"attributes", "input_text", "output_text", "label", "row", "depth"}
         fields = "".join(
-            f"<tr><th>{html_text(k)}</th><td>{html_text(format_value(v))}</td></tr>"
+            f"<tr><th>{html_text(k)}</th><td>{html_text(_field_text(k, v))}</td></tr>"
             for k, v in row.items()
             if k not in skip and v is not None
         )
@@ -112,14 +128,20 @@ class Trace:
                 attributes = json.dumps(json.loads(attributes), indent=2, sort_keys=True)
         title = html_text(str(row["name"]))
         parts = [f"<h3>{title} <span class='muted'>{html_text(span_id)}</span></h3>"]
-        parts.append(f"<table>{fields}</table>")
-        parts.append(self._uncovered_html(span_id))
         # A tool's input and output are the arguments it was called with and its result.
         names = ("arguments", "result") if row.get("kind") == "tool" else ("input", "output")
-        for key, label in zip(("input_text", "output_text"), names, strict=True):
-            text = row.get(key)
-            if text:
-                parts.append(f"<div><b>{html_text(label)}</b><pre>{html_text(text)}</pre></div>")
+        content = [
+            f"<div><b>{html_text(label)}</b><pre>{html_text(row[key])}</pre></div>"
+            for key, label in zip(("input_text", "output_text"), names, strict=True)
+            if row.get(key)
+        ]
+        # With captured content, the prompt and answer come first and the fields fold away.
+        if content:
+            parts.extend(content)
+            parts.append(f"<details><summary>fields</summary><table>{fields}</table></details>")
+        else:
+            parts.append(f"<table>{fields}</table>")
+        parts.append(self._uncovered_html(span_id))
         if attributes:
             parts.append(
                 f"<details><summary>attributes</summary><pre>{html_text(str(attributes))}</pre></details>"
@@ -160,15 +182,61 @@ class Trace:
                 if c in self.scores.columns
             ]
             scores = "<h3>scores</h3>" + table_html(self.scores.select(columns))
+        opened = set(self._content_spans()[:OPEN_CONTENT_SPANS])
         details = "".join(
-            f"<details><summary>{html_text(str(label))}</summary>{self.span_html(span_id)}</details>"
+            f"<details{' open' if span_id in opened else ''}><summary>{html_text(str(label))}"
+            f"</summary>{self.span_html(span_id)}</details>"
             for span_id, label in self.spans.select("span_id", "label").iter_rows()
         )
         return (
             f'{STYLE}<div class="llmobs">{hints_html(self.hints())}{chart}<h3>spans</h3>'
-            f"{table_html(self.span_table(), max_rows=200)}{scores}<h3>span details</h3>"
+            f"{table_html(self._span_rows(), max_rows=200)}{scores}<h3>span details</h3>"
             f"{details}</div>"
         )
 
+    def _content_spans(self) -> list[str]:
+        # The spans holding captured content (a prompt, an answer), in tree order.
+        held = [c for c in ("input_text", "output_text") if c in self.spans.columns]
+        if not held:
+            return []
+        has = pl.any_horizontal(pl.col(c).is_not_null() & (pl.col(c) != "") for c in held)
+        return self.spans.filter(has)["span_id"].to_list()
+
+    def _span_rows(self) -> pl.DataFrame:
+        # The spans table as a person reads it: when each span started (since the trace
+        # began) and how long it took, and its cost, in their units rather than raw floats.
+        table = self.span_table()
+        shown: list[pl.Series] = []
+        for name in table.columns:
+            values = table[name].to_list()
+            if name == "start_ms":
+                shown.append(_texts("starts at", [_ms_text(v) for v in values]))
+            elif name == "end_ms" and "start_ms" in table.columns:
+                took = (table["end_ms"] - table["start_ms"]).to_list()
+                shown.append(_texts("duration", [_ms_text(v) for v in took]))
+            elif name == "cost_usd":
+                shown.append(_texts("cost", [format_cost(v) for v in values]))
+            elif name == "error_type" and table[name].null_count() == table.height:
+                continue  # no span failed: an empty column says nothing
+            else:
+                shown.append(table[name])
+        return pl.DataFrame(shown)
+
     def __repr__(self) -> str:
         return f"<Trace {self.trace_id} spans={self.spans.height} scores={self.scores.height}>"
+
+
+def _ms_text(ms: float | None) -> str:
+    return format_duration(None if ms is None else ms / 1000)
+
+
+def _texts(name: str, values: list[str]) -> pl.Series:
+    return pl.Series(name, values, dtype=pl.String)
+
+
+def _field_text(name: str, value: Any) -> str:
+    """One field of a span's details: a number in the unit its name says (``latency_s`` as
+    ``1.3 s``, ``cost_usd`` as ``$0.0012``, ``*_ms`` as a duration), anything else as is."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _ms_text(value) if name.endswith("_ms") else format_in(column_unit(name), value)
+    return format_value(value)

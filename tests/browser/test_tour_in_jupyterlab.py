@@ -27,6 +27,7 @@ sync_api = pytest.importorskip(
     reason="Playwright is not installed: pip install -e '.[dev]' (no browser download needed)",
 )
 
+from llmobs_nb.demo.experiment import QUESTIONS  # noqa: E402
 from llmobs_nb.view.panels import FAST_PANELS, SLOW_PANELS  # noqa: E402
 from tests.browser import lab_page  # noqa: E402  (needs Playwright)
 from tests.browser.jupyter_lab import RunningLab, jupyter_lab  # noqa: E402
@@ -45,6 +46,7 @@ VIEWPORT = {"width": 1400, "height": 1000}
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01_tour.ipynb"
 DASHBOARD_CELL = "history.dashboard()"
+TRACE_CELL = "obs.trace(slowest_call)"
 RUN_ALL_TIMEOUT_S = 240.0
 DRAW_TIMEOUT_S = 60.0
 SCREENSHOT = REPO / "docs" / "screenshots" / "dashboard.png"
@@ -84,10 +86,11 @@ class Tour:
 @pytest.fixture(scope="module")
 def tour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tour]:
     # A copy, so that the browser's saves never touch the committed notebooks; ``../data`` of
-    # the copy is where the tour writes its sample store.
+    # the copy holds the committed recorded calls, and is where the tour writes its sample
+    # store (not copied: the tour generates it).
     work = tmp_path_factory.mktemp("tour")
     shutil.copytree(REPO / "notebooks", work / "notebooks")
-    (work / "data").mkdir()
+    shutil.copytree(REPO / "data", work / "data", ignore=shutil.ignore_patterns("*.duckdb*"))
     n_cells = len(json.loads((work / "notebooks" / NOTEBOOK).read_text())["cells"])
     with (
         jupyter_lab(work / "notebooks", work / "jupyter") as lab,
@@ -132,6 +135,29 @@ def calls_selected(tour: Tour) -> int:
 def test_every_cell_of_the_tour_runs_in_jupyterlab(tour: Tour) -> None:
     assert lab_page.tracebacks(tour.page) == []
     assert lab_page.all_executed(tour.prompts), tour.prompts
+
+
+def test_the_tour_shows_a_real_call_with_its_prompt_and_answer(tour: Tour) -> None:
+    cell = lab_page.code_cell(tour.page, TRACE_CELL)
+    cell.scroll_into_view_if_needed()
+    output = cell.locator(".jp-OutputArea-output")
+    wait_until(
+        lambda: output.locator(".vega-embed svg.marks").count() == 1,
+        DRAW_TIMEOUT_S,
+        "the trace's waterfall drawn",
+    )
+    hints = output.locator(".hints")
+    assert hints.is_visible() and "Slowest step" in hints.inner_text()
+    # The model call's details are open: its prompt and its answer are on the page, readable
+    # (its attributes, folded, are not).
+    texts = output.locator("details[open] pre")
+    shown = [texts.nth(i) for i in range(texts.count()) if texts.nth(i).is_visible()]
+    assert len(shown) == 2, [t.inner_text() for t in shown]
+    prompt, answer = (t.inner_text() for t in shown)
+    assert '"role": "user"' in prompt
+    assert any(question in prompt for question, _ in QUESTIONS), prompt
+    assert len(answer.split()) >= 1 and answer not in prompt
+    output.screenshot(path=tour.screenshot_dir / "tour-trace.png")
 
 
 def test_the_dashboard_draws_every_panel_with_no_request_off_the_machine(tour: Tour) -> None:
