@@ -8,6 +8,7 @@ Selectors are JupyterLab's and Vega's own class names (``jp-CodeCell``, ``jp-Inp
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Locator, Page
@@ -123,3 +124,47 @@ def charts(root: Locator) -> list[dict[str, Any]]:
 def legend_labels(root: Locator) -> set[str]:
     """The legend entries of the Vega chart(s) under ``root``."""
     return set(root.locator("svg.marks .role-legend-label text").all_text_contents())
+
+
+#: A raw text output longer than this many lines does not fit on a screen.
+SCREEN_LINES = 40
+
+# Every output on the page: its MIME type as JupyterLab renders it, its text, and for a plain
+# text output the number of lines it shows.
+_OUTPUTS_JS = """root => Array.from(root.querySelectorAll('.jp-OutputArea-output'), o => ({
+  mime: o.getAttribute('data-mime-type') || '',
+  text: o.innerText.slice(0, 400),
+  lines: o.matches('.jp-RenderedText') || o.querySelector(':scope > .jp-RenderedText')
+    ? o.innerText.replace(/\\n+$/, '').split('\\n').length : 0,
+}))"""
+
+
+def reviewer_problems(page: Page) -> dict[str, list[Any]]:
+    """What a reviewer would object to on a run notebook's page, by kind (empty lists when
+    none): stderr or error outputs, raw text outputs longer than a screen, charts with a data
+    mark drawn with no visible item, "chart error" messages."""
+    area = page.locator(".jp-Notebook")
+    outputs = area.evaluate(_OUTPUTS_JS)
+    return {
+        "stderr": [o["text"] for o in outputs if o["mime"] == "application/vnd.jupyter.stderr"],
+        "longer than a screen": [
+            (o["lines"], o["text"][:120]) for o in outputs if o["lines"] > SCREEN_LINES
+        ],
+        "blank charts": [c for c in charts(area) if c["blank_marks"]],
+        "chart errors": area.get_by_text("chart error").all_inner_texts(),
+    }
+
+
+def save_screenshot(page: Page, target: Path, *, scroll_to: Locator | None = None) -> None:
+    """The notebook area, scrolled to ``scroll_to`` (its first chart by default; else the
+    top), as a small 128-colour PNG at ``target``."""
+    from PIL import Image
+
+    hide_left_sidebar(page)
+    anchor = scroll_to if scroll_to is not None else page.locator(".jp-Notebook .vega-embed").first
+    if anchor.count():
+        anchor.first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(400)
+    page.screenshot(path=target)
+    with Image.open(target) as image:
+        image.convert("RGB").quantize(colors=128).save(target, optimize=True)

@@ -158,6 +158,15 @@ def test_the_tour_shows_a_real_call_with_its_prompt_and_answer(tour: Tour) -> No
     assert any(question in prompt for question, _ in QUESTIONS), prompt
     assert len(answer.split()) >= 1 and answer not in prompt
     output.screenshot(path=tour.screenshot_dir / "tour-trace.png")
+    # The README's picture of the tour: the page at the real call's trace.
+    lab_page.save_screenshot(tour.page, tour.screenshot_dir / "01_tour.png", scroll_to=cell)
+    if os.environ.get("LLMOBS_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(tour.screenshot_dir / "01_tour.png", SCREENSHOT.parent / "01_tour.png")
+
+
+def test_the_tour_reads_as_a_reviewer_expects(tour: Tour) -> None:
+    problems = lab_page.reviewer_problems(tour.page)
+    assert {kind: found for kind, found in problems.items() if found} == {}
 
 
 def test_the_dashboard_draws_every_panel_with_no_request_off_the_machine(tour: Tour) -> None:
