@@ -16,6 +16,9 @@ from llmobs_nb.view.theme import ALERT_COLOR, BASELINE_COLOR
 
 # Mean scores per bucket need fewer values than tail percentiles.
 SCORES_PER_BUCKET = 100
+#: With no alert, the baseline and threshold lines are labelled when there are at most this
+#: many groups (more labels would cover each other and the lines).
+LABELLED_GROUPS = 3
 
 
 @draws_offline
@@ -68,12 +71,17 @@ def quality_chart(
     every: str | None = None,
     threshold: float = 0.7,
     drift: pl.DataFrame | None = None,
+    thresholds: str = "all",
 ) -> alt.Chart | alt.LayerChart:
     """Mean ``score_name`` over time per ``by`` value, with each group's drift baseline (dashed),
     its alert threshold (``threshold`` × baseline, red dotted) and the onset of any alert.
 
     Baselines and alerts come from ``analytics.quality_drift`` (pass its result as ``drift`` to
-    avoid computing it twice).
+    avoid computing it twice; grouped finer than ``by``, e.g. by model and use case, each group
+    has its lines). The subtitle says what each kind of line is, and the lines of the alerting
+    groups (of every group when there are at most :data:`LABELLED_GROUPS` and none alerts)
+    are labelled beside them: ``"gpt-4o-mini: baseline 0.85"``, ``"alert: 0.7 × baseline =
+    0.59"``. ``thresholds="alerting"`` draws only the alerting groups' lines.
 
     Example:
         >>> quality_chart(obs, score_name="quality", by="model")   # doctest: +SKIP
@@ -84,6 +92,7 @@ def quality_chart(
 
     found, used = ask_capped(ask, calls, every, calls_per_bucket=SCORES_PER_BUCKET)
     title = f"Mean {score_name} per {used}"
+    y_title = f"mean {score_name}"
     if found.height == 0:
         return empty_chart(title, f"no {score_name!r} scores for this selection")
     if drift is None:
@@ -96,7 +105,7 @@ def quality_chart(
         .mark_line()
         .encode(
             x=time_x("bucket", used),
-            y=alt.Y("mean:Q", title=f"mean {score_name}", scale=alt.Scale(zero=False)),
+            y=alt.Y("mean:Q", title=y_title, scale=alt.Scale(zero=False)),
             color=alt.Color(f"{by}:N", title=by),
             tooltip=[
                 alt.Tooltip(f"{by}:N"),
@@ -106,10 +115,18 @@ def quality_chart(
             ],
         )
     )
+    if thresholds not in ("all", "alerting"):
+        raise ValueError(f"thresholds is 'all' or 'alerting', not {thresholds!r}")
     marks = drift.filter(pl.col("baseline").is_not_null()) if drift.height else drift
+    if thresholds == "alerting" and marks.height:
+        marks = marks.filter(pl.col("alert"))
     if marks.height == 0:
         return lines
+    groups = drift.columns[: drift.columns.index("score_name")] or [by]
     marks = marks.select(
+        pl.concat_str(
+            [pl.col(g).cast(pl.String).fill_null("—") for g in groups], separator=" · "
+        ).alias("group"),
         by,
         "baseline",
         (pl.col("baseline") * threshold).alias("alert_below"),
@@ -119,7 +136,7 @@ def quality_chart(
         "onset",
     )
     tooltip = [
-        alt.Tooltip(f"{by}:N"),
+        alt.Tooltip("group:N", title=" · ".join(groups)),
         alt.Tooltip("baseline:Q", format=".3f"),
         alt.Tooltip("alert_below:Q", format=".3f", title="alert below"),
         alt.Tooltip("current:Q", format=".3f"),
@@ -128,10 +145,10 @@ def quality_chart(
     ]
     base = alt.Chart(marks)
     baseline = base.mark_rule(strokeDash=[6, 3], color=BASELINE_COLOR, opacity=0.7).encode(
-        y="baseline:Q", tooltip=tooltip
+        y=alt.Y("baseline:Q", title=y_title), tooltip=tooltip
     )
     limit = base.mark_rule(strokeDash=[2, 3], color=ALERT_COLOR).encode(
-        y="alert_below:Q", tooltip=tooltip
+        y=alt.Y("alert_below:Q", title=y_title), tooltip=tooltip
     )
     layers: list[Any] = [lines, baseline, limit]
     alerts = marks.filter(pl.col("alert") & pl.col("onset").is_not_null())
@@ -140,23 +157,93 @@ def quality_chart(
             alt.Chart(alerts)
             .mark_rule(color=ALERT_COLOR, strokeWidth=2)
             .encode(
-                x=alt.X("onset:T", scale=alt.Scale(type="utc")),
-                tooltip=[alt.Tooltip(f"{by}:N"), utc_tooltip("onset", "drift onset (UTC)")],
+                x=alt.X(
+                    "onset:T",
+                    scale=alt.Scale(type="utc"),
+                    title=time_x(every=used).to_dict()["title"],
+                ),
+                tooltip=[alt.Tooltip("group:N"), utc_tooltip("onset", "drift onset (UTC)")],
             )
+        )
+    labelled = marks.filter(pl.col("alert")) if marks["alert"].any() else marks
+    if labelled.height <= LABELLED_GROUPS or marks["alert"].any():
+        layers.append(
+            threshold_labels(
+                labelled,
+                found["bucket"].max(),
+                threshold,
+                x=time_x("bucket", used),
+                y_title=y_title,
+            )
+        )
+    said = [
+        f"dashed: the baseline (mean of each group's first scores) · dotted: alert below "
+        f"{threshold:g} × baseline"
+    ]
+    if alerts.height:
+        said.append("solid vertical: where the drop began (CUSUM onset)")
+    return alt.layer(*layers).properties(title=alt.TitleParams(title, subtitle=said))
+
+
+def threshold_labels(
+    marks: pl.DataFrame,
+    at: Any,
+    threshold: float,
+    *,
+    x: alt.X | None = None,
+    y_title: str | None = None,
+) -> alt.LayerChart:
+    """Text beside each baseline and alert line of ``marks`` (``group``, ``baseline``,
+    ``alert_below`` per row), right-aligned at time ``at``: what the line is and its value.
+    ``x`` and ``y_title``: the chart's own time encoding and y title, so that the text shares
+    its axes instead of adding its field names to them.
+
+    Example:
+        >>> from datetime import UTC, datetime
+        >>> marks = pl.DataFrame({"group": ["gpt-4o-mini"], "baseline": [0.846],
+        ...                       "alert_below": [0.592]})
+        >>> spec = threshold_labels(marks, datetime(2026, 11, 14, tzinfo=UTC), 0.7).to_dict()
+        >>> [row["label"] for data in spec["datasets"].values() for row in data]
+        ['gpt-4o-mini: baseline 0.85', 'alert: 0.7 × baseline = 0.59']
+    """
+    x = x if x is not None else time_x("bucket")
+    field = x.to_dict()["field"]
+    pairs = zip(marks["group"], marks["baseline"], strict=True)
+    said = {
+        "baseline": [f"{group}: baseline {value:.2f}" for group, value in pairs],
+        "alert_below": [
+            f"alert: {threshold:g} × baseline = {value:.2f}" for value in marks["alert_below"]
+        ],
+    }
+    layers = []
+    for line, color in (("baseline", BASELINE_COLOR), ("alert_below", ALERT_COLOR)):
+        texts = pl.DataFrame(
+            {field: [at] * marks.height, "y": marks[line], "label": said[line]},
+            schema={field: pl.Datetime("us", "UTC"), "y": pl.Float64, "label": pl.String},
+        )
+        layers.append(
+            alt.Chart(texts)
+            .mark_text(align="right", baseline="bottom", dy=-2, fontSize=11, color=color)
+            .encode(x=x, y=alt.Y("y:Q", title=y_title), text="label:N")
         )
     return alt.layer(*layers)
 
 
 @draws_offline
-def run_comparison_chart(comparison: pl.DataFrame) -> alt.Chart | alt.LayerChart:
+def run_comparison_chart(
+    comparison: pl.DataFrame, *, names: tuple[str, str] | None = None
+) -> alt.Chart | alt.LayerChart:
     """Each metric of ``analytics.compare_runs`` as the relative change b vs a (%), with its
     confidence interval; green when b is better, red when worse, grey when not significant.
+    ``names``: the two runs' names (a's, then b's), said in the title, axis and tooltips
+    instead of "a" and "b".
 
     Example:
         >>> result = analytics.compare_runs(obs, "prompt-v1", "prompt-v2")   # doctest: +SKIP
-        >>> run_comparison_chart(result)                                   # doctest: +SKIP
+        >>> run_comparison_chart(result, names=("prompt-v1", "prompt-v2"))  # doctest: +SKIP
     """
-    title = "Run comparison: change of b against a"
+    a_name, b_name = names if names is not None else ("a", "b")
+    title = f"Run comparison: change of {b_name} against {a_name}"
     needed = {"metric", "a", "diff", "ci_low", "ci_high", "verdict"}
     missing = needed - set(comparison.columns)
     if missing:
@@ -186,18 +273,21 @@ def run_comparison_chart(comparison: pl.DataFrame) -> alt.Chart | alt.LayerChart
     )
     tooltip = [
         alt.Tooltip("metric:N"),
-        alt.Tooltip("a:Q", format=".4g"),
-        alt.Tooltip("b:Q", format=".4g"),
+        alt.Tooltip("a:Q", format=".4g", title=a_name),
+        alt.Tooltip("b:Q", format=".4g", title=b_name),
         alt.Tooltip("change_pct:Q", format="+.1f", title="change %"),
         alt.Tooltip("ci_low_pct:Q", format="+.1f", title="CI low %"),
         alt.Tooltip("ci_high_pct:Q", format="+.1f", title="CI high %"),
-        alt.Tooltip("n_a:Q"),
-        alt.Tooltip("n_b:Q"),
+        alt.Tooltip("n_a:Q", title=f"n {a_name}"),
+        alt.Tooltip("n_b:Q", title=f"n {b_name}"),
         alt.Tooltip("verdict:N"),
     ]
     base = alt.Chart(rows).encode(y=alt.Y("metric:N", title=None, sort=None))
     interval = base.mark_rule(strokeWidth=2).encode(
-        x=alt.X("ci_low_pct:Q", title="change of b vs a (%, with confidence interval)"),
+        x=alt.X(
+            "ci_low_pct:Q",
+            title=f"change of {b_name} vs {a_name} (%, with confidence interval)",
+        ),
         x2="ci_high_pct:Q",
         color=color,
         tooltip=tooltip,
