@@ -9,7 +9,9 @@ explanation; every score is stored with ``source = "eval:<name>@<version>"``.
   :class:`LLMJudge` (with :func:`parse_verdict`).
 - :func:`evaluate` scores stored calls (resumable, concurrent, with a progress bar);
   :class:`OnlineEvaluator` scores calls as they happen, off the caller's path.
-- :func:`agreement` says how far an evaluator agrees with human labels.
+- :func:`agreement` says how far an evaluator agrees with human labels, and
+  :func:`describe_agreement` what that figure means in words; :func:`failed_verdicts` shows
+  the judge replies that gave no verdict.
 
 Example:
     >>> from llmobs_nb.evals import NonEmpty, Refusal, evaluate   # doctest: +SKIP
@@ -18,9 +20,11 @@ Example:
 
 from llmobs_nb._deprecated import moved_names
 from llmobs_nb.evals.agreement import agreement
+from llmobs_nb.evals.agreement_words import describe_agreement
 from llmobs_nb.evals.batch import REFERENCE_ATTRIBUTE, evaluate
 from llmobs_nb.evals.json_checks import JSONSchema, ValidJSON
 from llmobs_nb.evals.judge import DEFAULT_RUBRIC, LLMJudge
+from llmobs_nb.evals.judge_failures import failed_verdicts
 from llmobs_nb.evals.online import OnlineEvaluator
 from llmobs_nb.evals.protocol import (
     CapturedCall,
@@ -57,7 +61,9 @@ __all__ = [
     "ValidJSON",
     "Verdict",
     "agreement",
+    "describe_agreement",
     "evaluate",
+    "failed_verdicts",
     "parse_verdict",
     "source_of",
 ]

@@ -102,6 +102,12 @@ def _optional_text(name: str, value: Any) -> str | None:
     return None if value is None else _text(name, value)
 
 
+def _responder(name: str, value: Any) -> Callable[[dict[str, Any]], str] | None:
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be a function of the request body or None, got {value!r}")
+    return value
+
+
 class LLMTestServer(StartStop):
     """An OpenAI- and Anthropic-compatible server on 127.0.0.1, used as a context manager.
 
@@ -113,7 +119,10 @@ class LLMTestServer(StartStop):
     (the default) counts the tokens of the whole request (every turn, the tool definitions) and
     of the answer. A non-streamed answer is sent after ``latency_s``; a stream sends its headers
     at once, its first event ``ttft_s`` later and each further chunk ``inter_chunk_s`` after
-    the previous one. The settings can be changed between requests; ``queue_errors``,
+    the previous one. ``respond``, when given, is a function of the request's JSON body that
+    returns the answer text instead of ``reply`` (e.g. ``scripted_judge`` of
+    :mod:`llmobs_nb.local_llm.scripted_judge`); if it raises or returns no str, the request
+    gets an HTTP 500 saying why. The settings can be changed between requests; ``queue_errors``,
     ``hang_next`` and ``queue_tool_calls`` script the next requests. Responses carry
     ``x-request-id`` (OpenAI) or ``request-id`` (Anthropic).
 
@@ -134,6 +143,7 @@ class LLMTestServer(StartStop):
     inter_chunk_s = _Checked(_seconds)
     response_model = _Checked(_optional_text)
     embedding_dim = _Checked(_positive_int)
+    respond = _Checked(_responder)
 
     def __init__(
         self,
@@ -147,12 +157,14 @@ class LLMTestServer(StartStop):
         response_model: str | None = None,
         embedding_dim: int = 8,
         port: int = 0,
+        respond: Callable[[dict[str, Any]], str] | None = None,
     ) -> None:
         """Configure the server; ``start()`` (or ``with``) binds 127.0.0.1:``port``.
 
         ``usage`` is reported as is by every answer; None counts it from each request.
         ``response_model`` is the model name answers report; None echoes the requested one.
-        ``port=0`` takes a free port.
+        ``port=0`` takes a free port. ``respond(body) -> str`` answers chat, messages and
+        responses requests in place of ``reply`` (None: ``reply``).
         """
         self.reply = reply
         self.chunks = chunks
@@ -162,6 +174,7 @@ class LLMTestServer(StartStop):
         self.inter_chunk_s = inter_chunk_s
         self.response_model = response_model
         self.embedding_dim = embedding_dim
+        self.respond = respond
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an int in 0..65535 (0 picks a free port), got {port!r}")
         self._requested_port = port
@@ -360,7 +373,13 @@ class LLMTestServer(StartStop):
             error_body = _error_body(fault.status, anthropic, request_id)
             _send_json(handler, fault.status, error_body, headers)
             return
-        reply = self._reply(path, body, number)
+        try:
+            reply = self._reply(path, body, number)
+        except _ResponderError as error:
+            failure = _error_body(500, anthropic, request_id)
+            failure["error"]["message"] = str(error)
+            _send_json(handler, 500, failure, headers)
+            return
         if path == "/v1/embeddings":
             dimensions = int(body.get("dimensions") or self.embedding_dim)
             payload = openai_payloads.embeddings(
@@ -381,6 +400,9 @@ class LLMTestServer(StartStop):
     def _reply(self, path: str, body: dict[str, Any], number: int) -> Reply:
         """The answer to an API request that gets one: text or tool call, chunks and usage."""
         text, call = self.reply, None
+        respond = self.respond
+        if respond is not None and path != "/v1/embeddings":
+            text = _responded(respond, body)
         if path in _CHAT_ROUTES:
             with self._lock:
                 scripted = self._scripted_calls.popleft() if self._scripted_calls else None
@@ -453,6 +475,20 @@ class LLMTestServer(StartStop):
             handler.wfile.flush()
         handler.wfile.write(b"0\r\n\r\n")
         handler.wfile.flush()
+
+
+class _ResponderError(Exception):
+    """The ``respond`` function failed: the request is answered with an HTTP 500."""
+
+
+def _responded(respond: Callable[[dict[str, Any]], str], body: dict[str, Any]) -> str:
+    try:
+        text = respond(body)
+    except Exception as error:
+        raise _ResponderError(f"respond function failed: {error!r}") from error
+    if not isinstance(text, str):
+        raise _ResponderError(f"respond function returned {type(text).__name__}, not str")
+    return text
 
 
 def _stream_groups(path: str, body: dict[str, Any], reply: Reply) -> list[list[SSEEvent]]:
