@@ -11,6 +11,8 @@ import polars as pl
 
 from llmobs_nb.view.escaping import html_text
 
+# JupyterLab right-aligns every table cell of an output with a (0,2,1) selector; the
+# ``.jp-RenderedHTMLCommon .llmobs`` twins tie it, and an output's own style comes later.
 STYLE = """<style>
 .llmobs{font-family:Inter,'Segoe UI',Helvetica,Arial,sans-serif;font-size:13px;color:#222}
 .llmobs h3{font-size:15px;margin:4px 0 8px}
@@ -20,10 +22,11 @@ STYLE = """<style>
 .llmobs .card .k{font-size:11px;color:#666;text-transform:uppercase;letter-spacing:.03em}
 .llmobs .card.alert{border-color:#D55E00;background:#fff4ee}
 .llmobs table{border-collapse:collapse;margin:4px 0}
-.llmobs th,.llmobs td{border-bottom:1px solid #eee;padding:3px 8px;text-align:left;
- vertical-align:top}
+.llmobs th,.llmobs td,.jp-RenderedHTMLCommon .llmobs th,.jp-RenderedHTMLCommon .llmobs td{
+ border-bottom:1px solid #eee;padding:3px 8px;text-align:left;vertical-align:top}
 .llmobs th{color:#555;font-weight:600}
-.llmobs td.num{text-align:right;font-variant-numeric:tabular-nums}
+.llmobs .num,.jp-RenderedHTMLCommon .llmobs .num{text-align:right;
+ font-variant-numeric:tabular-nums}
 .llmobs pre{white-space:pre-wrap;max-height:16em;overflow:auto;background:#f7f7f7;padding:6px;
  margin:2px 0}
 .llmobs .muted{color:#777}
@@ -239,8 +242,11 @@ def table_html(
         True
     """
     chosen = {c: column_unit(c, t) for c, t in frame.schema.items()} | dict(units or {})
-    head = "".join(f"<th>{html_text(c)}</th>" for c in frame.columns)
     numeric = {c for c, t in frame.schema.items() if t.is_numeric()}
+    head = "".join(
+        ('<th class="num">' if c in numeric else "<th>") + f"{html_text(c)}</th>"
+        for c in frame.columns
+    )
     by_metric = "metric" in frame.columns and frame.schema["metric"] == pl.String
     rows = []
     for row in frame.head(max_rows).iter_rows(named=True):

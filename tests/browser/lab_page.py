@@ -156,14 +156,15 @@ def reviewer_problems(page: Page) -> dict[str, list[Any]]:
 
 
 def save_screenshot(page: Page, target: Path, *, scroll_to: Locator | None = None) -> None:
-    """The notebook area, scrolled to ``scroll_to`` (its first chart by default; else the
-    top), as a small 128-colour PNG at ``target``."""
+    """The notebook area, scrolled to ``scroll_to`` (by default its first chart, or its top
+    when it has none), as a small 128-colour PNG at ``target``."""
     from PIL import Image
 
     hide_left_sidebar(page)
-    anchor = scroll_to if scroll_to is not None else page.locator(".jp-Notebook .vega-embed").first
-    if anchor.count():
-        anchor.first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    anchor = scroll_to if scroll_to is not None else page.locator(".jp-Notebook .vega-embed")
+    if not anchor.count():
+        anchor = page.locator(".jp-Notebook .jp-Cell")
+    anchor.first.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(400)
     page.screenshot(path=target)
     with Image.open(target) as image:

@@ -36,6 +36,13 @@ DRIVEN_ELSEWHERE = {"01_tour.ipynb"}  # test_tour_in_jupyterlab.py
 RUN_ALL_TIMEOUT_S = 300.0
 VIEWPORT = {"width": 1200, "height": 860}
 SCREENSHOTS = REPO / "docs" / "screenshots"
+# Where each screenshot is taken: the code cell holding this text (else the first chart).
+SCREENSHOT_AT = {
+    "05_experiments.ipynb": "compare_runs(history, *RUNS",
+    "06_production_export.ipynb": "summarise_backtest",
+    "07_evaluation.ipynb": "heuristics = [",
+    "08_agents.ipynb": "tool_loops(history",
+}
 
 pytestmark = [
     pytest.mark.slow,
@@ -114,7 +121,10 @@ def test_the_notebook_reads_as_a_reviewer_expects(lab: Lab, name: str) -> None:
     area = lab.page.locator(".jp-Notebook")
     charts = lab_page.charts(area)
     shot = lab.work / name.replace(".ipynb", ".png")
-    lab_page.save_screenshot(lab.page, shot)
+    anchor = SCREENSHOT_AT.get(name)
+    lab_page.save_screenshot(
+        lab.page, shot, scroll_to=lab_page.code_cell(lab.page, anchor) if anchor else None
+    )
     if os.environ.get("LLMOBS_UPDATE_SCREENSHOT") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, SCREENSHOTS / shot.name)
