@@ -150,6 +150,7 @@ class Truth:
         """One row per injected incident: what it is, when it starts and ends, in words.
 
         Example:
+            >>> from llmobs_nb import demo
             >>> demo.generate(2_000, days=3, seed=1).truth.table()["incident"].to_list()
             ['quality regression', 'cost spike', 'latency incident', 'A/B experiment']
         """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -164,7 +165,7 @@ def column_unit(name: str, dtype: pl.DataType | None = None) -> str:
 
     Example:
         >>> [column_unit(c) for c in ("p95_latency_s", "cost_usd", "error_rate", "calls")]
-        ['duration', 'cost', 'rate', 'number']
+        ['duration', 'cost', 'rate', 'count']
     """
     lowered = name.lower()
     if dtype is not None and dtype.is_temporal():
@@ -224,12 +225,40 @@ def format_in(unit: str, value: Any) -> str:
     return format_value(value)
 
 
+def cell_texts(
+    frame: pl.DataFrame, *, max_rows: int = 20, units: Mapping[str, str] | None = None
+) -> list[list[str]]:
+    """The first ``max_rows`` rows of ``frame`` as text, each column in its
+    :func:`column_unit` unless ``units`` names another. In a long-format frame (a ``metric``
+    column naming what each row measures, as :func:`llmobs_nb.analytics.compare_runs`
+    returns) a row's plain numbers are in its metric's unit; counts stay counts.
+
+    Example:
+        >>> cell_texts(pl.DataFrame({"metric": ["cost_usd"], "a": [0.5], "n": [3]}))
+        [['cost_usd', '$0.5000', '3']]
+    """
+    chosen = {c: column_unit(c, t) for c, t in frame.schema.items()} | dict(units or {})
+    numeric = {c for c, t in frame.schema.items() if t.is_numeric()}
+    by_metric = "metric" in frame.columns and frame.schema["metric"] == pl.String
+    rows = []
+    for row in frame.head(max_rows).iter_rows(named=True):
+        row_unit = column_unit(str(row["metric"])) if by_metric and row["metric"] else None
+        cells = []
+        for column, value in row.items():
+            unit = chosen[column]
+            if row_unit is not None and column in numeric and unit == "number":
+                unit = row_unit
+            cells.append(format_in(unit, value))
+        rows.append(cells)
+    return rows
+
+
 def table_html(
     frame: pl.DataFrame,
     *,
     max_rows: int = 20,
     max_chars: int = 120,
-    units: dict[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
 ) -> str:
     """A compact HTML table of ``frame`` (first ``max_rows`` rows; long text cut, whole in its
     tooltip), each column shown in its :func:`column_unit` unless ``units`` names another.
@@ -241,22 +270,15 @@ def table_html(
         >>> "<table>" in table_html(pl.DataFrame({"model": ["gpt-4o"], "n": [3]}))
         True
     """
-    chosen = {c: column_unit(c, t) for c, t in frame.schema.items()} | dict(units or {})
     numeric = {c for c, t in frame.schema.items() if t.is_numeric()}
     head = "".join(
         ('<th class="num">' if c in numeric else "<th>") + f"{html_text(c)}</th>"
         for c in frame.columns
     )
-    by_metric = "metric" in frame.columns and frame.schema["metric"] == pl.String
     rows = []
-    for row in frame.head(max_rows).iter_rows(named=True):
-        row_unit = column_unit(str(row["metric"])) if by_metric and row["metric"] else None
+    for texts in cell_texts(frame, max_rows=max_rows, units=units):
         cells = []
-        for column, value in row.items():
-            unit = chosen[column]
-            if row_unit is not None and column in numeric and unit == "number":
-                unit = row_unit
-            text = format_in(unit, value)
+        for column, text in zip(frame.columns, texts, strict=True):
             tip = ""
             if len(text) > max_chars:
                 tip = f' title="{html_text(text[:2000])}"'

@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from llmobs_nb.view.escaping import html_text
-from llmobs_nb.view.html import STYLE, column_unit, format_in, table_html
+from llmobs_nb.view.html import STYLE, cell_texts, column_unit, format_in, table_html
 
 #: Text cells longer than this are cut in the plain-text form (the HTML form cuts at 120).
 TEXT_CHARS = 40
@@ -48,20 +48,11 @@ class Table:
 
     def text(self) -> str:
         """The table as aligned plain text (what a terminal or a text-only log shows)."""
-        units = {c: column_unit(c, t) for c, t in self.frame.schema.items()} | dict(self.units)
         numeric = {c for c, t in self.frame.schema.items() if t.is_numeric()}
-        by_metric = "metric" in self.frame.columns and self.frame.schema["metric"] == pl.String
-        rows: list[list[str]] = []
-        for row in self.frame.head(self.max_rows).iter_rows(named=True):
-            metric_unit = column_unit(str(row["metric"])) if by_metric and row["metric"] else None
-            cells = []
-            for column, value in row.items():
-                unit = units[column]
-                if metric_unit is not None and column in numeric and unit == "number":
-                    unit = metric_unit
-                text = _one_line(format_in(unit, value))
-                cells.append(text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…")
-            rows.append(cells)
+        rows = [
+            [_cut(_one_line(text)) for text in texts]
+            for texts in cell_texts(self.frame, max_rows=self.max_rows, units=self.units)
+        ]
         heads = [_one_line(c) for c in self.frame.columns]
         widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(heads)]
 
@@ -79,6 +70,10 @@ class Table:
         if self.note:
             out.append(self.note)
         return "\n".join(out)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"
 
 
 def _one_line(text: str) -> str:

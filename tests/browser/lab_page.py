@@ -8,12 +8,27 @@ Selectors are JupyterLab's and Vega's own class names (``jp-CodeCell``, ``jp-Inp
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Locator, Page, Request, sync_playwright
 
-from tests.browser.jupyter_lab import RunningLab
+from tests.browser.jupyter_lab import RunningLab, jupyter_lab
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 CODE_PROMPTS = ".jp-Notebook .jp-CodeCell .jp-InputPrompt"
 TRACEBACK = "Traceback (most recent call last)"
@@ -169,3 +184,34 @@ def save_screenshot(page: Page, target: Path, *, scroll_to: Locator | None = Non
     page.screenshot(path=target)
     with Image.open(target) as image:
         image.convert("RGB").quantize(colors=128).save(target, optimize=True)
+
+
+@contextmanager
+def notebooks_in_lab(
+    work: Path, viewport: dict[str, int]
+) -> Iterator[tuple[Page, RunningLab, list[str]]]:
+    """A copy of the repository's notebooks and committed ``data/`` (as a fresh clone has
+    it: no ``*.duckdb``) in ``work``, so the browser's saves never touch the committed
+    notebooks; JupyterLab on it; a headless Chromium page. Yields the page, the lab and the
+    list into which every request that leaves 127.0.0.1 is put."""
+    shutil.copytree(REPO / "notebooks", work / "notebooks")
+    shutil.copytree(REPO / "data", work / "data", ignore=shutil.ignore_patterns("*.duckdb*"))
+    with jupyter_lab(work / "notebooks", work / "jupyter") as lab, sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            work / "chromium-profile",
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport=viewport,
+        )
+        outside: list[str] = []
+
+        def note_outside(request: Request) -> None:
+            if not request.url.startswith((lab.base_url, "data:", "blob:")):
+                outside.append(request.url)
+
+        context.on("request", note_outside)
+        try:
+            yield (context.pages[0] if context.pages else context.new_page()), lab, outside
+        finally:
+            context.close()

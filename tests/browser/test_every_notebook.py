@@ -27,8 +27,8 @@ sync_api = pytest.importorskip(
 )
 
 from tests.browser import lab_page  # noqa: E402  (needs Playwright)
-from tests.browser.jupyter_lab import RunningLab, jupyter_lab  # noqa: E402
-from tests.browser.test_tour_in_jupyterlab import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.browser.jupyter_lab import RunningLab  # noqa: E402
+from tests.browser.lab_page import CHROMIUM  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -68,33 +68,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     # A copy, so that the browser's saves never touch the committed notebooks; ``../data`` of
     # the copy is where the notebooks write their sample stores (generated once, then reused).
     work = tmp_path_factory.mktemp("notebooks")
-    shutil.copytree(REPO / "notebooks", work / "notebooks")
-    if (REPO / "data").is_dir():  # the committed sample, as a fresh clone has it
-        shutil.copytree(REPO / "data", work / "data", ignore=shutil.ignore_patterns("*.duckdb*"))
-    (work / "data").mkdir(exist_ok=True)
-    with (
-        jupyter_lab(work / "notebooks", work / "jupyter") as running,
-        sync_api.sync_playwright() as playwright,
-    ):
-        context = playwright.chromium.launch_persistent_context(
-            work / "chromium-profile",
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport=VIEWPORT,
-        )
-        outside: list[str] = []
-
-        def note_outside(request: sync_api.Request) -> None:
-            if not request.url.startswith((running.base_url, "data:", "blob:")):
-                outside.append(request.url)
-
-        context.on("request", note_outside)
-        try:
-            page = context.pages[0] if context.pages else context.new_page()
-            yield Lab(page, running, work, outside)
-        finally:
-            context.close()
+    with lab_page.notebooks_in_lab(work, VIEWPORT) as (page, running, outside):
+        yield Lab(page, running, work, outside)
 
 
 def _draws_charts(notebook: dict) -> bool:

@@ -16,8 +16,11 @@ sync_api = pytest.importorskip(
 
 from llmobs_nb import demo  # noqa: E402
 from llmobs_nb.view import write_report  # noqa: E402
-from tests.browser.lab_page import _CHARTS_JS  # noqa: E402
-from tests.browser.test_tour_in_jupyterlab import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.browser.lab_page import (  # noqa: E402
+    _CHARTS_JS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+)
 
 pytestmark = [
     pytest.mark.slow,

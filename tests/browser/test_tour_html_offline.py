@@ -28,8 +28,11 @@ from llmobs_nb.demo.notebook_run import execute_notebook, export_html  # noqa: E
 from llmobs_nb.view.panels import FAST_PANELS, SLOW_PANELS  # noqa: E402
 from tests.browser import lab_page  # noqa: E402
 from tests.browser.jupyter_lab import jupyter_lab  # noqa: E402
-from tests.browser.lab_page import _CHARTS_JS  # noqa: E402
-from tests.browser.test_tour_in_jupyterlab import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.browser.lab_page import (  # noqa: E402
+    _CHARTS_JS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+)
 
 pytestmark = [
     pytest.mark.slow,

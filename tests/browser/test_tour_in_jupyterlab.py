@@ -30,18 +30,9 @@ sync_api = pytest.importorskip(
 from llmobs_nb.demo.experiment import QUESTIONS  # noqa: E402
 from llmobs_nb.view.panels import FAST_PANELS, SLOW_PANELS  # noqa: E402
 from tests.browser import lab_page  # noqa: E402  (needs Playwright)
-from tests.browser.jupyter_lab import RunningLab, jupyter_lab  # noqa: E402
+from tests.browser.jupyter_lab import RunningLab  # noqa: E402
+from tests.browser.lab_page import CHROMIUM  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 VIEWPORT = {"width": 1400, "height": 1000}
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01_tour.ipynb"
@@ -89,34 +80,11 @@ def tour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tour]:
     # the copy holds the committed recorded calls, and is where the tour writes its sample
     # store (not copied: the tour generates it).
     work = tmp_path_factory.mktemp("tour")
-    shutil.copytree(REPO / "notebooks", work / "notebooks")
-    shutil.copytree(REPO / "data", work / "data", ignore=shutil.ignore_patterns("*.duckdb*"))
-    n_cells = len(json.loads((work / "notebooks" / NOTEBOOK).read_text())["cells"])
-    with (
-        jupyter_lab(work / "notebooks", work / "jupyter") as lab,
-        sync_api.sync_playwright() as playwright,
-    ):
-        context = playwright.chromium.launch_persistent_context(
-            work / "chromium-profile",
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport=VIEWPORT,
-        )
-        outside: list[str] = []
-
-        def note_outside(request: sync_api.Request) -> None:
-            if not request.url.startswith((lab.base_url, "data:", "blob:")):
-                outside.append(request.url)
-
-        context.on("request", note_outside)
-        try:
-            page = context.pages[0] if context.pages else context.new_page()
-            lab_page.open_notebook(page, lab, NOTEBOOK, n_cells)
-            prompts = lab_page.run_all_cells(page, RUN_ALL_TIMEOUT_S)
-            yield Tour(page, lab, prompts, work, outside)
-        finally:
-            context.close()
+    n_cells = len(json.loads((REPO / "notebooks" / NOTEBOOK).read_text())["cells"])
+    with lab_page.notebooks_in_lab(work, VIEWPORT) as (page, lab, outside):
+        lab_page.open_notebook(page, lab, NOTEBOOK, n_cells)
+        prompts = lab_page.run_all_cells(page, RUN_ALL_TIMEOUT_S)
+        yield Tour(page, lab, prompts, work, outside)
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
