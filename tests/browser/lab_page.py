@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Locator, Page, Request, sync_playwright
+from playwright.sync_api import BrowserContext, Locator, Page, Request, sync_playwright
 
 from tests.browser.jupyter_lab import RunningLab, jupyter_lab
 
@@ -186,6 +186,13 @@ def save_screenshot(page: Page, target: Path, *, scroll_to: Locator | None = Non
         image.convert("RGB").quantize(colors=128).save(target, optimize=True)
 
 
+def launch(playwright: Any, profile: Path, viewport: dict[str, int]) -> BrowserContext:
+    """Debian's headless Chromium with its own profile folder, as every browser test runs it."""
+    return playwright.chromium.launch_persistent_context(
+        profile, executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True, viewport=viewport
+    )
+
+
 @contextmanager
 def notebooks_in_lab(
     work: Path, viewport: dict[str, int]
@@ -197,13 +204,7 @@ def notebooks_in_lab(
     shutil.copytree(REPO / "notebooks", work / "notebooks")
     shutil.copytree(REPO / "data", work / "data", ignore=shutil.ignore_patterns("*.duckdb*"))
     with jupyter_lab(work / "notebooks", work / "jupyter") as lab, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            work / "chromium-profile",
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport=viewport,
-        )
+        context = launch(playwright, work / "chromium-profile", viewport)
         outside: list[str] = []
 
         def note_outside(request: Request) -> None:

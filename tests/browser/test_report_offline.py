@@ -16,10 +16,10 @@ sync_api = pytest.importorskip(
 
 from llmobs_nb import demo  # noqa: E402
 from llmobs_nb.view import write_report  # noqa: E402
+from tests.browser import lab_page  # noqa: E402
 from tests.browser.lab_page import (  # noqa: E402
     _CHARTS_JS,
     CHROMIUM,
-    CHROMIUM_ARGS,
 )
 
 pytestmark = [
@@ -54,13 +54,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _open(report: Path, profile: Path, width: int, screenshot: Path) -> dict[str, Any]:
     """Open the report from its file; its charts, layout and the requests it made."""
     with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": width, "height": 1000},
-        )
+        context = lab_page.launch(playwright, profile, {"width": width, "height": 1000})
         requests: list[str] = []
         context.on("request", lambda request: requests.append(request.url))
         try:

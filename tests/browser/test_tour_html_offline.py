@@ -31,7 +31,6 @@ from tests.browser.jupyter_lab import jupyter_lab  # noqa: E402
 from tests.browser.lab_page import (  # noqa: E402
     _CHARTS_JS,
     CHROMIUM,
-    CHROMIUM_ARGS,
 )
 
 pytestmark = [
@@ -92,13 +91,7 @@ def test_the_exported_dashboard_draws_offline_from_a_file(
             route.abort()
 
     with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "profile",
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1400, "height": 1000},
-        )
+        context = lab_page.launch(playwright, tmp_path / "profile", {"width": 1400, "height": 1000})
         requests: list[str] = []
         context.on("request", lambda request: requests.append(request.url))
         context.route("**/*", only_local)
@@ -162,13 +155,7 @@ def test_jupyterlab_shows_the_live_widget_and_not_the_snapshot(
         jupyter_lab(notebooks, tmp_path / "jupyter") as lab,
         sync_api.sync_playwright() as playwright,
     ):
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "profile",
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1400, "height": 1000},
-        )
+        context = lab_page.launch(playwright, tmp_path / "profile", {"width": 1400, "height": 1000})
         try:
             page = context.new_page()
             lab_page.open_notebook(page, lab, "live.ipynb", 1)
