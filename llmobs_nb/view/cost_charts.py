@@ -66,7 +66,7 @@ OFF_SCALE = 3.0
 """The budget line is drawn when it is at most this many times the busiest bucket's cost."""
 
 
-UNPRICED_WHY = "no known price (a self-hosted or unknown model): never counted as $0"
+UNPRICED_WHY = "no known price: left out, not counted as $0"
 """What the cost chart says of a group none of whose calls has a price."""
 
 
@@ -97,8 +97,8 @@ def unpriced_note(found: pl.DataFrame, by: str) -> str | None:
         >>> costs = pl.DataFrame({"model": ["gpt-4o", "llama"], "calls": [3, 2_000],
         ...                       "priced_calls": [3, 0]})
         >>> unpriced_note(costs, "model")
-        'unpriced: llama (2,000 calls): no known price (a self-hosted or unknown model): never counted as $0'
-    """  # noqa: E501
+        'unpriced: llama (2,000 calls): no known price: left out, not counted as $0'
+    """
     names = _unpriced_names(found, by)
     return None if names is None else f"unpriced: {names}: {UNPRICED_WHY}"
 
