@@ -634,7 +634,14 @@ def tool_loops(source: CallsLike, *, repeats: int = 3, where: WhereLike = None) 
             on="trace_id",
             how="left",
         )
-        .with_columns(pl.col("loop_cost_usd").fill_null(0.0))
+        # A loop with no model call spent nothing; one whose calls have no price, unknown.
+        .with_columns(
+            pl.when(pl.col("__calls").is_null())
+            .then(0.0)
+            .otherwise(pl.col("loop_cost_usd"))
+            .alias("loop_cost_usd")
+        )
+        .drop("__calls")
     )
     out = typed(out, LOOP_SCHEMA)
     return out.sort(
@@ -692,7 +699,11 @@ def _loop_spend(loops: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
             pl.col("cost_usd").count().alias("priced"),
             pl.col("cost_usd").sum().alias("total"),
         )
-        .select("__loop", cost("calls", "priced", "total").alias("loop_cost_usd"))
+        .select(
+            "__loop",
+            pl.col("calls").alias("__calls"),
+            cost("calls", "priced", "total").alias("loop_cost_usd"),
+        )
     )
     return first.select("__loop", pl.col("owner").alias("agent_name")).join(
         spent, on="__loop", how="left"
