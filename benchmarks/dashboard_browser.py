@@ -50,6 +50,9 @@ CHARTS = f"{BOARD} .vega-embed svg.marks"
 # The board writes the generation it has drawn (every changed panel) into data-drawn.
 DRAWN_JS = "root => +(root.querySelector('.llmobs-board')?.dataset.drawn || 0)"
 DRAWN_PAST_JS = "([root, n]) => +(root.querySelector('.llmobs-board')?.dataset.drawn || 0) > n"
+# Per panel: how long the page took to draw it in the last generation, and how (update or embed).
+PANELS_JS = """root => Object.fromEntries(Array.from(root.querySelectorAll('[data-panel]')).map(
+  e => [e.dataset.panel, [+(e.dataset.drawMs || 0), e.dataset.how || '']]))"""
 SLOW_DONE_JS = """root => Array.from(root.querySelectorAll('.widget-html')).some(
   e => e.textContent.includes('calls selected') && !e.textContent.includes('computing'))"""
 
@@ -104,10 +107,13 @@ def first_draw(page: Page) -> tuple[float, Locator]:
     return time.perf_counter() - began, cells.nth(1).locator(".jp-Cell-outputArea")
 
 
-def change_filter(root: Locator, choice: list[str]) -> tuple[float, float, float, float, float]:
+def change_filter(
+    root: Locator, choice: list[str], per_panel: dict[str, list[float]]
+) -> tuple[float, float, float, float, float]:
     """Choose ``choice`` in the models widget; seconds to every changed fast panel drawn (the
     board's ``data-drawn`` passes the generation before) and to the background panels done,
-    what the dashboard printed (drawn in, Python: seconds) and the page's drawing time."""
+    what the dashboard printed (drawn in, Python: seconds) and the page's drawing time; each
+    panel's own drawing time (seconds) is added to ``per_panel``."""
     handle = root.element_handle()
     root.page.wait_for_function(SLOW_DONE_JS, arg=handle, polling="raf", timeout=600_000)
     before = root.page.evaluate(DRAWN_JS, handle)
@@ -119,6 +125,8 @@ def change_filter(root: Locator, choice: list[str]) -> tuple[float, float, float
     in_page = float(
         root.page.evaluate("root => root.querySelector('.llmobs-board').dataset.drawMs", handle)
     )
+    for name, (ms, _how) in root.page.evaluate(PANELS_JS, handle).items():
+        per_panel.setdefault(name, []).append(ms / 1000)
     root.page.wait_for_function(SLOW_DONE_JS, arg=handle, polling="raf", timeout=600_000)
     everything = time.perf_counter() - began
     status = root.locator(".widget-html", has_text="calls selected").inner_text()
@@ -160,9 +168,10 @@ def main() -> None:
                 models = root.get_by_label("models", exact=True).locator("option")
                 models = models.all_text_contents()
                 runs = []
+                per_panel: dict[str, list[float]] = {}
                 for r in range(args.repeats):
                     choice = [models[r % len(models)]] if r % 2 == 0 else models[:2]
-                    runs.append(change_filter(root, choice))
+                    runs.append(change_filter(root, choice, per_panel))
                 columns = (list(c) for c in zip(*runs, strict=True))
                 fast, everything, drawn, python, page_ms = columns
                 name = "auto" if approx is None else "exact"
@@ -172,7 +181,12 @@ def main() -> None:
                     f"  filter change → every changed panel drawn: {fmt(fast)}\n"
                     f"  → background panels (traces, drift, alerts) done: {fmt(everything)}\n"
                     f"  printed 'drawn in': {fmt(drawn)}; of it Python {fmt(python)}; "
-                    f"the page drawing {fmt(page_ms)}",
+                    f"the page drawing {fmt(page_ms)}\n"
+                    "  the page, per panel (ms, median): "
+                    + ", ".join(
+                        f"{name} {statistics.median(ms) * 1000:.0f}"
+                        for name, ms in per_panel.items()
+                    ),
                     flush=True,
                 )
                 page.close()

@@ -1,7 +1,8 @@
 // The dashboard's charts, all in one widget, updated in place (llmobs_nb/view/chart_board.py).
 //
 // Python sends, in one message: `panels` (their order), `specs` (Vega-Lite, datasets emptied
-// and named d0, d1… so a spec is the same whatever the data), `data` (rows per dataset),
+// and named d0, d1… so a spec is the same whatever the data), `packed` (per panel, its rows
+// per dataset as UTF-8 JSON in a binary buffer, parsed here only for a changed panel),
 // `values` (titles and legend lists, lifted into params), `versions` (a panel's version
 // moves when its spec, data or values changed) and `generation`.
 // A panel whose spec is unchanged gets its new rows through the live Vega view (no compile);
@@ -20,6 +21,17 @@ function note(el, text) {
   p.className = "llmobs-board-note";
   p.textContent = text;
   el.replaceChildren(p);
+}
+
+const DECODER = new TextDecoder();
+
+function rowsOf(packed) {
+  // A panel's datasets: JSON bytes (a DataView or ArrayBuffer from the kernel) or an object.
+  if (packed == null) return {};
+  if (packed instanceof DataView || packed instanceof ArrayBuffer || ArrayBuffer.isView(packed)) {
+    return JSON.parse(DECODER.decode(packed));
+  }
+  return packed;
 }
 
 function zoomOf(value) {
@@ -71,10 +83,10 @@ async function render({ model, el }) {
     });
   }
 
-  async function drawPanel(embed, slot, spec, data, values) {
+  async function drawPanel(embed, slot, spec, packed, values) {
     const began = performance.now();
     try {
-      await updateOrEmbed(embed, slot, spec, data, values);
+      await updateOrEmbed(embed, slot, spec, rowsOf(packed), values);
     } finally {
       slot.div.dataset.drawMs = String(Math.round(performance.now() - began));
     }
@@ -120,7 +132,7 @@ async function render({ model, el }) {
     const began = performance.now();
     const generation = model.get("generation");
     const specs = model.get("specs") || {};
-    const data = model.get("data") || {};
+    const packed = model.get("packed") || {};
     const values = model.get("values") || {};
     const versions = model.get("versions") || {};
     const names = model.get("panels") || [];
@@ -139,7 +151,7 @@ async function render({ model, el }) {
       if (!(name in specs) || slot.version === versions[name]) continue;
       slot.version = versions[name];
       jobs.push(
-        drawPanel(embed, slot, specs[name], data[name] || {}, values[name] || {}).catch((e) => {
+        drawPanel(embed, slot, specs[name], packed[name], values[name] || {}).catch((e) => {
           slot.api = null;
           slot.key = null;
           note(slot.div, "chart error: " + e);

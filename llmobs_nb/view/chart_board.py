@@ -19,7 +19,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,17 @@ def for_board(spec: dict[str, Any], *, zoom: bool = False) -> dict[str, Any]:
     return out
 
 
+def _json_value(value: Any) -> Any:
+    # As the kernel's own JSON writes a time (Altair has already written most as text).
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _json_bytes(rows: Any) -> bytes:
+    return json.dumps(rows, separators=(",", ":"), allow_nan=False, default=_json_value).encode()
+
+
 class ChartBoard(anywidget.AnyWidget):
     """Charts by panel name in a two-column grid, updated in place; see the module.
 
@@ -149,7 +160,12 @@ class ChartBoard(anywidget.AnyWidget):
     _css = traitlets.Unicode(CSS).tag(sync=True)
     panels = traitlets.List(traitlets.Unicode()).tag(sync=True)
     specs = traitlets.Dict().tag(sync=True)
-    data = traitlets.Dict().tag(sync=True)
+    #: Per panel, the rows of each of its datasets (``d0``, ``d1``…), as last sent.
+    data = traitlets.Dict()
+    #: What the page gets of :attr:`data`: per panel, its datasets as UTF-8 JSON bytes, sent
+    #: as binary buffers (no JSON walk of every row in the kernel, the server or the page;
+    #: the page parses a panel's rows only when its version moved).
+    packed = traitlets.Dict(value_trait=traitlets.Bytes()).tag(sync=True)
     #: Per panel, the values of the params :func:`split_spec` lifted out of its spec.
     values = traitlets.Dict().tag(sync=True)
     versions = traitlets.Dict().tag(sync=True)
@@ -183,7 +199,7 @@ class ChartBoard(anywidget.AnyWidget):
 
     def _show(self, charts: Mapping[str, Any], settle: bool) -> list[str]:
         specs, data, values = dict(self.specs), dict(self.data), dict(self.values)
-        versions = dict(self.versions)
+        versions, packed = dict(self.versions), dict(self.packed)
         changed = []
         for name, chart in charts.items():
             drawn = for_board(chart.to_dict(validate=False), zoom=name in self.zoom_panels)
@@ -197,11 +213,13 @@ class ChartBoard(anywidget.AnyWidget):
             self._fingerprints[name] = fingerprint
             spec, rows, lifted = split_spec(drawn)
             specs[name], data[name], values[name] = spec, rows, lifted
+            packed[name] = _json_bytes(rows)
             versions[name] = versions.get(name, 0) + 1
             changed.append(name)
         with self.hold_sync():
             if changed:
                 self.specs, self.data, self.values = specs, data, values
+                self.packed = packed
                 self.versions = versions
                 self.panels = [*self.panels, *(n for n in charts if n not in self.panels)]
                 self.generation += 1

@@ -36,6 +36,10 @@ PENDING = " · traces, quality drift and alerts computing…"
 ZOOMABLE = ("latency", "ttft", "tokens", "cost", "quality")
 #: How long a display waits for the background panels before taking its static snapshot.
 SNAPSHOT_WAIT_S = 10.0
+#: How long the background panels wait for the page to draw a redraw's charts before they
+#: start (they would take the page's CPU while the user waits for the charts): only once a
+#: page has said it drew (the board's ``drawn``), never in a kernel without one.
+PAGE_WAIT_S = 1.0
 
 
 class Dashboard:
@@ -91,6 +95,8 @@ class Dashboard:
         self.refresh_count = 0
         self._drawn_key: tuple[Any, ...] | None = None
         self._began: dict[int, float] = {}
+        # Notified when the page says it drew a generation (the background pass waits on it).
+        self._page_drew = threading.Condition()
         self._status = {"calls": "", "timing": "", "pending": ""}
         self._generation = 0
         self._muted = False
@@ -347,7 +353,9 @@ class Dashboard:
         else:
             self._status["timing"] = "nothing changed"
         self._show_status()
-        self._slow_future = self._worker.submit(self._draw_slow, calls, generation)
+        # With a page drawing, the background pass starts once it drew (or PAGE_WAIT_S).
+        drawing = self.board.generation if sent and self.board.drawn > 0 else None
+        self._slow_future = self._worker.submit(self._draw_slow, calls, generation, drawing)
         return self.last_redraw_s
 
     def _on_percentile(self, change: Any) -> None:
@@ -379,6 +387,8 @@ class Dashboard:
         )
 
     def _on_drawn(self, change: Any) -> None:
+        with self._page_drew:
+            self._page_drew.notify_all()
         began = self._began.pop(change["new"], None)
         if began is not None:
             self.last_drawn_s = time.perf_counter() - began
@@ -417,7 +427,10 @@ class Dashboard:
     def _draw_headline(self) -> None:
         self.headline_html.value = f'<div class="llmobs">{self._headline_cards()}</div>'
 
-    def _draw_slow(self, calls: Any, generation: int) -> None:
+    def _draw_slow(self, calls: Any, generation: int, drawing: int | None = None) -> None:
+        if drawing is not None:  # let the page draw the redraw's charts first
+            with self._page_drew:
+                self._page_drew.wait_for(lambda: self.board.drawn >= drawing, PAGE_WAIT_S)
         try:
             with self.source.session():
                 if generation == self._generation:

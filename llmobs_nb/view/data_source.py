@@ -20,7 +20,7 @@ import polars as pl
 from llmobs_nb._deprecated import moved_names
 from llmobs_nb.analytics.engines import Engine, ScoredOnce, SqlEngine
 from llmobs_nb.analytics.filter import DIMENSIONS, Filter
-from llmobs_nb.analytics.plan import Scored
+from llmobs_nb.analytics.plan import Plan, Scored
 from llmobs_nb.analytics.rollup_engine import (
     AUTO_MAX_SKETCH_SHARE,
     AUTO_MIN_SPANS,
@@ -97,16 +97,30 @@ class DataSource:
 
     @contextlib.contextmanager
     def session(self) -> Iterator[DataSource]:
-        """Keep one read-only connection open for the queries inside the block (files only)."""
-        if self.path is None or self._con is not None:
+        """Keep one read-only connection open for the queries inside the block (files only),
+        and within it (any source) answer a question asked twice of the same filtered calls
+        once (:meth:`FilteredCalls.open_engine`): a session is one redraw."""
+        if getattr(self._local, "answers", None) is not None:  # inside a session already
             yield self
             return
-        with open_store(self.path) as con:
-            self._local.con = con
-            try:
+        self._local.answers = {}
+        try:
+            if self.path is None or self._con is not None:
                 yield self
-            finally:
-                self._local.con = None
+                return
+            with open_store(self.path) as con:
+                self._local.con = con
+                try:
+                    yield self
+                finally:
+                    self._local.con = None
+        finally:
+            self._local.answers = None
+
+    def _answers(self, filters: Filter) -> dict[Plan, tuple[pl.DataFrame, float]] | None:
+        # The answers of this thread's session for ``filters`` (None outside a session).
+        answers = getattr(self._local, "answers", None)
+        return None if answers is None else answers.setdefault(filters, {})
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
         """Run read-only ``sql`` with ``?`` parameters and return a polars DataFrame."""
@@ -188,9 +202,12 @@ class FilteredCalls:
     @contextlib.contextmanager
     def open_engine(self) -> Iterator[Engine]:
         """The analytics engine over the filtered calls, for the length of a session. The
-        scored rows are fetched once per selection (:class:`ScoredOnce`)."""
+        scored rows are fetched once per selection, and inside a :meth:`DataSource.session`
+        (a redraw) a question asked twice — two panels asking one aggregate — is asked once
+        (:class:`ScoredOnce`)."""
         with self.source.open_engine() as engine:
-            yield ScoredOnce(engine.narrowed(self.filters.conditions()), self._scored)
+            narrowed = engine.narrowed(self.filters.conditions())
+            yield ScoredOnce(narrowed, self._scored, self.source._answers(self.filters))
 
     def summary(self) -> pl.DataFrame:
         """:func:`llmobs_nb.analytics.summary` of the filtered calls (with P95 latency), asked

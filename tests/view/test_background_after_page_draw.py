@@ -1,0 +1,40 @@
+"""Once a page draws the dashboard, a redraw's background panels (traces, drift, alerts)
+start after the page has drawn the redraw's charts (or PAGE_WAIT_S), not while it draws."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from llmobs_nb.view import dashboard
+from llmobs_nb.view.dashboard import Dashboard
+
+
+def test_without_a_page_the_background_panels_start_at_once(store_file: Path):
+    dash = Dashboard(store_file)
+    try:
+        assert dash.board.drawn == 0  # no page said it drew
+        began = time.perf_counter()
+        dash.apply_filters(models=("gpt-4o",)).wait()
+        assert time.perf_counter() - began < dashboard.PAGE_WAIT_S + 5
+        assert dash.slow and dash.explorer.lists
+    finally:
+        dash.close()
+
+
+def test_with_a_page_they_wait_until_it_drew(store_file: Path, monkeypatch):
+    monkeypatch.setattr(dashboard, "PAGE_WAIT_S", 30.0)
+    dash = Dashboard(store_file)
+    try:
+        dash.wait()
+        dash.board.drawn = dash.board.generation  # the page drew the first draw
+        dash.apply_filters(models=("gpt-4o",))
+        generation = dash.board.generation
+        time.sleep(0.5)
+        assert not dash._slow_future.done()  # waiting for the page
+        threading.Timer(0.2, lambda: setattr(dash.board, "drawn", generation)).start()
+        dash.wait(timeout_s=20)  # the page drew: the background panels ran
+        assert "drawn in" in dash.status.value and dash.slow["alerts"] is not None
+    finally:
+        dash.close()
