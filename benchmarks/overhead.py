@@ -1,22 +1,33 @@
 """Per-call overhead of tracing, and bulk ingestion into DuckDB, measured in one process.
 
-Prints, per traced call (time to flush() counted in):
-  bare call | OpenTelemetry SDK + BatchSpanProcessor + no-op exporter (the reference) |
-  llmobs_nb observe() with 8 attributes, persisted to a DuckDB file, Prometheus updated
-  (returning a plain dict, then an openai ChatCompletion as the SDK returns it).
+Per traced call (time to flush() counted in), for three response shapes — a dict, an SDK
+pydantic object (an openai ``ChatCompletion``) and a plain object read by attribute — it
+prints the reference, the OpenTelemetry SDK's TracerProvider + BatchSpanProcessor + a no-op
+exporter (the 8 request attributes at start, the 2 token counts read from the response, as a
+hand-instrumented call would), against llmobs_nb ``observe`` with the same 8 attributes,
+persisted to a DuckDB file, Prometheus updated, in a long-lived observer that already holds
+``--prefill`` rows (100,000 by default). Each repeat measures the reference and the three
+shapes back to back (interleaved, so drift hits all alike; the shapes' order rotated from one
+repeat to the next); each ratio is to the reference measured just before it, given as median
+and range over the repeats, for the wall time and for the CPU time of the whole process (all
+threads: the flush thread's conversion and DuckDB's own threads count; other processes on a
+shared machine do not).
 Then a 100,000-call burst (spans kept vs. the BatchSpanProcessor's drops) and the bulk ingestion
 rate of the store's Arrow write path against DuckDB's own Arrow insert of the same rows.
 
-Run: .venv/bin/python benchmarks/overhead.py [--calls 20000] [--repeats 5]
+Run: .venv/bin/python benchmarks/overhead.py [--calls 20000] [--repeats 5] [--prefill 100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from opentelemetry.sdk.trace import TracerProvider
@@ -49,39 +60,6 @@ class CountingExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def bare(n: int) -> float:
-    def call(i: int) -> dict:
-        return RESPONSE
-
-    t = time.perf_counter()
-    for i in range(n):
-        call(i)
-    return (time.perf_counter() - t) / n
-
-
-def otel_reference(n: int) -> tuple[float, int]:
-    exporter = CountingExporter()
-    provider = TracerProvider()
-    processor = BatchSpanProcessor(exporter)
-    provider.add_span_processor(processor)
-    tracer = provider.get_tracer("bench")
-
-    def call(i: int) -> dict:
-        with tracer.start_as_current_span("chat gpt-4o", attributes=ATTRS) as span:
-            usage = RESPONSE["usage"]
-            span.set_attribute("gen_ai.usage.input_tokens", usage["prompt_tokens"])
-            span.set_attribute("gen_ai.usage.output_tokens", usage["completion_tokens"])
-            return RESPONSE
-
-    t = time.perf_counter()
-    for i in range(n):
-        call(i)
-    processor.force_flush()
-    elapsed = (time.perf_counter() - t) / n
-    provider.shutdown()
-    return elapsed, exporter.count
-
-
 def openai_response() -> object:
     """The same usage as RESPONSE, as the openai SDK returns it (a pydantic model)."""
     from openai.types.chat import ChatCompletion
@@ -110,9 +88,106 @@ def openai_response() -> object:
     )
 
 
-def ours(n: int, folder: Path, tag: str, response: object = RESPONSE) -> tuple[float, int]:
-    obs = llmobs_nb.init(db=folder / f"bench-{tag}.duckdb", project="bench")
+class _Usage:
+    def __init__(self, prompt_tokens: int, completion_tokens: int) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
 
+
+class _Message:
+    def __init__(self, role: str, content: str) -> None:
+        self.role = role
+        self.content = content
+
+
+class _Choice:
+    def __init__(self, message: _Message, finish_reason: str) -> None:
+        self.index = 0
+        self.message = message
+        self.finish_reason = finish_reason
+
+
+class _Reply:
+    """A response of a user's own client (or an SDK without pydantic): plain attributes."""
+
+    def __init__(self) -> None:
+        self.id = "reply-1"
+        self.model = "gpt-4o-2024-08-06"
+        self.choices = [_Choice(_Message("assistant", "Paris."), "stop")]
+        self.usage = _Usage(812, 143)
+
+
+def attribute_response() -> object:
+    """The same usage as RESPONSE, on plain objects read by attribute."""
+    return _Reply()
+
+
+SHAPES: dict[str, Callable[[], object]] = {
+    "dict": lambda: RESPONSE,
+    "pydantic ChatCompletion": openai_response,
+    "plain attribute object": attribute_response,
+}
+
+
+def _tokens(response: Any) -> tuple[int, int]:
+    """How a hand-instrumented call reads the token counts of its response."""
+    usage = response["usage"] if isinstance(response, dict) else response.usage
+    if isinstance(usage, dict):
+        return usage["prompt_tokens"], usage["completion_tokens"]
+    return usage.prompt_tokens, usage.completion_tokens
+
+
+def bare(n: int) -> float:
+    def call(i: int) -> dict:
+        return RESPONSE
+
+    t = time.perf_counter()
+    for i in range(n):
+        call(i)
+    return (time.perf_counter() - t) / n
+
+
+class Reference:
+    """The OpenTelemetry SDK: TracerProvider + BatchSpanProcessor + a no-op exporter."""
+
+    def __init__(self) -> None:
+        self.exporter = CountingExporter()
+        self.provider = TracerProvider()
+        self.processor = BatchSpanProcessor(self.exporter)
+        self.provider.add_span_processor(self.processor)
+        self.tracer = self.provider.get_tracer("bench")
+
+    def run(self, n: int, response: object) -> tuple[float, float]:
+        """(wall, CPU) seconds per call of ``n`` traced calls returning ``response``, flush
+        included."""
+        tracer = self.tracer
+
+        def call(i: int) -> object:
+            with tracer.start_as_current_span("chat gpt-4o", attributes=ATTRS) as span:
+                input_tokens, output_tokens = _tokens(response)
+                span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
+                span.set_attribute("gen_ai.usage.output_tokens", output_tokens)
+                return response
+
+        cpu, t = time.process_time(), time.perf_counter()
+        for i in range(n):
+            call(i)
+        self.processor.force_flush()
+        return (time.perf_counter() - t) / n, (time.process_time() - cpu) / n
+
+    def close(self) -> None:
+        self.provider.shutdown()
+
+
+def otel_reference(n: int) -> tuple[float, int]:
+    """(seconds per call, spans exported) of ``n`` calls in a new reference provider."""
+    reference = Reference()
+    elapsed, _ = reference.run(n, RESPONSE)
+    reference.close()
+    return elapsed, reference.exporter.count
+
+
+def _traced(obs: Any, response: object) -> Callable[[int], object]:
     @obs.observe(
         model="gpt-4o",
         operation="chat",
@@ -128,14 +203,93 @@ def ours(n: int, folder: Path, tag: str, response: object = RESPONSE) -> tuple[f
     def call(i: int) -> object:
         return response
 
-    t = time.perf_counter()
-    for i in range(n):
-        call(i)
-    obs.flush()
-    elapsed = (time.perf_counter() - t) / n
-    stored = obs.sql("select count(*) n from llm_calls")["n"][0]
+    return call  # type: ignore[no-any-return]
+
+
+class Ours:
+    """One long-lived observer (DuckDB file, Prometheus), pre-filled with ``prefill`` calls."""
+
+    def __init__(self, path: Path, prefill: int) -> None:
+        self.obs = llmobs_nb.init(db=path, project="bench")
+        fill = _traced(self.obs, RESPONSE)
+        for i in range(prefill):
+            fill(i)
+        self.obs.flush()
+
+    def run(self, n: int, response: object) -> tuple[float, float]:
+        """(wall, CPU) seconds per call of ``n`` traced calls returning ``response``, flush
+        included."""
+        call = _traced(self.obs, response)
+        cpu, t = time.process_time(), time.perf_counter()
+        for i in range(n):
+            call(i)
+        self.obs.flush()
+        return (time.perf_counter() - t) / n, (time.process_time() - cpu) / n
+
+    def rows(self) -> int:
+        return int(self.obs.sql("select count(*) n from llm_calls")["n"][0])
+
+    def close(self) -> None:
+        self.obs.close()
+
+
+def ours(n: int, folder: Path, tag: str, response: object = RESPONSE) -> tuple[float, int]:
+    """(seconds per call, rows stored) of ``n`` calls in a new observer."""
+    obs = Ours(folder / f"bench-{tag}.duckdb", prefill=0)
+    elapsed, _ = obs.run(n, response)
+    stored = obs.rows()
     obs.close()
-    return elapsed, int(stored)
+    return elapsed, stored
+
+
+def per_call(args: argparse.Namespace, folder: Path) -> None:
+    """The reference and the three shapes, interleaved, ``args.repeats`` times."""
+    responses = {name: make() for name, make in SHAPES.items()}
+    reference = Reference()
+    t = time.perf_counter()
+    observer = Ours(folder / "bench-long-lived.duckdb", args.prefill)
+    filled = observer.rows()
+    print(f"observer pre-filled with {filled:,} rows in {time.perf_counter() - t:.1f} s")
+    times: dict[str, dict[str, list[tuple[float, float]]]] = {
+        name: {"ref": [], "ours": []} for name in SHAPES
+    }
+    bare_t = []
+    order = list(responses.items())
+    for repeat in range(args.repeats):
+        bare_t.append(bare(args.calls))
+        # Rotated each repeat: the store's periodic work (DuckDB checkpoints, rollup catch-ups
+        # every 50,000 rows) does not fall on the same shape every time.
+        shift = repeat % len(order)
+        for name, response in order[shift:] + order[:shift]:
+            gc.collect()
+            times[name]["ref"].append(reference.run(args.calls, response))
+            gc.collect()
+            times[name]["ours"].append(observer.run(args.calls, response))
+    stored = observer.rows()
+    observer.close()
+    reference.close()
+    expected = filled + args.repeats * args.calls * len(SHAPES)
+    print(
+        f"per traced call, {args.repeats} interleaved repeats of {args.calls:,} calls "
+        f"(median, [range]); ratio = ours / reference of the same repeat:"
+    )
+    print(f"  bare call {statistics.median(bare_t) * 1e6:.2f} µs")
+    for what, which in (("wall time", 0), ("CPU time, all threads", 1)):
+        print(f"  {what}:")
+        print(f"  {'response':24} {'OTel SDK + BSP + no-op':>24} {'llmobs_nb observe':>24}  ratio")
+        for name, found in times.items():
+            ref = [t[which] * 1e6 for t in found["ref"]]
+            us = [t[which] * 1e6 for t in found["ours"]]
+            ratios = [u / r for u, r in zip(us, ref, strict=True)]
+            print(
+                f"  {name:24} {_span(ref, 'µs'):>24} {_span(us, 'µs'):>24}  "
+                f"{statistics.median(ratios):.2f}x [{min(ratios):.2f}–{max(ratios):.2f}]"
+            )
+    print(f"  rows stored {stored:,} of {expected:,} (lost {expected - stored:,})")
+
+
+def _span(values: list[float], unit: str) -> str:
+    return f"{statistics.median(values):.1f} [{min(values):.1f}–{max(values):.1f}] {unit}"
 
 
 def ingestion(rows: int, folder: Path) -> tuple[float, float]:
@@ -174,48 +328,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--burst", type=int, default=100_000)
-    parser.add_argument("--ingest-rows", type=int, default=1_000_000)
+    parser.add_argument("--prefill", type=int, default=100_000, help="rows in the observer first")
+    parser.add_argument("--burst", type=int, default=100_000, help="0: skip the burst")
+    parser.add_argument("--ingest-rows", type=int, default=1_000_000, help="0: skip ingestion")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        bare_t, ref_t, our_t, sdk_t = [], [], [], []
-        pydantic = openai_response()
-        for r in range(args.repeats):  # interleaved so drift hits all alike
-            bare_t.append(bare(args.calls))
-            ref_t.append(otel_reference(args.calls)[0])
-            our_t.append(ours(args.calls, folder, f"r{r}")[0])
-            sdk_t.append(ours(args.calls, folder, f"p{r}", pydantic)[0])
-        b, ref, us, sdk = (statistics.median(x) * 1e6 for x in (bare_t, ref_t, our_t, sdk_t))
-        print(f"per traced call, median of {args.repeats} runs of {args.calls:,} calls:")
-        print(f"  bare call                                  {b:8.2f} µs")
-        print(f"  OTel SDK + BatchSpanProcessor + no-op      {ref:8.2f} µs   (reference)")
-        print(
-            f"  llmobs_nb observe, DuckDB file, Prometheus {us:8.2f} µs   "
-            f"ratio {us / ref:.2f}x reference"
-        )
-        print(
-            f"    same, returning an openai ChatCompletion {sdk:8.2f} µs   "
-            f"ratio {sdk / ref:.2f}x reference (pydantic response: usage, cached tokens, "
-            f"model, finish reason and id read)"
-        )
+        per_call(args, folder)
 
-        _, exported = otel_reference(args.burst)
-        _, stored = ours(args.burst, folder, "burst")
-        print(f"burst of {args.burst:,} calls:")
-        print(
-            f"  OTel BatchSpanProcessor exported {exported:,} (dropped {args.burst - exported:,})"
-        )
-        print(f"  llmobs_nb stored                 {stored:,} (dropped {args.burst - stored:,})")
+        if args.burst:
+            _, exported = otel_reference(args.burst)
+            _, stored = ours(args.burst, folder, "burst")
+            print(f"burst of {args.burst:,} calls:")
+            print(
+                f"  OTel BatchSpanProcessor exported {exported:,} "
+                f"(dropped {args.burst - exported:,})"
+            )
+            print(
+                f"  llmobs_nb stored                 {stored:,} (dropped {args.burst - stored:,})"
+            )
 
-        ours_rate, raw_rate = ingestion(args.ingest_rows, folder)
-        print(f"bulk ingestion of {args.ingest_rows:,} span rows (Arrow batch):")
-        print(f"  llmobs_nb Store.write_spans  {ours_rate:12,.0f} rows/s")
-        print(
-            f"  DuckDB INSERT ... FROM arrow {raw_rate:12,.0f} rows/s   "
-            f"ratio {ours_rate / raw_rate:.2f}x"
-        )
+        if args.ingest_rows:
+            ours_rate, raw_rate = ingestion(args.ingest_rows, folder)
+            print(f"bulk ingestion of {args.ingest_rows:,} span rows (Arrow batch):")
+            print(f"  llmobs_nb Store.write_spans  {ours_rate:12,.0f} rows/s")
+            print(
+                f"  DuckDB INSERT ... FROM arrow {raw_rate:12,.0f} rows/s   "
+                f"ratio {ours_rate / raw_rate:.2f}x"
+            )
 
 
 if __name__ == "__main__":

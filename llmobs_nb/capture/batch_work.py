@@ -34,7 +34,7 @@ class BatchWork:
     Example:
         >>> from llmobs_nb.store import Store
         >>> work = BatchWork(Store(), PriceBook())
-        >>> work.on_batch(pa.table({"kind": ["chain"]}))   # no model call: nothing to keep
+        >>> work.on_batch(pa.table({"kind": ["chain"], "model": [None]}))  # no model call
     """
 
     def __init__(self, store: Any, prices: PriceBook, metrics: Any = None) -> None:

@@ -25,6 +25,7 @@ from llmobs_nb.capture.streams import (
     is_async_stream,
     is_sync_stream,
     iterate,
+    not_a_stream,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,11 +41,13 @@ def finish(scope: SpanScope, result: Any) -> Any:
         {'usage': {'prompt_tokens': 1}}
     """
     try:
-        if is_sync_stream(result):
+        if not_a_stream(result):  # the usual answer: no stream checks
+            pass
+        elif is_sync_stream(result):
             stream: Any = TracedStream(result, scope)
             scope.hand_off()
             return stream
-        if is_async_stream(result):
+        elif is_async_stream(result):
             stream = AsyncTracedStream(result, scope)
             scope.hand_off()
             return stream

@@ -14,17 +14,52 @@ from typing import Any
 
 _on_class: dict[tuple[type, str], bool] = {}
 
+# How a class's instances are read, decided once per class.
+_DICT, _PYDANTIC, _MAPPING, _PLAIN, _DATA, _OTHER = range(6)
+_kinds: dict[type, int] = {dict: _DICT}
+
+
+def _kind(cls: type) -> int:
+    """How instances of ``cls`` are read: a dict, a pydantic model, another mapping, a plain
+    object whose data attributes all live in its instance ``__dict__`` (no ``__getattr__``,
+    no custom ``__getattribute__``) — a data object when its class defines no public name
+    either (its ``__dict__`` then answers every public name) — or anything else
+    (``getattr``)."""
+    kind = _kinds.get(cls)
+    if kind is None:
+        if hasattr(cls, "__pydantic_fields__"):
+            kind = _PYDANTIC
+        elif issubclass(cls, Mapping):
+            kind = _MAPPING
+        elif (
+            getattr(cls, "__dictoffset__", 0) != 0
+            and cls.__getattribute__ is object.__getattribute__
+            and not hasattr(cls, "__getattr__")
+        ):
+            public = any(not name.startswith("_") for name in dir(cls))
+            kind = _PLAIN if public else _DATA
+        else:
+            kind = _OTHER
+        if len(_kinds) < 4096:
+            _kinds[cls] = kind
+    return kind
+
 
 def _class_has(cls: type, key: str) -> bool:
     """Whether ``cls`` defines ``key`` (a property or method), remembered per class and name."""
     found = _on_class.get((cls, key))
     if found is None:
-        found = _on_class[(cls, key)] = hasattr(cls, key)
+        found = hasattr(cls, key)
+        if len(_on_class) < 65_536:
+            _on_class[(cls, key)] = found
     return found
 
 
 def get_field(obj: Any, key: str) -> Any:
     """``obj[key]`` for mappings, else the attribute ``key``; None when there is none.
+
+    A plain object's missing attribute is looked up in its ``__dict__`` (no ``AttributeError``
+    raised and caught, about 1 µs each), unless its class defines the name.
 
     Example:
         >>> get_field({"usage": 3}, "usage"), get_field(None, "usage"), get_field("x", "usage")
@@ -33,9 +68,18 @@ def get_field(obj: Any, key: str) -> Any:
     if obj is None:
         return None
     cls = type(obj)
-    if cls is dict:
+    kind = _kinds.get(cls)
+    if kind is None:
+        kind = _kind(cls)
+    if kind == _DICT:
         return obj.get(key)
-    if hasattr(cls, "__pydantic_fields__"):
+    if kind == _DATA and key[:1] != "_":
+        return obj.__dict__.get(key)
+    if kind in (_PLAIN, _DATA):
+        if _class_has(cls, key):  # a property, method or class attribute: the class decides
+            return getattr(obj, key, None)
+        return obj.__dict__.get(key)
+    if kind == _PYDANTIC:
         found = obj.__dict__.get(key)
         if found is not None:
             return found
@@ -47,7 +91,7 @@ def get_field(obj: Any, key: str) -> Any:
         if _class_has(cls, key):  # a property or method, not a field
             return getattr(obj, key, None)
         return None
-    if isinstance(obj, Mapping):
+    if kind == _MAPPING:
         return obj.get(key)
     return getattr(obj, key, None)
 
@@ -61,11 +105,17 @@ def has_field(obj: Any, key: str) -> bool:
     """
     if obj is None:
         return False
-    if type(obj) is dict or isinstance(obj, Mapping):
+    cls = type(obj)
+    kind = _kinds.get(cls)
+    if kind is None:
+        kind = _kind(cls)
+    if kind in (_DICT, _MAPPING):
         return key in obj
-    if hasattr(type(obj), "__pydantic_fields__"):
+    if kind in (_PLAIN, _DATA):
+        return key in obj.__dict__ or _class_has(cls, key)
+    if kind == _PYDANTIC:
         extra = obj.__pydantic_extra__
-        return key in obj.__dict__ or bool(extra and key in extra) or _class_has(type(obj), key)
+        return key in obj.__dict__ or bool(extra and key in extra) or _class_has(cls, key)
     return hasattr(obj, key)
 
 
@@ -76,7 +126,15 @@ def private_field(obj: Any, key: str) -> Any:
         >>> private_field(object(), "_request_id") is None
         True
     """
-    if hasattr(type(obj), "__pydantic_fields__"):
+    cls = type(obj)
+    kind = _kinds.get(cls)
+    if kind is None:
+        kind = _kind(cls)
+    if kind == _DICT:  # a dict has no attributes of its own
+        return None
+    if kind in (_PLAIN, _DATA) and not _class_has(cls, key):
+        return obj.__dict__.get(key)
+    if kind == _PYDANTIC:
         # The SDKs set ``_request_id`` as a plain attribute (it lands in ``__dict__``); a
         # declared private attribute lives in ``__pydantic_private__``.
         found = obj.__dict__.get(key)
@@ -88,13 +146,21 @@ def private_field(obj: Any, key: str) -> Any:
 
 
 def field_view(obj: Any) -> Any:
-    """A mapping of a dict's or pydantic model's fields (read it, never write), else ``obj``.
+    """A mapping of a dict's, pydantic model's or data object's fields (read it, never
+    write) that answers :func:`get_field` and :func:`has_field` of any public name as
+    ``obj`` would; else ``obj``.
 
     Example:
         >>> field_view({"input_tokens": 3})["input_tokens"]
         3
     """
-    if type(obj) is dict or not hasattr(type(obj), "__pydantic_fields__"):
-        return obj
-    extra = obj.__pydantic_extra__
-    return {**obj.__dict__, **extra} if extra else obj.__dict__
+    cls = type(obj)
+    kind = _kinds.get(cls)
+    if kind is None:
+        kind = _kind(cls)
+    if kind == _PYDANTIC:
+        extra = obj.__pydantic_extra__
+        return {**obj.__dict__, **extra} if extra else obj.__dict__
+    if kind == _DATA:  # its class defines no public name: its __dict__ answers them all
+        return obj.__dict__
+    return obj

@@ -16,15 +16,17 @@ from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
 
+from llmobs_nb.capture.own_spans import OwnSpan, Preset
 
-def preset(attributes: dict[str, Any]) -> dict[str, Any]:
+
+def preset(attributes: dict[str, Any]) -> Preset:
     """The attributes exactly as the SDK would store them (e.g. sequences become tuples).
 
     Example:
         >>> preset({"app.route": "/ask", "app.tags": ["a", "b"]})
         {'app.route': '/ask', 'app.tags': ('a', 'b')}
     """
-    return dict(BoundedAttributes(attributes=attributes, immutable=True))
+    return Preset(BoundedAttributes(attributes=attributes, immutable=True))
 
 
 def add_valid(span: Any, attributes: dict[str, Any], *, keep_existing: bool) -> None:
@@ -40,6 +42,9 @@ def add_valid(span: Any, attributes: dict[str, Any], *, keep_existing: bool) -> 
         >>> dict(span.attributes)
         {'a': 1, 'b': (1, 2)}
     """
+    if span.__class__ is OwnSpan:
+        span.add_valid(attributes, keep_existing)
+        return
     bounded = getattr(span, "_attributes", None)
     inner = getattr(bounded, "_dict", None)
     lock = getattr(bounded, "_lock", None)

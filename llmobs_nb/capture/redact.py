@@ -300,6 +300,7 @@ def redact_attributes(attrs: dict[str, Any], skip: frozenset[str] = frozenset())
     """
     out: dict[str, Any] = {}
     keys = _key_cache
+    short = _short_redacted
     for key, value in attrs.items():
         if key in skip:
             continue
@@ -309,7 +310,17 @@ def redact_attributes(attrs: dict[str, Any], skip: frozenset[str] = frozenset())
             if len(keys) < 10_000:
                 keys[key] = entry
         clean, secret = entry
-        out[clean] = REDACTED if secret else _redact_unkeyed(value)
+        if secret:
+            out[clean] = REDACTED
+            continue
+        kind = value.__class__  # the usual values first, without a call (one per span)
+        if kind is str:
+            found = short.get(value)
+            out[clean] = found if found is not None else redact_text(value)
+        elif kind is int or kind is float or kind is bool:
+            out[clean] = value
+        else:
+            out[clean] = _redact_unkeyed(value)
     return out
 
 

@@ -136,12 +136,56 @@ def parse_usage(usage: Any) -> Usage:
         >>> (u.input_tokens, u.cached_input_tokens, u.output_tokens)
         (1000, 900, 50)
     """
-    problems: list[str] = []
     if usage is None:
         return Usage()
     if isinstance(usage, str | bytes | int | float | list | tuple):
         return Usage(problems=[f"usage {usage!r} is not an object with token counts"])
     usage = field_view(usage)  # an SDK's pydantic usage read as a dict: no __getattr__ misses
+    if usage.__class__ is dict:
+        found = _chat_completions_usage(usage)
+        if found is not None:
+            return found
+    return _parse_usage(usage)
+
+
+def _chat_completions_usage(usage: dict[str, Any]) -> Usage | None:
+    """The usual case of :func:`_parse_usage`, read in line: OpenAI chat completions' counts,
+    all valid, none contradicting another. None for anything else (the general rule decides,
+    and names any problem); where it answers, the answer is the general rule's.
+
+    Example:
+        >>> _chat_completions_usage({"prompt_tokens": 10, "completion_tokens": 2})
+        Usage(input_tokens=10, output_tokens=2, cached_input_tokens=None, \
+cache_write_tokens=None, reasoning_tokens=None, problems=[])
+        >>> _chat_completions_usage({"prompt_tokens": -1, "completion_tokens": 2}) is None
+        True
+    """
+    get = usage.get
+    prompt = get("prompt_tokens")
+    completion = get("completion_tokens")
+    if (
+        prompt.__class__ is not int
+        or completion.__class__ is not int
+        or not 0 <= prompt <= MAX_TOKENS
+        or not 0 <= completion <= MAX_TOKENS
+        or "cache_read_input_tokens" in usage
+        or "cache_creation_input_tokens" in usage
+    ):
+        return None
+    cached = _get(get("prompt_tokens_details"), "cached_tokens")
+    reasoning = _get(get("completion_tokens_details"), "reasoning_tokens")
+    if cached is not None and (cached.__class__ is not int or not 0 <= cached <= prompt):
+        return None
+    if reasoning is not None and (
+        reasoning.__class__ is not int or not 0 <= reasoning <= completion
+    ):
+        return None
+    return Usage(prompt, completion, cached, None, reasoning)
+
+
+def _parse_usage(usage: Any) -> Usage:
+    """:func:`parse_usage` of a usage object read as fields (``fields.field_view``)."""
+    problems: list[str] = []
     anthropic_style = _has(usage, "cache_read_input_tokens") or _has(
         usage, "cache_creation_input_tokens"
     )

@@ -22,7 +22,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from llmobs_nb.capture import semconv as sc
+from llmobs_nb.capture.content_policy import OURS_ONLY, PARAMETER_KEYS, is_content_key
 from llmobs_nb.capture.messages import render_genai, render_openinference
+from llmobs_nb.capture.own_spans import OwnSpan, Preset
 from llmobs_nb.capture.redact import (
     _short_redacted,
     redact_attributes,
@@ -381,7 +383,8 @@ def record_of(span: ReadableSpan) -> SpanRecord:
     ctx = span.context
     parent = span.parent
     status = span.status
-    attrs = _attributes_of(span)
+    # An ended OwnSpan hands over its own dict: nothing writes to an ended span.
+    attrs = span.attributes if span.__class__ is OwnSpan else _attributes_of(span)
     start_ns = span.start_time or 0
     events = span.events
     if events:  # first-token and operation-details events of other instrumentations
@@ -408,6 +411,7 @@ def to_columns(
     duplicates: set[int] | None = None,
     wrappers: set[int] | None = None,
     dropped: dict[str, int] | None = None,
+    presets: dict[int, Preset] | None = None,
 ) -> pa.Table:
     """Convert finished spans (see :func:`record_of`) to an Arrow table of the ``spans`` table.
 
@@ -422,6 +426,10 @@ def to_columns(
     A row that cannot be kept even so is left out and counted in ``dropped`` (reason
     ``"conversion"``).
 
+    ``presets`` (span id → the :class:`~llmobs_nb.capture.own_spans.Preset` a span's
+    attributes started from, intact; taken out as used) lets the part of the ``attributes``
+    JSON that is the same on every call of a decorated function be made once (the same text).
+
     Example:
         >>> from llmobs_nb.pricing import PriceBook
         >>> record = ("step", 1, 2, None, 0, 10**9, None, {"llmobs.kind": "chain"})
@@ -431,8 +439,12 @@ def to_columns(
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     days: dict[int, datetime] = {}
+    # (model, provider, day) → price, found once per batch (PriceBook.find warns once too)
+    found_prices: dict[tuple[str, Any, int], Any] = {}
     model_kinds = MODEL_CALL_KINDS
     mapped = _MAPPED
+    short = _short_redacted  # redact_text's own cache of short texts, read without the call
+    project_label = redact_optional(project)
     for record in records:
         try:
             name, trace_id, span_id, parent_id, start_ns, end_ns, error, attrs = record
@@ -470,10 +482,14 @@ def to_columns(
                 output_tokens = _tokens(attrs, problems, _OUTPUT_KEYS)
             if attrs.keys().isdisjoint(_CACHE_AND_REASONING_KEYS):
                 cached = written = reasoning = None  # the usual case: one lookup, not seven
-            else:
-                cached = _tokens(attrs, problems, _CACHED_KEYS)
+            else:  # ours: valid ints under the GenAI names, the first of their keys
+                cached = get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)
+                if cached.__class__ is not int or not 0 <= cached <= MAX_TOKENS:
+                    cached = _tokens(attrs, problems, _CACHED_KEYS)
                 written = _tokens(attrs, problems, _WRITTEN_KEYS)
-                reasoning = _tokens(attrs, problems, _REASONING_KEYS)
+                reasoning = get(sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)
+                if reasoning.__class__ is not int or not 0 <= reasoning <= MAX_TOKENS:
+                    reasoning = _tokens(attrs, problems, _REASONING_KEYS)
             if input_tokens is not None and (cached or 0) + (written or 0) > input_tokens:
                 problems.append(f"cached input exceeds input_tokens ({input_tokens})")
                 cached = written = None
@@ -481,21 +497,44 @@ def to_columns(
             # is_model_call(kind, model) with a model: the one rule, as a set lookup per row.
             if kind in model_kinds and model is not None:
                 day = start_ns // _NS_PER_DAY
-                start_dt = days.get(day)
-                if start_dt is None:  # prices change by the day: one datetime per day will do
-                    start_dt = days[day] = datetime.fromtimestamp(day * 86400, UTC)
-                price = prices.find(model, provider, start_dt)
+                price_key = (model, provider, day)
+                price = found_prices.get(price_key, _UNKNOWN)
+                if price is _UNKNOWN:  # prices change by the day: one lookup per day will do
+                    start_dt = days.get(day)
+                    if start_dt is None:
+                        start_dt = days[day] = datetime.fromtimestamp(day * 86400, UTC)
+                    price = found_prices[price_key] = prices.find(model, provider, start_dt)
                 if price is not None:
                     cost = price.cost(input_tokens, output_tokens, cached, written, reasoning)
                     version = price.version
-            ttft = _seconds(get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK), problems)
+            ttft = get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
+            if ttft is not None:
+                ttft = _seconds(ttft, problems)
             if attrs.keys().isdisjoint(_TEXT_KEYS) and not _has_oi_messages(attrs):
                 input_text = output_text = None  # the usual case: one lookup
             else:
                 input_text, output_text = _texts(attrs, problems)
-            extra = redact_attributes(attrs, mapped)
+            static = None
+            if presets:
+                preset = presets.pop(span_id, None)
+                if preset is not None:
+                    static = preset.row
+                    if static is None:
+                        static = preset.row = _static_part(preset)
+            if static is None or static is _NOT_STATIC:
+                extra = redact_attributes(attrs, mapped)
+                static_json = None
+            else:
+                skip, static_json = static
+                extra = redact_attributes(attrs, skip)  # the preset's keys: in static_json
             if problems:
                 extra["llmobs.attribute_error"] = "; ".join(problems)
+            if static_json is None:
+                attributes_json = _to_json(extra) if extra else "{}"
+            elif extra:
+                attributes_json = "{" + static_json + ", " + _to_json(extra)[1:]
+            else:
+                attributes_json = "{" + static_json + "}"
             user_id = get(sc.LLMOBS_USER_ID)
             session_id = get(sc.GEN_AI_CONVERSATION_ID)
             if session_id is None:
@@ -506,25 +545,40 @@ def to_columns(
             tool_name = get(sc.GEN_AI_TOOL_NAME)
             if tool_name is None and kind == "tool":
                 tool_name = _first(attrs, _TOOL_KEYS) or _step_name(name, None, "execute_tool ")
+            if user_id is None:
+                user_id = get(sc.USER_ID)
+            operation = get(sc.GEN_AI_OPERATION_NAME)
+            use_case = get(sc.LLMOBS_USE_CASE)
+            run = get(sc.LLMOBS_RUN)
+            row_project = get(sc.LLMOBS_PROJECT)
+            if name.__class__ is str:
+                found_name = short.get(name)
+                if found_name is None:
+                    found_name = redact_text(name)
+            else:
+                found_name = redact_text(name)
+            if provider is not None:
+                found_provider = short.get(provider) if provider.__class__ is str else None
+                provider = found_provider if found_provider is not None else redact_text(provider)
             append(
                 (
                     format(trace_id, "032x"),
                     format(span_id, "016x"),
                     None if parent_id is None else format(parent_id, "016x"),
-                    redact_text(name),
+                    found_name,
                     kind,
                     start_ns // 1000,
                     end_ns // 1000,
                     (end_ns - start_ns) / 1e9,
                     ttft,
-                    redact_optional(provider),
+                    provider,
                     model,
                     response_model,
-                    _label(get(sc.GEN_AI_OPERATION_NAME)),
-                    _label(get(sc.LLMOBS_USE_CASE)),
-                    _label(user_id if user_id is not None else get(sc.USER_ID)),
-                    _label(get(sc.LLMOBS_RUN)),
-                    _label(get(sc.LLMOBS_PROJECT)) or redact_optional(project),
+                    None if operation is None else _label(operation),
+                    None if use_case is None else _label(use_case),
+                    None if user_id is None else _label(user_id),
+                    None if run is None else _label(run),
+                    (None if row_project is None else _label(row_project)) or project_label,
                     "ok" if error is None else "error",
                     None if error is None else redact_optional(error[0]),
                     None if error is None else redact_optional(error[1]),
@@ -537,10 +591,10 @@ def to_columns(
                     version,
                     input_text,
                     output_text,
-                    _to_json(extra) if extra else "{}",
-                    _label(session_id),
-                    _label(agent_name),
-                    _label(tool_name),
+                    attributes_json,
+                    None if session_id is None else _label(session_id),
+                    None if agent_name is None else _label(agent_name),
+                    None if tool_name is None else _label(tool_name),
                 )
             )
         except Exception as exc:  # a value no rule above foresaw: this row alone pays
@@ -553,6 +607,34 @@ def to_columns(
 
 
 _ATTRIBUTES_INDEX = COLUMNS.index("attributes")
+_NOT_STATIC = ("", "")  # a preset whose part of the JSON is not made once (see _static_part)
+# Attributes to_columns itself adds to a row: a preset that names one is not made once.
+_ADDED_HERE = frozenset({"llmobs.duplicate_call", "llmobs.wraps_model_call", ATTRIBUTE_ERROR})
+
+
+def _static_part(preset: dict[str, Any]) -> tuple[frozenset[str], str]:
+    """(keys left out of the per-row JSON, the preset's own part of the ``attributes`` JSON
+    without its braces), or ``_NOT_STATIC`` when that part cannot be made once: it names
+    content (dropped or kept by the content setting), an attribute to_columns adds, text
+    needing a fix, or nothing besides columns.
+
+    Example:
+        >>> _static_part({"gen_ai.request.model": "m", "app.route": "/ask"})[1]
+        '"app.route": "/ask"'
+    """
+    for key in preset:
+        if is_content_key(key) or key in PARAMETER_KEYS or key in OURS_ONLY or key in _ADDED_HERE:
+            return _NOT_STATIC
+    extra = redact_attributes(preset, _MAPPED)
+    if not extra:
+        return _NOT_STATIC
+    text = _to_json(extra)
+    if "\\ud" in text or ATTRIBUTE_ERROR in text:
+        return _NOT_STATIC
+    return _MAPPED | preset.keys(), text[1:-1]
+
+
+_UNKNOWN = object()  # a price not looked up yet (None: looked up, none known)
 
 
 def describe_error(exc: BaseException, limit: int = 200) -> str:

@@ -38,6 +38,7 @@ _USAGE_ATTRIBUTES = {
     "cache_write_tokens": sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
     "reasoning_tokens": sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
 }
+_USAGE_ITEMS = tuple((name, _USAGE_ATTRIBUTES[name]) for name in TOKEN_FIELDS)
 
 _WHAT = {
     "scope": "prepare a span",
@@ -50,6 +51,29 @@ _WHAT = {
     "end": "end a span",
     "attribute": "set a span attribute",
 }
+
+
+_REASONS: dict[str, tuple[str]] = {}
+
+
+def finish_reasons(reason: str) -> tuple[str]:
+    """The ``gen_ai.response.finish_reasons`` value of one reason: the same tuple each time.
+
+    A new tuple per call would make every buffered span's attributes a dict the garbage
+    collector tracks (a dict of strings and numbers is not tracked; a tuple once seen by a
+    collection is not either): between two flushes thousands of them would be promoted to
+    the oldest generation and set off full collections of the whole heap.
+
+    Example:
+        >>> finish_reasons("stop") is finish_reasons("stop")
+        True
+    """
+    found = _REASONS.get(reason)
+    if found is None:
+        found = (reason,)
+        if len(_REASONS) < 1024:
+            _REASONS[reason] = found
+    return found
 
 
 def capture_error(stage: str, exc: BaseException, errors: CaptureErrors | None = None) -> None:
@@ -206,7 +230,7 @@ class SpanScope:
         self.errors = errors
         self.span: Any = None
         self.start_ns = 0
-        self._tokens: tuple[Token[Any], Token[Any]] | None = None
+        self._tokens: tuple[Token[Any], Token[Any] | None] | None = None
         self._usage: Usage | None = None
         # Online evaluators need the answer in memory even when content is not stored.
         self.keep_output = keep_output
@@ -243,11 +267,9 @@ class SpanScope:
         attrs = self.attributes
         for label, value in self.labels.items():
             attrs[lb.LABEL_ATTRIBUTES[label]] = value
-        self.span = self.capture.tracer.start_span(  # type: ignore[union-attr]
-            self.name, context=self.parent_context, attributes=attrs
+        self.span = self.capture.start_span(  # type: ignore[union-attr]
+            self.name, self.parent_context, attrs, self.preset
         )
-        if self.preset:
-            add_valid(self.span, self.preset, keep_existing=True)
         self.start_ns = time.perf_counter_ns()
         if self.is_model_call:  # known here; the processor need not inspect attributes
             self.capture.processor.opened_model_call(  # type: ignore[union-attr]
@@ -291,8 +313,11 @@ class SpanScope:
     def attach(self) -> None:
         ctx = trace.set_span_in_context(self.span, self.parent_context)
         otel_token = otel_context.attach(ctx)
+        labels = self.labels
+        labels_token = None
         try:
-            labels_token = lb.current_labels.set(self.labels)
+            if labels is not lb.current_labels.get():  # the labels in force: nothing to set
+                labels_token = lb.current_labels.set(labels)
         except BaseException:
             otel_context.detach(otel_token)
             raise
@@ -311,7 +336,8 @@ class SpanScope:
             otel_token, labels_token = self._tokens
             self._tokens = None
             try:
-                lb.current_labels.reset(labels_token)
+                if labels_token is not None:
+                    lb.current_labels.reset(labels_token)
                 otel_context.detach(otel_token)
             except Exception as exc:
                 self.error("end", exc)
@@ -408,10 +434,10 @@ class SpanScope:
         self._usage = usage if self._usage is None else self._usage.merge(usage)
 
     def _write_usage(self, usage: Usage, into: dict[str, Any]) -> None:
-        for field_name in TOKEN_FIELDS:
+        for field_name, key in _USAGE_ITEMS:
             value = getattr(usage, field_name)
             if value is not None:
-                into[_USAGE_ATTRIBUTES[field_name]] = value
+                into[key] = value  # ints checked by parse_usage: valid values
         if usage.problems:
             into[sc.LLMOBS_USAGE_ERROR] = "; ".join(usage.problems)[:1000]
             log.warning(  # both may hold what the caller passed: a name, a token count
@@ -441,7 +467,7 @@ class SpanScope:
                 found[sc.GEN_AI_RESPONSE_MODEL] = model
             reason = ct.finish_reason(fields)
             if reason:
-                found[sc.GEN_AI_RESPONSE_FINISH_REASONS] = (reason,)
+                found[sc.GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons(reason)
             rid = ct.response_id(fields)
             if rid:
                 found[sc.GEN_AI_RESPONSE_ID] = rid
@@ -488,6 +514,6 @@ class SpanScope:
                 self._found[sc.GEN_AI_RESPONSE_MODEL] = model
             reason = ct.finish_reason(chunk)
             if reason:
-                self._found[sc.GEN_AI_RESPONSE_FINISH_REASONS] = (reason,)
+                self._found[sc.GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons(reason)
         except Exception as exc:
             self.error("stream", exc)

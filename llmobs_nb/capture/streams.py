@@ -187,6 +187,29 @@ class AsyncTracedStream:
 
 
 _PLAIN = frozenset({dict, list, tuple, str, bytes, int, float, bool, type(None)})
+# Classes whose instances are neither kind of stream (checked once per class).
+_NOT_STREAMS: set[type] = set(_PLAIN)
+
+
+def not_a_stream(value: Any) -> bool:
+    """Whether ``value`` is certainly no stream of either kind (decided once per class: a
+    generator or a ``*Stream`` class never is in this set).
+
+    Example:
+        >>> not_a_stream({"usage": {}}), not_a_stream(iter(()) for _ in ())
+        (True, False)
+    """
+    cls = type(value)
+    if cls in _NOT_STREAMS:
+        return True
+    if (
+        issubclass(cls, GeneratorType | AsyncGeneratorType)
+        or cls.__name__.endswith("Stream")
+        or len(_NOT_STREAMS) >= 4096
+    ):
+        return False
+    _NOT_STREAMS.add(cls)
+    return True
 
 
 def is_sync_stream(value: Any) -> bool:

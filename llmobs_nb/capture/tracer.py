@@ -216,11 +216,17 @@ class Tracer:
         *,
         capture_content: bool | None = None,
         arguments: Callable[[tuple[Any, ...], dict[str, Any]], Any] | None = None,
-        **options: Any,
+        use_case: str | None = None,
+        user_id: str | None = None,
+        run: str | None = None,
+        parent_context: Any = None,
+        keep_output: bool = False,
+        preset: dict[str, Any] | None = None,
     ) -> SpanScope | None:
         """:meth:`scope` for one call of a traced function or SDK method, with the call's
         input when content is captured (``arguments(args, kwargs)``, else the prompt-like
-        argument: ``content.call_input``); None when there is no live tracer (run untraced)."""
+        argument: ``content.call_input``); None when there is no live tracer (run untraced).
+        The other options are :meth:`scope`'s."""
         live = self if not self.closing else self.live()
         if live is None:
             return None
@@ -232,7 +238,18 @@ class Tracer:
                 attrs[sc.LLMOBS_INPUT] = to_text(value)
             except Exception as exc:
                 capture_error("input", exc, live.errors)
-        return live._new_scope(name, kind, attrs, capture_content=want_content, **options)
+        return live._new_scope(
+            name,
+            kind,
+            attrs,
+            use_case=use_case,
+            user_id=user_id,
+            run=run,
+            capture_content=want_content,
+            parent_context=parent_context,
+            keep_output=keep_output,
+            preset=preset,
+        )
 
     def _new_scope(
         self,
@@ -254,11 +271,15 @@ class Tracer:
         agent = None
         if kind == "agent":  # an agent's spans inside it carry its name (labels.py)
             agent = (preset if preset is not None else attributes).get(sc.GEN_AI_AGENT_NAME)
+        if use_case is None and user_id is None and run is None and agent is None:
+            labels = lb.current_labels.get()  # the usual case: only the labels in force
+        else:
+            labels = lb.merged(use_case=use_case, user_id=user_id, run=run, agent_name=agent)
         return SpanScope(
             capture,
             name,
             attributes,
-            lb.merged(use_case=use_case, user_id=user_id, run=run, agent_name=agent),
+            labels,
             capture_content=self.capture_content if capture_content is None else capture_content,
             is_model_call=kind in _MODEL_CALL,
             parent_context=parent_context,
@@ -365,7 +386,7 @@ class Tracer:
                 live = self if not self.closing else self.live()
                 if live is None:
                     return None  # closed, and no new observer of the file: run untraced
-                scope = live.call_scope(
+                scope = live.call_scope(  # a live tracer: it is its own live()
                     span_name,
                     kind,
                     args,

@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import (
+    ReadableSpan,
+    Span,
+    SpanLimits,
+    SpanProcessor,
+    TracerProvider,
+)
+from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
 from llmobs_nb.capture.batcher import Batcher
@@ -32,6 +39,8 @@ from llmobs_nb.capture.content_policy import without_content
 from llmobs_nb.capture.errors import CaptureErrors, capture_failed
 from llmobs_nb.capture.health import Health, summed
 from llmobs_nb.capture.labels import missing_labels
+from llmobs_nb.capture.own_spans import OwnSpan, OwnSpanFactory, Preset, cleaned, start_own_span
+from llmobs_nb.capture.presets import add_valid
 from llmobs_nb.capture.rows import SpanRecord, record_of, starts_model_call, to_columns
 from llmobs_nb.capture.write_queue import DEFAULT_MAX_ROWS, WriteQueue
 from llmobs_nb.pricing import PriceBook
@@ -47,6 +56,10 @@ log = logging.getLogger("llmobs_nb")
 Sink = Callable[[Any], None]
 OURS = "llmobs_nb"
 
+
+#: Presets remembered for spans not converted yet, at most (one per buffered span; more means
+#: rows were dropped without conversion, and the map is cleared: it only saves work).
+_MAX_PRESETS = 1_000_000
 
 #: Seconds one OTLP request may take (the SDK's default is 10): a hung receiver holds only the
 #: export thread, and for this long a batch.
@@ -95,6 +108,9 @@ class BufferingProcessor(SpanProcessor):
         self._open_calls: dict[int, bool] = {}
         self._duplicates: set[int] = set()
         self._wrappers: set[int] = set()
+        # Span id → the Preset its attributes started from, intact (own_spans.OwnSpan.preset):
+        # to_columns converts that part of the row once per decorated function.
+        self._presets: dict[int, Preset] = {}
         # Finished spans, drained by the flush thread each interval_s (sooner when a write
         # retry is due), or at once when batch_size wait.
         self._batcher: Batcher[SpanRecord] = Batcher(
@@ -145,6 +161,11 @@ class BufferingProcessor(SpanProcessor):
                         self._duplicates.add(parent.span_id)
                     else:
                         self._duplicates.add(span.context.span_id)
+        if span.__class__ is OwnSpan and span.preset is not None:  # type: ignore[attr-defined]
+            presets = self._presets
+            if len(presets) >= _MAX_PRESETS:  # rows lost to a bug's last net: forget them
+                presets.clear()
+            presets[span.context.span_id] = span.preset  # type: ignore[attr-defined]
         self._batcher.put(record_of(span))
 
     def shutdown(self) -> None:
@@ -227,6 +248,7 @@ class BufferingProcessor(SpanProcessor):
                         self._duplicates,
                         self._wrappers,
                         dropped=dropped,
+                        presets=self._presets,
                     )
                 except Exception as exc:  # to_columns isolates rows; this is a bug's last net
                     capture_failed("convert spans to rows", exc)
@@ -292,6 +314,7 @@ class BufferingProcessor(SpanProcessor):
         """
         self._duplicates = set()
         self._wrappers = set()
+        self._presets = {}
         self._open_calls = dict(self._open_calls)
         old = self.queue
         self.queue = WriteQueue(  # no sidecar to take in: the child writes into it
@@ -328,15 +351,63 @@ class Capture:
         # The observer's content setting, read at each flush (rows leave only from there).
         self.capture_content = self.processor.capture_content
         resource = Resource.create({"service.name": project or "llmobs_nb"})
+        limits = SpanLimits()
         # ALWAYS_ON, not the default ParentBased: an unsampled parent from another service
         # must not silently hide this process's LLM calls (and it skips a parent lookup).
-        self.provider = TracerProvider(resource=resource, sampler=ALWAYS_ON, shutdown_on_exit=False)
-        self.provider.add_span_processor(self.processor)
+        self.provider = _Provider(
+            self.processor,
+            resource=resource,
+            sampler=ALWAYS_ON,
+            span_limits=limits,
+            shutdown_on_exit=False,
+        )
         self.tracer = self.provider.get_tracer(OURS)
+        # Our spans without the SDK's span object (own_spans.py), while the SDK is enabled and
+        # no attribute value length limit asks for values to be cut (the SDK's rule does it).
+        self._own = (
+            OwnSpanFactory(self.provider.id_generator, limits)
+            if isinstance(self.tracer, SdkTracer) and limits.max_attribute_length is None
+            else None
+        )
         self.receivers: list[Any] = []  # OtlpReceivers writing here, closed by shutdown()
         # Where evaluation events from elsewhere become scores (``Store.write_scores``, set by
         # the observer's batch work); None: they are counted as refused, not kept.
         self.write_scores: Sink | None = None
+
+    def start_span(
+        self,
+        name: str,
+        parent_context: Context | None,
+        attributes: dict[str, Any],
+        preset: dict[str, Any] | None = None,
+    ) -> trace.Span:
+        """Start one span of our traced code under the span current in ``parent_context`` (or
+        the current context), with ``attributes`` and, under them, ``preset`` (attributes
+        validated once: ``presets.preset``).
+
+        While the provider has no span processor but ours, the span is an
+        :class:`~llmobs_nb.capture.own_spans.OwnSpan`; otherwise the SDK's, so a processor a
+        user adds sees every span.
+        """
+        own = self._own
+        if own is not None and self.provider.only_ours:
+            if preset and not attributes and len(preset) <= own.max_attributes:
+                # the usual call of a decorated function: its attributes, validated once
+                if preset.__class__ is Preset:
+                    span = start_own_span(
+                        self.processor, name, parent_context, preset.plain.copy(), own
+                    )
+                    span.preset = preset
+                    return span
+                return start_own_span(self.processor, name, parent_context, preset.copy(), own)
+            span = start_own_span(self.processor, name, parent_context, cleaned(attributes), own)
+            if preset:
+                span.add_valid(preset, keep_existing=True)
+            return span
+        sdk_span = self.tracer.start_span(name, context=parent_context, attributes=attributes)
+        if preset:
+            add_valid(sdk_span, preset, keep_existing=True)
+        return sdk_span
 
     @property
     def otlp_endpoints(self) -> list[str]:
@@ -487,6 +558,19 @@ def _as_callable(value: Callable[[], bool] | bool) -> Callable[[], bool]:
         return value
     fixed = bool(value)
     return lambda: fixed
+
+
+class _Provider(TracerProvider):
+    """The capture's provider: ``processor`` first, and whether another was added since."""
+
+    def __init__(self, processor: SpanProcessor, **options: Any) -> None:
+        super().__init__(**options)
+        super().add_span_processor(processor)
+        self.only_ours = True
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        self.only_ours = False  # from now on our spans are the SDK's: the new one sees them
+        super().add_span_processor(span_processor)
 
 
 class _ForwardingProvider(trace.TracerProvider):
