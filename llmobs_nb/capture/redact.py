@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import threading
 from collections import Counter
 from typing import Any
 
@@ -193,13 +195,25 @@ class Redactor:
 
 
 _redactor: Redactor | None = None
+_building = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    # A fork while another thread builds the redactor must not leave the child a held lock.
+    global _building
+    _building = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def redactor() -> Redactor:
-    """The process's redactor (rules compiled on first use)."""
+    """The process's redactor (rules compiled once, by the first thread that needs them)."""
     global _redactor
     if _redactor is None:
-        _redactor = Redactor()
+        with _building:
+            if _redactor is None:
+                _redactor = Redactor()
     return _redactor
 
 

@@ -34,6 +34,7 @@ from opentelemetry.sdk.trace import (
 from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
+from llmobs_nb.capture import redact
 from llmobs_nb.capture.batcher import Batcher
 from llmobs_nb.capture.content_policy import without_content
 from llmobs_nb.capture.errors import CaptureErrors, capture_failed
@@ -350,6 +351,9 @@ class Capture:
         self.processor = BufferingProcessor(sink, project, prices, **options)
         # The observer's content setting, read at each flush (rows leave only from there).
         self.capture_content = self.processor.capture_content
+        # The secret rules compile here, once per process (0.1–0.5 s), not inside the first
+        # traced call's span (on a thread, importing detect-secrets raced other imports).
+        redact.redactor()
         resource = Resource.create({"service.name": project or "llmobs_nb"})
         limits = SpanLimits()
         # ALWAYS_ON, not the default ParentBased: an unsampled parent from another service
