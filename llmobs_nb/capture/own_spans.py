@@ -64,6 +64,23 @@ class Preset(dict):  # type: ignore[type-arg]
         self.row: Any = None  # what rows.to_columns made of it, once
 
 
+def merge(target: dict[str, Any], attributes: Mapping[str, Any], keep_existing: bool) -> None:
+    """Put ``attributes`` into ``target``; with ``keep_existing`` the values already there win
+    (one rule for our spans and the SDK's, ``presets.add_valid``).
+
+    Example:
+        >>> mine = {"a": 1}
+        >>> merge(mine, {"a": 2, "b": 3}, keep_existing=True); mine
+        {'a': 1, 'b': 3}
+    """
+    if keep_existing and target:
+        started_with = target.copy()
+        target.update(attributes)
+        target.update(started_with)
+    else:
+        target.update(attributes)
+
+
 def cleaned(attributes: Mapping[str, Any], max_length: int | None = None) -> dict[str, Any]:
     """``attributes`` as OpenTelemetry stores them: plain values as they are, anything else
     through the SDK's own rule (sequences become tuples, invalid values dropped, warned).
@@ -181,12 +198,7 @@ class OwnSpan(trace.Span):
                 if not (keep_existing and key in mine):
                     self._put(key, value)
             return
-        if keep_existing and mine:
-            started_with = mine.copy()
-            mine.update(attributes)
-            mine.update(started_with)
-        else:
-            mine.update(attributes)
+        merge(mine, attributes, keep_existing)
 
     def _put(self, key: str, value: Any) -> None:
         # The SDK's rule when full: the oldest attribute makes room for the new one.

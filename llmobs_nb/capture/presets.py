@@ -16,7 +16,7 @@ from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
 
-from llmobs_nb.capture.own_spans import OwnSpan, Preset
+from llmobs_nb.capture.own_spans import OwnSpan, Preset, merge
 
 
 def preset(attributes: dict[str, Any]) -> Preset:
@@ -59,9 +59,4 @@ def add_valid(span: Any, attributes: dict[str, Any], *, keep_existing: bool) -> 
         span.set_attributes(attributes)
         return
     with lock:
-        if keep_existing and inner:
-            started_with = inner.copy()
-            inner.update(attributes)
-            inner.update(started_with)
-        else:
-            inner.update(attributes)
+        merge(inner, attributes, keep_existing)
