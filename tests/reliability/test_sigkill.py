@@ -116,7 +116,9 @@ def test_rows_older_than_one_interval_survive_sigkill(tmp_path, moment):
     child = Child(db, script)
     try:
         child.wait_for("D")  # running, and at least one batch committed
-        time.sleep(0.5)
+        # Long enough that calls made more than an interval (plus the margin) before the kill
+        # exist whatever the moment: the first write may come as soon as one interval in.
+        time.sleep(INTERVAL_S + MARGIN_S + 0.5)
         if moment == "mid_write":
             child.wait_for("W")
         elif moment == "after_commit":
