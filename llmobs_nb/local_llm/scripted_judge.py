@@ -27,6 +27,8 @@ import json
 import re
 from typing import Any
 
+from llmobs_nb.local_llm.tool_calls import content_text
+
 SCRIPTED_JUDGE_MODEL = "scripted-judge"
 """The model name to give the scripted judge, so its spans and scores say what it is."""
 
@@ -99,18 +101,6 @@ def _share(answer: str, reference: str) -> tuple[float, int, int, str]:
 
 def _texts(body: dict[str, Any]) -> list[str]:
     """The text of every message (OpenAI chat or Anthropic messages, system included)."""
-    parts: list[Any] = [body.get("system"), body.get("instructions")]
-    for message in body.get("messages") or []:
-        if isinstance(message, dict):
-            parts.append(message.get("content"))
-    texts: list[str] = []
-    for part in parts:
-        if isinstance(part, str):
-            texts.append(part)
-        elif isinstance(part, list):
-            texts.extend(
-                str(block.get("text"))
-                for block in part
-                if isinstance(block, dict) and isinstance(block.get("text"), str)
-            )
-    return texts
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    parts = [body.get("system"), body.get("instructions"), *(m.get("content") for m in messages)]
+    return [text for text in map(content_text, parts) if text]

@@ -107,8 +107,8 @@ def read_openai(body: dict[str, Any]) -> Conversation:
         if message.get("role") not in ("tool", "function"):
             break
         name = message.get("name") or names.get(str(message.get("tool_call_id")), "the tool")
-        results.append((str(name), _text_of(message.get("content"))))
-    user = [_text_of(m.get("content")) for m in map(_dict, messages) if m.get("role") == "user"]
+        results.append((str(name), content_text(message.get("content"))))
+    user = [content_text(m.get("content")) for m in map(_dict, messages) if m.get("role") == "user"]
     return Conversation(
         messages=messages,
         tools=tuple(tools),
@@ -144,11 +144,11 @@ def read_anthropic(body: dict[str, Any]) -> Conversation:
     }
     last = _dict(messages[-1]) if messages else {}
     results = tuple(
-        (names.get(str(block.get("tool_use_id")), "the tool"), _text_of(block.get("content")))
+        (names.get(str(block.get("tool_use_id")), "the tool"), content_text(block.get("content")))
         for block in map(_dict, _list(last.get("content")))
         if last.get("role") == "user" and block.get("type") == "tool_result"
     )
-    user = [_text_of(m.get("content")) for m in map(_dict, messages) if m.get("role") == "user"]
+    user = [content_text(m.get("content")) for m in map(_dict, messages) if m.get("role") == "user"]
     forced = choice.get("name") if choice.get("type") == "tool" else None
     return Conversation(
         messages=messages,
@@ -381,8 +381,13 @@ def _name_words(name: str) -> frozenset[str]:
     return frozenset(word for word in words if len(word) >= 3 and word not in _STOP_WORDS)
 
 
-def _text_of(content: Any) -> str:
-    """The text of a message content: a string, or the text of its text parts and blocks."""
+def content_text(content: Any) -> str:
+    """The text of a message content: a string, or the text of its text parts and blocks.
+
+    Example:
+        >>> content_text([{"type": "text", "text": "Hi"}, {"type": "image"}, {"text": "there"}])
+        'Hi there'
+    """
     if isinstance(content, str):
         return content
     parts = [_dict(part).get("text") for part in _list(content)]
