@@ -28,7 +28,7 @@ const DECODER = new TextDecoder();
 function rowsOf(packed) {
   // A panel's datasets: JSON bytes (a DataView or ArrayBuffer from the kernel) or an object.
   if (packed == null) return {};
-  if (packed instanceof DataView || packed instanceof ArrayBuffer || ArrayBuffer.isView(packed)) {
+  if (packed instanceof ArrayBuffer || ArrayBuffer.isView(packed)) {  // a DataView is a view
     return JSON.parse(DECODER.decode(packed));
   }
   return packed;

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -206,23 +206,24 @@ def format_in(unit: str, value: Any) -> str:
         value = int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, timedelta):
         value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, int | float | datetime | date):
-        return format_value(value)
-    if unit == "duration" and isinstance(value, int | float):
-        return format_duration(value)
-    if unit == "cost" and isinstance(value, int | float):
-        return format_cost(value)
-    if unit == "rate" and isinstance(value, int | float):
-        return format_percent(value)
-    if unit == "percent" and isinstance(value, int | float):
-        return f"{value:.1f} %"
-    if unit == "p_value" and isinstance(value, int | float):
-        return format_p_value(value)
     if isinstance(value, datetime):
         return format_when(value)
     if isinstance(value, date):
         return value.strftime("%b %d %Y")
-    return format_value(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return format_value(value)
+    in_unit = _NUMBER_FORMATS.get(unit)
+    return format_value(value) if in_unit is None else in_unit(value)
+
+
+#: How a number is written in each unit that has its own way (any other: :func:`format_value`).
+_NUMBER_FORMATS: dict[str, Callable[[float], str]] = {
+    "duration": format_duration,
+    "cost": format_cost,
+    "rate": format_percent,
+    "percent": lambda value: f"{value:.1f} %",
+    "p_value": format_p_value,
+}
 
 
 def cell_texts(
