@@ -24,13 +24,10 @@ from typing import Any
 import polars as pl
 
 import llmobs_nb
-from llmobs_nb.demo.generate import generate
-from llmobs_nb.demo.sample import SAMPLE_START, sample_store
+from llmobs_nb.demo.sample import SAMPLE_CALLS, SAMPLE_DAYS, SAMPLE_START, write_sample_store
 
 # Self-hosted: no per-token bill. Declared explicitly, so the calls are priced, not unpriced.
 LOCAL_MODEL_PRICE = {"input_mtok": 0.0, "output_mtok": 0.0}
-#: The notebooks' sample: its size and seed (``sample_store``'s defaults), start SAMPLE_START.
-SAMPLE_CALLS, SAMPLE_DAYS, SAMPLE_SEED = 50_000, 14, 7
 
 
 def summary(obs: Any) -> pl.DataFrame:
@@ -65,9 +62,7 @@ def history_path(data: Path, calls: int = SAMPLE_CALLS, days: int = SAMPLE_DAYS)
 def generate_history(path: Path, calls: int, days: int) -> Any:
     """Write the sample store at ``path`` afresh, as the notebooks' ``demo.sample_store``
     does (same seed and start date); returns the ground truth of its incidents."""
-    sample_store(path, n_calls=calls, days=days, seed=SAMPLE_SEED, start=SAMPLE_START, replace=True)
-    # The same draw, without a store: what was injected, to print (a few seconds).
-    return generate(calls, days=days, seed=SAMPLE_SEED, start=SAMPLE_START).truth
+    return write_sample_store(path, n_calls=calls, days=days)
 
 
 def run_real_experiment(path: Path) -> str:
