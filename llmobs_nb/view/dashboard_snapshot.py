@@ -59,7 +59,7 @@ def _draw_js(root_id: str, packed: str) -> str:
         "(function(){var s=document.currentScript;var root=s&&s.parentNode;"
         f"var id={script_json(root_id)};"
         "if(!root||root.id!==id){root=document.getElementById(id);}"
-        f'var packed="{packed}";var opt={script_json(offline.EMBED_OPTIONS)};var tries=0;'
+        f'var packed="{packed}";var opt={script_json(offline.EMBED_OPTIONS)};'
         "function each(f){root.querySelectorAll('[data-panel] .llmobs-snapshot-chart')"
         ".forEach(function(el){f(el,el.parentNode.getAttribute('data-panel'));});}"
         "function unpack(){var bin=atob(packed),bytes=new Uint8Array(bin.length);"
@@ -69,12 +69,14 @@ def _draw_js(root_id: str, packed: str) -> str:
         "function draw(embed){return unpack().then(function(specs){"
         "each(function(el,name){if(specs[name]){embed(el,specs[name],opt)"
         ".catch(function(e){el.textContent='chart error: '+e;});}});});}"
-        "function go(){if(window.__llmobsVega){window.__llmobsVega.then(draw)"
-        ".catch(function(e){each(function(el){el.textContent='chart error: '+e;});});}"
-        "else if(tries++<400){setTimeout(go,50);}"
-        "else{each(function(el){el.textContent="
-        "'Vega is not loaded on this page: the charts need an offline chart output above.';});}}"
-        "go();})();"
+        + offline.when_vega_js(
+            "draw",
+            "function(e){each(function(el){el.textContent='chart error: '+e;});}",
+            "each(function(el){el.textContent="
+            "'Vega is not loaded on this page: the charts need an offline chart output above.';"
+            "});",
+        )
+        + "})();"
     )
 
 

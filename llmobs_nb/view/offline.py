@@ -94,11 +94,31 @@ def _embed_js(div_id: str, spec: dict[str, Any], options: dict[str, Any]) -> str
         "var el=s&&s.previousElementSibling;"
         f"var id={script_json(div_id)};"
         "if(!el||el.id!==id){el=document.getElementById(id);}"
-        f"var spec={script_json(spec)};var opt={script_json(options)};var tries=0;"
-        "function go(){if(window.__llmobsVega){window.__llmobsVega.then(function(embed){"
-        "return embed(el,spec,opt);}).catch(function(e){el.textContent='chart error: '+e;});}"
+        f"var spec={script_json(spec)};var opt={script_json(options)};"
+        + when_vega_js(
+            "function(embed){return embed(el,spec,opt);}",
+            "function(e){el.textContent='chart error: '+e;}",
+            "el.textContent='Vega was not loaded on this page: re-run the cell.';",
+        )
+        + "})();"
+    )
+
+
+def when_vega_js(ready: str, failed: str, missing: str) -> str:
+    """JavaScript that waits (up to 20 s) for the page's vendored Vega
+    (``window.__llmobsVega``, see :func:`loader_js`), then calls ``ready(embed)``, and
+    ``failed(error)`` if that fails; ``missing`` (statements) runs when Vega never came.
+    ``ready`` and ``failed`` are JavaScript function expressions.
+
+    Example:
+        >>> when_vega_js("draw", "fail", "say();").startswith("var tries=0;function go(){")
+        True
+    """
+    return (
+        "var tries=0;function go(){if(window.__llmobsVega){"
+        f"window.__llmobsVega.then({ready}).catch({failed});}}"
         "else if(tries++<400){setTimeout(go,50);}"
-        "else{el.textContent='Vega was not loaded on this page: re-run the cell.';}}go();})();"
+        f"else{{{missing}}}}}go();"
     )
 
 
