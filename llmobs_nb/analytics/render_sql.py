@@ -3,8 +3,9 @@
 The twin of ``render_polars``. Column names come from the plan (checked against the input's
 columns by the engine) and are quoted; numbers that shape the query (bucket lengths, a LIMIT)
 are ints. :class:`SqlRenderer` is DuckDB's dialect; another SQL engine (ClickHouse, issue #17)
-subclasses it and overrides the dialect methods (:meth:`~SqlRenderer.bucket`,
-:meth:`~SqlRenderer.quantiles`, :meth:`~SqlRenderer.agg`, :meth:`~SqlRenderer.first_per_trace`;
+subclasses it and overrides the dialect methods (:meth:`~SqlRenderer.param`,
+:meth:`~SqlRenderer.bucket`, :meth:`~SqlRenderer.quantiles`, :meth:`~SqlRenderer.agg`,
+:meth:`~SqlRenderer.first_per_trace`;
 ``GROUP BY ALL``, ``AS MATERIALIZED``, ``QUALIFY`` and ``::BIGINT`` are DuckDB spellings
 too).
 
@@ -71,6 +72,11 @@ class SqlRenderer:
         self.base = tuple(base)
 
     # -- dialect ---------------------------------------------------------------------------
+    def param(self, value: Any, params: list[Any]) -> str:
+        """The placeholder of one value, appended to ``params`` (DuckDB: ``?``)."""
+        params.append(value)
+        return "?"
+
     def bucket(self, key: TimeBucket) -> str:
         """Epoch microseconds of the bucket's start (an integer; made a datetime after)."""
         every = int(key.every_us)
@@ -101,16 +107,13 @@ class SqlRenderer:
         """One condition's SQL; its values are appended to ``params``."""
         col = alias + quote(c.column)
         if c.op == "==":
-            params.append(c.value)
-            return f"{col} = ?"
+            return f"{col} = {self.param(c.value, params)}"
         if c.op == "in":
             if not c.value:
                 return "FALSE"
-            params.extend(c.value)
-            return f"{col} IN ({', '.join('?' * len(c.value))})"
+            return f"{col} IN ({', '.join(self.param(v, params) for v in c.value)})"
         if c.op in (">=", "<", "<="):
-            params.append(c.value)
-            return f"{col} {c.op} ?"
+            return f"{col} {c.op} {self.param(c.value, params)}"
         return f"{col} IS NOT NULL" if c.op == "not_null" else f"{col} IS NULL"
 
     def where(self, conditions: Sequence[Condition], params: list[Any]) -> str:
@@ -157,8 +160,7 @@ class SqlRenderer:
         dims = list(plan.keys)
         score_where = "value IS NOT NULL"
         if plan.score_name is not None:
-            score_where += " AND name = ?"
-            params.append(plan.score_name)
+            score_where += f" AND name = {self.param(plan.score_name, params)}"
         conditions = [*self.base, *plan.where]
         passes = " AND ".join(self.condition(c, params, "c.") for c in conditions) or "TRUE"
         j_dims = "".join(f"c.{quote(d)} AS {quote(d)}, " for d in dims)
@@ -203,9 +205,13 @@ class SqlRenderer:
         if isinstance(key, TimeBucket):
             return f"{self.bucket(key)} AS {quote(key.name)}"
         if isinstance(key, ValueBin):
-            params.extend([key.lo, key.width, key.count - 1])
+            lo, width = self.param(key.lo, params), self.param(key.width, params)
+            top = self.param(key.count - 1, params)
             value = quote(key.column)
-            return f"greatest(least(floor(({value} - ?) / ?), ?), 0)::BIGINT AS {quote(key.name)}"
+            return (
+                f"greatest(least(floor(({value} - {lo}) / {width}), {top}), 0)::BIGINT "
+                f"AS {quote(key.name)}"
+            )
         return quote(key)
 
     def aggregate(self, plan: Aggregate) -> Query:
