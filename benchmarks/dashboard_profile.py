@@ -53,13 +53,13 @@ from ipywidgets.widgets.widget import _remove_buffers
 import llmobs_nb
 from benchmarks.dashboard_browser import build
 from llmobs_nb.analytics import engines, rollup_engine
-from llmobs_nb.store import readonly
+from llmobs_nb.store import kept_open, readonly
 from llmobs_nb.store.connect import connect
 from llmobs_nb.view import chart_board, chart_display, dashboard, data_source, panels
 from llmobs_nb.view.dashboard import Dashboard
 
 PARTS = (
-    "connect + close (store file)",
+    "open the store file",
     "read-only SQL check",
     "transaction begin/rollback",
     "DuckDB: execute, fetch Arrow",
@@ -141,18 +141,11 @@ class Profile:
 
 def instrument(profile: Profile) -> None:
     """Patch the parts of the redraw with timers (this process only)."""
-    opening = data_source.open_store
+    opening = kept_open.connect
 
-    @contextlib.contextmanager
-    def open_store(path: Any) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect_timed(path: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
         with profile.part(PARTS[0]):
-            manager = opening(path)
-            con = manager.__enter__()
-        try:
-            yield con
-        finally:
-            with profile.part(PARTS[0]):
-                manager.__exit__(None, None, None)
+            return opening(path, **kwargs)
 
     def run_read_only(con: Any, sql: str, params: Any = None) -> pl.DataFrame:
         if profile.on and threading.current_thread() is threading.main_thread():
@@ -171,7 +164,7 @@ def instrument(profile: Profile) -> None:
         assert isinstance(found, pl.DataFrame)
         return found
 
-    data_source.open_store = open_store
+    kept_open.connect = connect_timed
     data_source.run_read_only = run_read_only
     profile.wrap(readonly, "check_read_only", PARTS[1])
     for engine in (engines.SqlEngine, engines.ScoredOnce, rollup_engine.RollupEngine):

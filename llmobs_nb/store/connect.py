@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -54,6 +55,11 @@ _AFTER_START = (
 )
 
 _opening = threading.Lock()
+
+#: Called with a file's real path before this process opens it for writing: the readers it
+#: keeps open between uses (``store/kept_open.py``) close, or DuckDB would refuse the writer
+#: ("different configuration"). A reader in use at that moment still makes the writer fail.
+BEFORE_WRITING: list[Callable[[str], None]] = []
 
 DUCKDB_MAGIC = b"DUCK"
 DUCKDB_MAGIC_OFFSET = 8
@@ -211,6 +217,9 @@ def connect_many(paths: list[str]) -> duckdb.DuckDBPyConnection:
 def _open(path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
     # One opening at a time: two threads opening the same file share one instance, and both
     # would otherwise see it unlocked and the second SET would fail once the first locked it.
+    if not read_only and path != MEMORY:
+        for close_readers in BEFORE_WRITING:
+            close_readers(os.path.realpath(path))
     with _opening:
         try:
             con = duckdb.connect(path, read_only=read_only, config=dict(SETTINGS))

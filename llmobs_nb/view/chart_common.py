@@ -21,7 +21,7 @@ def empty_chart(title: str, message: str = "no data for this selection") -> alt.
     return (
         alt.Chart(pl.DataFrame({"message": [message]}), title=title)
         .mark_text(fontSize=13, color="#777777")
-        .encode(text="message:N")
+        .encode(text=alt.Text("message:N"))
         .properties(width=WIDTH, height=HEIGHT // 2)
     )
 

@@ -154,7 +154,7 @@ def _totals_chart(found: pl.DataFrame, by: str, color: alt.Color) -> alt.LayerCh
     text = (
         alt.Chart(labels)
         .mark_text(align="left", baseline="middle", dx=4, color="#333333")
-        .encode(x="x:Q", y=y, text="label:N")
+        .encode(x=alt.X("x:Q"), y=y, text=alt.Text("label:N"))
     )
     names = _unpriced_names(found, by)
     title: str | alt.TitleParams = f"Total cost by {by}"
@@ -227,7 +227,7 @@ def cost_chart(
             line = (
                 alt.Chart(pl.DataFrame({"budget": [budget], "label": [f"budget ${budget:,.0f}"]}))
                 .mark_rule(color=ALERT_COLOR, strokeDash=[6, 3], strokeWidth=1.5)
-                .encode(y="budget:Q", tooltip=alt.Tooltip("label:N", title="budget"))
+                .encode(y=alt.Y("budget:Q"), tooltip=alt.Tooltip("label:N", title="budget"))
             )
             chart = alt.layer(bars, line)
     said = [line for line in subtitle if line]

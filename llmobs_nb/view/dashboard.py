@@ -548,6 +548,7 @@ class Dashboard:
         """Stop the timer and the background worker, and close the widgets."""
         self.stop_auto_refresh()
         self._worker.shutdown(wait=True, cancel_futures=True)
+        self.source.close()
         self.widget.close()
 
 

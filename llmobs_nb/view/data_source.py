@@ -27,8 +27,9 @@ from llmobs_nb.analytics.rollup_engine import (
     rollup_engine,
     rollup_state,
 )
-from llmobs_nb.analytics.source import classify, open_store
+from llmobs_nb.analytics.source import classify
 from llmobs_nb.analytics.summary import summary
+from llmobs_nb.store.kept_open import KeptOpen
 from llmobs_nb.store.readonly import run_read_only
 
 __all__ = ["DIMENSIONS", "DataSource", "Filter", "FilteredCalls"]
@@ -48,8 +49,10 @@ class DataSource:
     optionally filtered.
 
     Pass the result of :meth:`filtered` to any ``llmobs_nb.analytics`` function. For a file,
-    one read-only connection is opened per :meth:`session` (a dashboard redraw) and closed
-    after, so the view never keeps a writer in another process out of the file for long.
+    each thread reads through a read-only connection kept open while its :meth:`session` blocks
+    (dashboard redraws) follow each other and closed a few seconds after the last
+    (:class:`~llmobs_nb.store.kept_open.KeptOpen`), so the view never keeps a writer in
+    another process out of the file for long; :meth:`close` closes them at once.
     With ``approx=True``, questions the store's rollups can answer are answered from them
     (``analytics.rollup_engine``: counts and sums exact, quantiles within 1 %); with ``None``
     (the default) only on a store of at least ``rollup_engine.AUTO_MIN_SPANS`` spans, where
@@ -68,6 +71,8 @@ class DataSource:
         # One connection per thread: the dashboard's background panels query while the
         # foreground redraws, and a DuckDB connection must not be shared between them.
         self._local = threading.local()
+        self._kept_lock = threading.Lock()
+        self._all_kept: list[KeptOpen] = []
         if isinstance(source, DataSource):
             self.observer, self.path = source.observer, source.path
             self.connection = source.connection
@@ -80,11 +85,16 @@ class DataSource:
             self.connection = kind.value
         elif kind.kind == "observer" and hasattr(source, "store"):
             self.observer = source
+        elif kind.kind == "engine" and hasattr(source, "query"):
+            self.remote = source  # a source with its own engine: ClickHouse (llmobs_nb.open)
         else:
             raise TypeError(
                 f"source must be an Observer, a DuckDB file path or an open DuckDB connection, "
                 f"not {type(source).__name__}"
             )
+
+    #: A source that brings its own engine and SQL (``llmobs_nb.clickhouse.ClickHouseSource``).
+    remote: Any = None
 
     @property
     def _con(self) -> duckdb.DuckDBPyConnection | None:
@@ -93,6 +103,8 @@ class DataSource:
     @property
     def label(self) -> str:
         """Where the data lives, for titles: the file path or the observer's db path."""
+        if self.remote is not None:
+            return str(self.remote.label)
         return self.path or str(getattr(self.observer, "db_path", "store"))
 
     @contextlib.contextmanager
@@ -108,7 +120,7 @@ class DataSource:
             if self.path is None or self._con is not None:
                 yield self
                 return
-            with open_store(self.path) as con:
+            with self._kept_open().use() as con:
                 self._local.con = con
                 try:
                     yield self
@@ -116,6 +128,23 @@ class DataSource:
                     self._local.con = None
         finally:
             self._local.answers = None
+
+    def _kept_open(self) -> KeptOpen:
+        # This thread's connection to the file, kept open between sessions (redraws) while
+        # they follow each other (store/kept_open.py), so each redraw reads a warm file.
+        kept = getattr(self._local, "kept", None)
+        if kept is None:
+            assert self.path is not None
+            kept = self._local.kept = KeptOpen(self.path)
+            with self._kept_lock:
+                self._all_kept.append(kept)
+        return kept
+
+    def close(self) -> None:
+        """Close the connections kept open to the file (a later question opens one again)."""
+        with self._kept_lock:
+            for kept in self._all_kept:
+                kept.close()
 
     def _answers(self, filters: Filter) -> dict[Plan, tuple[pl.DataFrame, float]] | None:
         # The answers of this thread's session for ``filters`` (None outside a session).
@@ -125,6 +154,8 @@ class DataSource:
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
         """Run read-only ``sql`` with ``?`` parameters and return a polars DataFrame."""
         params = list(params or [])
+        if self.remote is not None:
+            return self.remote.query(sql, params)
         if self.observer is not None:
             return self.observer.sql(sql, params or None)
         if self._con is not None:
@@ -136,6 +167,10 @@ class DataSource:
     def open_engine(self) -> Iterator[Engine]:
         """The analytics engine over all calls, for the length of a session (answering from
         the rollups what they can answer, with ``approx``)."""
+        if self.remote is not None:  # its own engine (ClickHouse: no rollups read yet)
+            with self.session(), self.remote.open_engine() as engine:
+                yield engine
+            return
         with self.session():
             exact = SqlEngine(self.query, columns=self._columns())
             if self.approx is False:

@@ -34,7 +34,7 @@ def error_chart(calls: Any, *, by: str | None = None) -> alt.Chart:
     encoding: dict[str, Any] = {
         "x": alt.X("error_rate:Q", title="share of calls", axis=alt.Axis(format="%")),
         "y": alt.Y("error_type:N", sort="-x", title=None),
-        "color": alt.Color(f"{by}:N", title=by) if by else alt.value(ERROR_COLOR),
+        "color": alt.Color(f"{by}:N", title=by) if by else alt.ColorValue(ERROR_COLOR),
         "tooltip": [
             *([alt.Tooltip(f"{by}:N")] if by else []),
             alt.Tooltip("error_type:N"),

@@ -50,7 +50,7 @@ def quality_distribution_chart(
         .mark_bar()
         .encode(
             x=alt.X("bin_start:Q", title=score_name, bin="binned"),
-            x2="bin_end:Q",
+            x2=alt.X2("bin_end"),
             y=alt.Y("n:Q", title="scores"),
             tooltip=[
                 alt.Tooltip("bin_start:Q", format=".2f", title="from"),
@@ -224,7 +224,7 @@ def threshold_labels(
         layers.append(
             alt.Chart(texts)
             .mark_text(align="right", baseline="bottom", dy=-2, fontSize=11, color=color)
-            .encode(x=x, y=alt.Y("y:Q", title=y_title), text="label:N")
+            .encode(x=x, y=alt.Y("y:Q", title=y_title), text=alt.Text("label:N"))
         )
     return alt.layer(*layers)
 
@@ -288,12 +288,12 @@ def run_comparison_chart(
             "ci_low_pct:Q",
             title=f"change of {b_name} vs {a_name} (%, with confidence interval)",
         ),
-        x2="ci_high_pct:Q",
+        x2=alt.X2("ci_high_pct"),
         color=color,
         tooltip=tooltip,
     )
     point = base.mark_point(filled=True, size=70).encode(
-        x="change_pct:Q", color=color, tooltip=tooltip
+        x=alt.X("change_pct:Q"), color=color, tooltip=tooltip
     )
-    zero = alt.Chart(pl.DataFrame({"x": [0.0]})).mark_rule(color="#333333").encode(x="x:Q")
+    zero = alt.Chart(pl.DataFrame({"x": [0.0]})).mark_rule(color="#333333").encode(x=alt.X("x:Q"))
     return alt.layer(zero, interval, point).properties(title=title, height=28 * rows.height + 20)

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import altair as alt
-import duckdb
 import pytest
 
+from llmobs_nb.store.connect import connect
 from llmobs_nb.view import Dashboard
 from llmobs_nb.view.chart_board import ChartBoard, for_board, split_spec
 
@@ -116,8 +116,10 @@ def _refreshes_only_on_change(dash: Dashboard, store_file: Path) -> None:
     dash.apply_filters(models=("gpt-4o",))
     assert dash.refresh() > 0.0 and dash.redraw_count == drawn + 2  # drawn, then re-checked
     assert dash.refresh() == 0.0 and dash.redraw_count == drawn + 2
-    dash.wait()  # the background panels done: the dashboard holds no connection now
-    with duckdb.connect(str(store_file)) as con:  # a writer adds a call
+    dash.wait()  # the background panels done: the dashboard's connections are idle
+    assert dash.source._kept_open().is_open  # kept open between redraws (store/kept_open.py)
+    # A writer in this process (the package's connect) closes the idle readers of its file.
+    with connect(str(store_file)) as con:  # a writer adds a call
         con.execute("INSERT INTO spans SELECT * FROM spans WHERE kind = 'llm' LIMIT 1")
     assert dash.refresh() > 0.0 and dash.redraw_count == drawn + 3
 

@@ -1,0 +1,113 @@
+"""A reader kept open between uses: warm while used, closed when idle, never in a writer's way
+for longer than its idle time (store/kept_open.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from llmobs_nb.store import Store
+from llmobs_nb.store.connect import connect
+from llmobs_nb.store.errors import StoreLockedError
+from llmobs_nb.store.kept_open import KeptOpen
+
+WRITE_IN_CHILD = """
+import sys
+from llmobs_nb.store.connect import connect
+try:
+    connect(sys.argv[1]).close()
+except Exception as exc:
+    print(type(exc).__name__)
+else:
+    print("opened")
+"""
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> str:
+    path = str(tmp_path / "kept.duckdb")
+    Store(path).close()
+    return path
+
+
+def _write_in_another_process(path: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", WRITE_IN_CHILD, path], capture_output=True, text=True, timeout=60
+    )
+    return done.stdout.strip() or done.stderr
+
+
+def test_one_connection_serves_every_use_until_it_is_idle(store_path: str):
+    kept = KeptOpen(store_path, idle_s=0.3)
+    with kept.use() as first:
+        first.sql("select count(*) from spans").fetchall()
+    with kept.use() as second:
+        assert second is first  # still open: the same connection, its cache warm
+    assert kept.is_open
+    deadline = time.monotonic() + 10
+    while kept.is_open and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not kept.is_open  # closed once idle
+    with kept.use() as third:  # and opened again when needed
+        assert third.sql("select 1").fetchall() == [(1,)]
+    kept.close()
+    assert not kept.is_open
+
+
+def test_a_connection_in_use_is_not_closed_by_its_timer(store_path: str):
+    kept = KeptOpen(store_path, idle_s=0.05)
+    with kept.use() as con:
+        time.sleep(0.3)  # far past the idle time, but in use
+        assert con.sql("select 1").fetchall() == [(1,)]
+    kept.close()
+
+
+def test_another_process_can_write_once_the_reader_is_idle(store_path: str):
+    kept = KeptOpen(store_path, idle_s=1.0)
+    with kept.use():
+        pass
+    assert _write_in_another_process(store_path) == StoreLockedError.__name__
+    time.sleep(2.0)
+    assert not kept.is_open
+    assert _write_in_another_process(store_path) == "opened"
+
+
+def test_a_writer_in_this_process_closes_the_idle_readers_of_its_file(store_path: str):
+    kept = KeptOpen(store_path, idle_s=60)
+    with kept.use():
+        pass
+    assert kept.is_open
+    writer = connect(store_path)  # read-write: DuckDB would refuse it beside the reader
+    try:
+        writer.execute("select count(*) from spans").fetchall()
+        assert not kept.is_open
+    finally:
+        writer.close()
+
+
+def test_threads_each_keep_their_own_and_close_all(store_path: str):
+    readers = [KeptOpen(store_path, idle_s=60) for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def read(kept: KeptOpen) -> None:
+        try:
+            for _ in range(20):
+                with kept.use() as con:
+                    con.sql("select count(*) from spans").fetchall()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read, args=(k,)) for k in readers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and all(k.is_open for k in readers)
+    for kept in readers:
+        kept.close()
+    assert not any(k.is_open for k in readers)
