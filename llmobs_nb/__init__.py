@@ -17,6 +17,9 @@ from typing import Any
 
 from llmobs_nb.capture.health import Health, PendingRowsWarning
 from llmobs_nb.capture.scope import SpanHandle
+from llmobs_nb.clickhouse.connect import SCHEMES as CLICKHOUSE_SCHEMES
+from llmobs_nb.clickhouse.connect import ClickHouseSource
+from llmobs_nb.clickhouse.connect import connect as connect_clickhouse
 from llmobs_nb.magic import load_ipython_extension
 from llmobs_nb.metrics.server import PortInUseError
 from llmobs_nb.observer import Observer, ObserverClosedError, UnknownSpanError, get_or_create
@@ -111,8 +114,16 @@ def open_many(paths: list[str | Path]) -> Observer:
     return Observer(store.path, "many", read_only=True, store=store)
 
 
-def open(db: str | Path) -> Observer:
-    """A read-only observer over an existing store file.
+def open(db: str | Path, *, prices: PriceBook | None = None) -> Observer | ClickHouseSource:
+    """A read-only observer over an existing store file, or spans in ClickHouse.
+
+    ``clickhouse://[user[:password]@]host[:port]/database?table=otel_traces`` (a server,
+    through ``clickhouse-connect``; credentials from the URL or ``CLICKHOUSE_USER`` /
+    ``CLICKHOUSE_PASSWORD``, never shown) and ``chdb:///path/to/dir?table=otel_traces`` (chdb,
+    ClickHouse in this process) return a :class:`~llmobs_nb.clickhouse.ClickHouseSource` over
+    the OpenTelemetry collector's ``otel_traces`` table: the plan-layer analytics and the
+    dashboard run in ClickHouse (read-only, ``readonly=1``), costs from ``prices`` (default:
+    the genai-prices book). See docs/design.md, "ClickHouse".
 
     Read-only is enforced by DuckDB, not by the caller's good manners: only a single SELECT (or
     EXPLAIN of one) runs, in a transaction that is rolled back, on an engine that cannot read or
@@ -125,7 +136,10 @@ def open(db: str | Path) -> Observer:
     Example:
         >>> old = llmobs_nb.open("experiments.duckdb")   # doctest: +SKIP
         >>> old.calls().height                           # doctest: +SKIP
+        >>> prod = llmobs_nb.open("clickhouse://ch:8123/otel?table=otel_traces")  # doctest: +SKIP
     """
+    if isinstance(db, str) and db.split("://", 1)[0] in CLICKHOUSE_SCHEMES:
+        return connect_clickhouse(db, prices=prices)
     path = str(Path(db).expanduser().resolve())
     if not Path(path).exists():
         raise FileNotFoundError(f"no store at {path}: create one with llmobs_nb.init(db=...)")

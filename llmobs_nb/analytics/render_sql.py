@@ -206,7 +206,7 @@ class SqlRenderer:
             return f"{self.bucket(key)} AS {quote(key.name)}"
         if isinstance(key, ValueBin):
             lo, width = self.param(key.lo, params), self.param(key.width, params)
-            top = self.param(key.count - 1, params)
+            top = self.param(float(key.count - 1), params)  # least(DOUBLE, DOUBLE) everywhere
             value = quote(key.column)
             return (
                 f"greatest(least(floor(({value} - {lo}) / {width}), {top}), 0)::BIGINT "

@@ -284,7 +284,9 @@ def open_spans(
     registered as the table ``spans`` of an in-memory DuckDB (Arrow, not copied) holding only
     the ``required`` and ``optional`` columns, the optional ones it lacks as NULL, times in UTC;
     a required column it lacks raises ``ValueError``. An ``llm_calls``-shaped frame (or the
-    Parquet export) is read the same way: it holds the model calls only.
+    Parquet export) is read the same way: it holds the model calls only. A source with an
+    ``open_spans(required, optional)`` method of its own answers for itself (ClickHouse:
+    not yet, ``NotImplementedError``).
 
     Example:
         >>> frame = pl.DataFrame({"trace_id": ["t1"], "span_id": ["s1"]})
@@ -293,7 +295,10 @@ def open_spans(
         [0]
     """
     source = classify(spans)
-    if source.kind == "engine" and hasattr(spans, "query"):  # the view's DataSource
+    if source.kind == "engine" and hasattr(spans, "open_spans"):  # a source of its own kind
+        with spans.open_spans(required, optional) as reader:
+            yield reader
+    elif source.kind == "engine" and hasattr(spans, "query"):  # the view's DataSource
         yield _upgraded(
             SpanReader(lambda sql, params: spans.query(sql, params), SPANS.names),
             required,

@@ -56,7 +56,7 @@ def _batches(source: Any, table: str, names: tuple[str, ...]) -> Iterator[pa.Tab
     if isinstance(source, str | os.PathLike):
         con = connect_store(str(Path(source).expanduser().resolve()), read_only=True)
         try:
-            reader = con.execute(f"SELECT {columns} FROM {table}").to_arrow_reader(BATCH_ROWS)
+            reader = con.sql(f"SELECT {columns} FROM {table}").to_arrow_reader(BATCH_ROWS)
             for batch in reader:
                 yield pa.Table.from_batches([batch])
         finally:

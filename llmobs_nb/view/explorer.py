@@ -167,8 +167,16 @@ class TraceExplorer:
         self._show_list()
 
     def update(self, calls: FilteredCalls, n: int = 20) -> None:
-        """Re-list the traces of the selection ``calls`` (``n`` in each list)."""
-        self.lists = trace_lists(calls, n)
+        """Re-list the traces of the selection ``calls`` (``n`` in each list). A source whose
+        SQL is not DuckDB's (ClickHouse: the trace lists are not written for it yet) lists
+        none and says so."""
+        try:
+            self.lists = trace_lists(calls, n)
+        except NotImplementedError as exc:
+            self.lists = {}
+            self._show_list()
+            self.caption.value = f'<span class="llmobs muted">{html_text(str(exc))}</span>'
+            return
         self._show_list()
 
     def sort_by(self, column: str, descending: bool | None = None) -> pl.DataFrame:
