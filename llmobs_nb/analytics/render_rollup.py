@@ -1,13 +1,15 @@
 """Aggregate plans rendered over the store's rollups (``store/rollups.py``) instead of calls.
 
-A plan is answerable from the rollups when everything it groups and filters by is a rollup
-label (:data:`~llmobs_nb.store.rollups.LABELS`) or a time bucket of whole hours, and every
+A plan is answerable from ``rollup_calls`` when everything it groups and filters by is a
+rollup label (:data:`~llmobs_nb.store.rollups.LABELS`) or a time bucket of whole hours, and every
 aggregate is one the rollups keep: calls, counts and sums of
 :data:`~llmobs_nb.store.rollups.SUMMED` (and the unpriced tokens), means, first and last
 start, and quantiles of latency and TTFT (from the sketches, within
 :data:`~llmobs_nb.store.sketch.ALPHA` relatively, when the plan's labels are among
-:data:`~llmobs_nb.store.rollups.SKETCH_LABELS`). :func:`render` returns None for any other
-plan: the engine then answers exactly.
+:data:`~llmobs_nb.store.rollups.SKETCH_LABELS`). A question by user (calls, cost, first and
+last call, by user and model, in whole days) is answered from ``rollup_users``
+(:func:`table_for`). :func:`render` returns None for any other plan: the engine then answers
+exactly.
 
 A time range need not fall on whole hours: the hours it covers entirely are read from the
 rollups, and the calls of the hours it covers partly are rolled up on the fly from ``spans``
@@ -19,13 +21,14 @@ Example:
     >>> from llmobs_nb.analytics.plan import Agg, Aggregate
     >>> render(Aggregate(("model",), (Agg("calls", "count_all"),))) is not None
     True
-    >>> render(Aggregate(("user_id",), (Agg("calls", "count_all"),))) is None
+    >>> render(Aggregate(("session_id",), (Agg("calls", "count_all"),))) is None
     True
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,18 +43,90 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TIME_OPS = (">=", "<", "<=")
 
 
-def _answerable_agg(a: Agg) -> bool:
-    if a.where is not None and a.where.column not in rollups.LABELS:
+@dataclass(frozen=True)
+class Table:
+    """A rollup table as readers see it: its name, time grain, labels, summed columns, the
+    unpriced token sums it keeps, and the one definition of its rows (``store/rollups.py``)."""
+
+    name: str
+    grain_us: int
+    labels: tuple[str, ...]
+    summed: tuple[str, ...]
+    unpriced: tuple[str, ...]
+    select: Callable[..., str]
+
+
+CALLS = Table(
+    "rollup_calls",
+    rollups.GRAIN_US,
+    rollups.LABELS,
+    rollups.SUMMED,
+    rollups.UNPRICED,
+    rollups.stats_select,
+)
+USERS = Table(
+    "rollup_users",
+    rollups.USER_GRAIN_US,
+    rollups.USER_LABELS,
+    rollups.USER_SUMMED,
+    (),
+    rollups.users_select,
+)
+
+
+def _answerable_agg(a: Agg, table: Table) -> bool:
+    if a.where is not None and a.where.column not in table.labels:
         return False
     if a.op == "count_all":
         return a.where_null in (None, "cost_usd")
     if a.where_null is not None:
-        return a.op == "sum" and a.where_null == "cost_usd" and a.column in rollups.UNPRICED
+        return a.op == "sum" and a.where_null == "cost_usd" and a.column in table.unpriced
     if a.op in ("count", "sum", "mean"):
-        return a.column in rollups.SUMMED
+        return a.column in table.summed
     if a.op in ("min", "max"):
         return a.column == "start_time"
-    return a.op == "quantile" and a.column in rollups.MEASURES and a.where is None
+    return (
+        table is CALLS and a.op == "quantile" and a.column in rollups.MEASURES and a.where is None
+    )
+
+
+def _answerable_in(plan: Aggregate, base: Sequence[Condition], table: Table) -> bool:
+    if plan.over is not None:
+        return False
+    for key in plan.keys:
+        if isinstance(key, TimeBucket):
+            if key.column != "start_time" or key.every_us % table.grain_us:
+                return False
+        elif not isinstance(key, str) or key not in table.labels:
+            return False
+    for c in (*base, *plan.where):
+        time_ok = c.column == "start_time" and c.op in _TIME_OPS and isinstance(c.value, datetime)
+        if not time_ok and c.column not in table.labels:
+            return False
+    if not all(_answerable_agg(a, table) for a in plan.aggs):
+        return False
+    if any(a.op == "quantile" for a in plan.aggs):  # the sketches keep fewer labels apart
+        used = [k for k in plan.keys if isinstance(k, str)]
+        used += [c.column for c in (*base, *plan.where) if c.column != "start_time"]
+        return all(c in rollups.SKETCH_LABELS for c in used)
+    return True
+
+
+def table_for(
+    plan: Aggregate, base: Sequence[Condition] = (), tables: Sequence[Table] | None = None
+) -> Table | None:
+    """The rollup table that answers ``plan`` (narrowed by ``base``): ``rollup_calls`` when
+    it can, else ``rollup_users`` (a question by user, of calls and cost), else None.
+    ``tables``: those the store has (default: both).
+
+    Example:
+        >>> table_for(Aggregate(("user_id",), (Agg("cost", "sum", "cost_usd"),))).name
+        'rollup_users'
+    """
+    for table in (CALLS, USERS) if tables is None else tables:
+        if _answerable_in(plan, base, table):
+            return table
+    return None
 
 
 def answerable(plan: Aggregate, base: Sequence[Condition] = ()) -> bool:
@@ -62,25 +137,7 @@ def answerable(plan: Aggregate, base: Sequence[Condition] = ()) -> bool:
         >>> answerable(Aggregate((TimeBucket(900_000_000),), (Agg("n", "count_all"),)))
         False
     """
-    if plan.over is not None:
-        return False
-    for key in plan.keys:
-        if isinstance(key, TimeBucket):
-            if key.column != "start_time" or key.every_us % rollups.GRAIN_US:
-                return False
-        elif not isinstance(key, str) or key not in rollups.LABELS:
-            return False
-    for c in (*base, *plan.where):
-        time_ok = c.column == "start_time" and c.op in _TIME_OPS and isinstance(c.value, datetime)
-        if not time_ok and c.column not in rollups.LABELS:
-            return False
-    if not all(_answerable_agg(a) for a in plan.aggs):
-        return False
-    if any(a.op == "quantile" for a in plan.aggs):  # the sketches keep fewer labels apart
-        used = [k for k in plan.keys if isinstance(k, str)]
-        used += [c.column for c in (*base, *plan.where) if c.column != "start_time"]
-        return all(c in rollups.SKETCH_LABELS for c in used)
-    return True
+    return table_for(plan, base) is not None
 
 
 def _us(t: datetime) -> int:
@@ -96,14 +153,15 @@ class _Sources:
     """The rollup rows a plan reads: whole hours from the tables, partly covered hours rolled
     up from ``spans`` on the fly (both shapes are rollup rows)."""
 
-    def __init__(self, conditions: Sequence[Condition], renderer: SqlRenderer) -> None:
+    def __init__(
+        self, conditions: Sequence[Condition], renderer: SqlRenderer, grain: int = rollups.GRAIN_US
+    ) -> None:
         self.times = [c for c in conditions if c.column == "start_time"]
         self.labels = [c for c in conditions if c.column != "start_time"]
         self.renderer = renderer
         lo = max((_us(c.value) for c in self.times if c.op == ">="), default=None)
         ends = [_us(c.value) + (c.op == "<=") for c in self.times if c.op in ("<", "<=")]
         hi = min(ends, default=None)  # exclusive, in µs
-        grain = rollups.GRAIN_US
         self.full_lo = None if lo is None else -(-lo // grain) * grain
         self.full_hi = None if hi is None else hi // grain * grain
 
@@ -197,14 +255,17 @@ def _quantiles(
     return sql, params
 
 
-def render(plan: Aggregate, base: Sequence[Condition] = ()) -> Query | None:
+def render(
+    plan: Aggregate, base: Sequence[Condition] = (), *, tables: Sequence[Table] | None = None
+) -> Query | None:
     """The rollup query answering ``plan`` narrowed by ``base``, or None when it cannot be
-    answered from rollups (see :func:`answerable`)."""
-    if not answerable(plan, base):
+    answered from the rollup ``tables`` the store has (see :func:`table_for`)."""
+    table = table_for(plan, base, tables)
+    if table is None:
         return None
     renderer = SqlRenderer()
     params: list[Any] = []
-    sources = _Sources((*base, *plan.where), renderer)
+    sources = _Sources((*base, *plan.where), renderer, table.grain_us)
     keys = []
     for key in plan.keys:
         if isinstance(key, TimeBucket):
@@ -219,7 +280,7 @@ def render(plan: Aggregate, base: Sequence[Condition] = ()) -> Query | None:
         if a.op != "quantile":
             stats_select.append(f"{_agg_sql(a, renderer, params)} AS {quote(a.output)}")
     stats_select.append(f"sum(calls) AS {ROWS}")
-    stats_from = sources.relation("rollup_calls", rollups.stats_select, params)
+    stats_from = sources.relation(table.name, table.select, params)
     label_where = renderer.where(sources.labels, params)
     group = " GROUP BY ALL" if keys else ""
     stats = f"SELECT {', '.join(stats_select)} FROM {stats_from} s{label_where}{group}"

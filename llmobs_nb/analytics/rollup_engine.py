@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import polars as pl
 
@@ -28,10 +28,20 @@ class RollupEngine:
     largest relative error of its last answer (:data:`~llmobs_nb.store.sketch.ALPHA` when a
     quantile came from a sketch, 0 when every figure is exact)."""
 
-    def __init__(self, exact: SqlEngine, run: SqlRunner, *, sketch_quantiles: bool = True) -> None:
+    def __init__(
+        self,
+        exact: SqlEngine,
+        run: SqlRunner,
+        *,
+        sketch_quantiles: bool = True,
+        user_rollups: bool = True,
+    ) -> None:
         self.exact = exact
         self._run = run
         self.sketch_quantiles = sketch_quantiles
+        #: Whether the store has ``rollup_users`` (a file of an older release opened
+        #: read-only has not: its questions by user are answered exactly).
+        self.user_rollups = user_rollups
         self.rel_error = 0.0
 
     @property
@@ -47,14 +57,20 @@ class RollupEngine:
         if not conditions:
             return self
         narrowed = self.exact.narrowed(conditions)
-        return RollupEngine(narrowed, self._run, sketch_quantiles=self.sketch_quantiles)
+        return RollupEngine(
+            narrowed,
+            self._run,
+            sketch_quantiles=self.sketch_quantiles,
+            user_rollups=self.user_rollups,
+        )
 
     def run(self, plan: Plan) -> pl.DataFrame:
         query = None
         quantiles = isinstance(plan, Aggregate) and any(a.op == "quantile" for a in plan.aggs)
         from_rollups = self.sketch_quantiles or not quantiles
         if isinstance(plan, Aggregate) and self.exact.scores_frame is None and from_rollups:
-            query = render_rollup.render(plan, self.exact.base)
+            tables = None if self.user_rollups else (render_rollup.CALLS,)
+            query = render_rollup.render(plan, self.exact.base, tables=tables)
         if query is None:
             self.rel_error = 0.0
             return self.exact.run(plan)
@@ -74,20 +90,32 @@ sketch query slower than the exact one, dense ones (10M: 0.14) faster
 (``benchmarks/rollups.py``). Counts and sums come from the rollups either way."""
 
 
-def rollup_state(run: SqlRunner) -> tuple[int, int] | None:
-    """The spans rolled up and the sketch rows kept, or None for a store without rollups (an
-    older file opened read-only, several files read together)."""
+class RollupState(NamedTuple):
+    """What a store's rollups hold: the spans rolled up, the sketch rows, and whether the
+    store has ``rollup_users`` (``m009_rollup_users``)."""
+
+    rolled: int
+    sketch_rows: int
+    user_rollups: bool
+
+
+def rollup_state(run: SqlRunner) -> RollupState | None:
+    """The spans rolled up, the sketch rows kept and whether users are rolled up, or None
+    for a store without rollups (an older file opened read-only, several files read
+    together)."""
     try:
         found = run(
-            "SELECT rolled_to, (SELECT count(*) FROM rollup_sketches) AS sketch_rows "
-            "FROM rollup_state",
+            "SELECT rolled_to, (SELECT count(*) FROM rollup_sketches) AS sketch_rows, "
+            "EXISTS (SELECT 1 FROM duckdb_tables() WHERE table_name = 'rollup_users' "
+            "AND database_name = current_database()) AS users FROM rollup_state",
             [],
         )
     except Exception:  # no rollup tables here: every answer is exact
         return None
     if not found.height:
-        return (0, 0)
-    return int(found["rolled_to"][0] or 0), int(found["sketch_rows"][0] or 0)
+        return RollupState(0, 0, False)
+    row = found.row(0, named=True)
+    return RollupState(int(row["rolled_to"] or 0), int(row["sketch_rows"] or 0), row["users"])
 
 
 def rollup_engine(
@@ -96,7 +124,7 @@ def rollup_engine(
     *,
     min_spans: int = 0,
     max_sketch_share: float | None = None,
-    state: tuple[int, int] | Literal["ask"] | None = "ask",
+    state: RollupState | Literal["ask"] | None = "ask",
 ) -> Engine:
     """A :class:`RollupEngine` over a store with rollups covering at least ``min_spans``
     spans; ``exact`` itself otherwise (a small store, an older file opened read-only, several
@@ -106,11 +134,11 @@ def rollup_engine(
     found = rollup_state(run) if state == "ask" else state
     if not isinstance(found, tuple):  # None: a store without rollups
         return exact
-    rolled, sketch_rows = found
+    rolled, sketch_rows, users = found
     if min_spans and rolled < min_spans:
         return exact
     dense = max_sketch_share is None or sketch_rows <= max_sketch_share * max(rolled, 1)
-    return RollupEngine(exact, run, sketch_quantiles=dense)
+    return RollupEngine(exact, run, sketch_quantiles=dense, user_rollups=users)
 
 
 def error_bound(engine: Engine) -> float:

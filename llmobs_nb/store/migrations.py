@@ -168,3 +168,12 @@ def m008_sessions_agents(db: duckdb.DuckDBPyConnection) -> None:
         WHERE kind IN ('llm', 'embedding') OR (kind = 'evaluator' AND model IS NOT NULL)
         """
     )
+
+
+@migration
+def m009_rollup_users(db: duckdb.DuckDBPyConnection) -> None:
+    # Top users by cost at 10M calls (issue #14): per day, user and model, from the spans
+    # already rolled up (store/rollups.py); derived data, as m007's tables.
+    from llmobs_nb.store import rollups
+
+    rollups.create_users(db)

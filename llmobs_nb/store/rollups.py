@@ -1,13 +1,16 @@
 """Rollups kept at write time: per hour × the low-cardinality labels of the model calls,
 counts, sums and latency/TTFT sketches — what a dashboard reads instead of every call.
 
-Two tables (``m007_rollups``), both derived from ``spans`` and rebuilt from it by
+Three tables, all derived from ``spans`` and rebuilt from it by
 :func:`rebuild` (``llmobs_nb.rebuild_rollups(path)``):
 
 - ``rollup_calls``: one row per (``bucket``, :data:`LABELS`) and append: ``calls``,
   ``first_start``/``last_start``, for each of :data:`SUMMED` its count of non-NULL values
   (``<column>_n``) and their sum (``<column>_sum``), and the tokens of unpriced calls
   (``unpriced_input_tokens``, ``unpriced_output_tokens``; what ``cost_breakdown`` reports).
+- ``rollup_users`` (``m009_rollup_users``): per day, user and model (:data:`USER_LABELS`),
+  ``calls``, ``first_start``/``last_start`` and the cost's count and sum: users are too many
+  for an hourly table with every label, and "top users by cost" is a dashboard panel.
 - ``rollup_sketches``: per (``bucket``, :data:`SKETCH_LABELS`, ``measure``, ``bin``) the
   number of values of ``measure`` (``latency_s``, ``ttft_s``) in that bin of the sketch
   (:mod:`sketch`). Fewer labels than ``rollup_calls``: quantiles filtered or grouped by use
@@ -33,6 +36,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 
 from llmobs_nb.store.model_call import is_model_call
@@ -44,6 +49,9 @@ from llmobs_nb.store.schema import (
     ROLLUP_STATE,
     ROLLUP_SUMMED,
     ROLLUP_UNPRICED,
+    ROLLUP_USER_LABELS,
+    ROLLUP_USER_SUMMED,
+    ROLLUP_USERS,
     create_sql,
 )
 from llmobs_nb.store.sketch import bin_sql
@@ -51,8 +59,13 @@ from llmobs_nb.store.sketch import bin_sql
 GRAIN = "hour"
 """The rollups' time bucket: ``date_trunc('hour', start_time)`` in UTC (epoch-aligned)."""
 GRAIN_US = 3_600_000_000
+USER_GRAIN = "day"
+"""``rollup_users``' time bucket: ``date_trunc('day', start_time)`` in UTC."""
+USER_GRAIN_US = 86_400_000_000
 LABELS = ROLLUP_LABELS
 SKETCH_LABELS = ROLLUP_SKETCH_LABELS
+USER_LABELS = ROLLUP_USER_LABELS
+USER_SUMMED = ROLLUP_USER_SUMMED
 SUMMED = ROLLUP_SUMMED
 UNPRICED = ROLLUP_UNPRICED
 MEASURES: tuple[str, ...] = ("latency_s", "ttft_s")
@@ -110,6 +123,36 @@ def sketch_select(source: str, where: str = "TRUE", *, compacted: bool = False) 
     )
 
 
+def users_select(source: str, where: str = "TRUE", *, compacted: bool = False) -> str:
+    """The ``rollup_users`` rows of the model calls in ``source`` that pass ``where``.
+
+    Example:
+        >>> "date_trunc('day', start_time)" in users_select("spans")
+        True
+    """
+    sums = ", ".join(f"count({c}) AS {c}_n, sum({c}) AS {c}_sum" for c in USER_SUMMED)
+    return (
+        f"SELECT date_trunc('{USER_GRAIN}', start_time) AS bucket, {', '.join(USER_LABELS)}, "
+        f"count(*) AS calls, min(start_time) AS first_start, max(start_time) AS last_start, "
+        f"{sums}, {compacted} AS compacted "
+        f"FROM {source} WHERE ({is_model_call.sql()}) AND ({where}) GROUP BY ALL"
+    )
+
+
+def selects() -> tuple[tuple[str, Callable[..., str]], ...]:
+    """Each rollup table and the one definition of its rows (looked up when called).
+
+    Example:
+        >>> [table for table, _ in selects()]
+        ['rollup_calls', 'rollup_sketches', 'rollup_users']
+    """
+    return (
+        ("rollup_calls", stats_select),
+        ("rollup_sketches", sketch_select),
+        ("rollup_users", users_select),
+    )
+
+
 def catch_up(con: duckdb.DuckDBPyConnection) -> int:
     """Roll up the spans stored since the last catch-up, in one transaction, and move the
     mark past them; returns the number of spans rolled up (model calls or not).
@@ -129,8 +172,8 @@ def catch_up(con: duckdb.DuckDBPyConnection) -> int:
         mark, end, rows = found if found else (0, None, 0)
         if rows:
             source = f"(SELECT * FROM spans WHERE rowid >= {int(mark)} AND rowid < {int(end)})"
-            con.execute(f"INSERT INTO rollup_calls BY NAME {stats_select(source)}")
-            con.execute(f"INSERT INTO rollup_sketches BY NAME {sketch_select(source)}")
+            for table, select in selects():
+                con.execute(f"INSERT INTO {table} BY NAME {select(source)}")
             con.execute("UPDATE rollup_state SET rolled_to = ?", [int(end)])
         con.execute("COMMIT")
     except BaseException:
@@ -150,13 +193,37 @@ def _merged_calls() -> str:
     )
 
 
+def _merged_users() -> str:
+    sums = ", ".join(f"sum({c}_n) AS {c}_n, sum({c}_sum) AS {c}_sum" for c in USER_SUMMED)
+    return (
+        f"SELECT bucket, {', '.join(USER_LABELS)}, sum(calls) AS calls, "
+        f"min(first_start) AS first_start, max(last_start) AS last_start, {sums}, "
+        f"TRUE AS compacted FROM rollup_users WHERE bucket >= ? AND bucket IN "
+        f"(SELECT bucket FROM _touched) GROUP BY ALL"
+    )
+
+
+def _replace_touched(
+    con: duckdb.DuckDBPyConnection, table: str, merged: str, first: object
+) -> None:
+    # The rows of the touched buckets of ``table`` replaced by ``merged`` (one transaction).
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {merged}", [first])
+    con.execute(
+        f"DELETE FROM {table} WHERE bucket >= ? AND bucket IN (SELECT bucket FROM _touched)",
+        [first],
+    )
+    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _merged")
+    con.execute("DROP TABLE _merged")
+
+
 def compact(con: duckdb.DuckDBPyConnection) -> int:
     """Merge the rows of every bucket appended to since the last compaction into one row per
     label set (and bin); returns the number of buckets merged. Runs in its own transaction.
 
     Example:
-        >>> con = duckdb.connect(); create(con)
-        >>> compact(con)
+        >>> from llmobs_nb.store.store import Store
+        >>> with Store(":memory:")._connection() as con:
+        ...     compact(con)
         0
     """
     con.execute("BEGIN TRANSACTION")
@@ -175,14 +242,17 @@ def compact(con: duckdb.DuckDBPyConnection) -> int:
                 f"(SELECT bucket FROM _touched) GROUP BY ALL"
             )
             for table, merged in (("rollup_calls", _merged_calls()), ("rollup_sketches", sketches)):
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {merged}", [first])
-                con.execute(
-                    f"DELETE FROM {table} WHERE bucket >= ? AND bucket IN "
-                    f"(SELECT bucket FROM _touched)",
-                    [first],
-                )
-                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _merged")
-            con.execute("DROP TABLE _merged")
+                _replace_touched(con, table, merged, first)
+        con.execute("DROP TABLE _touched")
+        # rollup_users' buckets are days: its own touched ones.
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _touched AS "
+            "SELECT DISTINCT bucket FROM rollup_users WHERE NOT compacted"
+        )
+        found = con.execute("SELECT count(*), min(bucket) FROM _touched").fetchone()
+        days, first_day = found or (0, None)
+        if days:
+            _replace_touched(con, "rollup_users", _merged_users(), first_day)
         con.execute("DROP TABLE _touched")
         con.execute("COMMIT")
     except BaseException:
@@ -201,6 +271,14 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("INSERT INTO rollup_state VALUES (0, now())")
 
 
+def create_users(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ``rollup_users`` and roll up into it the spans the other rollups hold (those
+    before the mark; later ones are caught up with the rest): ``m009_rollup_users``."""
+    con.execute(create_sql(ROLLUP_USERS))
+    source = "(SELECT * FROM spans WHERE rowid < (SELECT rolled_to FROM rollup_state))"
+    con.execute(f"INSERT INTO rollup_users BY NAME {users_select(source, compacted=True)}")
+
+
 def rebuild(con: duckdb.DuckDBPyConnection) -> int:
     """Rebuild both rollup tables from ``spans`` in one transaction (the mark past every
     stored span); returns the number of model calls rolled up.
@@ -214,9 +292,12 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> int:
     """
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("DELETE FROM rollup_calls")
-        con.execute("DELETE FROM rollup_sketches")
+        for table, _ in selects():
+            con.execute(f"DELETE FROM {table}")
         fill(con)
+        end = con.execute("SELECT rolled_to FROM rollup_state").fetchone()
+        source = f"(SELECT * FROM spans WHERE rowid < {int(end[0]) if end else 0})"
+        con.execute(f"INSERT INTO rollup_users BY NAME {users_select(source, compacted=True)}")
         found = con.execute("SELECT coalesce(sum(calls), 0) FROM rollup_calls").fetchone()
         con.execute("COMMIT")
     except BaseException:
@@ -226,8 +307,9 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def fill(con: duckdb.DuckDBPyConnection) -> None:
-    """Roll up every stored span into the (empty) rollup tables and set the mark past them
-    (inside the caller's transaction: ``m007_rollups``, :func:`rebuild`)."""
+    """Roll up every stored span into the (empty) tables of ``m007_rollups`` and set the mark
+    past them (inside the caller's transaction: ``m007_rollups``, :func:`rebuild`, which then
+    fills ``rollup_users`` up to the same mark)."""
     end = con.execute("SELECT coalesce(max(rowid) + 1, 0) FROM spans").fetchone()
     con.execute(f"INSERT INTO rollup_calls BY NAME {stats_select('spans', compacted=True)}")
     con.execute(f"INSERT INTO rollup_sketches BY NAME {sketch_select('spans', compacted=True)}")

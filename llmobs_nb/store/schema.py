@@ -308,6 +308,30 @@ ROLLUP_SKETCHES = Table(
 """``rollup_sketches`` (``m007_rollups``): per hour, sketch label set
 (:data:`ROLLUP_SKETCH_LABELS`), measure and sketch bin, the number of values
 (``store/sketch.py``)."""
+ROLLUP_USER_LABELS: tuple[str, ...] = ("user_id", "model")
+"""The labels ``rollup_users`` keeps apart: a user is no label of :data:`ROLLUP_CALLS` (one
+row per user and hour would be as many rows as calls), so users have their own table, per
+day and model only."""
+ROLLUP_USER_SUMMED: tuple[str, ...] = ("cost_usd",)
+"""The numeric columns ``rollup_users`` counts (``<column>_n``) and sums (``<column>_sum``)."""
+ROLLUP_USERS = Table(
+    "rollup_users",
+    (
+        _BUCKET,
+        *(_by_name[c] for c in ROLLUP_USER_LABELS),
+        Column("calls", INT),
+        Column("first_start", TIMESTAMP),
+        Column("last_start", TIMESTAMP),
+        *(
+            part
+            for c in ROLLUP_USER_SUMMED
+            for part in (Column(f"{c}_n", INT), Column(f"{c}_sum", _by_name[c].type))
+        ),
+        Column("compacted", pa.bool_(), sql="BOOLEAN"),
+    ),
+)
+"""``rollup_users`` (``m009_rollup_users``): per day (UTC), user and model, the calls and
+their cost (``store/rollups.py``): what "top users by cost" reads at 10M calls."""
 ROLLUP_STATE = Table(
     "rollup_state",
     (
@@ -327,6 +351,7 @@ TABLES: tuple[Table, ...] = (
     ROLLUP_CALLS,
     ROLLUP_SKETCHES,
     ROLLUP_STATE,
+    ROLLUP_USERS,
 )
 """Every table and view a migrated store has, besides ``_migrations``."""
 

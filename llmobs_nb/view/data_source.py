@@ -24,6 +24,7 @@ from llmobs_nb.analytics.plan import Plan, Scored
 from llmobs_nb.analytics.rollup_engine import (
     AUTO_MAX_SKETCH_SHARE,
     AUTO_MIN_SPANS,
+    RollupState,
     rollup_engine,
     rollup_state,
 )
@@ -188,7 +189,7 @@ class DataSource:
                 else:
                     yield rollup_engine(exact, self.query, state=state)
 
-    def _rollup_state(self) -> tuple[int, int] | None:
+    def _rollup_state(self) -> RollupState | None:
         # Asked once per session of a file (its connection sees one state); a live observer's
         # or an open connection's store is asked every time (it grows while we read).
         if self.path is None or self._con is None:

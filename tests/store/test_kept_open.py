@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +17,18 @@ from llmobs_nb.store.connect import connect
 from llmobs_nb.store.errors import StoreLockedError
 from llmobs_nb.store.kept_open import KeptOpen
 
+# A process of its own that tries to open the store for writing each time it reads a line
+# (imported before the test's clock starts: an import can take seconds on a loaded machine).
 WRITE_IN_CHILD = """
 import sys
 from llmobs_nb.store.connect import connect
-try:
-    connect(sys.argv[1]).close()
-except Exception as exc:
-    print(type(exc).__name__)
-else:
-    print("opened")
+for path in sys.stdin:
+    try:
+        connect(path.strip()).close()
+    except Exception as exc:
+        print(type(exc).__name__, flush=True)
+    else:
+        print("opened", flush=True)
 """
 
 
@@ -35,11 +39,23 @@ def store_path(tmp_path: Path) -> str:
     return path
 
 
-def _write_in_another_process(path: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", WRITE_IN_CHILD, path], capture_output=True, text=True, timeout=60
+@pytest.fixture
+def writer() -> Iterator[subprocess.Popen]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITE_IN_CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    return done.stdout.strip() or done.stderr
+    yield child
+    child.stdin.close()
+    child.wait(timeout=60)
+
+
+def _write_in(child: subprocess.Popen, path: str) -> str:
+    child.stdin.write(path + "\n")
+    child.stdin.flush()
+    return child.stdout.readline().strip()
 
 
 def test_one_connection_serves_every_use_until_it_is_idle(store_path: str):
@@ -67,14 +83,17 @@ def test_a_connection_in_use_is_not_closed_by_its_timer(store_path: str):
     kept.close()
 
 
-def test_another_process_can_write_once_the_reader_is_idle(store_path: str):
+def test_another_process_can_write_once_the_reader_is_idle(store_path: str, writer):
+    assert _write_in(writer, store_path) == "opened"  # the child is ready
     kept = KeptOpen(store_path, idle_s=1.0)
     with kept.use():
-        pass
-    assert _write_in_another_process(store_path) == StoreLockedError.__name__
-    time.sleep(2.0)
+        assert _write_in(writer, store_path) == StoreLockedError.__name__
+    assert _write_in(writer, store_path) == StoreLockedError.__name__  # idle, still open
+    deadline = time.monotonic() + 10
+    while kept.is_open and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not kept.is_open
-    assert _write_in_another_process(store_path) == "opened"
+    assert _write_in(writer, store_path) == "opened"
 
 
 def test_a_writer_in_this_process_closes_the_idle_readers_of_its_file(store_path: str):

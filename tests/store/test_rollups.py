@@ -19,9 +19,11 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from llmobs_nb import analytics
+from llmobs_nb.analytics import render_rollup
 from llmobs_nb.analytics.engines import SqlEngine
 from llmobs_nb.analytics.plan import Agg, Aggregate, Condition, TimeBucket
 from llmobs_nb.analytics.rollup_engine import RollupEngine, rollup_engine
+from llmobs_nb.analytics.source import open_source
 from llmobs_nb.store import Store, rollups
 from llmobs_nb.store.migrations import MIGRATIONS
 from llmobs_nb.store.schema import SPANS
@@ -164,6 +166,83 @@ def test_every_rollup_answer_equals_the_exact_one_within_the_sketch_bound(
         assert_within_bound(exact.narrowed(where).run(counts), narrowed.run(counts), order)
         assert narrowed.rel_error == 0.0
     assert_within_bound(want, got, [*sorted(by), *(["bucket"] if every else [])])
+
+
+user_call = st.fixed_dictionaries(
+    {
+        "minute": st.integers(0, 3 * 24 * 60),  # three days: whole and partial days
+        "second": st.integers(0, 59),
+        "model": st.sampled_from(["gpt-4o", "claude", None]),
+        "kind": st.sampled_from(["llm", "llm", "embedding", "chain"]),
+        "status": st.sampled_from(["ok", "error"]),
+        "run": st.just(None),
+        "user_id": st.sampled_from(["u1", "u2", "o'brien", None]),
+        "latency_s": st.just(1.0),
+        "ttft_s": st.just(None),
+        "input_tokens": st.just(None),
+        "cost_usd": st.one_of(st.none(), st.floats(0, 1.0, allow_nan=False)),
+    }
+)
+USER_AGGS = (
+    Agg("calls", "count_all"),
+    Agg("priced", "count", "cost_usd"),
+    Agg("cost", "sum", "cost_usd"),
+    Agg("first", "min", "start_time"),
+    Agg("last", "max", "start_time"),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    calls=st.lists(user_call, min_size=1, max_size=80),
+    cuts=st.lists(st.integers(0, 100), max_size=3),
+    catch_at=st.sets(st.integers(0, 3), max_size=3),
+    compact_at=st.sets(st.integers(0, 3), max_size=2),
+    by_model=st.booleans(),
+    daily=st.booleans(),
+    start=st.one_of(st.none(), st.integers(0, 3 * 86_400)),
+    length=st.integers(1, 3 * 86_400),
+    models=st.one_of(st.none(), st.sets(st.sampled_from(["gpt-4o", "claude"]), min_size=1)),
+    top=st.one_of(st.none(), st.integers(1, 3)),
+)
+def test_questions_by_user_are_answered_from_rollup_users_exactly(
+    calls, cuts, catch_at, compact_at, by_model, daily, start, length, models, top
+):
+    store = store_of(calls, cuts, catch_at, compact_at)
+    keys: list = ["user_id", *(["model"] if by_model else [])]
+    if daily:
+        keys.append(TimeBucket(24 * HOUR))
+    where: list[Condition] = []
+    if start is not None:  # a range that need not fall on whole days
+        lo = T0 + timedelta(seconds=start)
+        where += [
+            Condition("start_time", ">=", lo),
+            Condition("start_time", "<", lo + timedelta(seconds=length)),
+        ]
+    if models is not None:
+        where.append(Condition("model", "in", tuple(sorted(models))))
+    plan = Aggregate(tuple(keys), USER_AGGS, top=("cost", top) if top else None)
+    assert render_rollup.table_for(plan, where) is render_rollup.USERS
+    exact, approx = engines(store)
+    narrowed = approx.narrowed(where)
+    want, got = exact.narrowed(where).run(plan), narrowed.run(plan)
+    assert narrowed.rel_error == 0.0
+    order = [*keys[: 1 + by_model], *(["bucket"] if daily else [])]
+    if top:  # ties at the cut may differ in order, not in the costs kept
+        assert sorted(want["cost"].to_list()) == pytest.approx(sorted(got["cost"].to_list()))
+        return
+    assert_within_bound(want, got, order)
+
+
+def test_questions_rollup_users_cannot_answer_are_answered_exactly():
+    by_user = Aggregate(("user_id",), (Agg("n", "count_all"),))
+    assert render_rollup.table_for(by_user, [Condition("status", "==", "ok")]) is None
+    hourly = Aggregate(("user_id", TimeBucket(HOUR)), (Agg("n", "count_all"),))
+    assert render_rollup.table_for(hourly) is None  # users are kept per day
+    tokens = Aggregate(("user_id",), (Agg("n", "sum", "input_tokens"),))
+    assert render_rollup.table_for(tokens) is None
+    by_model = Aggregate(("model",), (Agg("n", "count_all"),))
+    assert render_rollup.table_for(by_model) is render_rollup.CALLS  # the finer table first
 
 
 def test_sketch_bins_keep_every_value_within_alpha():
@@ -329,6 +408,7 @@ def test_a_store_of_the_previous_schema_upgrades_in_place(tmp_path):
     store = Store(path)
     assert store.schema_version == len(MIGRATIONS)
     assert store.query("SELECT sum(calls)::BIGINT AS n FROM rollup_calls")["n"][0] == 500
+    assert store.query("SELECT sum(calls)::BIGINT AS n FROM rollup_users")["n"][0] == 500
     exact, approx = engines(store)
     plan = Aggregate(("model", TimeBucket(HOUR)), AGGS)
     got = approx.run(plan)
@@ -340,6 +420,69 @@ def test_a_store_of_the_previous_schema_upgrades_in_place(tmp_path):
     assert upgraded.drop("rel_error", "latency_p50", "latency_p95").equals(
         readonly.drop("rel_error", "latency_p50", "latency_p95")
     )
+
+
+def test_a_store_with_rollups_but_no_user_rollups_gains_them_in_place(tmp_path):
+    calls = [
+        {**c, "user_id": f"u{i % 7}", "minute": i * 13 % (3 * 24 * 60)}
+        for i, c in enumerate(
+            [{"second": 0, "model": "a", "kind": "llm", "status": "ok", "run": None}] * 300
+        )
+    ]
+    for c in calls:
+        c |= {"latency_s": 1.0, "ttft_s": None, "input_tokens": 1, "cost_usd": 0.01}
+    path = tmp_path / "m008.duckdb"
+    store = Store(path)
+    store.write_spans(span_rows(calls[:200]))
+    store.catch_up_rollups(force=True)
+    store.write_spans(span_rows(calls[200:]))  # past the mark: caught up later
+    with store._connection() as con:  # the file as m008 left it
+        con.execute("DROP TABLE rollup_users")
+        con.execute("DELETE FROM _migrations WHERE name = 'm009_rollup_users'")
+    store.close()  # the close catches the last spans up (the table is gone: logged, retried)
+    with duckdb.connect(str(path)) as con:
+        rolled = con.execute("SELECT rolled_to FROM rollup_state").fetchone()[0]
+    store = Store(path)  # m009 fills rollup_users up to the mark
+    users = "SELECT coalesce(sum(calls), 0)::BIGINT AS n FROM rollup_users"
+    assert store.query(users)["n"][0] == rolled
+    store.catch_up_rollups(force=True)
+    assert store.query(users)["n"][0] == 300
+    plan = Aggregate(("user_id",), USER_AGGS)
+    exact, approx = engines(store)
+    assert_within_bound(exact.run(plan), approx.run(plan), ["user_id"])
+    store.close()
+
+
+def test_a_file_without_user_rollups_read_only_answers_by_user_exactly(tmp_path):
+    calls = [
+        {
+            "minute": i,
+            "second": 0,
+            "model": "a",
+            "kind": "llm",
+            "status": "ok",
+            "run": None,
+            "user_id": f"u{i % 3}",
+            "latency_s": 1.0,
+            "ttft_s": None,
+            "input_tokens": 1,
+            "cost_usd": 0.01 * i,
+        }
+        for i in range(50)
+    ]
+    path = tmp_path / "older.duckdb"
+    store = Store(path)
+    store.write_spans(span_rows(calls))
+    store.close()
+    with duckdb.connect(str(path)) as con:  # as a release before m009 left it
+        con.execute("DROP TABLE rollup_users")
+    plan = Aggregate(("user_id",), USER_AGGS)
+    with open_source(str(path), approx=True) as engine:
+        assert isinstance(engine, RollupEngine) and not engine.user_rollups
+        got = engine.run(plan)
+    with open_source(str(path)) as engine:
+        want = engine.run(plan)
+    assert_within_bound(want, got, ["user_id"])
 
 
 def test_a_failed_catch_up_costs_no_call_and_no_correctness(monkeypatch, caplog):
