@@ -275,10 +275,7 @@ class ClickHouseSource:
         """Ask the price book again for the models and days the table holds now."""
         with self._lock:
             self._prices = None
-            self._pushed = None
         return self.prices()
-
-    _pushed: pa.Table | None = None
 
     def _push_chdb_prices(self, session: Any) -> None:
         table = self._prices
