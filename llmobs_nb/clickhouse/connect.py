@@ -38,7 +38,12 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from llmobs_nb.clickhouse.engine import ClickHouseEngine, with_relations
-from llmobs_nb.clickhouse.mapping import PRICES_TABLE, relations
+from llmobs_nb.clickhouse.mapping import (
+    MATERIALIZED,
+    PRICES_TABLE,
+    materialized_name,
+    relations,
+)
 from llmobs_nb.clickhouse.otel_schema import OTEL_LOGS, OTEL_TRACES, quote_identifier
 from llmobs_nb.clickhouse.prices import price_rows, structure
 from llmobs_nb.clickhouse.render import param_text, param_type
@@ -151,8 +156,8 @@ class ClickHouseSource:
         self._book = prices or PriceBook()
         self._client: Any = None
         self._prices: pa.Table | None = None
-        self._lock = threading.Lock()
-        self.relations = relations(target.table, target.logs, target.database)
+        self._lock = threading.RLock()
+        self._relations: dict[str, str] | None = None
         #: Bytes of Arrow answers received by this source (what was brought into Python).
         self.bytes_received = 0
 
@@ -252,6 +257,30 @@ class ClickHouseSource:
         assert isinstance(frame, pl.DataFrame)
         return frame
 
+    # -- the mapping ---------------------------------------------------------------------------
+    @property
+    def relations(self) -> dict[str, str]:
+        """``spans``, ``llm_calls`` and ``scores`` as this table maps them, reading the
+        table's materialized columns where it has them (``mapping.materialize_sql``); the
+        table's columns are asked once."""
+        with self._lock:
+            if self._relations is None:
+                target = self.target
+                present = self.materialized()
+                self._relations = relations(target.table, target.logs, target.database, present)
+            return self._relations
+
+    def materialized(self) -> list[str]:
+        """The mapped columns the table keeps as materialized columns."""
+        found = self._select(
+            "SELECT name FROM system.columns WHERE table = {t:String} AND database = "
+            "if({d:String} = '', currentDatabase(), {d:String})",
+            {"t": self.target.table, "d": self.target.database or ""},
+            prices=False,
+        )
+        names = set(found["name"].to_list()) if found.height else set()
+        return [c for c in MATERIALIZED if materialized_name(c) in names]
+
     # -- prices --------------------------------------------------------------------------------
     def _called(self) -> list[tuple[str, str | None, Any, Any]]:
         spans = self.relations["spans"]
@@ -272,9 +301,11 @@ class ClickHouseSource:
             return self._prices
 
     def refresh_prices(self) -> pa.Table:
-        """Ask the price book again for the models and days the table holds now."""
+        """Ask the price book again for the models and days the table holds now (and the
+        table for its materialized columns)."""
         with self._lock:
             self._prices = None
+            self._relations = None
         return self.prices()
 
     def _push_chdb_prices(self, session: Any) -> None:

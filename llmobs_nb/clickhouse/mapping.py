@@ -26,7 +26,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.clickhouse.otel_schema import STATUS_ERROR, quote_identifier
@@ -125,13 +125,69 @@ def kind_expression() -> str:
     )
 
 
-def column_expressions() -> dict[str, str]:
+MATERIALIZED: dict[str, str] = {
+    "kind": "LowCardinality(String)",
+    "model": "LowCardinality(Nullable(String))",
+    "response_model": "LowCardinality(Nullable(String))",
+    "provider": "LowCardinality(Nullable(String))",
+    "operation": "LowCardinality(Nullable(String))",
+    "use_case": "LowCardinality(Nullable(String))",
+    "user_id": "Nullable(String)",
+    "run": "LowCardinality(Nullable(String))",
+    "error_type": "LowCardinality(Nullable(String))",
+    "ttft_s": "Nullable(Float64)",
+    "input_tokens": "Nullable(Int64)",
+    "output_tokens": "Nullable(Int64)",
+    "cached_input_tokens": "Nullable(Int64)",
+    "cache_write_tokens": "Nullable(Int64)",
+    "reasoning_tokens": "Nullable(Int64)",
+    "session_id": "Nullable(String)",
+    "agent_name": "LowCardinality(Nullable(String))",
+}
+"""The mapped columns worth keeping as ``MATERIALIZED`` columns of the table (their type):
+every query reads them through the attribute maps otherwise (:func:`materialize_sql`)."""
+
+
+def materialized_name(column: str) -> str:
+    """The table column that keeps mapped ``column`` (:data:`MATERIALIZED`).
+
+    Example:
+        >>> materialized_name("kind")
+        'llmobs_kind'
+    """
+    return f"llmobs_{column}"
+
+
+def materialize_sql(table: str, database: str | None = None) -> list[str]:
+    """``ALTER TABLE`` statements adding the :data:`MATERIALIZED` columns to an
+    ``otel_traces``-shaped table (computed by ClickHouse at insert from the same expressions
+    the engine reads; the collector's inserts name their columns, so they are unaffected),
+    then filling them for the rows already there. An open source uses them once present.
+
+    Example:
+        >>> materialize_sql("otel_traces")[0].startswith("ALTER TABLE `otel_traces` ADD COLUMN")
+        True
+    """
+    target = _table(table, database)
+    expressions = column_expressions()
+    add = ", ".join(
+        f"ADD COLUMN IF NOT EXISTS {materialized_name(c)} {kind} MATERIALIZED {expressions[c]}"
+        for c, kind in MATERIALIZED.items()
+    )
+    fill = ", ".join(f"MATERIALIZE COLUMN {materialized_name(c)}" for c in MATERIALIZED)
+    fill_sync = f"ALTER TABLE {target} {fill} SETTINGS mutations_sync = 2"
+    return [f"ALTER TABLE {target} {add}", fill_sync]
+
+
+def column_expressions(materialized: Collection[str] = ()) -> dict[str, str]:
     """Column of the store's ``spans`` (those this mapping reads) → its expression over one
-    ``otel_traces`` row.
+    ``otel_traces`` row; the columns in ``materialized`` read their table column instead.
 
     Example:
         >>> column_expressions()["latency_s"]
         'Duration / 1e9'
+        >>> column_expressions(["kind"])["kind"]
+        'llmobs_kind'
     """
     failed = f"StatusCode = {sql_string(STATUS_ERROR)}"
     exception = _event_index("exception")
@@ -143,7 +199,7 @@ def column_expressions() -> dict[str, str]:
     )
     model = first_of(MODEL_KEYS)
     response_model = first_of(RESPONSE_MODEL_KEYS)
-    return {
+    found = {
         "trace_id": "TraceId",
         "span_id": "SpanId",
         "parent_span_id": "nullIf(ParentSpanId, '')",
@@ -180,9 +236,12 @@ def column_expressions() -> dict[str, str]:
         "agent_name": first_of(AGENT_KEYS),
         "tool_name": first_of(TOOL_KEYS),
     }
+    return {c: materialized_name(c) if c in materialized else e for c, e in found.items()}
 
 
-def spans_select(table: str, database: str | None = None) -> str:
+def spans_select(
+    table: str, database: str | None = None, materialized: Collection[str] = ()
+) -> str:
     """``SELECT`` of every span of ``table`` (an ``otel_traces``-shaped table) in the store's
     ``spans`` columns this mapping reads.
 
@@ -190,7 +249,8 @@ def spans_select(table: str, database: str | None = None) -> str:
         >>> spans_select("otel_traces").endswith("FROM `otel_traces`")
         True
     """
-    columns = ", ".join(f"{expr} AS {name}" for name, expr in column_expressions().items())
+    found = column_expressions(materialized).items()
+    columns = ", ".join(f"{expr} AS {name}" for name, expr in found)
     return f"SELECT {columns} FROM {_table(table, database)}"
 
 
@@ -226,7 +286,9 @@ def cost_expression(call: str = "c", price: str = "p") -> str:
     return f"if({unknown}, NULL, round(({total}) / 1000000, 12))"
 
 
-def llm_calls_select(table: str, database: str | None = None) -> str:
+def llm_calls_select(
+    table: str, database: str | None = None, materialized: Collection[str] = ()
+) -> str:
     """``SELECT`` of the model calls of ``table`` in the ``llm_calls`` columns (their order),
     each priced from ``llmobs_prices`` for its model, provider and day.
 
@@ -240,7 +302,8 @@ def llm_calls_select(table: str, database: str | None = None) -> str:
         for n in LLM_CALLS.names
     )
     return (
-        f"SELECT {columns} FROM ({spans_select(table, database)} WHERE {rule}) AS c "
+        f"SELECT {columns} FROM ({spans_select(table, database, materialized)} WHERE {rule}) "
+        "AS c "
         f"LEFT JOIN {PRICES_TABLE} AS p ON p.model = c.model "
         "AND p.provider = ifNull(c.provider, '') AND p.day = toDate(c.start_time)"
     )
@@ -287,7 +350,12 @@ def scores_select(table: str | None, database: str | None = None) -> str:
     )
 
 
-def relations(traces: str, logs: str | None = None, database: str | None = None) -> dict[str, str]:
+def relations(
+    traces: str,
+    logs: str | None = None,
+    database: str | None = None,
+    materialized: Collection[str] = (),
+) -> dict[str, str]:
     """The relations every query of the engine may name, as ``WITH`` definitions: ``spans``,
     ``llm_calls`` and ``scores``.
 
@@ -296,7 +364,7 @@ def relations(traces: str, logs: str | None = None, database: str | None = None)
         ['llm_calls', 'scores', 'spans']
     """
     return {
-        "spans": spans_select(traces, database),
-        "llm_calls": llm_calls_select(traces, database),
+        "spans": spans_select(traces, database, materialized),
+        "llm_calls": llm_calls_select(traces, database, materialized),
         "scores": scores_select(logs, database),
     }

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from llmobs_nb.clickhouse.connect import ClickHouseError, ClickHouseSource, _Chdb, _scrub
+from llmobs_nb.clickhouse.mapping import materialize_sql
 from llmobs_nb.clickhouse.otel_rows import otel_logs_rows, otel_traces_rows
 from llmobs_nb.clickhouse.otel_schema import OTEL_LOGS, OTEL_TRACES, create_sql, quote_identifier
 from llmobs_nb.clickhouse.rollups import clickhouse_rollups
@@ -129,13 +130,17 @@ def clickhouse(
     table: str | None = None,
     logs: str | None = None,
     create: bool = True,
+    materialize: bool = True,
     project: str | None = None,
 ) -> ExportedSpans:
     """Write ``store``'s spans and scores (a store file path, or an observer) into the
     ClickHouse at ``url`` (``clickhouse://…`` or ``chdb://…``, as ``llmobs_nb.open`` takes):
     spans into ``table`` (default: the URL's ``table``, else ``otel_traces``), scores into
     ``logs`` (default: the URL's ``logs``, else ``otel_logs``), both created when missing
-    (``create``). Rows are appended: exporting the same store twice stores its spans twice.
+    (``create``). With ``materialize``, the spans table gets the mapping's materialized
+    columns (``clickhouse.mapping.materialize_sql``: model, kind, tokens… computed once, at
+    insert, instead of from the attribute maps by every query). Rows are appended: exporting
+    the same store twice stores its spans twice.
 
     Example:
         >>> clickhouse("experiments.duckdb", "chdb:///tmp/ch?table=otel_traces")  # doctest: +SKIP
@@ -151,6 +156,9 @@ def clickhouse(
             writer.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}")
         writer.command(create_sql(OTEL_TRACES, spans_table, database))
         writer.command(create_sql(OTEL_LOGS, logs_table, database))
+    if materialize:
+        for statement in materialize_sql(spans_table, database):
+            writer.command(statement)
     spans = scores = 0
     for batch in _batches(store, "spans", SPANS.names):
         writer.insert(spans_table, otel_traces_rows(batch, project=project))

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from polars.testing import assert_frame_equal
+
+import llmobs_nb
 from llmobs_nb import analytics, export
 from llmobs_nb.capture import rows
 from llmobs_nb.clickhouse import mapping
@@ -66,8 +69,14 @@ def test_kind_rule_matches_capture(sample: Any) -> None:
 
 def test_export_and_rollup_views(sample: Any, tmp_path: Any) -> None:
     url = f"{sample.url.split('?')[0]}?table=exported_twice"
-    written = export.clickhouse(str(sample.store), url, logs="exported_twice_logs")
+    written = export.clickhouse(
+        str(sample.store), url, logs="exported_twice_logs", materialize=False
+    )
     assert written.spans == sample.spans
+    plain = llmobs_nb.open(f"{url}&logs=exported_twice_logs")  # no materialized columns
+    assert plain.materialized() == [] and len(sample.source.materialized()) > 10
+    for question in (analytics.summary, analytics.cost_breakdown, analytics.quality_drift):
+        assert_frame_equal(question(plain), question(str(sample.store)), rel_tol=1e-9)
     session = _Chdb.open(None)
     for statement in export.clickhouse_rollups("exported_twice", target="rollups_test"):
         session.query(statement)
