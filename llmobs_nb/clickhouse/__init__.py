@@ -7,7 +7,9 @@ analytics functions and to ``view.Dashboard``. The table is the OpenTelemetry co
 exporter's ``otel_traces`` (:mod:`otel_schema`), read as the store's ``llm_calls`` by
 :mod:`mapping` (GenAI and OpenInference attributes, cost from the price book), queried by the
 plan layer's ClickHouse renderer (:mod:`render`, :mod:`engine`). ``export.clickhouse`` writes
-a store into such a table; ``export.clickhouse_rollups`` gives hourly rollup views' DDL.
+a store into such a table; ``export.clickhouse_rollups`` gives hourly rollup views' DDL;
+:func:`materialize_sql` the ``ALTER TABLE`` that keeps the mapped columns (model, kind,
+tokens…) as materialized columns, which the engine then reads instead of the attribute maps.
 
 Needs the ``clickhouse`` extra (``pip install 'llmobs_nb[clickhouse]'``: chdb,
 clickhouse-connect).
@@ -20,6 +22,7 @@ Example:
 
 from llmobs_nb.clickhouse.connect import ClickHouseError, ClickHouseSource, connect
 from llmobs_nb.clickhouse.engine import ClickHouseEngine
+from llmobs_nb.clickhouse.mapping import materialize_sql
 from llmobs_nb.clickhouse.render import ClickHouseRenderer
 
 __all__ = [
@@ -28,4 +31,5 @@ __all__ = [
     "ClickHouseRenderer",
     "ClickHouseSource",
     "connect",
+    "materialize_sql",
 ]
