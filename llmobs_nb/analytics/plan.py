@@ -141,8 +141,10 @@ class Scored:
 class Aggregate:
     """Group the calls (or, with ``over``, the scored rows) by ``keys`` and compute ``aggs``.
 
-    ``where`` keeps the input rows that pass every condition; ``top=(column, n)`` keeps the
-    ``n`` groups with the largest non-NULL ``column``. Groups without rows are not returned.
+    ``where`` keeps the input rows that pass every condition; ``above=(column, value)`` keeps
+    the groups whose ``column`` is greater than ``value`` (a HAVING: only those groups leave
+    the engine); ``top=(column, n)`` then keeps the ``n`` groups with the largest non-NULL
+    ``column``. Groups without rows are not returned.
 
     Example:
         >>> Aggregate(keys=(TimeBucket(every_to_us("1d")),), aggs=(Agg("n", "count_all"),)).top
@@ -153,6 +155,7 @@ class Aggregate:
     where: tuple[Condition, ...] = ()
     top: tuple[str, int] | None = None
     over: Scored | None = None
+    above: tuple[str, float] | None = None
 
 
 @dataclass(frozen=True)

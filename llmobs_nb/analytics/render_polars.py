@@ -119,6 +119,9 @@ def aggregate(rows: pl.LazyFrame, plan: Aggregate) -> pl.DataFrame:
     group = [key_expr(k) for k in plan.keys]
     exprs = [agg_expr(a) for a in plan.aggs] + [pl.len().alias(ROWS)]
     out = lf.group_by(group).agg(exprs) if group else lf.select(exprs)
+    if plan.above is not None:
+        column, value = plan.above
+        out = out.filter(pl.col(column) > value)
     if plan.top is not None:
         column, n = plan.top
         out = out.filter(pl.col(column).is_not_null()).top_k(n, by=column)

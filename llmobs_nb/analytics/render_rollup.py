@@ -291,6 +291,7 @@ def render(
         outputs = ", ".join(f"q.{quote(a.output)}" for a in quantile_aggs)
         sql = f"SELECT s.*, {outputs} FROM ({stats}) s LEFT JOIN ({quantiles}) q ON {on}"
         params += sketch_params
+    sql = renderer.above(sql, plan, params)
     if plan.top is not None:
         column, n = quote(plan.top[0]), int(plan.top[1])
         sql = f"SELECT * FROM ({sql}) WHERE {column} IS NOT NULL ORDER BY {column} DESC LIMIT {n}"

@@ -201,6 +201,13 @@ class SqlRenderer:
 
         return Query(sql, params, types)
 
+    def above(self, sql: str, plan: Aggregate, params: list[Any]) -> str:
+        """``sql`` (one row per group) narrowed to the groups ``plan.above`` keeps."""
+        if plan.above is None:
+            return sql
+        column, value = plan.above
+        return f"SELECT * FROM ({sql}) WHERE {quote(column)} > {self.param(float(value), params)}"
+
     def key(self, key: Key, params: list[Any]) -> str:
         if isinstance(key, TimeBucket):
             return f"{self.bucket(key)} AS {quote(key.name)}"
@@ -237,6 +244,7 @@ class SqlRenderer:
             source = self.calls(plan.where, params)
         group = " GROUP BY ALL" if plan.keys else ""
         sql = f"{with_clause}SELECT {', '.join(select)} {source}{group}"
+        sql = self.above(sql, plan, params)
         if plan.top is not None:
             column, n = quote(plan.top[0]), int(plan.top[1])
             sql = (

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_for
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,8 +33,6 @@ MAX_TIME_STEPS = 200
 PENDING = " · traces, quality drift and alerts computing…"
 #: The panels whose x axis is time: dragging across one zooms the dashboard to that range.
 ZOOMABLE = ("latency", "ttft", "tokens", "cost", "quality")
-#: How long a display waits for the background panels before taking its static snapshot.
-SNAPSHOT_WAIT_S = 10.0
 #: How long the background panels wait for the page to draw a redraw's charts before they
 #: start (they would take the page's CPU while the user waits for the charts): only once a
 #: page has said it drew (the board's ``drawn``), never in a kernel without one.
@@ -183,9 +180,8 @@ class Dashboard:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         # The live widget's view, and beside it a static snapshot (text/html) for the pages
         # where no widget manager runs: JupyterLab shows the widget, an exported page the
-        # snapshot (see :meth:`snapshot_html`).
-        if self._slow_future is not None:  # the snapshot then has the alerts and quality too
-            wait_for([self._slow_future], timeout=SNAPSHOT_WAIT_S)
+        # snapshot (see :meth:`snapshot_html`). Nothing waits for the background panels here
+        # (at 10M calls they take seconds): ``dash.wait()`` displays after them.
         bundle = dict(self.widget._repr_mimebundle_())
         bundle["text/plain"] = f"llmobs_nb dashboard: {self._status['calls'] or 'no calls'}"
         bundle["text/html"] = self.snapshot_html()
@@ -201,11 +197,12 @@ class Dashboard:
         cards, the per-model table and every panel's chart as last sent to the page (Vega-Lite,
         compressed; see :mod:`~llmobs_nb.view.dashboard_snapshot`).
 
-        Displaying the dashboard puts this snapshot beside the live widget (waiting up to
-        :data:`SNAPSHOT_WAIT_S` for the background panels), for the pages where no widget
-        manager runs (an exported notebook, GitHub): it shows the dashboard **as it was when
-        the cell displayed it**; a later filter change redraws the widget only. Call this
-        method again for the current state.
+        Displaying the dashboard puts this snapshot beside the live widget, for the pages
+        where no widget manager runs (an exported notebook, GitHub): it shows the dashboard
+        **as it was when the cell displayed it** — the background panels (quality, alerts)
+        only once done, so a cell whose output is kept displays ``dash.wait()`` (which
+        returns the dashboard after them); a later filter change redraws the widget only.
+        Call this method again for the current state.
 
         Example:
             >>> from IPython.display import HTML                # doctest: +SKIP
@@ -232,6 +229,8 @@ class Dashboard:
             chosen = getattr(self.filters, name)
             if chosen:
                 parts.append(f"{name.replace('_', ' ')}: {', '.join(map(str, chosen))}")
+        if self._slow_future is not None and not self._slow_future.done():
+            parts.append("quality drift and alerts still computing (display dash.wait() for them)")
         return " · ".join(parts) + " (live and filterable in JupyterLab with a running kernel)"
 
     def refresh_options(self) -> None:

@@ -268,3 +268,20 @@ def test_by_is_a_column_or_a_sequence_of_columns() -> None:
         analytics.quality_drift(calls, scores=scores_frame(calls), by="use_case"),
         analytics.quality_drift(calls, scores=scores_frame(calls), by=("use_case",)),
     )
+
+
+def test_above_keeps_the_same_groups_on_every_engine(sources) -> None:
+    calls = calls_frame(n=3_000, seed=5)
+    keys = ("user_id", "model")
+    plan = Aggregate(keys, (Agg("cost", "sum", "cost_usd"),), above=("cost", 0.05))
+    every = Aggregate(keys, (Agg("cost", "sum", "cost_usd"),))
+    answers = {}
+    for name, (source, _) in sources(calls).items():
+        for approx in (False, True):
+            with open_source(source, approx=approx) as engine:
+                answers[name, approx] = engine.run(plan).sort(keys, nulls_last=True)
+                whole = engine.run(every)
+    expected = whole.filter(pl.col("cost") > 0.05).sort(keys, nulls_last=True)
+    assert 0 < expected.height < whole.height  # the limit keeps some groups, not all
+    for name, got in answers.items():
+        assert_frame_equal(got, expected, rel_tol=1e-9), name
