@@ -16,9 +16,10 @@ def filter_choices(
     (:data:`~llmobs_nb.analytics.filter.DIMENSIONS`: ``models``, ``use_cases``, ``runs``,
     ``users``) its values, sorted, NULL left out. ``where`` narrows the calls first.
 
-    ``approx=True`` answers the extent and the rolled-up labels (model, use case, run) from a
-    store's rollups (:mod:`~llmobs_nb.analytics.rollup_engine`); they hold exactly the same
-    values, so the answer is the same. Users are not a rollup label: always asked of the calls.
+    ``approx=True`` answers the extent and the values from a store's rollups
+    (:mod:`~llmobs_nb.analytics.rollup_engine`: models, use cases and runs from
+    ``rollup_calls``, users from ``rollup_users``); they hold exactly the same values, so the
+    answer is the same.
 
     Example:
         >>> (first, last), values = filter_choices(obs)          # doctest: +SKIP
