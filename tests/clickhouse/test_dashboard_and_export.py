@@ -67,23 +67,21 @@ def test_kind_rule_matches_capture(sample: Any) -> None:
         assert found == rows.span_kind("", attrs), attrs
 
 
-def test_export_and_rollup_views(sample: Any, tmp_path: Any) -> None:
-    url = f"{sample.url.split('?')[0]}?table=exported_twice"
-    written = export.clickhouse(
-        str(sample.store), url, logs="exported_twice_logs", materialize=False
-    )
-    assert written.spans == sample.spans
+def test_export_and_rollup_views(small: Any) -> None:
+    url = f"{small.url.split('?')[0]}?table=exported_twice"
+    written = export.clickhouse(str(small.store), url, logs="exported_twice_logs", materialize=False)
+    assert written.spans == small.spans
     plain = llmobs_nb.open(f"{url}&logs=exported_twice_logs")  # no materialized columns
-    assert plain.materialized() == [] and len(sample.source.materialized()) > 10
+    assert plain.materialized() == [] and len(small.source.materialized()) > 10
     for question in (analytics.summary, analytics.cost_breakdown, analytics.quality_drift):
-        assert_frame_equal(question(plain), question(str(sample.store)), rel_tol=1e-9)
+        assert_frame_equal(question(plain), question(str(small.store)), rel_tol=1e-9)
     session = _Chdb.open(None)
     for statement in export.clickhouse_rollups("exported_twice", target="rollups_test"):
         session.query(statement)
-    export.clickhouse(str(sample.store), url, logs="exported_twice_logs", create=False)
+    export.clickhouse(str(small.store), url, logs="exported_twice_logs", create=False)
     sql = "SELECT sum(calls) AS calls, sum(input_tokens_sum) AS tokens FROM rollups_test"
     found = session.query(sql, "CSV").bytes().decode().strip().split(",")
-    expected = analytics.summary(str(sample.store))
-    usage = analytics.token_usage(str(sample.store), by=())
+    expected = analytics.summary(str(small.store))
+    usage = analytics.token_usage(str(small.store), by=())
     assert int(found[0]) == expected["calls"][0]  # the view saw the second export only
     assert int(found[1]) == usage["input_tokens"][0]
