@@ -69,7 +69,9 @@ def test_kind_rule_matches_capture(sample: Any) -> None:
 
 def test_export_and_rollup_views(small: Any) -> None:
     url = f"{small.url.split('?')[0]}?table=exported_twice"
-    written = export.clickhouse(str(small.store), url, logs="exported_twice_logs", materialize=False)
+    written = export.clickhouse(
+        str(small.store), url, logs="exported_twice_logs", materialize=False
+    )
     assert written.spans == small.spans
     plain = llmobs_nb.open(f"{url}&logs=exported_twice_logs")  # no materialized columns
     assert plain.materialized() == [] and len(small.source.materialized()) > 10
