@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -16,6 +17,7 @@ from llmobs_nb.analytics.plan import Agg, Aggregate, Condition, TimeBucket, ever
 from llmobs_nb.analytics.source import CallsLike, open_source
 
 HOUR_US = 3600 * 10**6
+DAY_US = 24 * HOUR_US
 ALERT_SCHEMA = {
     "rule": pl.String(),
     "window_start": pl.Datetime("us", "UTC"),
@@ -99,11 +101,10 @@ def cost_anomalies(
             engine.columns, ["cost_usd", "user_id", "model", "start_time"], "cost_anomalies"
         )
         cost = (Agg("value", "sum", "cost_usd"),)
-        # Two questions, not one row per user, model and hour (9M rows at 10M calls): the
-        # hours' totals (the rollups answer them) and the user-model-hours over the limit.
+        # Not one row per user, model and hour (9M rows at 10M calls): the hours' totals (the
+        # rollups answer them), then the user-model-hours over the limit.
         hourly = engine.run(Aggregate((TimeBucket(HOUR_US),), cost))
-        keys = ("user_id", "model", TimeBucket(HOUR_US))
-        per_user = engine.run(Aggregate(keys, cost, above=("value", user_hourly_threshold_usd)))
+        per_user = _user_hours_over(engine, cost, user_hourly_threshold_usd)
     hourly = hourly.filter(pl.col("value").is_not_null()).select("bucket", "value")
     alerts = [
         _over(hourly, "hourly_total", hourly_threshold_usd, "1h"),
@@ -118,6 +119,28 @@ def cost_anomalies(
     ]
     out = pl.concat([a.select(list(ALERT_SCHEMA)).cast(ALERT_SCHEMA) for a in alerts])
     return out.sort(["window_start", "rule", "user_id", "model"], nulls_last=True)
+
+
+def _user_hours_over(engine: Any, cost: tuple[Agg, ...], limit: float) -> pl.DataFrame:
+    """The (user, model, hour) groups whose cost is above ``limit``. When no cost is negative
+    (a price times tokens never is), such an hour lies in a (user, model, day) above the
+    limit too: those days come from the rollups (``rollup_users``), and only their users'
+    and models' calls are grouped by hour — at 100M calls the whole grouping took 88 s and
+    5 GiB. The answer is the same either way (``tests/analytics/test_anomalies.py``)."""
+    over = ("value", limit)
+    keys = ("user_id", "model", TimeBucket(HOUR_US))
+    lowest = engine.run(Aggregate((), (Agg("lowest", "min", "cost_usd"),)))["lowest"]
+    if lowest.is_empty() or lowest[0] is None or lowest[0] < 0:
+        return engine.run(Aggregate(keys, cost, above=over))
+    days = engine.run(Aggregate(("user_id", "model", TimeBucket(DAY_US)), cost, above=over))
+    if days.is_empty():
+        return days
+    narrow = [Condition("model", "in", tuple(days["model"].drop_nulls().unique().sort()))]
+    if days["user_id"].null_count() == 0:  # NULL is in no IN list: then every user is asked
+        narrow.append(Condition("user_id", "in", tuple(days["user_id"].unique().sort())))
+    if days["model"].null_count():
+        narrow = narrow[1:]
+    return engine.narrowed(narrow).run(Aggregate(keys, cost, above=over))
 
 
 def _hours(value: str | timedelta, name: str) -> int:

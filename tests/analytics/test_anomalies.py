@@ -11,6 +11,8 @@ from polars.testing import assert_frame_equal
 
 from llmobs_nb import analytics
 from llmobs_nb.analytics.anomalies import robust_z
+from llmobs_nb.view.data_source import DataSource
+from tests.analytics.conftest import write_store
 from tests.analytics.synthetic import T0, calls_frame
 
 SPIKE = T0 + timedelta(days=4, hours=13)
@@ -82,3 +84,52 @@ def test_every_source_gives_the_same_alerts(sources) -> None:
     for name, (source, _) in sources(calls).items():
         assert_frame_equal(analytics.cost_anomalies(source), expected), name
         assert_frame_equal(analytics.budget_forecast(source), analytics.budget_forecast(calls))
+
+
+@pytest.mark.parametrize("negative", [False, True])
+def test_user_hours_over_the_limit_are_every_such_hour(tmp_path, negative: bool) -> None:
+    # The per-user rule asks only the users of days over the limit (when no cost is
+    # negative): it must find exactly the hours a full grouping finds, from a frame and from
+    # a store's rollups, and still when a negative cost makes that shortcut unsound.
+    rng = np.random.default_rng(7)
+    calls = calls_frame(n=4_000, seed=8).with_columns(
+        pl.Series("cost_usd", rng.exponential(0.4, 4_000)),
+        pl.Series("user_id", [f"u{i}" for i in rng.integers(0, 40, 4_000)]),
+    )
+    if negative:  # a refund the shortcut could hide: -5 USD on one user's busy day
+        calls = calls.with_columns(
+            pl.when(pl.int_range(pl.len()) == 0).then(-5.0).otherwise("cost_usd").alias("cost_usd")
+        )
+    limit = 1.5
+    want = (
+        calls.group_by("user_id", "model", pl.col("start_time").dt.truncate("1h"))
+        .agg(pl.col("cost_usd").sum())
+        .filter(pl.col("cost_usd") > limit)
+        .height
+    )
+    assert want > 0
+    store = write_store(tmp_path / "a.duckdb", calls, None)
+    for source, approx in ((calls, False), (str(store), True), (str(store), False)):
+        found = (
+            analytics.cost_anomalies(
+                source,
+                user_hourly_threshold_usd=limit,
+                hourly_threshold_usd=1e9,
+                daily_budget_usd=1e9,
+                z_threshold=1e9,
+            )
+            if not approx
+            else _anomalies_approx(str(store), limit)
+        )
+        assert (found["rule"] == "user_model_hourly").sum() == want, (source, approx)
+
+
+def _anomalies_approx(path: str, limit: float) -> pl.DataFrame:
+    calls = DataSource(path, approx=True).filtered(analytics.Filter())
+    return analytics.cost_anomalies(
+        calls,
+        user_hourly_threshold_usd=limit,
+        hourly_threshold_usd=1e9,
+        daily_budget_usd=1e9,
+        z_threshold=1e9,
+    )
