@@ -45,6 +45,7 @@ function zoomOf(value) {
 }
 
 async function render({ model, el }) {
+  const rendered = performance.now();
   el.classList.add("llmobs-board");
   const grid = document.createElement("div");
   grid.className = "llmobs-board-grid";
@@ -141,6 +142,8 @@ async function render({ model, el }) {
     let embed;
     try {
       embed = await window.__llmobsVega;
+      // From this view's start to the Vega libraries ready (loaded once per page).
+      if (!el.dataset.vegaMs) el.dataset.vegaMs = String(Math.round(performance.now() - rendered));
     } catch (e) {
       names.forEach((name) => note(slotFor(name).div, "Vega did not load: " + e));
       return;
