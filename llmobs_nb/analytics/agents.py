@@ -244,7 +244,7 @@ def _needed(where: WhereLike) -> list[str]:
 
 
 def _in_traces(q: Sql, trace_ids: Sequence[str]) -> str:
-    return f"trace_id IN (SELECT unnest({q.value(list(trace_ids))}::VARCHAR[]))"
+    return q.among("trace_id", trace_ids)
 
 
 _TREE_COLUMNS = (
@@ -267,17 +267,18 @@ def _tree(
     """The spans of the chosen traces (``where`` conditions, or a list of trace ids), each
     with its parent's position (``parent``, -1 for none): one query, one join. With ``ids``,
     also their trace and span ids and start (not read otherwise: 1M ids are 0.2 s)."""
-    q = Sql()
+    q = Sql(reader.dialect)
     flags = span_flags(q)
     chosen = _in_traces(q, where) if isinstance(where, list) else trace_where(q, where)
-    columns = ", ".join(f"c.{c}" for c in (*_TREE_COLUMNS, *(_IDS if ids else ())))
+    columns = ", ".join(f"c.{c} AS {c}" for c in (*_TREE_COLUMNS, *(_IDS if ids else ())))
     sql = f"""
         WITH n AS MATERIALIZED (
-            SELECT row_number() OVER () AS i, trace_id, span_id, parent_span_id, model,
+            SELECT {q.dialect.numbered(("trace_id", "span_id"))} AS i, trace_id, span_id,
+                   parent_span_id, model,
                    agent_name, start_time, latency_s, cost_usd, {flags}
             FROM spans WHERE {chosen}
         )
-        SELECT c.i, p.i AS parent_i, {columns}
+        SELECT c.i AS i, p.i AS parent_i, {columns}
         FROM n c LEFT JOIN n p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id"""
     rows = reader.run(sql, q.params)
     if rows.height and rows.height > rows["i"].max():  # type: ignore[operator]
@@ -464,7 +465,8 @@ def _trace_totals(reader: SpanReader, where: tuple[Condition, ...] | list[str]) 
     """One row per chosen trace with an agent or tool step: its ``path``, ``steps``, model
     calls (``calls``, ``priced``, ``total``), ``latency_s`` (first start to last end),
     ``failed`` (a span failed), ``started`` and ``session_id`` (its first span's)."""
-    q = Sql()
+    q = Sql(reader.dialect)
+    d = q.dialect
     flags = span_flags(q)
     chosen = _in_traces(q, where) if isinstance(where, list) else trace_where(q, where)
     step = "is_agent OR is_tool"
@@ -475,16 +477,16 @@ def _trace_totals(reader: SpanReader, where: tuple[Condition, ...] | list[str]) 
             FROM spans WHERE {chosen}
         )
         SELECT trace_id,
-               string_agg(label, {q.value(ARROW)} ORDER BY start_time, span_id)
-                   FILTER (WHERE {step}) AS path,
+               {d.joined("label", q.value(ARROW), ("start_time", "span_id"), step)} AS path,
                count(*) FILTER (WHERE {step}) AS steps,
                count(*) FILTER (WHERE is_model) AS calls,
                count(cost_usd) FILTER (WHERE is_model) AS priced,
                sum(cost_usd) FILTER (WHERE is_model) AS total,
-               (epoch_us(max(end_at)) - epoch_us(min(start_time))) / 1e6 AS latency_s,
-               bool_or(failed) AS failed,
+               ({d.epoch_us("max(end_at)")} - {d.epoch_us("min(start_time)")}) / 1e6
+                   AS latency_s,
+               {d.boolean("count(*) FILTER (WHERE failed) > 0")} AS failed,
                min(start_time) AS started,
-               arg_min(session_id, start_time) AS session_id
+               {d.arg_min("session_id", "start_time")} AS session_id
         FROM s GROUP BY trace_id
         HAVING count(*) FILTER (WHERE {step}) > 0"""
     return reader.run(sql, q.params).with_columns(cost("calls", "priced", "total"))
@@ -492,7 +494,7 @@ def _trace_totals(reader: SpanReader, where: tuple[Condition, ...] | list[str]) 
 
 def _tool_calls(reader: SpanReader, where: tuple[Condition, ...]) -> pl.DataFrame:
     """The tool spans of the chosen traces: trace, span, tool, arguments, start and end."""
-    q = Sql()
+    q = Sql(reader.dialect)
     flags = span_flags(q)
     sql = f"""
         SELECT trace_id, span_id, label AS tool_name, input_text AS arguments, start_time,

@@ -5,7 +5,9 @@ columns by the engine) and are quoted; numbers that shape the query (bucket leng
 are ints. :class:`SqlRenderer` is DuckDB's dialect; another SQL engine (ClickHouse, issue #17)
 subclasses it and overrides the dialect methods (:meth:`~SqlRenderer.param`,
 :meth:`~SqlRenderer.bucket`, :meth:`~SqlRenderer.quantiles`, :meth:`~SqlRenderer.agg`,
-:meth:`~SqlRenderer.first_per_trace`;
+:meth:`~SqlRenderer.first_per_trace`, and for the questions over whole traces
+(``span_sql``) :meth:`~SqlRenderer.epoch_us`, :meth:`~SqlRenderer.arg_min`,
+:meth:`~SqlRenderer.joined`, :meth:`~SqlRenderer.among`, :meth:`~SqlRenderer.numbered`…;
 ``GROUP BY ALL``, ``AS MATERIALIZED``, ``QUALIFY`` and ``::BIGINT`` are DuckDB spellings
 too).
 
@@ -94,6 +96,43 @@ class SqlRenderer:
             return f"count(*){only}"
         op = "avg" if a.op == "mean" else a.op
         return f"{op}({quote(a.column or '')}){only}"
+
+    def epoch_us(self, time: str) -> str:
+        """Microseconds since the epoch of the time expression ``time`` (an integer)."""
+        return f"epoch_us({time})"
+
+    def arg_min(self, value: str, by: str) -> str:
+        """The aggregate: ``value`` of the row with the least ``by`` (rows whose ``value`` is
+        NULL skipped)."""
+        return f"arg_min({value}, {by})"
+
+    def arg_max(self, value: str, by: str) -> str:
+        """The aggregate: ``value`` of the row with the greatest ``by`` (NULLs skipped)."""
+        return f"arg_max({value}, {by})"
+
+    def joined(self, value: str, separator: str, order: Sequence[str], only: str) -> str:
+        """The aggregate: the ``value`` texts of the rows where ``only`` holds, in ``order``,
+        joined by ``separator`` (a placeholder); NULL when there are none."""
+        return f"string_agg({value}, {separator} ORDER BY {', '.join(order)}) FILTER (WHERE {only})"
+
+    def joined_distinct(self, value: str, separator: str) -> str:
+        """The aggregate: the distinct non-NULL ``value`` texts, sorted, joined by
+        ``separator`` (a placeholder); NULL when there are none."""
+        return f"string_agg(DISTINCT {value}, {separator} ORDER BY {value})"
+
+    def among(self, column: str, values: Sequence[str], params: list[Any]) -> str:
+        """``column`` is one of ``values`` (text; any number, as one list parameter)."""
+        return f"{column} IN (SELECT unnest({self.param(list(values), params)}::VARCHAR[]))"
+
+    def boolean(self, condition: str) -> str:
+        """``condition`` typed as a boolean in the answer (DuckDB's conditions are)."""
+        return condition
+
+    def numbered(self, order: Sequence[str]) -> str:
+        """A row number (1, 2, …) for each row of a ``WITH … AS MATERIALIZED`` relation read
+        twice: DuckDB computes it once, so any order will do and none is asked (ClickHouse
+        computes it at each read: ``order``, which must not tie, makes the reads agree)."""
+        return "row_number() OVER ()"
 
     def first_per_trace(self) -> str:
         """The clause keeping each trace's first call (kind 'llm' first, then earliest)."""

@@ -113,7 +113,7 @@ def _session_sql(q: Sql, where: tuple[Condition, ...]) -> str:
             FROM spans WHERE session_id IS NOT NULL AND {span_where(q, where)}
         )
         SELECT session_id,
-               arg_min(user_id, start_time) AS user_id,
+               {q.dialect.arg_min("user_id", "start_time")} AS user_id,
                count(DISTINCT trace_id) AS turns,
                count(*) FILTER (WHERE is_model) AS calls,
                count(*) FILTER (WHERE is_model AND failed) AS errors,
@@ -147,7 +147,7 @@ def _session_scores(
 
 
 def _per_session(reader: SpanReader, where: tuple[Condition, ...]) -> pl.DataFrame:
-    q = Sql()
+    q = Sql(reader.dialect)
     sql = _session_sql(q, where)
     return reader.run(sql, q.params)
 
@@ -263,6 +263,7 @@ def _by_user(rows: pl.DataFrame) -> pl.DataFrame:
 def _turns_sql(q: Sql, session_id: str) -> str:
     # The turn's spans are the trace's spans with this session; its root is the earliest of
     # them whose parent is not among them.
+    d = q.dialect
     return f"""
         WITH s AS (
             SELECT trace_id, span_id, parent_span_id, start_time,
@@ -271,11 +272,13 @@ def _turns_sql(q: Sql, session_id: str) -> str:
             FROM spans WHERE session_id = {q.value(session_id)}
         ),
         roots AS (
-            SELECT * FROM s c
-            WHERE NOT EXISTS (
-                SELECT 1 FROM s p WHERE p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
-            )
-            QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY start_time, span_id) = 1
+            SELECT c.trace_id AS trace_id, c.start_time AS start_time, c.end_at AS end_at,
+                   c.latency_s AS latency_s, c.input_text AS input_text,
+                   c.output_text AS output_text
+            FROM s c LEFT JOIN s p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+            WHERE p.span_id IS NULL
+            QUALIFY row_number() OVER (
+                PARTITION BY c.trace_id ORDER BY c.start_time, c.span_id) = 1
         ),
         per AS (
             SELECT trace_id,
@@ -283,15 +286,16 @@ def _turns_sql(q: Sql, session_id: str) -> str:
                    count(cost_usd) FILTER (WHERE is_model) AS priced,
                    sum(cost_usd) FILTER (WHERE is_model) AS total,
                    count(*) FILTER (WHERE is_model AND failed) AS errors,
-                   bool_or(failed) AS failed,
-                   arg_min(input_text, start_time) FILTER (WHERE is_model) AS first_input,
-                   arg_max(output_text, start_time) FILTER (WHERE is_model) AS last_output
+                   {d.boolean("count(*) FILTER (WHERE failed) > 0")} AS failed,
+                   {d.arg_min("input_text", "start_time")} FILTER (WHERE is_model) AS first_input,
+                   {d.arg_max("output_text", "start_time")} FILTER (WHERE is_model) AS last_output
             FROM s GROUP BY trace_id
         )
-        SELECT per.trace_id, r.start_time,
-               coalesce(r.latency_s, (epoch_us(r.end_at) - epoch_us(r.start_time)) / 1e6)
-                   AS latency_s,
-               per.calls, per.priced, per.total, per.errors, per.failed,
+        SELECT per.trace_id AS trace_id, r.start_time AS start_time,
+               coalesce(r.latency_s, ({d.epoch_us("r.end_at")} - {d.epoch_us("r.start_time")})
+                   / 1e6) AS latency_s,
+               per.calls AS calls, per.priced AS priced, per.total AS total,
+               per.errors AS errors, per.failed AS failed,
                coalesce(r.input_text, per.first_input) AS input_text,
                coalesce(r.output_text, per.last_output) AS output_text
         FROM per JOIN roots r ON r.trace_id = per.trace_id
@@ -318,7 +322,7 @@ def session_turns(source: CallsLike, session_id: str) -> pl.DataFrame:
         raise TypeError(f"session_id must be a string, got {session_id!r}")
     needed = [c for c in _REQUIRED if c not in ("input_tokens", "output_tokens")]
     with open_spans(source, needed, (*_OPTIONAL, "latency_s", "input_text", "output_text")) as r:
-        q = Sql()
+        q = Sql(r.dialect)
         sql = _turns_sql(q, session_id)
         rows = r.run(sql, q.params)
     out = rows.with_columns(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -35,6 +35,7 @@ from llmobs_nb.analytics.columns import LLM_CALLS_COLUMNS, check_columns
 from llmobs_nb.analytics.engines import Engine, FrameEngine, SqlEngine, SqlRunner
 from llmobs_nb.analytics.filter import WhereLike, conditions_of
 from llmobs_nb.analytics.plan import Agg, every_to_us, extent_plan
+from llmobs_nb.analytics.render_sql import SqlRenderer
 from llmobs_nb.analytics.rollup_engine import rollup_engine
 from llmobs_nb.store.connect import MEMORY, connect
 from llmobs_nb.store.schema import SPANS
@@ -224,10 +225,12 @@ def time_extent(
 class SpanReader:
     """SQL over a source's ``spans`` table: ``run(sql, params)`` returns a polars frame;
     ``columns`` are the columns that SQL may name (a store's: all of ``spans``; a frame's: the
-    ones asked for)."""
+    ones asked for); ``dialect`` writes the SQL's engine-specific parts (DuckDB's, or the
+    source's own: ClickHouse)."""
 
     run: SqlRunner
     columns: tuple[str, ...]
+    dialect: SqlRenderer = field(default_factory=SqlRenderer)
 
 
 def _spans_frame(
@@ -285,8 +288,8 @@ def open_spans(
     the ``required`` and ``optional`` columns, the optional ones it lacks as NULL, times in UTC;
     a required column it lacks raises ``ValueError``. An ``llm_calls``-shaped frame (or the
     Parquet export) is read the same way: it holds the model calls only. A source with an
-    ``open_spans(required, optional)`` method of its own answers for itself (ClickHouse:
-    not yet, ``NotImplementedError``).
+    ``open_spans(required, optional)`` method of its own answers for itself, in its own SQL
+    dialect (ClickHouse), and so does the view's ``DataSource`` over one.
 
     Example:
         >>> frame = pl.DataFrame({"trace_id": ["t1"], "span_id": ["s1"]})
@@ -295,8 +298,9 @@ def open_spans(
         [0]
     """
     source = classify(spans)
-    if source.kind == "engine" and hasattr(spans, "open_spans"):  # a source of its own kind
-        with spans.open_spans(required, optional) as reader:
+    own = getattr(spans, "remote", None) or spans  # the view's DataSource: the source it reads
+    if source.kind == "engine" and hasattr(own, "open_spans"):  # a source of its own kind
+        with own.open_spans(required, optional) as reader:
             yield reader
     elif source.kind == "engine" and hasattr(spans, "query"):  # the view's DataSource
         yield _upgraded(

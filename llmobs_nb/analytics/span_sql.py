@@ -13,7 +13,10 @@ holds the pieces every such query uses, so no rule is spelled twice:
   :func:`trace_where`;
 * the cost of a group of model calls: :func:`cost`.
 
-Values go in as ``?`` parameters, in the order the text names them (:class:`Sql`).
+Values go in as parameters, in the order the text names them (:class:`Sql`). The SQL is
+written once; what differs between DuckDB and ClickHouse is asked of the reader's dialect
+(``Sql(reader.dialect)``: the plan layer's renderer, ``render_sql.SqlRenderer`` and
+``clickhouse.render.ClickHouseRenderer``), so the same questions run in either engine.
 
 Example:
     >>> q = Sql()
@@ -49,27 +52,35 @@ FLAG_COLUMNS = ("kind", "model", "operation", "status", "agent_name", "tool_name
 
 
 class Sql:
-    """SQL text written in order, with its ``?`` parameters in the same order.
+    """SQL text written in order, with its parameters in the same order, in the dialect of
+    ``dialect`` (DuckDB's by default; a reader's: :attr:`SpanReader.dialect
+    <llmobs_nb.analytics.source.SpanReader>`): what differs between engines — placeholders,
+    epoch microseconds, ``arg_min``, ordered text joins, a list parameter — is asked of it.
 
     Example:
         >>> q = Sql()
         >>> f"kind = {q.value('tool')}", q.params
         ('kind = ?', ['tool'])
+        >>> q.dialect.epoch_us("start_time")
+        'epoch_us(start_time)'
     """
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: SqlRenderer | None = None) -> None:
         self.params: list[Any] = []
-        self._renderer = SqlRenderer()
+        self.dialect = dialect or SqlRenderer()
 
     def value(self, value: Any) -> str:
-        """A ``?`` standing for ``value``."""
-        self.params.append(value)
-        return "?"
+        """The placeholder standing for ``value`` (DuckDB: ``?``)."""
+        return self.dialect.param(value, self.params)
 
     def where(self, conditions: Sequence[Condition]) -> str:
         """All ``conditions`` (``TRUE`` when there are none)."""
-        clauses = [self._renderer.condition(c, self.params) for c in conditions]
+        clauses = [self.dialect.condition(c, self.params) for c in conditions]
         return " AND ".join(clauses) or "TRUE"
+
+    def among(self, column: str, values: Sequence[str]) -> str:
+        """``column`` is one of ``values`` (one list parameter)."""
+        return self.dialect.among(column, values, self.params)
 
 
 def span_flags(q: Sql) -> str:
@@ -82,13 +93,15 @@ def span_flags(q: Sql) -> str:
         5
     """
     # Written left to right: each ? is appended as its text is written.
-    model = f"coalesce(({is_model_call.sql()}), false) AS is_model"
-    agent = (
+    flag = q.dialect.boolean
+    model = f"{flag(f'coalesce(({is_model_call.sql()}), false)')} AS is_model"
+    agent = flag(
         f"coalesce(kind = {q.value(AGENT_KIND)} AND operation IS DISTINCT FROM "
-        f"{q.value(NOT_AN_INVOCATION)}, false) AS is_agent"
+        f"{q.value(NOT_AN_INVOCATION)}, false)"
     )
-    tool = f"coalesce(kind = {q.value(TOOL_KIND)}, false) AS is_tool"
-    failed = f"coalesce({q.where((IS_ERROR,))}, false) AS failed"
+    agent += " AS is_agent"
+    tool = f"{flag(f'coalesce(kind = {q.value(TOOL_KIND)}, false)')} AS is_tool"
+    failed = f"{flag(f'coalesce({q.where((IS_ERROR,))}, false)')} AS failed"
     named = (
         f"CASE kind WHEN {q.value(AGENT_KIND)} THEN agent_name "
         f"WHEN {q.value(TOOL_KIND)} THEN tool_name END"

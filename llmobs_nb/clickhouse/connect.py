@@ -37,20 +37,25 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from llmobs_nb.analytics.source import SpanReader
 from llmobs_nb.clickhouse.engine import ClickHouseEngine, with_relations
 from llmobs_nb.clickhouse.mapping import (
     MATERIALIZED,
     PRICES_TABLE,
+    column_expressions,
     materialized_name,
     relations,
+    spans_select,
 )
 from llmobs_nb.clickhouse.otel_schema import OTEL_LOGS, OTEL_TRACES, quote_identifier
 from llmobs_nb.clickhouse.prices import price_rows, structure
-from llmobs_nb.clickhouse.render import param_text, param_type
+from llmobs_nb.clickhouse.render import ClickHouseRenderer, named_params, param_text, param_type
 from llmobs_nb.pricing import PriceBook
 from llmobs_nb.store.model_call import is_model_call
 
 SCHEMES = ("clickhouse", "chdb")
+SPAN_COLUMNS = (*column_expressions(), "cost_usd")
+"""The ``spans`` columns a ClickHouse table gives (the store's but ``price_version``)."""
 USER_VARIABLE = "CLICKHOUSE_USER"
 PASSWORD_VARIABLE = "CLICKHOUSE_PASSWORD"
 READ_SETTINGS: dict[str, Any] = {
@@ -283,7 +288,8 @@ class ClickHouseSource:
 
     # -- prices --------------------------------------------------------------------------------
     def _called(self) -> list[tuple[str, str | None, Any, Any]]:
-        spans = self.relations["spans"]
+        target = self.target
+        spans = spans_select(target.table, target.database, self.materialized())
         rule = is_model_call.sql("kind", "model")
         found = self._select(
             f"SELECT model, provider, min(toDate(start_time)) AS lo, max(toDate(start_time)) "
@@ -376,14 +382,17 @@ class ClickHouseSource:
         return self.sql(sql)
 
     @contextlib.contextmanager
-    def open_spans(self, required: Any = (), optional: Any = ()) -> Iterator[Any]:
-        """Sessions and agents read every span with DuckDB SQL: not yet on ClickHouse."""
-        raise NotImplementedError(
-            "sessions, session_turns, tool_usage, agent_paths, tool_loops and agent_graph read "
-            f"spans with DuckDB SQL: not yet available on ClickHouse ({self.target.url}). Export "
-            "a window of spans to a store, or use the plan-layer analytics"
-        )
-        yield  # pragma: no cover
+    def open_spans(self, required: Any = (), optional: Any = ()) -> Iterator[SpanReader]:
+        """The ``spans`` reader of the questions over whole traces (sessions, agents, the
+        dashboard's trace lists): their SQL, written once, in ClickHouse's dialect
+        (:class:`~llmobs_nb.clickhouse.render.ClickHouseRenderer`), run here over this
+        table's ``spans`` (priced model calls: ``mapping.priced_spans_select``)."""
+        relations = self.relations
+
+        def run(sql: str, params: list[Any]) -> pl.DataFrame:
+            return self.run(with_relations(sql, relations), named_params(params))
+
+        yield SpanReader(run, SPAN_COLUMNS, ClickHouseRenderer())
 
     @property
     def label(self) -> str:

@@ -14,8 +14,11 @@ expressions) and prices each from the pushed ``llmobs_prices`` table
 
 Attribute values are text in these tables; a key that is missing or empty reads as NULL.
 Tokens are ``toInt64OrNull`` of the text; ``attributes`` is the whole span attribute map as
-JSON (the store keeps only the unmapped ones). Not mapped: ``price_version`` (NULL), captured
-content (``input_text``/``output_text``: ``input.value``/``output.value`` and ours).
+JSON (the store keeps only the unmapped ones). Captured content (``input_text``,
+``output_text``) is ours (``llmobs.input``), else OpenInference's ``input.value``, else a GenAI
+tool call's arguments (result), as stored: capture's fallback of rendering GenAI or
+OpenInference chat messages as text is not done here, nor is its redaction (text that reached
+the table is read as it is). Not mapped: ``price_version`` (NULL).
 
 Example:
     >>> sql_string("it's")
@@ -59,6 +62,9 @@ TOOL_KEYS = (sc.GEN_AI_TOOL_NAME, sc.OI_TOOL_NAME)
 MODEL_KEYS = (sc.GEN_AI_REQUEST_MODEL, sc.OI_MODEL_NAME)
 RESPONSE_MODEL_KEYS = (sc.GEN_AI_RESPONSE_MODEL, OI_RESPONSE_MODEL)
 USER_KEYS = (sc.LLMOBS_USER_ID, sc.USER_ID)
+# capture/rows.py's _TEXT_SOURCES value keys (its messages fallbacks are not read here).
+INPUT_TEXT_KEYS = (sc.LLMOBS_INPUT, sc.OI_INPUT_VALUE, sc.GEN_AI_TOOL_CALL_ARGUMENTS)
+OUTPUT_TEXT_KEYS = (sc.LLMOBS_OUTPUT, sc.OI_OUTPUT_VALUE, sc.GEN_AI_TOOL_CALL_RESULT)
 
 
 def sql_string(text: str) -> str:
@@ -232,6 +238,8 @@ def column_expressions(materialized: Collection[str] = ()) -> dict[str, str]:
         "cache_write_tokens": _tokens(WRITTEN_KEYS),
         "reasoning_tokens": _tokens(REASONING_KEYS),
         "attributes": "toJSONString(SpanAttributes)",
+        "input_text": first_of(INPUT_TEXT_KEYS),
+        "output_text": first_of(OUTPUT_TEXT_KEYS),
         "session_id": first_of(SESSION_KEYS),
         "agent_name": first_of(AGENT_KEYS),
         "tool_name": first_of(TOOL_KEYS),
@@ -309,6 +317,28 @@ def llm_calls_select(
     )
 
 
+def priced_spans_select(
+    table: str, database: str | None = None, materialized: Collection[str] = ()
+) -> str:
+    """``SELECT`` of every span of ``table`` in the store's ``spans`` columns this mapping
+    reads, plus ``cost_usd``: a model call's (:func:`cost_expression`, priced as in
+    :func:`llm_calls_select`), NULL for any other span (the store prices model calls only).
+
+    Example:
+        >>> priced_spans_select("otel_traces").count("llmobs_prices")
+        1
+    """
+    names = list(column_expressions())
+    rule = is_model_call.sql("c.kind", "c.model")
+    columns = ", ".join(f"c.{n} AS {n}" for n in names)
+    return (
+        f"SELECT {columns}, if({rule}, {cost_expression()}, NULL) AS cost_usd "
+        f"FROM ({spans_select(table, database, materialized)}) AS c "
+        f"LEFT JOIN {PRICES_TABLE} AS p ON p.model = c.model "
+        "AND p.provider = ifNull(c.provider, '') AND p.day = toDate(c.start_time)"
+    )
+
+
 def scores_select(table: str | None, database: str | None = None) -> str:
     """``SELECT`` of the scores in ``table`` (an ``otel_logs``-shaped table): its
     ``gen_ai.evaluation.result`` events (``EventName``, or an ``event.name`` attribute), in
@@ -356,15 +386,15 @@ def relations(
     database: str | None = None,
     materialized: Collection[str] = (),
 ) -> dict[str, str]:
-    """The relations every query of the engine may name, as ``WITH`` definitions: ``spans``,
-    ``llm_calls`` and ``scores``.
+    """The relations every query of the engine may name, as ``WITH`` definitions: ``spans``
+    (priced: :func:`priced_spans_select`), ``llm_calls`` and ``scores``.
 
     Example:
         >>> sorted(relations("otel_traces"))
         ['llm_calls', 'scores', 'spans']
     """
     return {
-        "spans": spans_select(traces, database, materialized),
+        "spans": priced_spans_select(traces, database, materialized),
         "llm_calls": llm_calls_select(traces, database, materialized),
         "scores": scores_select(logs, database),
     }

@@ -5,9 +5,12 @@ and overrides only its dialect: values are typed query parameters (``{p0:String}
 server parses them, nothing is spliced into the text), time buckets are integer division of
 epoch microseconds, quantiles are ``quantilesExactInclusive`` (numpy's linear interpolation,
 like DuckDB's ``quantile_cont``), and ``sum``/``avg``/``min``/``max`` are their ``-OrNull``
-forms (no values: NULL, as in DuckDB). The rest of the SQL — ``GROUP BY ALL``, ``FILTER
-(WHERE …)``, ``QUALIFY``, ``AS MATERIALIZED``, ``::BIGINT`` — ClickHouse reads as DuckDB
-does.
+forms (no values: NULL, as in DuckDB). For the questions over whole traces (sessions, agents,
+the dashboard's trace lists: ``analytics.span_sql``), ``argMin``/``argMax``, ordered text
+joins from sorted arrays, a list of trace ids as one ``Array(String)`` parameter, and row
+numbers in a given order (ClickHouse evaluates a ``WITH`` relation at each read). The rest
+of the SQL — ``GROUP BY ALL``, ``FILTER (WHERE …)``, ``QUALIFY``, ``AS MATERIALIZED``,
+``::BIGINT`` — ClickHouse reads as DuckDB does.
 
 :func:`param_type` names the ClickHouse type of a parameter value; :func:`param_text` writes it
 in ClickHouse's parameter text format (what chdb sends; ``clickhouse-connect`` formats its own).
@@ -35,8 +38,8 @@ def param_type(value: Any) -> str:
     """The ClickHouse type a parameter value is sent as.
 
     Example:
-        >>> param_type("x"), param_type(3), param_type(0.5), param_type(True)
-        ('String', 'Int64', 'Float64', 'Bool')
+        >>> param_type("x"), param_type(3), param_type(0.5), param_type(True), param_type(["a"])
+        ('String', 'Int64', 'Float64', 'Bool', 'Array(String)')
     """
     if isinstance(value, bool):
         return "Bool"
@@ -50,6 +53,8 @@ def param_type(value: Any) -> str:
         return "Date"
     if isinstance(value, str):
         return "String"
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return "Array(String)"
     raise TypeError(
         f"a filter value of type {type(value).__name__} ({value!r:.40}) cannot be a query "
         "parameter: pass text, a number, a bool or a datetime"
@@ -57,6 +62,7 @@ def param_type(value: Any) -> str:
 
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
+_QUOTED = str.maketrans({**{chr(k): v for k, v in _ESCAPES.items()}, "'": "\\'"})
 
 
 def param_text(value: Any) -> str:
@@ -76,6 +82,8 @@ def param_text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list | tuple):  # an array literal of quoted, escaped strings
+        return "[" + ",".join("'" + str(v).translate(_QUOTED) + "'" for v in value) + "]"
     return str(value).translate(_ESCAPES)
 
 
@@ -105,6 +113,35 @@ class ClickHouseRenderer(SqlRenderer):
             return f"count({quote(a.column or '')}){only}"
         op = "avg" if a.op == "mean" else a.op
         return f"{op}OrNull({quote(a.column or '')}){only}"
+
+    # -- the questions over whole traces (analytics.span_sql) ---------------------------------
+    def epoch_us(self, time: str) -> str:
+        return f"toUnixTimestamp64Micro({time})"
+
+    def arg_min(self, value: str, by: str) -> str:
+        return f"argMin({value}, {by})"
+
+    def arg_max(self, value: str, by: str) -> str:
+        return f"argMax({value}, {by})"
+
+    def joined(self, value: str, separator: str, order: Sequence[str], only: str) -> str:
+        # The rows' (order…, value) tuples sorted: ORDER BY order, then the value among ties.
+        picked = f"groupArrayIf(tuple({', '.join(order)}, {value}), {only})"
+        texts = f"arrayMap(t -> tupleElement(t, {len(order) + 1}), arraySort({picked}))"
+        return f"if(countIf({only}) = 0, NULL, arrayStringConcat({texts}, {separator}))"
+
+    def joined_distinct(self, value: str, separator: str) -> str:
+        texts = f"arraySort(groupUniqArray({value}))"
+        return f"if(count({value}) = 0, NULL, arrayStringConcat({texts}, {separator}))"
+
+    def among(self, column: str, values: Sequence[str], params: list[Any]) -> str:
+        return f"{column} IN (SELECT arrayJoin({self.param(list(values), params)}))"
+
+    def boolean(self, condition: str) -> str:
+        return f"toBool({condition})"  # a condition is UInt8 in ClickHouse
+
+    def numbered(self, order: Sequence[str]) -> str:
+        return f"row_number() OVER (ORDER BY {', '.join(order)})"
 
 
 def named_params(values: Sequence[Any]) -> dict[str, Any]:

@@ -167,9 +167,8 @@ class TraceExplorer:
         self._show_list()
 
     def update(self, calls: FilteredCalls, n: int = 20) -> None:
-        """Re-list the traces of the selection ``calls`` (``n`` in each list). A source whose
-        SQL is not DuckDB's (ClickHouse: the trace lists are not written for it yet) lists
-        none and says so."""
+        """Re-list the traces of the selection ``calls`` (``n`` in each list). A source that
+        cannot answer the lists' SQL (NotImplementedError) lists none and says so."""
         try:
             self.lists = trace_lists(calls, n)
         except NotImplementedError as exc:
@@ -243,7 +242,8 @@ class TraceExplorer:
     def select(self, trace_id: str) -> Trace:
         """Show trace ``trace_id``: why it was slow, its waterfall and scores, the span list
         and the first span's detail; returns it."""
-        self.trace = Trace.load(self.source.observer or self.source.path, trace_id)
+        where = self.source.remote or self.source.observer or self.source.path
+        self.trace = Trace.load(where, trace_id)
         chart = offline.chart_html(self.trace.waterfall(), loader=False, validate=False)
         scores = ""
         if self.trace.scores.height:

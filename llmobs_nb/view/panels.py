@@ -14,11 +14,13 @@ import altair as alt
 import polars as pl
 
 from llmobs_nb import analytics
+from llmobs_nb.analytics.columns import LLM_CALLS_COLUMNS
 from llmobs_nb.analytics.errors import IS_ERROR
 from llmobs_nb.analytics.percentiles import min_calls_for, quantile_column
-from llmobs_nb.analytics.plan import Agg, Aggregate, grouping
+from llmobs_nb.analytics.plan import Agg, Aggregate, Condition, grouping
 from llmobs_nb.analytics.rollup_engine import error_bound
-from llmobs_nb.analytics.source import open_source
+from llmobs_nb.analytics.source import open_source, open_spans
+from llmobs_nb.analytics.span_sql import Sql
 from llmobs_nb.view.alert_details import alert_list
 from llmobs_nb.view.buckets import stable_every
 from llmobs_nb.view.cost_charts import (
@@ -212,16 +214,54 @@ def drift_and_anomalies(
 
 
 #: The trace lists: how each picks its candidate calls, and its order.
-TRACE_LISTS = {
-    "slowest": ("TRUE", "latency_s DESC NULLS LAST", "duration_s"),
-    "most expensive": ("TRUE", "cost_usd DESC NULLS LAST", "cost_usd"),
-    "failed": ("status = 'error'", "start_time DESC", "started"),
+TRACE_LISTS: dict[str, tuple[tuple[Condition, ...], str, str]] = {
+    "slowest": ((), "latency_s DESC NULLS LAST", "duration_s"),
+    "most expensive": ((), "cost_usd DESC NULLS LAST", "cost_usd"),
+    "failed": ((IS_ERROR,), "start_time DESC", "started"),
 }
+"""Each list: the calls it picks from (conditions), their order, and the figure it sorts by."""
+_TRACE_COLUMNS = ("trace_id", "start_time", "end_time", "status", "error_type", "user_id")
 
 
-def trace_lists(calls: Any, n: int = 10) -> dict[str, pl.DataFrame]:
+def _trace_lists_sql(q: Sql, selected: Sequence[Condition], n: int) -> str:
+    # Written in text order: each placeholder's value is appended as its text is written.
+    d = q.dialect
+    branches = " UNION ALL ".join(
+        f"SELECT DISTINCT '{name}' AS list, trace_id FROM ("
+        f"SELECT trace_id FROM llm_calls WHERE {q.where((*selected, *only))} "
+        f"ORDER BY {pick}, trace_id LIMIT {int(3 * n)})"  # ties broken: picked is read thrice
+        for name, (only, pick, _) in TRACE_LISTS.items()
+    )
+    return f"""
+        WITH picked AS ({branches}),
+        per_call AS (
+            SELECT trace_id, count(*) AS calls, sum(cost_usd) AS cost_usd,
+                   count(*) FILTER (WHERE {q.where((IS_ERROR,))}) AS errors,
+                   {d.joined_distinct("model", "', '")} AS models
+            FROM llm_calls WHERE {q.where(selected)}
+            AND trace_id IN (SELECT trace_id FROM picked) GROUP BY trace_id),
+        per_trace AS (
+            SELECT trace_id, min(start_time) AS started, max(end_time) AS ended,
+                   count(*) AS spans, count(*) FILTER (WHERE {q.where((IS_ERROR,))})
+                   AS failed_spans,
+                   min(error_type) FILTER (WHERE {q.where((IS_ERROR,))}) AS error_type,
+                   {d.joined_distinct("user_id", "', '")} AS user_id
+            FROM spans WHERE trace_id IN (SELECT trace_id FROM picked) GROUP BY trace_id)
+        SELECT p.list AS list, p.trace_id AS trace_id, t.started AS started,
+               ({d.epoch_us("t.ended")} - {d.epoch_us("t.started")}) / 1e6 AS duration_s,
+               t.user_id AS user_id,
+               CASE WHEN t.failed_spans = 0 THEN 'ok' ELSE coalesce(t.error_type, 'error')
+               END AS status,
+               c.cost_usd AS cost_usd, c.models AS models, c.calls AS calls,
+               c.errors AS errors, t.spans AS spans, t.failed_spans AS failed_spans
+        FROM picked p JOIN per_call c ON c.trace_id = p.trace_id
+        JOIN per_trace t ON t.trace_id = p.trace_id"""
+
+
+def trace_lists(calls: FilteredCalls, n: int = 10) -> dict[str, pl.DataFrame]:
     """The slowest, most expensive and failed traces of the selection, ``n`` of each, in one
-    query.
+    query, in the store's SQL dialect (DuckDB, or ClickHouse for a ClickHouse source: the
+    query is written once, ``analytics.span_sql``).
 
     Candidates are the traces of the slowest, most expensive and latest failed LLM calls (a
     top-N the store answers without grouping every trace). Per trace, over its selected LLM
@@ -229,35 +269,16 @@ def trace_lists(calls: Any, n: int = 10) -> dict[str, pl.DataFrame]:
     ``started``, ``duration_s`` (first start to last end), ``user_id``, ``spans``,
     ``failed_spans``, ``status`` (``ok``, or the error type of a failed span). Each list is
     ordered by its figure (duration, cost, start), largest first, then ``trace_id``.
+
+    Example:
+        >>> trace_lists(DataSource(obs).filtered(Filter()), 5)["slowest"]   # doctest: +SKIP
     """
-    branches = " UNION ALL ".join(
-        f"SELECT DISTINCT '{name}' AS list, trace_id FROM ("
-        f"SELECT trace_id FROM llm_calls WHERE {where} ORDER BY {pick} LIMIT ?)"
-        for name, (where, pick, _) in TRACE_LISTS.items()
-    )
-    found = calls.sql(
-        f"""
-        WITH picked AS ({branches}),
-        per_call AS (
-            SELECT trace_id, count(*) AS calls, sum(cost_usd) AS cost_usd,
-                   count(*) FILTER (WHERE status = 'error') AS errors,
-                   string_agg(DISTINCT model, ', ' ORDER BY model) AS models
-            FROM llm_calls WHERE trace_id IN (SELECT trace_id FROM picked) GROUP BY trace_id),
-        per_trace AS (
-            SELECT trace_id, min(start_time) AS started, max(end_time) AS ended,
-                   count(*) AS spans, count(*) FILTER (WHERE status = 'error') AS failed_spans,
-                   min(error_type) FILTER (WHERE status = 'error') AS error_type,
-                   string_agg(DISTINCT user_id, ', ' ORDER BY user_id) AS user_id
-            FROM spans WHERE trace_id IN (SELECT trace_id FROM picked) GROUP BY trace_id)
-        SELECT p.list, p.trace_id, t.started,
-               (epoch_us(t.ended) - epoch_us(t.started)) / 1e6 AS duration_s,
-               t.user_id,
-               CASE WHEN t.failed_spans = 0 THEN 'ok' ELSE coalesce(t.error_type, 'error')
-               END AS status,
-               c.cost_usd, c.models, c.calls, c.errors, t.spans, t.failed_spans
-        FROM picked p JOIN per_call c USING (trace_id) JOIN per_trace t USING (trace_id)
-        """,
-        [3 * n] * len(TRACE_LISTS),
+    with open_spans(calls.source, _TRACE_COLUMNS) as reader:
+        q = Sql(reader.dialect)
+        found = reader.run(_trace_lists_sql(q, calls.filters.conditions(), n), q.params)
+    found = found.with_columns(
+        pl.col("started").cast(LLM_CALLS_COLUMNS["start_time"]),
+        *(pl.col(c).cast(pl.Int64) for c in ("calls", "errors", "spans", "failed_spans")),
     )
     return {
         name: found.filter(pl.col("list") == name)

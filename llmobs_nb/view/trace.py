@@ -9,6 +9,8 @@ from typing import Any
 
 import polars as pl
 
+from llmobs_nb.analytics.source import open_spans
+from llmobs_nb.analytics.span_sql import Sql
 from llmobs_nb.view import offline
 from llmobs_nb.view.data_source import DataSource
 from llmobs_nb.view.escaping import html_text
@@ -54,7 +56,7 @@ class Trace:
 
     @classmethod
     def load(cls, source: Any, trace_id: str) -> Trace:
-        """The trace ``trace_id`` from an observer or a DuckDB file.
+        """The trace ``trace_id`` from an observer, a DuckDB file or a ClickHouse source.
 
         Example:
             >>> Trace.load("experiments.duckdb", trace_id)   # doctest: +SKIP
@@ -62,13 +64,14 @@ class Trace:
         if not isinstance(trace_id, str) or not _TRACE_ID.match(trace_id):
             raise ValueError(f"trace_id {trace_id!r} is not 32 lowercase hex digits")
         data = DataSource(source)
-        with data.session():
-            spans = data.query(
-                "SELECT * FROM spans WHERE trace_id = ? ORDER BY start_time", [trace_id]
-            )
-            scores = data.query(
-                "SELECT * FROM scores WHERE trace_id = ? ORDER BY created_at", [trace_id]
-            )
+        with data.session(), open_spans(data, ("trace_id",)) as reader:
+            # In the source's SQL dialect (DuckDB, ClickHouse): only the placeholder differs.
+            found = []
+            for table, order in (("spans", "start_time"), ("scores", "created_at")):
+                q = Sql(reader.dialect)
+                sql = f"SELECT * FROM {table} WHERE trace_id = {q.value(trace_id)} ORDER BY {order}"
+                found.append(reader.run(sql, q.params))
+            spans, scores = found
         if spans.height == 0:
             raise KeyError(f"no trace {trace_id!r} in {data.label}: check the id")
         return cls(spans, scores)

@@ -12,7 +12,9 @@ from llmobs_nb import analytics, export
 from llmobs_nb.capture import rows
 from llmobs_nb.clickhouse import mapping
 from llmobs_nb.clickhouse.connect import _Chdb
-from llmobs_nb.view import Dashboard
+from llmobs_nb.view import Dashboard, panels
+from llmobs_nb.view.data_source import DataSource
+from llmobs_nb.view.trace import Trace
 
 
 def test_dashboard_opens_and_draws(sample: Any) -> None:
@@ -26,7 +28,12 @@ def test_dashboard_opens_and_draws(sample: Any) -> None:
     drift = analytics.quality_drift(str(sample.store), by=["model"], score_name="quality")
     assert dash.slow["drift"].height == drift.height > 0  # the background pass ran
     assert dash._status["pending"] == ""
-    assert "not yet available on ClickHouse" in dash.explorer.caption.value
+    lists = panels.trace_lists(DataSource(str(sample.store)).filtered(analytics.Filter()), 20)
+    for name, listed in lists.items():  # the explorer's lists, from ClickHouse
+        assert_frame_equal(dash.explorer.lists[name], listed, rel_tol=1e-9, abs_tol=1e-9)
+    trace_id = lists["slowest"]["trace_id"][0]
+    shown = dash.explorer.select(trace_id)
+    assert shown.spans.height == Trace.load(str(sample.store), trace_id).spans.height > 0
     dash.apply_filters(models=("gpt-4o",))
     only = analytics.Filter(models=("gpt-4o",))
     assert dash.headline["calls"] == analytics.summary(str(sample.store), where=only)["calls"][0]

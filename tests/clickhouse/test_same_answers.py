@@ -78,9 +78,3 @@ def test_same_answer(sample: Any, name: str) -> None:
 
 def test_filter_choices(sample: Any) -> None:
     assert analytics.filter_choices(sample.source) == analytics.filter_choices(str(sample.store))
-
-
-def test_spans_questions_say_not_yet(sample: Any) -> None:
-    for question in (analytics.sessions, analytics.tool_usage, analytics.agent_paths):
-        with pytest.raises(NotImplementedError, match="not yet available on ClickHouse"):
-            question(sample.source)
