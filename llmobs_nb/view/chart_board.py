@@ -31,6 +31,7 @@ import polars as pl
 import traitlets
 
 from llmobs_nb.view import offline
+from llmobs_nb.view.chart_display import unchecked_parts
 
 #: The name of the interval selection (``encodings=["x"]``) that :func:`for_board` adds.
 ZOOM = "zoom"
@@ -281,7 +282,7 @@ class ChartBoard(anywidget.AnyWidget):
         versions, packed = dict(self.versions), dict(self.packed)
         changed = []
         for name, chart in charts.items():
-            with frames_named(chart) as frames:
+            with frames_named(chart) as frames, unchecked_parts():
                 drawn = for_board(chart.to_dict(validate=False), zoom=name in self.zoom_panels)
             # Altair's datasets (named by a hash of their rows), then the frames as bytes.
             datasets = {**(drawn.get("datasets") or {}), **frames}

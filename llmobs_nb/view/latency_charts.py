@@ -192,7 +192,10 @@ def _percentile_chart(
         )
     )
     title = alt.Title(f"{names} {what} per {used}", subtitle=subtitle)
-    chart = alt.layer(line.add_params(pick).properties(name=_LINES), marks, title=title)
+    chart = alt.layer(line.properties(name=_LINES), marks, title=title)
+    # The legend selection put in its layer once layered: given before, alt.layer lifts it to
+    # the top level (checking and copying it, ~5 ms), and LayerChart.to_dict puts it back.
+    chart.layer[0].params = [pick.param]
     object.__setattr__(chart, "__class__", LayerChart)  # as offline_chart does
     return chart
 
