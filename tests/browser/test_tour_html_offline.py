@@ -55,7 +55,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, nbfo
         nbformat.v4.new_code_cell(
             "from llmobs_nb.view import Dashboard\ndashboard = Dashboard('history.duckdb')"
         ),
-        nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\ndashboard"),
+        # .wait(): displayed once the background panels are drawn, so the snapshot has them
+        nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\ndashboard.wait()"),
     ]
     source = folder / "dashboard.ipynb"
     nbformat.write(notebook, source)

@@ -6,6 +6,8 @@ import base64
 import gzip
 import json
 import re
+import threading
+import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
@@ -14,7 +16,7 @@ import pytest
 
 import llmobs_nb
 from llmobs_nb import demo
-from llmobs_nb.view import Dashboard
+from llmobs_nb.view import Dashboard, panels
 from llmobs_nb.view.dashboard_snapshot import SNAPSHOT_CLASS, snapshot_html
 from tests.view.conftest import START
 
@@ -113,6 +115,30 @@ def test_the_display_bundle_has_the_live_widget_and_the_snapshot(
     assert "quality" in _packed_specs(html)
     assert calls in bundle["text/plain"] and len(bundle["text/plain"]) < 80
     assert "://" not in html  # no URL at all: nothing to fetch (base64 has no colon)
+
+
+def test_a_display_does_not_wait_for_the_background_panels_and_says_so(
+    hostile_dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released = threading.Event()
+    slow = panels.drift_and_anomalies
+
+    def held(*args, **kwargs):  # a background pass that takes as long as the test says
+        released.wait(timeout=60)
+        return slow(*args, **kwargs)
+
+    monkeypatch.setattr(panels, "drift_and_anomalies", held)
+    dash = hostile_dashboard
+    try:
+        dash.apply_filters(models=(HOSTILE,))
+        began = time.perf_counter()
+        html = dash._repr_mimebundle_()["text/html"]
+        assert time.perf_counter() - began < 5  # it did not wait for the held pass
+        assert "still computing (display dash.wait() for them)" in html
+    finally:
+        released.set()
+    dash.apply_filters()
+    assert "still computing" not in dash.wait()._repr_mimebundle_()["text/html"]
 
 
 def test_a_panel_not_drawn_yet_says_so_and_text_is_escaped() -> None:
