@@ -1,12 +1,14 @@
 """Opening ClickHouse: a server through ``clickhouse-connect``, or chdb in this process.
 
 ``clickhouse://[user[:password]@]host[:port][/database]?table=otel_traces`` opens a server
-(HTTP, ``?secure=true`` for TLS; ``logs=otel_logs`` names the table of scores). Credentials
-come from the URL, else from the environment (``CLICKHOUSE_USER``, ``CLICKHOUSE_PASSWORD``);
-they are kept in the client only: never in :func:`repr`, a log line or an error message (an
-error text that quotes them is rewritten before it is raised). Every query is sent with
-``readonly=1`` (ClickHouse refuses any write or DDL in it) and ``join_use_nulls=1`` as
-request settings, the prices as external data (a temporary table of the request).
+(HTTP, ``?secure=true`` for TLS; ``logs=otel_logs`` names the table of scores; ``rollups=``
+the rollup view's target, read when present and complete: ``export.clickhouse_rollups``).
+Credentials come from the URL, else from the environment (``CLICKHOUSE_USER``,
+``CLICKHOUSE_PASSWORD``); they are kept in the client only: never in :func:`repr`, a log line
+or an error message (an error text that quotes them is rewritten before it is raised). Every
+query is sent with ``readonly=1`` (ClickHouse refuses any write or DDL in it) and
+``join_use_nulls=1`` as request settings, the prices as external data (a temporary table of
+the request).
 
 ``chdb:///path/to/dir?table=otel_traces`` opens chdb's embedded ClickHouse on a data directory
 (``chdb://`` alone: the process's current chdb session, else a temporary one). chdb runs one
@@ -50,6 +52,8 @@ from llmobs_nb.clickhouse.mapping import (
 from llmobs_nb.clickhouse.otel_schema import OTEL_LOGS, OTEL_TRACES, quote_identifier
 from llmobs_nb.clickhouse.prices import price_rows, structure
 from llmobs_nb.clickhouse.render import ClickHouseRenderer, named_params, param_text, param_type
+from llmobs_nb.clickhouse.rollup_reader import RELATION, rows_select
+from llmobs_nb.clickhouse.rollups import ROLLUP_TABLE
 from llmobs_nb.pricing import PriceBook
 from llmobs_nb.store.model_call import is_model_call
 
@@ -88,11 +92,13 @@ class Target:
     table: str = OTEL_TRACES.default_name
     logs: str | None = None
     secure: bool = False
+    rollups: str = ROLLUP_TABLE
 
     @property
     def url(self) -> str:
         """The URL without credentials (what repr and errors show)."""
         query = f"?table={self.table}" + (f"&logs={self.logs}" if self.logs else "")
+        query += f"&rollups={self.rollups}" if self.rollups != ROLLUP_TABLE else ""
         if self.scheme == "chdb":
             return f"chdb://{self.path or ''}{query}"
         port = f":{self.port}" if self.port else ""
@@ -163,6 +169,7 @@ class ClickHouseSource:
         self._prices: pa.Table | None = None
         self._lock = threading.RLock()
         self._relations: dict[str, str] | None = None
+        self._has_rollups: bool | None = None
         #: Bytes of Arrow answers received by this source (what was brought into Python).
         self.bytes_received = 0
 
@@ -182,10 +189,12 @@ class ClickHouseSource:
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         table = query.get("table", OTEL_TRACES.default_name)
         logs = query.get("logs")
+        rollups = query.get("rollups", ROLLUP_TABLE)
         env = os.environ if environ is None else environ
         if parts.scheme == "chdb":
             path = unquote(parts.netloc + parts.path) or None
-            return cls(Target("chdb", path=path, table=table, logs=logs), prices=prices)
+            target = Target("chdb", path=path, table=table, logs=logs, rollups=rollups)
+            return cls(target, prices=prices)
         try:
             host, port = parts.hostname or "localhost", parts.port
         except ValueError as exc:
@@ -194,7 +203,7 @@ class ClickHouseSource:
         secure = query.get("secure", "").lower() in ("1", "true", "yes")
         user = unquote(parts.username) if parts.username else env.get(USER_VARIABLE)
         password = unquote(parts.password) if parts.password else env.get(PASSWORD_VARIABLE)
-        target = Target("clickhouse", host, port, database, None, table, logs, secure)
+        target = Target("clickhouse", host, port, database, None, table, logs, secure, rollups)
         return cls(target, user=user, password=password, prices=prices)
 
     def __repr__(self) -> str:
@@ -272,8 +281,48 @@ class ClickHouseSource:
             if self._relations is None:
                 target = self.target
                 present = self.materialized()
-                self._relations = relations(target.table, target.logs, target.database, present)
+                found = relations(target.table, target.logs, target.database, present)
+                if self.has_rollups():
+                    found[RELATION] = rows_select(target.rollups, target.database)
+                self._relations = found
             return self._relations
+
+    def has_rollups(self) -> bool:
+        """Whether the rollup view's target (``rollups=`` in the URL, default
+        ``llmobs_rollup_calls``: ``export.clickhouse_rollups``) is there and complete — its
+        calls as many as the table's model calls (a view filled late, or fed by another
+        table, is not read) — asked once per source (:meth:`refresh_prices` asks again).
+        ``rollups=off`` never reads one."""
+        with self._lock:
+            if self._has_rollups is None:
+                self._has_rollups = self._rollups_complete()
+            return self._has_rollups
+
+    def _rollups_complete(self) -> bool:
+        target = self.target
+        if target.rollups == "off":
+            return False
+        where = {"t": target.rollups, "d": target.database or ""}
+        exists = self._select(
+            "SELECT count() AS n FROM system.tables WHERE name = {t:String} AND database = "
+            "if({d:String} = '', currentDatabase(), {d:String})",
+            where,
+            prices=False,
+        )
+        if not exists["n"][0]:
+            return False
+        name = quote_identifier(target.rollups)
+        if target.database:
+            name = f"{quote_identifier(target.database)}.{name}"
+        spans = spans_select(target.table, target.database, self.materialized())
+        rule = is_model_call.sql("kind", "model")
+        found = self._select(
+            f"SELECT (SELECT sum(calls) FROM {name}) AS rolled, "
+            f"(SELECT count() FROM ({spans}) WHERE {rule}) AS calls",
+            {},
+            prices=False,
+        )
+        return found["rolled"][0] == found["calls"][0]
 
     def materialized(self) -> list[str]:
         """The mapped columns the table keeps as materialized columns."""
@@ -312,6 +361,7 @@ class ClickHouseSource:
         with self._lock:
             self._prices = None
             self._relations = None
+            self._has_rollups = None
         return self.prices()
 
     def _push_chdb_prices(self, session: Any) -> None:
@@ -355,7 +405,8 @@ class ClickHouseSource:
     def open_engine(self) -> Iterator[ClickHouseEngine]:
         """The analytics engine over this source's calls (the ``open_engine`` hook every
         analytics function accepts)."""
-        yield ClickHouseEngine(self.run, relations=self.relations)
+        found = self.relations
+        yield ClickHouseEngine(self.run, relations=found, rollups=RELATION in found)
 
     def sql(self, query: str, parameters: Mapping[str, Any] | None = None) -> pl.DataFrame:
         """Run read-only ClickHouse SQL over ``spans``, ``llm_calls`` and ``scores`` (this

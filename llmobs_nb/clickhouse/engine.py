@@ -5,7 +5,9 @@
 definitions of ``spans``, ``llm_calls`` and ``scores``
 (:func:`~llmobs_nb.clickhouse.mapping.relations`), to a runner (chdb in-process or a server
 through ``clickhouse-connect``: :mod:`~llmobs_nb.clickhouse.connect`). Only the answer travels
-back, as Arrow; ``plan.finish`` gives it the columns and dtypes every engine returns.
+back, as Arrow; ``plan.finish`` gives it the columns and dtypes every engine returns. With
+``rollups``, an aggregate the rollup view answers exactly is read from it
+(:mod:`~llmobs_nb.clickhouse.rollup_reader`), every other plan from the calls.
 
 Example:
     >>> from llmobs_nb.analytics.plan import Agg, Aggregate
@@ -25,7 +27,9 @@ import polars as pl
 
 from llmobs_nb.analytics.engines import FrameEngine
 from llmobs_nb.analytics.plan import Aggregate, Condition, Plan, Rows, Scored
+from llmobs_nb.clickhouse import rollup_reader
 from llmobs_nb.clickhouse.render import ClickHouseRenderer, named_params
+from llmobs_nb.clickhouse.rollup_reader import TIERED
 from llmobs_nb.store.schema import LLM_CALLS
 
 Runner = Callable[[str, dict[str, Any]], pl.DataFrame]
@@ -76,6 +80,8 @@ class ClickHouseEngine:
         base: Sequence[Condition] = (),
         scores: pl.LazyFrame | None = None,
         relations: Mapping[str, str] | None = None,
+        *,
+        rollups: bool = False,
     ) -> None:
         self._run = run
         self.base = tuple(base)
@@ -83,16 +89,23 @@ class ClickHouseEngine:
         self.relations = dict(relations or {})
         self.renderer = ClickHouseRenderer(self.base)
         self.columns = list(LLM_CALLS.names)
+        #: Whether the relations hold the rollup rows (``rollup_reader.RELATION``) to answer
+        #: counts and sums from; :attr:`from_rollups` says whether the last answer came
+        #: from them.
+        self.rollups = rollups
+        self.from_rollups = False
 
     has_scores = True
-    rel_error = 0.0
+    rel_error = 0.0  # the rollups' answers are exact too (no sketches)
 
     def narrowed(self, conditions: Sequence[Condition]) -> ClickHouseEngine:
         """This engine with ``conditions`` added to every plan's calls."""
         if not conditions:
             return self
         base = (*self.base, *conditions)
-        return ClickHouseEngine(self._run, base, self.scores_frame, self.relations)
+        return ClickHouseEngine(
+            self._run, base, self.scores_frame, self.relations, rollups=self.rollups
+        )
 
     def sql(self, plan: Plan) -> tuple[str, dict[str, Any]]:
         """The statement and named parameters :meth:`run` sends for ``plan``.
@@ -105,7 +118,23 @@ class ClickHouseEngine:
         query = self.renderer.render(plan)
         return with_relations(query.sql, self.relations), named_params(query.params)
 
+    def _from_rollups(self, plan: Plan) -> pl.DataFrame | None:
+        # The rollup rows' answer, or None when they cannot give it exactly.
+        if not self.rollups or not isinstance(plan, Aggregate) or self.scores_frame is not None:
+            return None
+        query = rollup_reader.render(plan, self.base, self.renderer)
+        if query is None:
+            return None
+        found = self._run(with_relations(query.sql, self.relations), named_params(query.params))
+        if found.height and rollup_reader.TIERED in found.columns and found[TIERED][0]:
+            return None  # a call at or above a tiered price's threshold: only the calls know
+        return query.finish(found)
+
     def run(self, plan: Plan) -> pl.DataFrame:
+        answer = self._from_rollups(plan)
+        self.from_rollups = answer is not None
+        if answer is not None:
+            return answer
         scored = _scored_plan(plan)
         if scored is not None and self.scores_frame is not None:
             conditions = (*self.base, *scored.where)
