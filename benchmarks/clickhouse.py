@@ -11,7 +11,11 @@ Builds the demo generator's sample (agent sessions and incidents) of about ``--s
 2. **Dashboard**: ``Dashboard(source)`` opening (filter choices + a redraw), a redraw of the
    fast panels, a filtered redraw, and the background pass (drift, anomalies, quality chart);
    DuckDB exact (``approx=False``) and as the dashboard opens a store by default (rollups from
-   1M spans).
+   1M spans); chdb from the calls, and chdb with the rollup view
+   (``export.clickhouse_rollups(fill=True)``: counts, sums and cost read from hourly rows).
+
+The analytics table covers the questions over whole traces too (sessions, agents, the
+explorer's trace lists), and, for the questions the rollup view answers, chdb's time with it.
 
 Above ``--base`` spans (default 1M) the base sample is built once and copied inside each
 engine (trace and span ids given a new first hex digit per copy, the same in both), so a
@@ -49,6 +53,7 @@ from llmobs_nb.clickhouse.connect import _Chdb
 from llmobs_nb.demo.generate import generate
 from llmobs_nb.store.schema import SCORES, SPANS
 from llmobs_nb.view import Dashboard, panels
+from llmobs_nb.view.data_source import DataSource
 
 SPANS_PER_CALL = 3.146  # the demo's spans per drawn call, with agent sessions
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -72,7 +77,24 @@ QUESTIONS: dict[str, Callable[[Any], Any]] = {
     "quality drift by model": lambda c: analytics.quality_drift(c),
     "cost anomalies": lambda c: analytics.cost_anomalies(c),
     "filter choices": lambda c: analytics.filter_choices(c),
+    "sessions": lambda c: analytics.sessions(c),
+    "tool usage by tool": lambda c: analytics.tool_usage(c),
+    "agent paths": lambda c: analytics.agent_paths(c),
+    "tool loops": lambda c: analytics.tool_loops(c),
+    "agent graph": lambda c: analytics.agent_graph(c),
+    "trace lists (the explorer)": lambda c: panels.trace_lists(
+        DataSource(c).filtered(Filter()), 10
+    ),
 }
+ROLLUP_QUESTIONS = (
+    "cost by model × use case per hour",
+    "tokens by model per day",
+    "error rates by model per hour",
+    "cost anomalies",
+    "filter choices",
+)
+"""The questions above with plans the rollup view answers (all of them, or the hours' totals
+of cost anomalies and the labels of filter choices; no quantile, no trace or user ids)."""
 
 
 def _median(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
@@ -155,24 +177,47 @@ def _copy_chdb(copies: int) -> None:
         )
 
 
-def analytics_table(store: Path, source: ClickHouseSource, repeats: int) -> None:
+def analytics_table(
+    store: Path, source: ClickHouseSource, rolled: ClickHouseSource, repeats: int
+) -> None:
     print(f"\n{'question':40} {'DuckDB s':>9} {'chdb s':>9} {'ratio':>6} {'CH bytes':>10} "
-          f"{'answer B':>9}")  # fmt: skip
+          f"{'answer B':>9} {'chdb+view s':>12}")  # fmt: skip
     for name, question in QUESTIONS.items():
         duck_s, _ = _median(lambda q=question: q(str(store)), repeats)
         before = source.bytes_received
         ch_s, found = _median(lambda q=question: q(source), repeats)
         received = (source.bytes_received - before) // repeats
+        view = ""
+        if name in ROLLUP_QUESTIONS:
+            view_s, _ = _median(lambda q=question: q(rolled), repeats)
+            view = f"{view_s:12.3f}"
         print(f"{name:40} {duck_s:9.3f} {ch_s:9.3f} {ch_s / duck_s:6.2f} {received:10,} "
-              f"{_size(found):9,}")  # fmt: skip
+              f"{_size(found):9,} {view}")  # fmt: skip
 
 
-def dashboard_table(store: Path, source: ClickHouseSource, repeats: int) -> None:
+def build_view(url: str) -> ClickHouseSource:
+    """The rollup view on the table, filled with its rows; a source that reads it."""
+    session = _Chdb.open(None)
+    began = time.perf_counter()
+    for statement in export.clickhouse_rollups("otel_traces", fill=True):
+        session.query(statement)
+    rows = session.query("SELECT count() FROM llmobs_rollup_calls", "CSV").bytes().decode()
+    print(f"rollup view built and filled in {time.perf_counter() - began:.1f} s "
+          f"({int(rows):,} rows)")  # fmt: skip
+    rolled = llmobs_nb.open(url)
+    assert isinstance(rolled, ClickHouseSource) and rolled.has_rollups()
+    return rolled
+
+
+def dashboard_table(
+    store: Path, source: ClickHouseSource, rolled: ClickHouseSource, repeats: int
+) -> None:
     rows = []
     for label, data, approx in (
         ("DuckDB exact", str(store), False),
         ("DuckDB default (rollups ≥1M)", str(store), None),
         ("chdb", source, None),
+        ("chdb with the rollup view", rolled, None),
     ):
         began = time.perf_counter()
         dash = Dashboard(data, approx=approx)
@@ -203,14 +248,16 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         store, url, spans = build(folder, args.spans, args.base)
-        source = llmobs_nb.open(url)
+        source = llmobs_nb.open(url + "&rollups=off")  # the calls only
         assert isinstance(source, ClickHouseSource)
         began = time.perf_counter()
         source.prices()
         asked = time.perf_counter() - began
         print(f"{spans:,} spans on both sides; the prices table asked in {asked:.2f} s")
-        analytics_table(store, source, args.repeats)
-        dashboard_table(store, source, args.repeats)
+        rolled = build_view(url)
+        rolled.prices()
+        analytics_table(store, source, rolled, args.repeats)
+        dashboard_table(store, source, rolled, args.repeats)
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -6,12 +6,13 @@ and sums, and ``cost_usd_n``/``cost_usd_sum`` priced per row from the pushed pri
 the row's model, provider and day (a call's cost is linear in its tokens:
 :data:`~.rollups.COST_PARTS`), and ``tiered``, whether a row holds a call at or above its
 price's tier threshold (such a call costs NULL exactly; then the question is answered from the
-calls: :func:`tiered_column`). :func:`render` renders an aggregate plan over those rows, or
-returns None when the rows cannot answer it exactly: a quantile (the view keeps no sketches:
-ClickHouse's quantiles are exact, from the calls), a figure over unpriced calls' tokens, a
-time bound off the hour, or anything the store's rollups could not answer either
-(``analytics.render_rollup.table_for``: keys and filters among the rollup labels, time buckets
-of whole hours).
+calls: :func:`tiered_column`), and ``unpriced_<tokens>``, the tokens of its unpriced calls
+(all of them when its model has no price; none else: a priced model's calls without a cost are
+those without tokens). :func:`render` renders an aggregate plan over those rows, or returns
+None when the rows cannot answer it exactly: a quantile (the view keeps no sketches:
+ClickHouse's quantiles are exact, from the calls), a time bound off the hour, or anything the
+store's rollups could not answer either (``analytics.render_rollup.table_for``: keys and
+filters among the rollup labels, time buckets of whole hours).
 
 Equal to the calls' answer: counts and token sums exactly; latency sums and means, and costs,
 to float rounding (a cost is summed from per-row products instead of per-call costs rounded to
@@ -41,7 +42,7 @@ from llmobs_nb.clickhouse.otel_schema import quote_identifier
 from llmobs_nb.clickhouse.render import ClickHouseRenderer
 from llmobs_nb.clickhouse.rollups import VIEW_SUMMED
 from llmobs_nb.store.rollups import GRAIN_US
-from llmobs_nb.store.schema import ROLLUP_LABELS
+from llmobs_nb.store.schema import ROLLUP_LABELS, ROLLUP_UNPRICED
 
 RELATION = "llmobs_rollups"
 """The name the rollup rows have in a query (a ``WITH`` relation, as ``llm_calls``)."""
@@ -77,10 +78,13 @@ def rows_select(target: str, database: str | None = None) -> str:
         " + r.cost_reasoning * p.reasoning_mtok) / 1000000"
     )
     columns = ", ".join(f"r.{c} AS {c}" for c in kept)
+    unpriced_tokens = "".join(
+        f"if({unpriced}, r.{c}_sum, NULL) AS unpriced_{c}, " for c in ROLLUP_UNPRICED
+    )
     day = "toDate(fromUnixTimestamp64Micro(r.bucket_us, 'UTC'))"
     return (
         f"SELECT {columns}, if({unpriced}, 0, r.cost_calls) AS cost_usd_n, "
-        f"if({unpriced} OR r.cost_calls = 0, NULL, {cost}) AS cost_usd_sum, "
+        f"if({unpriced} OR r.cost_calls = 0, NULL, {cost}) AS cost_usd_sum, {unpriced_tokens}"
         "toUInt64(p.tier_start IS NOT NULL AND r.cost_calls > 0 "
         "AND r.cost_max_input >= p.tier_start) AS tiered "
         f"FROM {name} AS r LEFT JOIN {PRICES_TABLE} AS p ON p.model = r.model "
@@ -105,8 +109,7 @@ def answerable(plan: Aggregate, base: Sequence[Condition] = ()) -> bool:
     tables = (render_rollup.CALLS,)
     if render_rollup.table_for(plan, base, tables) is not render_rollup.CALLS:
         return False
-    unpriced_tokens = any(a.where_null is not None and a.op != "count_all" for a in plan.aggs)
-    if unpriced_tokens or any(a.op == "quantile" for a in plan.aggs):
+    if any(a.op == "quantile" for a in plan.aggs):
         return False
     times = [c for c in (*base, *plan.where) if c.column == "start_time"]
     return all(c.op in (">=", "<") and _on_the_hour(c.value) for c in times)
@@ -120,6 +123,8 @@ def _agg(a: Agg, renderer: ClickHouseRenderer, params: list[Any]) -> str:
         counted = "calls - cost_usd_n" if a.where_null == "cost_usd" else "calls"
         return f"sum({counted}){only}"
     column = a.column or ""
+    if a.where_null == "cost_usd":  # a sum of tokens over the unpriced calls
+        return f"sumOrNull(unpriced_{column}){only}"
     if a.op == "count":
         return f"sum({column}_n){only}"
     if a.op == "sum":

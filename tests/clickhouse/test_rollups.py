@@ -76,6 +76,9 @@ def test_same_answer_from_the_view(sample: Any, rolled: ClickHouseSource, name: 
 def test_what_the_view_answers(rolled: ClickHouseSource) -> None:
     cost = (Agg("cost", "sum", "cost_usd"), Agg("priced", "count", "cost_usd"))
     assert _answered(rolled, Aggregate(("model",), cost))[1]
+    unpriced = (Agg("n", "count_all", where_null="cost_usd"),)
+    unpriced += (Agg("tokens", "sum", "input_tokens", where_null="cost_usd"),)
+    assert _answered(rolled, Aggregate(("model",), unpriced))[1]
     quantile = Aggregate(("model",), (Agg("p50", "quantile", "latency_s", q=0.5),))
     assert not _answered(rolled, quantile)[1]
     narrowed = Aggregate((), cost, where=tuple(OFF_THE_HOUR.conditions()))
