@@ -69,6 +69,10 @@ READ_SETTINGS: dict[str, Any] = {
 }
 """Settings of every read: NULL for a LEFT JOIN's missing side and a column name before an
 alias of the same name (as in DuckDB: ``sum(cost_usd) AS cost_usd``), read-only."""
+WHEN_KNOWN: dict[str, Any] = {"enable_materialized_cte": 1}
+"""Settings sent when the server has them (asked once per source): a ``WITH … AS
+MATERIALIZED`` relation read twice (the agents' span tree) is then computed once, as DuckDB
+does (off by default in ClickHouse 26.9; an older server rejects a setting it lacks)."""
 
 
 class ClickHouseError(RuntimeError):
@@ -170,6 +174,7 @@ class ClickHouseSource:
         self._lock = threading.RLock()
         self._relations: dict[str, str] | None = None
         self._has_rollups: bool | None = None
+        self._settings: dict[str, Any] | None = None
         #: Bytes of Arrow answers received by this source (what was brought into Python).
         self.bytes_received = 0
 
@@ -238,12 +243,27 @@ class ClickHouseSource:
             raise ClickHouseError(f"cannot connect to {self.target.url}: {message}") from None
         return self._client
 
+    def _read_settings(self) -> dict[str, Any]:
+        with self._lock:
+            if self._settings is None:
+                self._settings = READ_SETTINGS
+                found = self._select(
+                    "SELECT name FROM system.settings WHERE has({names:Array(String)}, name)",
+                    {"names": list(WHEN_KNOWN)},
+                    prices=False,
+                )
+                known = set(found["name"].to_list()) if found.height else set()
+                extra = {k: v for k, v in WHEN_KNOWN.items() if k in known}
+                self._settings = {**READ_SETTINGS, **extra}
+            return self._settings
+
     def _select(self, sql: str, params: Mapping[str, Any], *, prices: bool) -> pl.DataFrame:
         """One read-only query; with ``prices``, the prices table is available to it."""
         client = self._connect()
+        settings = self._read_settings()
         try:
             if self.target.scheme == "chdb":
-                text = sql + _settings_clause(READ_SETTINGS)
+                text = sql + _settings_clause(settings)
                 values = {k: param_text(v) for k, v in params.items()}
                 with _Chdb.lock:
                     if prices:
@@ -256,7 +276,7 @@ class ClickHouseSource:
                 table = client.query_arrow(
                     sql,
                     parameters=dict(params),
-                    settings=READ_SETTINGS,
+                    settings=settings,
                     external_data=self._external_prices() if prices else None,
                 )
                 self.bytes_received += table.nbytes
@@ -421,14 +441,15 @@ class ClickHouseSource:
 
     def query(self, sql: str, params: Any = None) -> pl.DataFrame:
         """What the view asks a store (``DataSource.query``): ``sql`` runs as ClickHouse SQL
-        over ``spans``, ``llm_calls`` and ``scores`` when it has no parameters; positional
-        ``?`` parameters are DuckDB's, and the queries that use them (the view's trace lists,
-        sessions and agents) are not yet written for ClickHouse: NotImplementedError."""
+        over ``spans``, ``llm_calls`` and ``scores`` when it has no parameters. Positional
+        ``?`` parameters are DuckDB's: NotImplementedError (the package's own questions with
+        values go through :meth:`open_engine` or :meth:`open_spans`, in this dialect; yours
+        through :meth:`sql`, with ``{name:Type}`` parameters)."""
         if params:
             raise NotImplementedError(
-                "this question is DuckDB SQL with ? parameters (trace lists, sessions, agents): "
-                f"not yet available on ClickHouse ({self.target.url}); the plan-layer analytics "
-                "(summary, percentiles, cost, tokens, errors, drift, anomalies, runs) are"
+                "this is DuckDB SQL with ? parameters, which ClickHouse does not read "
+                f"({self.target.url}): use source.sql(query, {{name: value}}) with "
+                "{name:Type} placeholders"
             )
         return self.sql(sql)
 

@@ -168,7 +168,7 @@ class DataSource:
     def open_engine(self) -> Iterator[Engine]:
         """The analytics engine over all calls, for the length of a session (answering from
         the rollups what they can answer, with ``approx``)."""
-        if self.remote is not None:  # its own engine (ClickHouse: no rollups read yet)
+        if self.remote is not None:  # its own engine (ClickHouse: its rollup view, if any)
             with self.session(), self.remote.open_engine() as engine:
                 yield engine
             return

@@ -3,6 +3,7 @@ read is read-only by ClickHouse's own setting, and credentials never show."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -14,6 +15,8 @@ from llmobs_nb.analytics import Filter
 from llmobs_nb.clickhouse import ClickHouseError, ClickHouseSource
 from llmobs_nb.clickhouse.connect import _Chdb
 from llmobs_nb.clickhouse.render import param_text
+from llmobs_nb.view.data_source import DataSource
+from llmobs_nb.view.panels import trace_lists
 
 ATTEMPTS = (
     "x' OR 1=1 --",
@@ -42,6 +45,26 @@ def test_parameter_text_round_trips(sample: Any, value: str) -> None:
     session = _Chdb.open(None)
     found = session.query("SELECT {v:String} AS v", "CSV", params={"v": param_text(value)})
     assert found.bytes().decode().strip().strip('"') == _csv(value)
+
+
+def test_a_list_parameter_round_trips(sample: Any) -> None:
+    session = _Chdb.open(None)
+    values = [*ATTEMPTS, "'", "\\", "]"]
+    found = session.query(
+        "SELECT {v:Array(String)} AS v", "JSONEachRow", params={"v": param_text(values)}
+    )
+    assert json.loads(found.bytes())["v"] == values
+
+
+@pytest.mark.parametrize("value", ATTEMPTS)
+def test_injection_through_span_questions_is_inert(sample: Any, value: str) -> None:
+    where = Filter(models=(value,), users=(value,))
+    assert analytics.sessions(sample.source, where=where).height == 0
+    assert analytics.tool_usage(sample.source, where={"run": value}).height == 0
+    assert analytics.session_turns(sample.source, value).height == 0
+    lists = trace_lists(DataSource(sample.source).filtered(where), 5)
+    assert all(listed.height == 0 for listed in lists.values())
+    assert analytics.sessions(sample.source).height > 0  # the table is still there
 
 
 def _csv(text: str) -> str:
