@@ -3,7 +3,7 @@
 The sample is the demo generator's (with agent sessions and incidents), written to a store
 by the generator and exported to chdb's ``otel_traces``/``otel_logs`` by
 ``export.clickhouse``: the same spans on both sides. :data:`N_CALLS` drawn calls make
-~1,003,000 spans (issue #17's 1M). Built in ~73 s on a 2-core machine (generation and the
+~1,003,000 spans (issue #17's 1M). Built in 71–83 s on a 2-core machine (generation and the
 store ~4 s; ``export.clickhouse`` ~60 µs a span, nearly all converting rows to the
 collector's shape in Python); the build time is printed.
 
