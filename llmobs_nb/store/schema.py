@@ -275,21 +275,32 @@ ROLLUP_UNPRICED: tuple[str, ...] = ("input_tokens", "output_tokens")
 
 _by_name = {c.name: c for c in SPANS.columns}
 _BUCKET = Column("bucket", TIMESTAMP)  # NULL for spans without a start time (counted too)
-ROLLUP_CALLS = Table(
-    "rollup_calls",
-    (
+_COMPACTED = Column("compacted", pa.bool_(), sql="BOOLEAN")
+
+
+def _stats_columns(labels: tuple[str, ...], summed: tuple[str, ...]) -> tuple[Column, ...]:
+    # A counts-and-sums rollup row: the bucket, the labels, the calls, their first and last
+    # start, and for each summed column its count of values and their sum.
+    return (
         _BUCKET,
-        *(_by_name[c] for c in ROLLUP_LABELS),
+        *(_by_name[c] for c in labels),
         Column("calls", INT),
         Column("first_start", TIMESTAMP),
         Column("last_start", TIMESTAMP),
         *(
             part
-            for c in ROLLUP_SUMMED
+            for c in summed
             for part in (Column(f"{c}_n", INT), Column(f"{c}_sum", _by_name[c].type))
         ),
+    )
+
+
+ROLLUP_CALLS = Table(
+    "rollup_calls",
+    (
+        *_stats_columns(ROLLUP_LABELS, ROLLUP_SUMMED),
         *(Column(f"unpriced_{c}", INT) for c in ROLLUP_UNPRICED),
-        Column("compacted", pa.bool_(), sql="BOOLEAN"),
+        _COMPACTED,
     ),
 )
 """``rollup_calls`` (``m007_rollups``): per hour and label set, counts and sums of the model
@@ -302,7 +313,7 @@ ROLLUP_SKETCHES = Table(
         Column("measure", STRING, not_null=True),
         Column("bin", pa.int32(), sql="INTEGER", not_null=True),
         Column("n", INT),
-        Column("compacted", pa.bool_(), sql="BOOLEAN"),
+        _COMPACTED,
     ),
 )
 """``rollup_sketches`` (``m007_rollups``): per hour, sketch label set
@@ -315,20 +326,7 @@ day and model only."""
 ROLLUP_USER_SUMMED: tuple[str, ...] = ("cost_usd",)
 """The numeric columns ``rollup_users`` counts (``<column>_n``) and sums (``<column>_sum``)."""
 ROLLUP_USERS = Table(
-    "rollup_users",
-    (
-        _BUCKET,
-        *(_by_name[c] for c in ROLLUP_USER_LABELS),
-        Column("calls", INT),
-        Column("first_start", TIMESTAMP),
-        Column("last_start", TIMESTAMP),
-        *(
-            part
-            for c in ROLLUP_USER_SUMMED
-            for part in (Column(f"{c}_n", INT), Column(f"{c}_sum", _by_name[c].type))
-        ),
-        Column("compacted", pa.bool_(), sql="BOOLEAN"),
-    ),
+    "rollup_users", (*_stats_columns(ROLLUP_USER_LABELS, ROLLUP_USER_SUMMED), _COMPACTED)
 )
 """``rollup_users`` (``m009_rollup_users``): per day (UTC), user and model, the calls and
 their cost (``store/rollups.py``): what "top users by cost" reads at 10M calls."""
