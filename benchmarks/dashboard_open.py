@@ -66,7 +66,9 @@ def fresh(code: str, path: Path) -> dict[str, float]:
         check=True,
         cwd=Path(__file__).resolve().parents[1],
     )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    # The last JSON line: DuckDB may print a progress bar for a long query before it.
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1])
 
 
 def main() -> None:
