@@ -194,22 +194,31 @@ class _Sources:
         return f"({stored} UNION ALL BY NAME {raw})"
 
 
-def _agg_sql(a: Agg, renderer: SqlRenderer, params: list[Any]) -> str:
+def agg_sql(a: Agg, renderer: SqlRenderer, params: list[Any]) -> str:
+    """An answerable aggregate read from rollup rows, in ``renderer``'s dialect (DuckDB here,
+    ClickHouse's rollup view in ``clickhouse/rollup_reader.py``).
+
+    Example:
+        >>> agg_sql(Agg("n", "count_all"), SqlRenderer(), [])
+        'coalesce(sum(calls), 0)'
+    """
     only = ""
     if a.where is not None:
         only = f" FILTER (WHERE {renderer.condition(a.where, params)})"
+    total = renderer.nullable("sum")  # a sum of no values is NULL, as sum() says
     if a.op == "count_all":  # a count of no rows is 0, as count(*) says
         counted = "calls - cost_usd_n" if a.where_null == "cost_usd" else "calls"
         return f"coalesce(sum({counted}){only}, 0)"
     if a.where_null == "cost_usd":
-        return f"sum(unpriced_{a.column}){only}"
+        return f"{total}(unpriced_{a.column}){only}"
     if a.op == "count":
         return f"coalesce(sum({a.column}_n){only}, 0)"
     if a.op == "sum":
-        return f"sum({a.column}_sum){only}"
+        return f"{total}({a.column}_sum){only}"
     if a.op == "mean":
-        return f"sum({a.column}_sum){only} / nullif(sum({a.column}_n){only}, 0)"
-    return f"{a.op}({'first_start' if a.op == 'min' else 'last_start'}){only}"
+        return f"{total}({a.column}_sum){only} / nullif(sum({a.column}_n){only}, 0)"
+    first_or_last = "first_start" if a.op == "min" else "last_start"
+    return f"{renderer.nullable(a.op)}({first_or_last}){only}"
 
 
 def _quantiles(
@@ -278,7 +287,7 @@ def render(
     quantile_aggs = [a for a in plan.aggs if a.op == "quantile"]
     for a in plan.aggs:  # values in text order: the SELECT's, the FROM's, the WHERE's
         if a.op != "quantile":
-            stats_select.append(f"{_agg_sql(a, renderer, params)} AS {quote(a.output)}")
+            stats_select.append(f"{agg_sql(a, renderer, params)} AS {quote(a.output)}")
     stats_select.append(f"sum(calls) AS {ROWS}")
     stats_from = sources.relation(table.name, table.select, params)
     label_where = renderer.where(sources.labels, params)

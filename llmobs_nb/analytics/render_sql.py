@@ -94,8 +94,15 @@ class SqlRenderer:
         only = f" FILTER (WHERE {' AND '.join(clauses)})" if clauses else ""
         if a.op == "count_all":
             return f"count(*){only}"
+        if a.op == "count":
+            return f"count({quote(a.column or '')}){only}"
         op = "avg" if a.op == "mean" else a.op
-        return f"{op}({quote(a.column or '')}){only}"
+        return f"{self.nullable(op)}({quote(a.column or '')}){only}"
+
+    def nullable(self, function: str) -> str:
+        """The name of aggregate ``function`` (``sum``, ``avg``, ``min``, ``max``) in its form
+        that is NULL over no rows (DuckDB's own already is; ClickHouse's need ``OrNull``)."""
+        return function
 
     def epoch_us(self, time: str) -> str:
         """Microseconds since the epoch of the time expression ``time`` (an integer)."""

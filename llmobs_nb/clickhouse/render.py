@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from llmobs_nb.analytics.plan import Agg, TimeBucket
+from llmobs_nb.analytics.plan import TimeBucket
 from llmobs_nb.analytics.render_sql import SqlRenderer, quote
 
 DATETIME = "DateTime64(6, 'UTC')"
@@ -104,15 +104,8 @@ class ClickHouseRenderer(SqlRenderer):
         levels = ", ".join(repr(float(q)) for q in qs)
         return f"quantilesExactInclusive({levels})({quote(column)})"
 
-    def agg(self, a: Agg, params: list[Any]) -> str:
-        clauses = [self.condition(c, params) for c in a.rows_read()]
-        only = f" FILTER (WHERE {' AND '.join(clauses)})" if clauses else ""
-        if a.op == "count_all":
-            return f"count(*){only}"
-        if a.op == "count":
-            return f"count({quote(a.column or '')}){only}"
-        op = "avg" if a.op == "mean" else a.op
-        return f"{op}OrNull({quote(a.column or '')}){only}"
+    def nullable(self, function: str) -> str:
+        return f"{function}OrNull"  # sum() of no rows is 0 in ClickHouse; sumOrNull is NULL
 
     # -- the questions over whole traces (analytics.span_sql) ---------------------------------
     def epoch_us(self, time: str) -> str:

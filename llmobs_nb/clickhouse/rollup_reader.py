@@ -22,8 +22,11 @@ Example:
     >>> from llmobs_nb.analytics.plan import Agg, Aggregate
     >>> from llmobs_nb.clickhouse.render import ClickHouseRenderer
     >>> plan = Aggregate(("model",), (Agg("n", "count_all"),))
-    >>> render(plan, (), ClickHouseRenderer()).sql
-    'SELECT model, sum(calls) AS "n", sum(calls) AS __rows FROM llmobs_rollups GROUP BY model'
+    >>> select, rest = render(plan, (), ClickHouseRenderer()).sql.split(" FROM ")
+    >>> select
+    'SELECT model, coalesce(sum(calls), 0) AS "n", sum(calls) AS __rows'
+    >>> rest
+    'llmobs_rollups GROUP BY model'
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from typing import Any
 import polars as pl
 
 from llmobs_nb.analytics import render_rollup
-from llmobs_nb.analytics.plan import ROWS, Agg, Aggregate, Condition, TimeBucket, finish
+from llmobs_nb.analytics.plan import ROWS, Aggregate, Condition, TimeBucket, finish
 from llmobs_nb.analytics.render_sql import Query, quote
 from llmobs_nb.clickhouse.mapping import PRICES_TABLE
 from llmobs_nb.clickhouse.otel_schema import quote_identifier
@@ -103,6 +106,7 @@ def answerable(plan: Aggregate, base: Sequence[Condition] = ()) -> bool:
     """Whether the rollup rows answer ``plan`` (narrowed by ``base``) exactly (see the module).
 
     Example:
+        >>> from llmobs_nb.analytics.plan import Agg
         >>> answerable(Aggregate(("model",), (Agg("p50", "quantile", "latency_s", q=0.5),)))
         False
     """
@@ -113,25 +117,6 @@ def answerable(plan: Aggregate, base: Sequence[Condition] = ()) -> bool:
         return False
     times = [c for c in (*base, *plan.where) if c.column == "start_time"]
     return all(c.op in (">=", "<") and _on_the_hour(c.value) for c in times)
-
-
-def _agg(a: Agg, renderer: ClickHouseRenderer, params: list[Any]) -> str:
-    only = ""
-    if a.where is not None:
-        only = f" FILTER (WHERE {renderer.condition(a.where, params)})"
-    if a.op == "count_all":
-        counted = "calls - cost_usd_n" if a.where_null == "cost_usd" else "calls"
-        return f"sum({counted}){only}"
-    column = a.column or ""
-    if a.where_null == "cost_usd":  # a sum of tokens over the unpriced calls
-        return f"sumOrNull(unpriced_{column}){only}"
-    if a.op == "count":
-        return f"sum({column}_n){only}"
-    if a.op == "sum":
-        return f"sumOrNull({column}_sum){only}"
-    if a.op == "mean":
-        return f"sumOrNull({column}_sum){only} / nullIf(sum({column}_n){only}, 0)"
-    return f"{a.op}OrNull({'first_start' if a.op == 'min' else 'last_start'}){only}"
 
 
 def _time(c: Condition, renderer: ClickHouseRenderer, params: list[Any]) -> str:
@@ -162,7 +147,8 @@ def render(
             keys.append(f"intDiv(bucket_us, {every}) * {every} AS {quote(key.name)}")
         else:
             keys.append(quote(key))
-    select = [*keys, *(f"{_agg(a, renderer, params)} AS {quote(a.output)}" for a in plan.aggs)]
+    aggs = (f"{render_rollup.agg_sql(a, renderer, params)} AS {quote(a.output)}" for a in plan.aggs)
+    select = [*keys, *aggs]
     select.append(f"sum(calls) AS {ROWS}")
     if tiered_column(plan):
         select.append(f"sum(sum(tiered)) OVER () AS {TIERED}")
