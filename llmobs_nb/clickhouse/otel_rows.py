@@ -31,7 +31,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from llmobs_nb.capture import semconv as sc
 from llmobs_nb.clickhouse.otel_schema import (
@@ -41,6 +40,7 @@ from llmobs_nb.clickhouse.otel_schema import (
     STATUS_UNSET,
 )
 from llmobs_nb.otlp import conventions as cv
+from llmobs_nb.otlp.encode import SPAN_COLUMNS, columns_of
 from llmobs_nb.store.model_call import is_model_call
 
 SCOPE_NAME = "llmobs_nb"
@@ -151,43 +151,8 @@ class _Maps:
         )
 
 
-def _columns(table: pa.Table, names: tuple[str, ...]) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {}
-    for name in names:
-        if name not in table.column_names:
-            out[name] = [None] * table.num_rows
-            continue
-        column = table.column(name)
-        if pa.types.is_timestamp(column.type):
-            column = pc.cast(pc.cast(column, pa.timestamp("us", "UTC")), pa.int64())
-        out[name] = column.to_pylist()
-    return out
-
-
-_SPAN_COLUMNS = (
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    *cv.LABEL_COLUMNS,
-    "start_time",
-    "end_time",
-    "latency_s",
-    "ttft_s",
-    "error_message",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost_usd",
-    "input_text",
-    "output_text",
-    "attributes",
-    "session_id",
-    "agent_name",
-    "tool_name",
-)
+# The columns the OTLP encoder reads, and the latency (the collector stores a Duration).
+_SPAN_COLUMNS = (*SPAN_COLUMNS, "latency_s")
 
 
 def _own(text: Any) -> dict[str, Any]:
@@ -216,7 +181,7 @@ def otel_traces_rows(
         0
     """
     conv = conventions or cv.Conventions()
-    cols = _columns(spans, _SPAN_COLUMNS)
+    cols = columns_of(spans, _SPAN_COLUMNS)
     n = spans.num_rows
     version = _scope_version()
     scope = {SCOPE_NAME_ATTRIBUTE: SCOPE_NAME, SCOPE_VERSION_ATTRIBUTE: version}
@@ -353,7 +318,7 @@ def otel_logs_rows(scores: pa.Table, *, project: str | None = None) -> pa.Table:
         '0.9'
     """
     names = ("trace_id", "span_id", "name", "value", "label", "comment", "source", "created_at")
-    cols = _columns(scores, names)
+    cols = columns_of(scores, names)
     resource = cv.resource_attributes(project)
     resource_maps, log_maps = _Maps(), _Maps()
     for i in range(scores.num_rows):

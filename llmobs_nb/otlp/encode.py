@@ -127,9 +127,15 @@ _MEMO_SIZE = 4096
 _MEMO_TEXT = 200  # longer text (content, messages) is rarely repeated
 
 
-def _columns(table: pa.Table, names: Iterable[str]) -> dict[str, list[Any]]:
-    """Python lists of the columns named (timestamps as int microseconds; a missing column as
-    all-None)."""
+def columns_of(table: pa.Table, names: Iterable[str]) -> dict[str, list[Any]]:
+    """Python lists of the columns named (timestamps as int microseconds since the epoch,
+    whatever their unit; a missing column as all-None). Also what the ClickHouse export reads
+    the store's rows with (``clickhouse/otel_rows.py``).
+
+    Example:
+        >>> columns_of(pa.table({"n": [1, 2]}), ["n", "missing"])
+        {'n': [1, 2], 'missing': [None, None]}
+    """
     out: dict[str, list[Any]] = {}
     for name in names:
         if name not in table.column_names:
@@ -137,7 +143,7 @@ def _columns(table: pa.Table, names: Iterable[str]) -> dict[str, list[Any]]:
             continue
         column = table.column(name)
         if pa.types.is_timestamp(column.type):
-            column = pc.cast(column, pa.int64())
+            column = pc.cast(pc.cast(column, pa.timestamp("us", "UTC")), pa.int64())
         out[name] = column.to_pylist()
     return out
 
@@ -174,7 +180,7 @@ def encode_spans(
     """
     conv = conventions or cv.Conventions()
     stats = stats if stats is not None else EncodeStats()
-    cols = _columns(table, _SPAN_COLUMNS)
+    cols = columns_of(table, SPAN_COLUMNS)
     groups: dict[Any, list[int]] = {}
     for index, project in enumerate(cols["project"]):
         groups.setdefault(project, []).append(index)
@@ -198,7 +204,8 @@ def encode_spans(
     return wire.repeated(wire.REQUEST_ITEM, blocks)
 
 
-_SPAN_COLUMNS = (
+#: The store columns a span is encoded from (also the ClickHouse export's, with latency).
+SPAN_COLUMNS = (
     "trace_id",
     "span_id",
     "parent_span_id",
@@ -357,7 +364,7 @@ def encode_scores(
         'gen_ai.evaluation.result'
     """
     stats = stats if stats is not None else EncodeStats()
-    cols = _columns(
+    cols = columns_of(
         table, ("trace_id", "span_id", "name", "value", "label", "comment", "source", "created_at")
     )
     records = []

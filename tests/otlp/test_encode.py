@@ -360,7 +360,7 @@ def test_encoding_ten_thousand_rows_is_fast(stored, capsys):
 def test_every_column_encoding_reads_is_a_column_of_the_store():
     # encode keeps its own list (the child does not load store.schema, which imports polars):
     # a renamed column would otherwise go out as NULL without a word
-    from llmobs_nb.otlp.encode import _SPAN_COLUMNS
+    from llmobs_nb.otlp.encode import SPAN_COLUMNS
 
-    assert set(_SPAN_COLUMNS) <= set(SPANS.names)
-    assert set(cv.LABEL_COLUMNS) <= set(_SPAN_COLUMNS)
+    assert set(SPAN_COLUMNS) <= set(SPANS.names)
+    assert set(cv.LABEL_COLUMNS) <= set(SPAN_COLUMNS)
