@@ -42,8 +42,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
@@ -52,11 +52,14 @@ import polars as pl
 from llmobs_nb.analytics.columns import check_columns
 from llmobs_nb.analytics.convention import keyword_only
 from llmobs_nb.analytics.filter import WhereLike, conditions_of
+from llmobs_nb.analytics.ownership import MAX_DEPTH, owned_steps
 from llmobs_nb.analytics.percentiles import min_calls_for
 from llmobs_nb.analytics.plan import Condition
 from llmobs_nb.analytics.source import CallsLike, SpanReader, open_spans
 from llmobs_nb.analytics.span_sql import (
+    AGENT_KIND,
     FLAG_COLUMNS,
+    TOOL_KIND,
     UTC_TIME,
     Sql,
     cost,
@@ -64,9 +67,11 @@ from llmobs_nb.analytics.span_sql import (
     trace_where,
     typed,
 )
+from llmobs_nb.store.connect import MEMORY, connect
 
 __all__ = [
     "ARROW",
+    "MAX_DEPTH",
     "NO_AGENT",
     "AgentGraph",
     "agent_graph",
@@ -77,8 +82,6 @@ __all__ = [
     "tool_usage",
 ]
 
-MAX_DEPTH = 1024
-"""The most parent links a walk follows (a deeper tree is cut there; so is a parent cycle)."""
 ARROW = " → "
 """What separates the steps of a path."""
 NO_AGENT = "(no agent)"
@@ -175,59 +178,48 @@ class AgentGraph:
     edges: pl.DataFrame
 
 
-# -- the walk up the parents -------------------------------------------------------------------
-
-
-def _climb(
-    parent: np.ndarray, rows: np.ndarray, stop: np.ndarray | None = None
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Walk up from ``rows`` (positions) one parent at a time: yields the rows still walking
-    and their ancestor at this level; a row stops at the root, or after an ancestor where
-    ``stop`` is true."""
-    ancestor = parent[rows]
-    for _ in range(MAX_DEPTH):
-        alive = ancestor >= 0
-        rows, ancestor = rows[alive], ancestor[alive]
-        if rows.size == 0:
-            return
-        yield rows, ancestor
-        if stop is not None:
-            go_on = ~stop[ancestor]
-            rows, ancestor = rows[go_on], ancestor[go_on]
-        ancestor = parent[ancestor]
+# -- the attribution rule, on positions ---------------------------------------------------------
 
 
 def nearest_agent(parent: np.ndarray, is_agent: np.ndarray) -> np.ndarray:
     """For each span (a position), the position of its nearest ancestor that is an agent
     span, or -1 — THE attribution rule of this module (:func:`tool_usage`,
-    :func:`tool_loops`, :func:`agent_graph`). ``parent`` holds each span's parent position
-    (-1 for none); the walk is vectorised, one level for all spans per step.
+    :func:`tool_loops`, :func:`agent_graph`), for spans given as positions: ``parent`` holds
+    each span's parent position (-1 for none). Computed by the questions' own SQL
+    (:func:`~llmobs_nb.analytics.ownership.owned_steps`), run in an in-memory DuckDB over
+    these spans as one trace's.
 
     Example:
         >>> parent = np.array([-1, 0, 1, 2])         # agent → chain → agent → llm
         >>> nearest_agent(parent, np.array([True, False, True, False])).tolist()
         [-1, 0, 0, 2]
     """
-    owner = np.full(len(parent), -1, dtype=np.int64)
-    for rows, ancestor in _climb(parent, np.arange(len(parent)), stop=is_agent):
-        hit = is_agent[ancestor]
-        owner[rows[hit]] = ancestor[hit]
+    n = len(parent)
+    owner = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return owner
+    # Every span a step (an agent, else a tool: the walk passes tools as it passes chains),
+    # so the SQL gives each one its owner.
+    spans = pl.DataFrame(
+        {
+            "trace_id": ["t"] * n,
+            "span_id": [str(i) for i in range(n)],
+            "parent_span_id": [str(p) if p >= 0 else None for p in parent.tolist()],
+            "kind": [AGENT_KIND if a else TOOL_KIND for a in is_agent.tolist()],
+            "start_time": [datetime(2000, 1, 1, tzinfo=UTC)] * n,
+            "status": ["ok"] * n,
+        }
+    )
+    with open_spans(spans, _REQUIRED, _OPTIONAL) as reader:
+        q = Sql(reader.dialect)
+        sql = f"""
+            WITH {owned_steps(q, lambda: "TRUE")}
+            SELECT st.span_id AS span_id, o.span_id AS owner
+            FROM steps st JOIN s o ON o.k = st.owner_k"""
+        found = reader.run(sql, q.params)
+    rows = found["span_id"].cast(pl.Int64).to_numpy()
+    owner[rows] = found["owner"].cast(pl.Int64).to_numpy()
     return owner
-
-
-def _ancestor_pairs(
-    parent: np.ndarray, rows: np.ndarray, keep: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every (row, ancestor) pair of ``rows`` whose ancestor is ``keep``, each once."""
-    found_rows, found = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
-    for walking, ancestor in _climb(parent, rows):
-        kept = keep[ancestor]
-        found_rows.append(walking[kept])
-        found.append(ancestor[kept])
-    pairs = np.stack([np.concatenate(found_rows), np.concatenate(found)])
-    if len(found) > MAX_DEPTH:  # the walk was cut: a cycle of parents went round and round
-        pairs = np.unique(pairs, axis=1)
-    return pairs[0], pairs[1]
 
 
 # -- reading the spans ------------------------------------------------------------------------
@@ -243,119 +235,73 @@ def _needed(where: WhereLike) -> list[str]:
     return [*_REQUIRED, *(c.column for c in conditions_of(where))]
 
 
-def _in_traces(q: Sql, trace_ids: Sequence[str]) -> str:
-    return q.among("trace_id", trace_ids)
+GROUP_SCHEMA: dict[str, pl.DataType] = {
+    "whole": pl.Boolean(),
+    "owner": pl.String(),
+    "kind": pl.String(),
+    "name": pl.String(),
+    "calls": pl.Int64(),
+    "errors": pl.Int64(),
+    "__n": pl.Int64(),
+    "latency_sum": pl.Float64(),
+    "under_calls": pl.Int64(),
+    "under_priced": pl.Int64(),
+    "under_usd": pl.Float64(),
+}
+_QUANTILES = ((0.5, "latency_p50_s"), (0.95, "latency_p95_s"))
 
 
-_TREE_COLUMNS = (
-    "is_model",
-    "is_agent",
-    "is_tool",
-    "failed",
-    "label",
-    "model",
-    "agent_name",
-    "latency_s",
-    "cost_usd",
-)
-_IDS = ("trace_id", "span_id", "start_time")
-_FLAGS = ("is_model", "is_agent", "is_tool", "failed", "label")  # span_sql.span_flags' names
-
-
-def _tree(
-    reader: SpanReader, where: tuple[Condition, ...] | list[str], ids: bool = False
-) -> pl.DataFrame:
-    """The spans of the chosen traces (``where`` conditions, or a list of trace ids) but the
-    leaves that are neither a step nor a model call (nothing counts them or walks through
-    them: 41% of the demo's spans), each with its parent's position (``parent``, -1 for
-    none): one query, one join. With ``ids``,
-    also their trace and span ids and start (not read otherwise: 1M ids are 0.2 s)."""
-    q = Sql(reader.dialect)
-
-    def chosen() -> str:
-        return _in_traces(q, where) if isinstance(where, list) else trace_where(q, where)
-
-    # Written in text order (each placeholder's value appended as its text is written). A
-    # leaf that is no step and no model call counts for nothing and links nothing: left out.
-    parents = (
-        "SELECT DISTINCT trace_id AS pt, parent_span_id AS ps FROM spans "
-        f"WHERE parent_span_id IS NOT NULL AND {chosen()}"
-    )
-    read = ("trace_id", "span_id", "parent_span_id", "model", "agent_name", "start_time",
-            "latency_s", "cost_usd", *_FLAGS)  # fmt: skip
-    spans = f"SELECT {', '.join(read[: -len(_FLAGS)])}, {span_flags(q)} FROM spans WHERE {chosen()}"
-    kept = ", ".join(f"s.{c} AS {c}" for c in read)
-    columns = ", ".join(f"c.{c} AS {c}" for c in (*_TREE_COLUMNS, *(_IDS if ids else ())))
-    sql = f"""
-        WITH parents AS ({parents}),
-        kept AS (
-            SELECT {kept} FROM ({spans}) s
-            LEFT JOIN parents k ON k.pt = s.trace_id AND k.ps = s.span_id
-            WHERE s.is_model OR s.is_agent OR s.is_tool OR k.ps IS NOT NULL
-        ),
-        n AS MATERIALIZED (
-            SELECT {q.dialect.numbered(("trace_id", "span_id"))} AS i, * FROM kept
-        )
-        SELECT c.i AS i, p.i AS parent_i, {columns}
-        FROM n c LEFT JOIN n p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id"""
-    rows = reader.run(sql, q.params)
-    if rows.height and rows.height > rows["i"].max():  # type: ignore[operator]
-        rows = rows.unique("i", keep="first", maintain_order=True)  # a span stored twice
-    ids = rows["i"].to_numpy().astype(np.int64)
-    position = np.full(int(ids.max()) + 1 if len(ids) else 1, -1, dtype=np.int64)
-    position[ids] = np.arange(len(ids))
-    parent = position[rows["parent_i"].fill_null(0).to_numpy().astype(np.int64)]
-    return rows.drop("i", "parent_i").with_columns(pl.Series("parent", parent))
-
-
-def _annotated(tree: pl.DataFrame) -> pl.DataFrame:
-    """The spans with their owner (:func:`nearest_agent`: ``owner_pos``, ``owner``) and, for
-    agent and tool spans, the model calls inside them (``inside_calls``, ``inside_priced``,
-    ``inside_usd``: their descendants, through sub-agents too)."""
-    n = tree.height
-    parent = tree["parent"].to_numpy()
-    is_agent = tree["is_agent"].to_numpy()
-    owner = nearest_agent(parent, is_agent)
-    costs = tree["cost_usd"].cast(pl.Float64).to_numpy()
-    is_step = is_agent | tree["is_tool"].to_numpy()
-    calls = np.nonzero(tree["is_model"].to_numpy())[0]
-    rows, steps = _ancestor_pairs(parent, calls, is_step)
-    spent = costs[rows]
-    priced = ~np.isnan(spent)
-    owner_pos = pl.Series("owner_pos", owner)
-    named = tree["label"].gather(owner_pos.replace(-1, None))
-    return tree.with_columns(
-        owner_pos,
-        pl.when(named.is_not_null())
-        .then(named)
-        .when(~pl.col("is_agent"))
-        .then(pl.col("agent_name"))
-        .alias("owner"),
-        pl.Series("inside_calls", np.bincount(steps, minlength=n)),
-        pl.Series("inside_priced", np.bincount(steps, weights=priced, minlength=n)),
-        pl.Series(
-            "inside_usd", np.bincount(steps, weights=np.where(priced, spent, 0), minlength=n)
-        ),
-    )
+def _step_groups(source: CallsLike, where: WhereLike, percentiles: bool) -> pl.DataFrame:
+    """The chosen traces' agent, tool and model-call spans (``kind``: ``agent``, ``tool``,
+    ``model``; ``name``: an agent's or a tool's label, a model call's model) counted in the
+    engine, by ``owner, kind, name`` (``whole`` false) and by ``kind, name`` (``whole`` true):
+    ``calls``, ``errors``, latencies (``__n`` known, ``latency_sum``; with ``percentiles``,
+    ``__q``: P50 and P95) and the model calls ``under`` them (a model call: itself; an agent
+    or a tool: the calls inside it) — ``under_calls``, ``under_priced``, ``under_usd``."""
+    with open_spans(source, _needed(where), _OPTIONAL) as reader:
+        conditions = _conditions(where, reader)
+        q = Sql(reader.dialect)
+        d = q.dialect
+        owned = owned_steps(q, lambda: trace_where(q, conditions))
+        unknown = q.value(UNKNOWN_MODEL)
+        levels = [level for level, _ in _QUANTILES]
+        quantiles = f", {d.quantiles('latency_s', levels)} AS __q" if percentiles else ""
+        sql = f"""
+            WITH {owned}
+            SELECT {d.boolean("grouping(owner) = 1")} AS whole, owner, kind, name,
+                   count(*) AS calls, count(*) FILTER (WHERE failed) AS errors,
+                   count(latency_s) AS __n, {d.nullable("sum")}(latency_s) AS latency_sum
+                   {quantiles}, sum(under_calls) AS under_calls,
+                   sum(under_priced) AS under_priced, sum(under_usd) AS under_usd
+            FROM (
+                SELECT owner, failed, latency_s,
+                       CASE WHEN is_agent THEN 'agent' WHEN is_tool THEN 'tool' ELSE 'model' END
+                           AS kind,
+                       CASE WHEN is_model THEN coalesce(model, {unknown}) ELSE label END AS name,
+                       CASE WHEN is_model THEN 1 ELSE inside_calls END AS under_calls,
+                       CASE WHEN is_model THEN CASE WHEN cost_usd IS NULL THEN 0 ELSE 1 END
+                            ELSE inside_priced END AS under_priced,
+                       CASE WHEN is_model THEN coalesce(cost_usd, 0) ELSE inside_usd END
+                           AS under_usd
+                FROM steps
+            ) GROUP BY GROUPING SETS ((owner, kind, name), (kind, name))"""
+        groups = reader.run(sql, q.params)
+    schema = {**GROUP_SCHEMA, **({"__q": pl.List(pl.Float64())} if percentiles else {})}
+    return typed(groups, schema)
 
 
 # -- the questions ------------------------------------------------------------------------------
 
 
-def _latency_figures(column: str = "latency_s") -> list[pl.Expr]:
-    latency = pl.col(column).drop_nulls()
-    return [
-        latency.count().alias("__n"),
-        latency.quantile(0.5, interpolation="linear").alias("latency_p50_s"),
-        latency.quantile(0.95, interpolation="linear").alias("latency_p95_s"),
-    ]
+def _kind(whole: bool, *kinds: str) -> pl.Expr:
+    return (pl.col("whole") == whole) & pl.col("kind").is_in(kinds)
 
 
-def _enough_values() -> list[pl.Expr]:
+def _percentiles() -> list[pl.Expr]:
     # The package's percentile rule: a quantile of too few values is NULL (P95 needs 20).
     return [
-        pl.when(pl.col("__n") >= min_calls_for(q)).then(pl.col(name)).alias(name)
-        for q, name in ((0.5, "latency_p50_s"), (0.95, "latency_p95_s"))
+        pl.when(pl.col("__n") >= min_calls_for(level)).then(pl.col("__q").list.get(i)).alias(name)
+        for i, (level, name) in enumerate(_QUANTILES)
     ]
 
 
@@ -363,61 +309,41 @@ def _error_rate(errors: str, calls: str) -> pl.Expr:
     return pl.when(pl.col(calls) > 0).then(pl.col(errors) / pl.col(calls)).alias("error_rate")
 
 
-def _tools(spans: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
-    """Tool calls grouped by ``by``: calls, errors, latency figures, the model calls inside."""
-    return (
-        spans.filter("is_tool")
-        .group_by(by)
-        .agg(
-            pl.len().alias("calls"),
-            pl.col("failed").sum().alias("errors"),
-            *_latency_figures(),
-            pl.when(pl.col("latency_s").count() > 0)
-            .then(pl.col("latency_s").sum())
-            .alias("total_latency_s"),
-            pl.col("latency_s").mean().alias("mean_latency_s"),
-            pl.col("inside_calls").sum(),
-            pl.col("inside_priced").sum(),
-            pl.col("inside_usd").sum(),
-        )
-        .with_columns(
-            *_enough_values(),
-            _error_rate("errors", "calls"),
-            cost("inside_calls", "inside_priced", "inside_usd"),
-        )
-    )
+def _mean_latency() -> pl.Expr:
+    return (pl.col("latency_sum") / pl.col("__n")).alias("mean_latency_s")
 
 
-def _agents(spans: pl.DataFrame) -> pl.DataFrame:
+def _under_cost() -> pl.Expr:
+    return cost("under_calls", "under_priced", "under_usd")
+
+
+def _agents(groups: pl.DataFrame, percentiles: bool) -> pl.DataFrame:
     """Agent invocations by agent name: invocations, errors, latency figures."""
-    return (
-        spans.filter("is_agent")
-        .group_by(pl.col("label").alias("agent_name"))
-        .agg(
-            pl.len().alias("invocations"),
-            pl.col("failed").sum().alias("errors"),
-            *_latency_figures(),
-            pl.col("latency_s").mean().alias("mean_latency_s"),
-        )
-        .with_columns(*_enough_values(), _error_rate("errors", "invocations"))
+    return groups.filter(_kind(True, "agent")).select(
+        pl.col("name").alias("agent_name"),
+        pl.col("calls").alias("invocations"),
+        "errors",
+        _error_rate("errors", "calls"),
+        *(_percentiles() if percentiles else ()),
+        _mean_latency(),
     )
 
 
-def _owned(spans: pl.DataFrame, unowned: str | None) -> pl.DataFrame:
+def _owned(groups: pl.DataFrame, unowned: str | None) -> pl.DataFrame:
     """Tool and model calls by owning agent (:func:`nearest_agent`; those with none under
     ``unowned``, or left out): ``tool_calls``, ``model_calls``, their ``cost_usd``."""
     owner = pl.col("owner") if unowned is None else pl.col("owner").fill_null(unowned)
-    model = pl.col("is_model")
+    tool, model = pl.col("kind") == "tool", pl.col("kind") == "model"
     return (
-        spans.filter(pl.col("is_tool") | model)
+        groups.filter(_kind(False, "tool", "model"))
         .with_columns(owner.alias("agent_name"))
         .filter(pl.col("agent_name").is_not_null())
         .group_by("agent_name")
         .agg(
-            pl.col("is_tool").sum().alias("tool_calls"),
-            model.sum().alias("model_calls"),
-            (model & pl.col("cost_usd").is_not_null()).sum().alias("priced"),
-            pl.col("cost_usd").filter(model).sum().alias("total"),
+            pl.col("calls").filter(tool).sum().alias("tool_calls"),
+            pl.col("calls").filter(model).sum().alias("model_calls"),
+            pl.col("under_priced").filter(model).sum().alias("priced"),
+            pl.col("under_usd").filter(model).sum().alias("total"),
         )
         .with_columns(cost("model_calls", "priced", "total"))
     )
@@ -427,11 +353,6 @@ def _owned_cost() -> pl.Expr:
     # An agent without a row in _owned owns no model call: its cost is 0.0, not unknown.
     owns = pl.col("model_calls").fill_null(0) > 0
     return pl.when(owns).then(pl.col("cost_usd")).otherwise(0.0).alias("cost_usd")
-
-
-def _read_tree(source: CallsLike, where: WhereLike) -> pl.DataFrame:
-    with open_spans(source, _needed(where), _OPTIONAL) as reader:
-        return _annotated(_tree(reader, _conditions(where, reader)))
 
 
 @keyword_only()
@@ -462,16 +383,23 @@ def tool_usage(
     """
     if by not in ("tool", "agent"):
         raise ValueError(f"by={by!r}: tool usage is by 'tool' or 'agent'")
-    spans = _read_tree(source, where)
+    groups = _step_groups(source, where, percentiles=True)
     if by == "tool":
-        out = _tools(spans, ["owner", "label"]).rename(
-            {"owner": "agent_name", "label": "tool_name"}
+        out = groups.filter(_kind(False, "tool")).select(
+            pl.col("owner").alias("agent_name"),
+            pl.col("name").alias("tool_name"),
+            "calls",
+            "errors",
+            _error_rate("errors", "calls"),
+            *_percentiles(),
+            pl.col("latency_sum").alias("total_latency_s"),
+            _under_cost(),
         )
         out = typed(out, TOOL_SCHEMA)
         order = ["calls", "agent_name", "tool_name"]
     else:
-        owned = _owned(spans, None)
-        out = _agents(spans).join(owned, on="agent_name", how="full", coalesce=True)
+        owned = _owned(groups, None)
+        out = _agents(groups, True).join(owned, on="agent_name", how="full", coalesce=True)
         counts = ("invocations", "errors", "tool_calls", "model_calls")
         out = out.with_columns(pl.col(c).fill_null(0) for c in counts).with_columns(_owned_cost())
         out = typed(out, AGENT_SCHEMA)
@@ -479,21 +407,72 @@ def tool_usage(
     return out.sort(order, descending=[True, *[False] * (len(order) - 1)], nulls_last=True)
 
 
-def _trace_totals(reader: SpanReader, where: tuple[Condition, ...] | list[str]) -> pl.DataFrame:
+def _tool_spans(q: Sql, where: tuple[Condition, ...]) -> str:
+    """The ``WITH`` item ``tools``: the tool spans of the chosen traces (``trace_id, span_id,
+    tool_name, arguments, start_time, end_at``), as :func:`find_loops` reads them."""
+    flags = span_flags(q)  # written before the condition: its values come first in the text
+    return f"""
+    tools AS (
+        SELECT trace_id, span_id, label AS tool_name, input_text AS arguments, start_time,
+               end_at
+        FROM (
+            SELECT trace_id, span_id, input_text, start_time,
+                   coalesce(end_time, start_time) AS end_at, {flags}
+            FROM spans WHERE {trace_where(q, where)}
+        ) WHERE is_tool
+    )"""
+
+
+def _loop_members(q: Sql, repeats: int) -> str:
+    """THE loop rule (:func:`find_loops`), as ``WITH`` items over ``tools`` (see
+    :func:`_tool_spans`): ``members``, the tool calls that are part of a loop, each with its
+    key ``k``, its rank ``i`` in its trace (start, then span id), its loop (``trace_id``,
+    ``loop_i``: the rank of its first call) and the loop's ``repeats``."""
+    d = q.dialect
+    # A run of calls without arguments: i - j, the rank among the trace's tool calls less
+    # the rank among its calls of the same tool without arguments, is the same along a run
+    # in a row and changes wherever another call comes between.
+    return f"""
+    ranked AS (
+        SELECT *, {d.span_key("trace_id", "span_id")} AS k,
+               row_number() OVER (PARTITION BY trace_id ORDER BY start_time, span_id) AS i,
+               row_number() OVER (PARTITION BY trace_id, tool_name, arguments IS NULL
+                                  ORDER BY start_time, span_id) AS j
+        FROM tools
+    ),
+    runs AS (
+        SELECT *, min(i) OVER (PARTITION BY trace_id, tool_name, arguments, island) AS loop_i,
+               count(*) OVER (PARTITION BY trace_id, tool_name, arguments, island) AS repeats
+        FROM (SELECT *, CASE WHEN arguments IS NULL THEN i - j END AS island FROM ranked)
+    ),
+    members AS MATERIALIZED (SELECT * FROM runs WHERE repeats >= {q.value(repeats)})"""
+
+
+def _check_repeats(repeats: int) -> None:
+    if repeats < 2:
+        raise ValueError(f"repeats={repeats!r}: a loop is at least 2 calls")
+
+
+def _trace_totals(
+    reader: SpanReader, where: tuple[Condition, ...], loop_repeats: int
+) -> pl.DataFrame:
     """One row per chosen trace with an agent or tool step: its ``path``, ``steps``, model
     calls (``calls``, ``priced``, ``total``), ``latency_s`` (first start to last end),
-    ``failed`` (a span failed), ``started`` and ``session_id`` (its first span's)."""
+    ``failed`` (a span failed), ``started``, ``session_id`` (its first span's) and
+    ``looping`` (a tool loop of ``loop_repeats`` calls: :func:`find_loops`)."""
     q = Sql(reader.dialect)
     d = q.dialect
     flags = span_flags(q)
-    chosen = _in_traces(q, where) if isinstance(where, list) else trace_where(q, where)
+    chosen = trace_where(q, where)
+    tools = _tool_spans(q, where)
+    members = _loop_members(q, loop_repeats)
     step = "is_agent OR is_tool"
     sql = f"""
         WITH s AS (
             SELECT trace_id, span_id, start_time, coalesce(end_time, start_time) AS end_at,
                    cost_usd, session_id, {flags}
             FROM spans WHERE {chosen}
-        )
+        ), {tools}, {members}
         SELECT trace_id,
                {d.joined("label", q.value(ARROW), ("start_time", "span_id"), step)} AS path,
                count(*) FILTER (WHERE {step}) AS steps,
@@ -504,30 +483,50 @@ def _trace_totals(reader: SpanReader, where: tuple[Condition, ...] | list[str]) 
                    AS latency_s,
                {d.boolean("count(*) FILTER (WHERE failed) > 0")} AS failed,
                min(start_time) AS started,
-               {d.arg_min("session_id", "start_time")} AS session_id
+               {d.arg_min("session_id", "start_time")} AS session_id,
+               {d.boolean("trace_id IN (SELECT trace_id FROM members)")} AS looping
         FROM s GROUP BY trace_id
         HAVING count(*) FILTER (WHERE {step}) > 0"""
     return reader.run(sql, q.params).with_columns(cost("calls", "priced", "total"))
 
 
-def _tool_calls(reader: SpanReader, where: tuple[Condition, ...]) -> pl.DataFrame:
-    """The tool spans of the chosen traces: trace, span, tool, arguments, start and end."""
-    q = Sql(reader.dialect)
-    flags = span_flags(q)
-    sql = f"""
-        SELECT trace_id, span_id, label AS tool_name, input_text AS arguments, start_time,
-               end_at
-        FROM (
-            SELECT trace_id, span_id, input_text, start_time,
-                   coalesce(end_time, start_time) AS end_at, {flags}
-            FROM spans WHERE {trace_where(q, where)}
-        ) WHERE is_tool"""
-    return reader.run(sql, q.params)
+def _loops_of(members: pl.DataFrame) -> pl.DataFrame:
+    """One row per loop of ``members`` (rows of :func:`_loop_members`): ``trace_id,
+    tool_name, arguments, arguments_known, repeats, first_start, last_end, span_ids``."""
+    return (
+        members.sort("trace_id", "i")
+        .group_by("trace_id", "loop_i", maintain_order=True)
+        .agg(
+            pl.col("tool_name").first(),
+            pl.col("arguments").first(),
+            pl.len().cast(pl.Int64).alias("repeats"),
+            pl.col("start_time").min().alias("first_start"),
+            pl.col("end_at").max().alias("last_end"),
+            pl.col("span_id").alias("span_ids"),
+        )
+        .select(
+            "trace_id",
+            "tool_name",
+            "arguments",
+            pl.col("arguments").is_not_null().alias("arguments_known"),
+            "repeats",
+            "first_start",
+            "last_end",
+            "span_ids",
+        )
+        .sort("trace_id", "first_start", "tool_name")
+    )
+
+
+_MEMBERS = (
+    "SELECT trace_id, loop_i, i, span_id, tool_name, arguments, start_time, end_at FROM members"
+)
 
 
 def find_loops(tools: pl.DataFrame, repeats: int) -> pl.DataFrame:
     """Tool loops among ``tools`` (tool spans: ``trace_id, span_id, tool_name, arguments,
-    start_time, end_at``) — the one loop rule of :func:`tool_loops` and :func:`agent_paths`.
+    start_time, end_at``) — the one loop rule of :func:`tool_loops` and :func:`agent_paths`,
+    which find them in the engine with the same SQL (run here in an in-memory DuckDB).
 
     A loop is the same tool called with the same arguments (``input_text``) at least
     ``repeats`` times in one trace, anywhere in it; when the arguments were not captured
@@ -543,41 +542,16 @@ def find_loops(tools: pl.DataFrame, repeats: int) -> pl.DataFrame:
         >>> find_loops(tools, 3)["repeats"].to_list()
         [4]
     """
-    if repeats < 2:
-        raise ValueError(f"repeats={repeats!r}: a loop is at least 2 calls")
-    unknown = pl.col("arguments").is_null()
-    ranked = tools.sort("trace_id", "start_time", "span_id")
-    # Calls without arguments: a run of the same tool in a row within a trace is one island
-    # (a new one starts at another trace, another tool, or a call whose arguments are known);
-    # calls with arguments group by them, whatever lies between.
-    starts = (
-        (pl.col("trace_id") != pl.col("trace_id").shift())
-        | (pl.col("tool_name") != pl.col("tool_name").shift())
-        | ~unknown.shift()
-    ).fill_null(True)
-    island = pl.when(unknown).then(starts.cum_sum()).alias("__island")
-    return (
-        ranked.with_columns(island)
-        .group_by("trace_id", "tool_name", "arguments", "__island")
-        .agg(
-            pl.len().alias("repeats"),
-            pl.col("start_time").min().alias("first_start"),
-            pl.col("end_at").max().alias("last_end"),
-            pl.col("span_id").alias("span_ids"),
-        )
-        .filter(pl.col("repeats") >= repeats)
-        .select(
-            "trace_id",
-            "tool_name",
-            "arguments",
-            pl.col("arguments").is_not_null().alias("arguments_known"),
-            pl.col("repeats").cast(pl.Int64),
-            "first_start",
-            "last_end",
-            "span_ids",
-        )
-        .sort("trace_id", "first_start", "tool_name")
-    )
+    _check_repeats(repeats)
+    q = Sql()
+    sql = f"WITH {_loop_members(q, repeats)} {_MEMBERS}"
+    columns = ("trace_id", "span_id", "tool_name", "arguments", "start_time", "end_at")
+    con = connect(MEMORY)
+    try:
+        con.register("tools", tools.select(columns).to_arrow())
+        return _loops_of(con.sql(sql, params=q.params).pl())
+    finally:
+        con.close()
 
 
 @keyword_only()
@@ -599,19 +573,18 @@ def agent_paths(
     Example:
         >>> analytics.agent_paths(obs).select("path", "traces", "share")   # doctest: +SKIP
     """
+    _check_repeats(loop_repeats)
     with open_spans(source, _needed(where), _OPTIONAL) as reader:
-        conditions = _conditions(where, reader)
-        traces = _trace_totals(reader, conditions)
-        loops = find_loops(_tool_calls(reader, conditions), loop_repeats)
-    looping = loops.select("trace_id").unique().with_columns(pl.lit(True).alias("looping"))
-    traces = traces.join(looping, on="trace_id", how="left")
+        traces = _trace_totals(reader, _conditions(where, reader), loop_repeats)
+    if traces.height == 0:
+        return typed(traces, PATH_SCHEMA)
     out = traces.group_by("path").agg(
         pl.col("steps").first(),
         pl.len().alias("traces"),
         pl.col("cost_usd").mean().alias("mean_cost_usd"),
         pl.col("latency_s").mean().alias("mean_latency_s"),
         pl.col("failed").sum().alias("errors"),
-        pl.col("looping").fill_null(False).any().alias("has_loop"),
+        pl.col("looping").any().alias("has_loop"),
         pl.col("trace_id").sort_by("started", "trace_id").last().alias("example_trace_id"),
     )
     out = out.with_columns((pl.col("traces") / pl.col("traces").sum()).alias("share"))
@@ -638,22 +611,23 @@ def tool_loops(source: CallsLike, *, repeats: int = 3, where: WhereLike = None) 
     Example:
         >>> analytics.tool_loops(obs, repeats=3)   # doctest: +SKIP
     """
+    _check_repeats(repeats)
     with open_spans(source, _needed(where), _OPTIONAL) as reader:
-        loops = find_loops(_tool_calls(reader, _conditions(where, reader)), repeats)
-        if loops.height == 0:
-            return typed(pl.DataFrame(), LOOP_SCHEMA)
-        ids = loops["trace_id"].unique().sort().to_list()
-        spans = _annotated(_tree(reader, ids, ids=True))
-        totals = _trace_totals(reader, ids)
+        q = Sql(reader.dialect)
+        tools = _tool_spans(q, _conditions(where, reader))
+        members = reader.run(f"WITH {tools}, {_loop_members(q, repeats)} {_MEMBERS}", q.params)
+        if members.height == 0:
+            return typed(members, LOOP_SCHEMA)
+        loops = _loops_of(members)
+        spans = _loop_traces(reader, loops["trace_id"].unique().sort().to_list())
     loops = loops.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("__loop"))
-    spent = _loop_spend(loops, spans)
+    totals = spans.group_by("trace_id").agg(
+        pl.col("session_id").first(),
+        cost("t_calls", "t_priced", "t_total").first().alias("trace_cost_usd"),
+    )
     out = (
-        loops.join(spent, on="__loop", how="left")
-        .join(
-            totals.select("trace_id", "session_id", pl.col("cost_usd").alias("trace_cost_usd")),
-            on="trace_id",
-            how="left",
-        )
+        loops.join(_loop_spend(loops, spans), on="__loop", how="left")
+        .join(totals, on="trace_id", how="left")
         # A loop with no model call spent nothing; one whose calls have no price, unknown.
         .with_columns(
             pl.when(pl.col("__calls").is_null())
@@ -661,50 +635,72 @@ def tool_loops(source: CallsLike, *, repeats: int = 3, where: WhereLike = None) 
             .otherwise(pl.col("loop_cost_usd"))
             .alias("loop_cost_usd")
         )
-        .drop("__calls")
     )
-    out = typed(out, LOOP_SCHEMA)
-    return out.sort(
+    return typed(out, LOOP_SCHEMA).sort(
         ["trace_cost_usd", "trace_id", "first_start"],
         descending=[True, False, False],
         nulls_last=True,
     )
 
 
+def _loop_traces(reader: SpanReader, trace_ids: list[str]) -> pl.DataFrame:
+    """The tool and model-call spans of the looping traces ``trace_ids``, with their owner
+    (``owner_span``, its span id; ``owner``), for a model call the tool spans above it
+    (``tools``), and their trace's ``session_id`` and model calls (``t_calls``,
+    ``t_priced``, ``t_total``): all computed in the engine."""
+    q = Sql(reader.dialect)
+    owned = owned_steps(q, lambda: q.among("trace_id", trace_ids), ["session_id"])
+    sql = f"""
+        WITH {owned},
+        above AS (
+            SELECT w.start AS k, array_agg(n.span_id) AS tools
+            FROM walk w JOIN nodes n ON n.k = w.a
+            WHERE w.m AND w.step AND NOT w.agent GROUP BY w.start
+        ),
+        totals AS (
+            SELECT trace_id, {q.dialect.arg_min("session_id", "start_time")} AS session_id,
+                   count(*) FILTER (WHERE is_model) AS calls,
+                   count(cost_usd) FILTER (WHERE is_model) AS priced,
+                   sum(cost_usd) FILTER (WHERE is_model) AS total
+            FROM s GROUP BY trace_id
+        )
+        SELECT st.trace_id AS trace_id, st.span_id AS span_id, st.is_model AS is_model,
+               st.start_time AS start_time, st.cost_usd AS cost_usd,
+               o.span_id AS owner_span, st.owner AS owner, a.tools AS tools,
+               t.session_id AS session_id, t.calls AS t_calls, t.priced AS t_priced,
+               t.total AS t_total
+        FROM steps st LEFT JOIN nodes o ON o.k = st.owner_k
+        LEFT JOIN above a ON a.k = st.k
+        LEFT JOIN totals t ON t.trace_id = st.trace_id
+        WHERE st.is_model OR st.is_tool"""
+    return reader.run(sql, q.params)
+
+
 def _loop_spend(loops: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
     """Per loop (``__loop``): ``agent_name``, the owner of its first call, and
     ``loop_cost_usd``, the cost of the model calls inside its repeated tool spans or owned by
     that same agent (invocation) and started between its first start and its last end."""
-    spans = spans.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("__pos"))
-    at = spans.select("trace_id", "span_id", "__pos", "owner_pos", "owner")
-    members = (
-        loops.select("__loop", "trace_id", pl.col("span_ids").alias("span_id"))
-        .explode("span_id")
-        .join(at, on=["trace_id", "span_id"])
-    )
+    at = spans.select("trace_id", "span_id", "owner_span", "owner")
     first = loops.select(
         "__loop", "trace_id", "first_start", "last_end", pl.col("span_ids").list.first()
-    ).join(at.rename({"span_id": "span_ids"}), on=["trace_id", "span_ids"])
-    calls = spans.filter("is_model").select(
-        pl.col("__pos").alias("__call"), "trace_id", "start_time", "owner_pos", "owner", "cost_usd"
+    ).join(at.rename({"span_id": "span_ids"}), on=["trace_id", "span_ids"], how="left")
+    calls = spans.filter("is_model").with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("__call")
     )
     # The model calls inside the repeated tool spans (their descendants).
-    rows, ancestors = _ancestor_pairs(
-        spans["parent"].to_numpy(), calls["__call"].to_numpy(), spans["is_tool"].to_numpy()
-    )
+    members = loops.select("__loop", "trace_id", pl.col("span_ids").alias("tool")).explode("tool")
     inside = (
-        pl.DataFrame(
-            {"__call": rows, "__pos": ancestors}, schema={"__call": pl.Int64, "__pos": pl.Int64}
-        )
-        .join(members.select("__loop", "__pos"), on="__pos")
+        calls.select("__call", "trace_id", pl.col("tools").alias("tool"))
+        .explode("tool")
+        .join(members, on=["trace_id", "tool"])
         .select("__loop", "__call")
     )
     # The same agent's own model calls between the first repeat's start and the last's end.
     between = (
-        first.select("__loop", "trace_id", "first_start", "last_end", "owner_pos", "owner")
-        .join(calls, on=["trace_id", "owner_pos"])
+        first.join(calls, on="trace_id")
         .filter(
-            pl.col("owner").eq_missing(pl.col("owner_right"))
+            pl.col("owner_span").eq_missing(pl.col("owner_span_right"))
+            & pl.col("owner").eq_missing(pl.col("owner_right"))
             & pl.col("start_time").is_between("first_start", "last_end")
         )
         .select("__loop", "__call")
@@ -769,43 +765,17 @@ def agent_graph(source: CallsLike, *, where: WhereLike = None) -> AgentGraph:
         >>> graph = analytics.agent_graph(obs)   # doctest: +SKIP
         >>> graph.edges.filter(pl.col("source") == "planner")   # doctest: +SKIP
     """
-    spans = _read_tree(source, where)
-    model = pl.col("is_model")
-    steps = spans.filter(pl.col("is_agent") | pl.col("is_tool") | model).with_columns(
-        pl.col("owner").fill_null(pl.lit(NO_AGENT)).alias("source"),
-        pl.when("is_agent")
-        .then(pl.lit("agent"))
-        .when("is_tool")
-        .then(pl.lit("tool"))
-        .otherwise(pl.lit("model"))
-        .alias("kind"),
-        pl.when(model)
-        .then(pl.col("model").fill_null(UNKNOWN_MODEL))
-        .otherwise(pl.col("label"))
-        .alias("name"),
-        pl.when(model).then(1).otherwise(pl.col("inside_calls")).alias("__calls"),
-        pl.when(model)
-        .then(pl.col("cost_usd").is_not_null().cast(pl.Float64))
-        .otherwise(pl.col("inside_priced"))
-        .alias("__priced"),
-        pl.when(model)
-        .then(pl.col("cost_usd").fill_null(0.0))
-        .otherwise(pl.col("inside_usd"))
-        .alias("__usd"),
-    )
+    groups = _step_groups(source, where, percentiles=False)
+    under = ("calls", "errors", "under_calls", "under_priced", "under_usd")
     edges = (
-        steps.group_by("source", "kind", "name")
-        .agg(
-            pl.len().alias("calls"),
-            pl.col("failed").sum().alias("errors"),
-            pl.col("__calls").sum(),
-            pl.col("__priced").sum(),
-            pl.col("__usd").sum(),
-        )
-        .with_columns(_error_rate("errors", "calls"), cost("__calls", "__priced", "__usd"))
+        groups.filter(~pl.col("whole"))
+        .with_columns(pl.col("owner").fill_null(pl.lit(NO_AGENT)).alias("source"))
+        .group_by("source", "kind", "name")
+        .agg(pl.col(c).sum() for c in under)
+        .with_columns(_error_rate("errors", "calls"), _under_cost())
     )
-    agents = _agents(spans).join(
-        _owned(spans, NO_AGENT).select("agent_name", "model_calls", "cost_usd"),
+    agents = _agents(groups, False).join(
+        _owned(groups, NO_AGENT).select("agent_name", "model_calls", "cost_usd"),
         on="agent_name",
         how="full",
         coalesce=True,
@@ -827,38 +797,18 @@ def agent_graph(source: CallsLike, *, where: WhereLike = None) -> AgentGraph:
         _owned_cost(),
         "mean_latency_s",
     )
-    tools = _tools(spans, [pl.col("label").alias("name")]).select(
+    # A tool's cost: the model calls inside its calls; a model's: its calls'.
+    called = groups.filter(_kind(True, "tool", "model")).select(
         "name",
-        pl.lit("tool").alias("kind"),
+        "kind",
         "calls",
         "errors",
-        "error_rate",
-        "cost_usd",
-        "mean_latency_s",
-    )
-    models = (
-        steps.filter(model)
-        .group_by("name")
-        .agg(
-            pl.len().alias("calls"),
-            pl.col("failed").sum().alias("errors"),
-            pl.col("cost_usd").count().alias("priced"),
-            pl.col("cost_usd").sum().alias("total"),
-            pl.col("latency_s").mean().alias("mean_latency_s"),
-        )
-        .with_columns(_error_rate("errors", "calls"), cost("calls", "priced", "total"))
-        .select(
-            "name",
-            pl.lit("model").alias("kind"),
-            "calls",
-            "errors",
-            "error_rate",
-            "cost_usd",
-            "mean_latency_s",
-        )
+        _error_rate("errors", "calls"),
+        _under_cost(),
+        _mean_latency(),
     )
     counts = {"calls": pl.Int64, "errors": pl.Int64}
-    nodes = pl.concat([f.cast(counts) for f in (agents, tools, models)], how="vertical_relaxed")
+    nodes = pl.concat([f.cast(counts) for f in (agents, called)], how="vertical_relaxed")
     names = _node_names(nodes)
     rename = pl.DataFrame(
         {

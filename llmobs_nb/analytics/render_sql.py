@@ -141,6 +141,24 @@ class SqlRenderer:
         computes it at each read: ``order``, which must not tie, makes the reads agree)."""
         return "row_number() OVER ()"
 
+    def span_key(self, trace_id: str, span_id: str) -> str:
+        """A 128-bit integer naming the span ``span_id`` of trace ``trace_id`` (text
+        expressions), for joins on one number: the 64-bit hash of the trace id, then the
+        64-bit hash of the span id (two spans could share one only if their span ids' hashes
+        collide within one trace). NULL when ``span_id`` is NULL."""
+        return (
+            f"CASE WHEN {span_id} IS NOT NULL THEN "
+            f"(hash({trace_id})::UHUGEINT << 64) | hash({span_id}) END"
+        )
+
+    def appended(self, array: str, value: str) -> str:
+        """``array`` with ``value`` added at its end."""
+        return f"list_append({array}, {value})"
+
+    def contains(self, array: str, value: str) -> str:
+        """``value`` is an element of ``array``."""
+        return f"list_contains({array}, {value})"
+
     def first_per_trace(self) -> str:
         """The clause keeping each trace's first call (kind 'llm' first, then earliest)."""
         return (

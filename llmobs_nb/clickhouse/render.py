@@ -7,8 +7,10 @@ epoch microseconds, quantiles are ``quantilesExactInclusive`` (numpy's linear in
 like DuckDB's ``quantile_cont``), and ``sum``/``avg``/``min``/``max`` are their ``-OrNull``
 forms (no values: NULL, as in DuckDB). For the questions over whole traces (sessions, agents,
 the dashboard's trace lists: ``analytics.span_sql``), ``argMin``/``argMax``, ordered text
-joins from sorted arrays, a list of trace ids as one ``Array(String)`` parameter, and row
-numbers in a given order (ClickHouse evaluates a ``WITH`` relation at each read). The rest
+joins from sorted arrays, a list of trace ids as one ``Array(String)`` parameter, row
+numbers in a given order (ClickHouse evaluates a ``WITH`` relation at each read), and for
+the agents' walk up the parents (``analytics.ownership``) a span's key from ``cityHash64``
+and ``arrayPushBack``/``has`` for the ancestors it has passed. The rest
 of the SQL — ``GROUP BY ALL``, ``FILTER (WHERE …)``, ``QUALIFY``, ``AS MATERIALIZED``,
 ``::BIGINT`` — ClickHouse reads as DuckDB does.
 
@@ -135,6 +137,16 @@ class ClickHouseRenderer(SqlRenderer):
 
     def numbered(self, order: Sequence[str]) -> str:
         return f"row_number() OVER (ORDER BY {', '.join(order)})"
+
+    def span_key(self, trace_id: str, span_id: str) -> str:
+        high = f"bitShiftLeft(toUInt128(cityHash64({trace_id})), 64)"
+        return f"bitOr({high}, toUInt128(cityHash64({span_id})))"  # NULL span id: NULL
+
+    def appended(self, array: str, value: str) -> str:
+        return f"arrayPushBack({array}, {value})"
+
+    def contains(self, array: str, value: str) -> str:
+        return f"has({array}, {value})"
 
 
 def named_params(values: Sequence[Any]) -> dict[str, Any]:
