@@ -237,6 +237,10 @@ class ClickHouseSource:
                 database=self.target.database or "",
                 secure=self.target.secure,
                 settings={"readonly": 1},
+                # No HTTP session: with one, the client refuses a second query while one runs
+                # (the dashboard's background pass beside a filter change); nothing here keeps
+                # state in a session (the prices travel with each query).
+                autogenerate_session_id=False,
             )
         except Exception as exc:
             message = _scrub(f"{type(exc).__name__}: {exc}", self._secrets())
