@@ -244,36 +244,47 @@ GROUP_SCHEMA: dict[str, pl.DataType] = {
     "errors": pl.Int64(),
     "__n": pl.Int64(),
     "latency_sum": pl.Float64(),
+    "__p50": pl.Float64(),
+    "__p95": pl.Float64(),
     "under_calls": pl.Int64(),
     "under_priced": pl.Int64(),
     "under_usd": pl.Float64(),
 }
-_QUANTILES = ((0.5, "latency_p50_s"), (0.95, "latency_p95_s"))
+_QUANTILES = ((0.5, "__p50", "latency_p50_s"), (0.95, "__p95", "latency_p95_s"))
 
 
-def _step_groups(source: CallsLike, where: WhereLike, percentiles: bool) -> pl.DataFrame:
+def _step_groups(
+    source: CallsLike, where: WhereLike, percentiles: Literal["tool", "agent"] | None = None
+) -> pl.DataFrame:
     """The chosen traces' agent, tool and model-call spans (``kind``: ``agent``, ``tool``,
     ``model``; ``name``: an agent's or a tool's label, a model call's model) counted in the
-    engine, by ``owner, kind, name`` (``whole`` false) and by ``kind, name`` (``whole`` true):
-    ``calls``, ``errors``, latencies (``__n`` known, ``latency_sum``; with ``percentiles``,
-    ``__q``: P50 and P95) and the model calls ``under`` them (a model call: itself; an agent
-    or a tool: the calls inside it) — ``under_calls``, ``under_priced``, ``under_usd``."""
+    engine by ``owner, kind, name`` (``whole`` false): ``calls``, ``errors``, latencies
+    (``__n`` known, ``latency_sum``) and the model calls ``under`` them (a model call: itself;
+    an agent or a tool: the calls inside it) — ``under_calls``, ``under_priced``,
+    ``under_usd``. Latency percentiles (``__p50``, ``__p95``): with ``percentiles="tool"``,
+    of these groups; with ``"agent"``, in more rows (``whole`` true), of each agent name's
+    invocations (percentiles do not add up)."""
     with open_spans(source, _needed(where), _OPTIONAL) as reader:
         conditions = _conditions(where, reader)
         q = Sql(reader.dialect)
         d = q.dialect
         owned = owned_steps(q, lambda: trace_where(q, conditions))
         unknown = q.value(UNKNOWN_MODEL)
-        levels = [level for level, _ in _QUANTILES]
-        quantiles = f", {d.quantiles('latency_s', levels)} AS __q" if percentiles else ""
+        levels = d.quantiles("latency_s", [level for level, _, _ in _QUANTILES])
+
+        def grouped(whole: bool, owner: str, with_percentiles: bool) -> str:
+            p = [f"{levels}[{i}]" if with_percentiles else "NULL" for i in (1, 2)]
+            return f"""
+                SELECT {str(whole).lower()} AS whole, {owner} AS owner, kind, name,
+                       count(*) AS calls, count(*) FILTER (WHERE failed) AS errors,
+                       count(latency_s) AS __n, {d.nullable("sum")}(latency_s) AS latency_sum,
+                       {p[0]} AS __p50, {p[1]} AS __p95, sum(under_calls) AS under_calls,
+                       sum(under_priced) AS under_priced, sum(under_usd) AS under_usd
+                FROM x"""
+
         sql = f"""
-            WITH {owned}
-            SELECT {d.boolean("grouping(owner) = 1")} AS whole, owner, kind, name,
-                   count(*) AS calls, count(*) FILTER (WHERE failed) AS errors,
-                   count(latency_s) AS __n, {d.nullable("sum")}(latency_s) AS latency_sum
-                   {quantiles}, sum(under_calls) AS under_calls,
-                   sum(under_priced) AS under_priced, sum(under_usd) AS under_usd
-            FROM (
+            WITH {owned},
+            x AS (
                 SELECT owner, failed, latency_s,
                        CASE WHEN is_agent THEN 'agent' WHEN is_tool THEN 'tool' ELSE 'model' END
                            AS kind,
@@ -284,24 +295,23 @@ def _step_groups(source: CallsLike, where: WhereLike, percentiles: bool) -> pl.D
                        CASE WHEN is_model THEN coalesce(cost_usd, 0) ELSE inside_usd END
                            AS under_usd
                 FROM steps
-            ) GROUP BY GROUPING SETS ((owner, kind, name), (kind, name))"""
+            )
+            {grouped(False, "owner", percentiles == "tool")} GROUP BY owner, kind, name"""
+        if percentiles == "agent":
+            sql += f"""
+            UNION ALL {grouped(True, "NULL", True)} WHERE kind = 'agent' GROUP BY kind, name"""
         groups = reader.run(sql, q.params)
-    schema = {**GROUP_SCHEMA, **({"__q": pl.List(pl.Float64())} if percentiles else {})}
-    return typed(groups, schema)
+    return typed(groups, GROUP_SCHEMA)
 
 
 # -- the questions ------------------------------------------------------------------------------
 
 
-def _kind(whole: bool, *kinds: str) -> pl.Expr:
-    return (pl.col("whole") == whole) & pl.col("kind").is_in(kinds)
-
-
 def _percentiles() -> list[pl.Expr]:
     # The package's percentile rule: a quantile of too few values is NULL (P95 needs 20).
     return [
-        pl.when(pl.col("__n") >= min_calls_for(level)).then(pl.col("__q").list.get(i)).alias(name)
-        for i, (level, name) in enumerate(_QUANTILES)
+        pl.when(pl.col("__n") >= min_calls_for(level)).then(pl.col(found)).alias(name)
+        for level, found, name in _QUANTILES
     ]
 
 
@@ -310,22 +320,38 @@ def _error_rate(errors: str, calls: str) -> pl.Expr:
 
 
 def _mean_latency() -> pl.Expr:
-    return (pl.col("latency_sum") / pl.col("__n")).alias("mean_latency_s")
+    mean = pl.col("latency_sum") / pl.col("__n")
+    return pl.when(pl.col("__n") > 0).then(mean).alias("mean_latency_s")
 
 
 def _under_cost() -> pl.Expr:
     return cost("under_calls", "under_priced", "under_usd")
 
 
-def _agents(groups: pl.DataFrame, percentiles: bool) -> pl.DataFrame:
-    """Agent invocations by agent name: invocations, errors, latency figures."""
-    return groups.filter(_kind(True, "agent")).select(
-        pl.col("name").alias("agent_name"),
-        pl.col("calls").alias("invocations"),
-        "errors",
-        _error_rate("errors", "calls"),
-        *(_percentiles() if percentiles else ()),
-        _mean_latency(),
+_ADDED = ("calls", "errors", "__n", "latency_sum", "under_calls", "under_priced", "under_usd")
+
+
+def _by_name(groups: pl.DataFrame, *kinds: str) -> pl.DataFrame:
+    """The groups of ``kinds`` added up over their owners: one row per kind and name."""
+    mine = ~pl.col("whole") & pl.col("kind").is_in(kinds)
+    return groups.filter(mine).group_by("kind", "name").agg(pl.col(c).sum() for c in _ADDED)
+
+
+def _agents(groups: pl.DataFrame) -> pl.DataFrame:
+    """Agent invocations by agent name: invocations, errors, latency figures (percentiles
+    when the groups have them: ``_step_groups(percentiles="agent")``)."""
+    whole = groups.filter("whole").select("name", "__p50", "__p95")
+    return (
+        _by_name(groups, "agent")
+        .join(whole, on="name", how="left")
+        .select(
+            pl.col("name").alias("agent_name"),
+            pl.col("calls").alias("invocations"),
+            "errors",
+            _error_rate("errors", "calls"),
+            *_percentiles(),
+            _mean_latency(),
+        )
     )
 
 
@@ -335,7 +361,7 @@ def _owned(groups: pl.DataFrame, unowned: str | None) -> pl.DataFrame:
     owner = pl.col("owner") if unowned is None else pl.col("owner").fill_null(unowned)
     tool, model = pl.col("kind") == "tool", pl.col("kind") == "model"
     return (
-        groups.filter(_kind(False, "tool", "model"))
+        groups.filter(~pl.col("whole") & pl.col("kind").is_in(("tool", "model")))
         .with_columns(owner.alias("agent_name"))
         .filter(pl.col("agent_name").is_not_null())
         .group_by("agent_name")
@@ -383,9 +409,9 @@ def tool_usage(
     """
     if by not in ("tool", "agent"):
         raise ValueError(f"by={by!r}: tool usage is by 'tool' or 'agent'")
-    groups = _step_groups(source, where, percentiles=True)
+    groups = _step_groups(source, where, percentiles=by)
     if by == "tool":
-        out = groups.filter(_kind(False, "tool")).select(
+        out = groups.filter(pl.col("kind") == "tool").select(
             pl.col("owner").alias("agent_name"),
             pl.col("name").alias("tool_name"),
             "calls",
@@ -399,7 +425,7 @@ def tool_usage(
         order = ["calls", "agent_name", "tool_name"]
     else:
         owned = _owned(groups, None)
-        out = _agents(groups, True).join(owned, on="agent_name", how="full", coalesce=True)
+        out = _agents(groups).join(owned, on="agent_name", how="full", coalesce=True)
         counts = ("invocations", "errors", "tool_calls", "model_calls")
         out = out.with_columns(pl.col(c).fill_null(0) for c in counts).with_columns(_owned_cost())
         out = typed(out, AGENT_SCHEMA)
@@ -765,7 +791,7 @@ def agent_graph(source: CallsLike, *, where: WhereLike = None) -> AgentGraph:
         >>> graph = analytics.agent_graph(obs)   # doctest: +SKIP
         >>> graph.edges.filter(pl.col("source") == "planner")   # doctest: +SKIP
     """
-    groups = _step_groups(source, where, percentiles=False)
+    groups = _step_groups(source, where)
     under = ("calls", "errors", "under_calls", "under_priced", "under_usd")
     edges = (
         groups.filter(~pl.col("whole"))
@@ -774,7 +800,7 @@ def agent_graph(source: CallsLike, *, where: WhereLike = None) -> AgentGraph:
         .agg(pl.col(c).sum() for c in under)
         .with_columns(_error_rate("errors", "calls"), _under_cost())
     )
-    agents = _agents(groups, False).join(
+    agents = _agents(groups).join(
         _owned(groups, NO_AGENT).select("agent_name", "model_calls", "cost_usd"),
         on="agent_name",
         how="full",
@@ -798,7 +824,7 @@ def agent_graph(source: CallsLike, *, where: WhereLike = None) -> AgentGraph:
         "mean_latency_s",
     )
     # A tool's cost: the model calls inside its calls; a model's: its calls'.
-    called = groups.filter(_kind(True, "tool", "model")).select(
+    called = _by_name(groups, "tool", "model").select(
         "name",
         "kind",
         "calls",

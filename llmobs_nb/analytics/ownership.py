@@ -80,32 +80,41 @@ def owned_steps(q: Sql, chosen: Callable[[], str], extra: Sequence[str] = ()) ->
     kept = ", ".join(f"s.{c} AS {c}" for c in (*STEP_COLUMNS, *named))
     flags = span_flags(q)  # written before chosen(): its values come first in the text
     model = "is_model"
-    return f"""
+    s = f"""
     s AS MATERIALIZED (
         SELECT {key} AS k, {parent} AS pk, trace_id, span_id, model, agent_name, start_time,
                latency_s, cost_usd{more}, {flags}
         FROM spans WHERE {chosen()}
     ),
     nodes AS MATERIALIZED (
-        SELECT k, min(pk) AS pk, max(is_agent) AS is_agent, max(is_agent OR is_tool) AS is_step,
-               min(span_id) AS span_id, min(label) AS label,
+        SELECT k, min(span_id) AS span_id, min(label) AS label,
                count(*) FILTER (WHERE {model}) AS calls,
                count(cost_usd) FILTER (WHERE {model}) AS priced,
                coalesce(sum(cost_usd) FILTER (WHERE {model}), 0) AS usd
-        FROM s GROUP BY k
-    ),
+        FROM s WHERE is_agent OR is_tool OR is_model GROUP BY k
+    ),"""
+    # The walk reads spans anew, only the ids and flags: ClickHouse evaluates what a
+    # recursive query reads at each round (a MATERIALIZED relation too), so what it reads is
+    # kept cheap to compute.
+    links = f"""
+    links AS MATERIALIZED (
+        SELECT k, min(pk) AS pk, max(is_agent) AS is_agent, max(is_agent OR is_tool) AS is_step,
+               max(is_model) AS is_model
+        FROM (SELECT {key} AS k, {parent} AS pk, {span_flags(q)} FROM spans WHERE {chosen()})
+        GROUP BY k
+    ),"""
+    return f"""{s}{links}
     walk AS MATERIALIZED (
-        SELECT start, a, agent, step, m, calls, priced, usd, seen FROM (
+        SELECT start, a, agent, step, m, seen FROM (
             WITH RECURSIVE up AS (
                 SELECT k AS start, k AS a, pk AS next, is_agent AS agent, is_step AS step,
-                       calls > 0 AS m, calls, priced, usd, 0 AS depth, false AS seen,
-                       [k] AS path
-                FROM nodes WHERE is_step OR calls > 0
+                       is_model AS m, 0 AS depth, false AS seen, [k] AS path
+                FROM links WHERE is_step OR is_model
                 UNION ALL
-                SELECT u.start, x.k, x.pk, x.is_agent, x.is_step, u.m, u.calls, u.priced, u.usd,
-                       u.depth + 1, u.depth > 0 AND (u.seen OR u.agent),
+                SELECT u.start, x.k, x.pk, x.is_agent, x.is_step, u.m, u.depth + 1,
+                       u.depth > 0 AND (u.seen OR u.agent),
                        CASE WHEN u.depth = 0 THEN [x.k] ELSE {d.appended("u.path", "x.k")} END
-                FROM nodes x JOIN up u ON x.k = u.next
+                FROM links x JOIN up u ON x.k = u.next
                 WHERE u.depth < {MAX_DEPTH} AND (u.depth = 0 OR (
                     (u.m OR NOT u.agent) AND NOT {d.contains("u.path", "x.k")}))
             )
@@ -114,8 +123,8 @@ def owned_steps(q: Sql, chosen: Callable[[], str], extra: Sequence[str] = ()) ->
     ),
     owners AS (SELECT start AS k, a AS owner_k FROM walk WHERE agent AND NOT seen),
     inside AS (
-        SELECT a AS k, sum(calls) AS calls, sum(priced) AS priced, sum(usd) AS usd
-        FROM walk WHERE m AND step GROUP BY a
+        SELECT w.a AS k, sum(n.calls) AS calls, sum(n.priced) AS priced, sum(n.usd) AS usd
+        FROM walk w JOIN nodes n ON n.k = w.start WHERE w.m AND w.step GROUP BY w.a
     ),
     steps AS MATERIALIZED (
         SELECT {kept}, o.owner_k AS owner_k,
