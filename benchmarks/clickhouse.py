@@ -23,6 +23,7 @@ engine (trace and span ids given a new first hex digit per copy, the same in bot
 
     .venv/bin/python benchmarks/clickhouse.py                    # 1M spans
     .venv/bin/python benchmarks/clickhouse.py --spans 10000000   # 10M spans
+    .venv/bin/python benchmarks/clickhouse.py --only tool agent --no-dashboard  # agents only
 
 Never asserts (machines are noisy): prints the figures.
 """
@@ -178,11 +179,17 @@ def _copy_chdb(copies: int) -> None:
 
 
 def analytics_table(
-    store: Path, source: ClickHouseSource, rolled: ClickHouseSource, repeats: int
+    store: Path,
+    source: ClickHouseSource,
+    rolled: ClickHouseSource,
+    repeats: int,
+    only: list[str] | None = None,
 ) -> None:
     print(f"\n{'question':40} {'DuckDB s':>9} {'chdb s':>9} {'ratio':>6} {'CH bytes':>10} "
           f"{'answer B':>9} {'chdb+view s':>12}")  # fmt: skip
     for name, question in QUESTIONS.items():
+        if only and not any(word in name for word in only):
+            continue
         duck_s, _ = _median(lambda q=question: q(str(store)), repeats)
         before = source.bytes_received
         ch_s, found = _median(lambda q=question: q(source), repeats)
@@ -243,6 +250,8 @@ def main() -> None:
     parser.add_argument("--base", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="build here and keep it (default: a temp dir)")
+    parser.add_argument("--only", nargs="+", help="the analytics questions whose names hold one")
+    parser.add_argument("--no-dashboard", action="store_true", help="skip the dashboard table")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="llmobs-ch-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -256,8 +265,9 @@ def main() -> None:
         print(f"{spans:,} spans on both sides; the prices table asked in {asked:.2f} s")
         rolled = build_view(url)
         rolled.prices()
-        analytics_table(store, source, rolled, args.repeats)
-        dashboard_table(store, source, rolled, args.repeats)
+        analytics_table(store, source, rolled, args.repeats, args.only)
+        if not args.no_dashboard:
+            dashboard_table(store, source, rolled, args.repeats)
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
