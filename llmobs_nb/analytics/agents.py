@@ -449,29 +449,37 @@ def _tool_spans(q: Sql, where: tuple[Condition, ...]) -> str:
     )"""
 
 
-def _loop_members(q: Sql, repeats: int) -> str:
-    """THE loop rule (:func:`find_loops`), as ``WITH`` items over ``tools`` (see
-    :func:`_tool_spans`): ``members``, the tool calls that are part of a loop, each with its
-    key ``k``, its rank ``i`` in its trace (start, then span id), its loop (``trace_id``,
-    ``loop_i``: the rank of its first call) and the loop's ``repeats``."""
-    d = q.dialect
-    # A run of calls without arguments: i - j, the rank among the trace's tool calls less
-    # the rank among its calls of the same tool without arguments, is the same along a run
-    # in a row and changes wherever another call comes between.
-    return f"""
+_ALIKE = "trace_id, tool_name, arguments, island"
+"""The calls of one loop are alike in these (``island``: see ``_TOOL_RUNS``)."""
+
+
+# THE loop rule (find_loops), as WITH items over `tools` (_tool_spans): `runs`, each tool
+# call with its rank i in its trace (start, then span id) and, without arguments, its island;
+# a loop is at least `repeats` calls alike in _ALIKE. A run of calls without arguments:
+# i - j, the rank among the trace's tool calls less the rank among its calls of the same
+# tool without arguments, is the same along a run in a row and changes wherever another
+# call comes between.
+_TOOL_RUNS = """
     ranked AS (
-        SELECT *, {d.span_key("trace_id", "span_id")} AS k,
-               row_number() OVER (PARTITION BY trace_id ORDER BY start_time, span_id) AS i,
+        SELECT *, row_number() OVER (PARTITION BY trace_id ORDER BY start_time, span_id) AS i,
                row_number() OVER (PARTITION BY trace_id, tool_name, arguments IS NULL
                                   ORDER BY start_time, span_id) AS j
         FROM tools
     ),
-    runs AS (
-        SELECT *, min(i) OVER (PARTITION BY trace_id, tool_name, arguments, island) AS loop_i,
-               count(*) OVER (PARTITION BY trace_id, tool_name, arguments, island) AS repeats
-        FROM (SELECT *, CASE WHEN arguments IS NULL THEN i - j END AS island FROM ranked)
+    runs AS (SELECT *, CASE WHEN arguments IS NULL THEN i - j END AS island FROM ranked)"""
+
+
+def _loop_members(q: Sql, repeats: int) -> str:
+    """``WITH`` items ending in ``members``: the tool calls that are part of a loop
+    (``_TOOL_RUNS``), each with its loop (``trace_id``, ``loop_i``: the rank of its first
+    call) and the loop's ``repeats``."""
+    return f"""{_TOOL_RUNS},
+    counted AS (
+        SELECT *, min(i) OVER (PARTITION BY {_ALIKE}) AS loop_i,
+               count(*) OVER (PARTITION BY {_ALIKE}) AS repeats
+        FROM runs
     ),
-    members AS MATERIALIZED (SELECT * FROM runs WHERE repeats >= {q.value(repeats)})"""
+    members AS MATERIALIZED (SELECT * FROM counted WHERE repeats >= {q.value(repeats)})"""
 
 
 def _check_repeats(repeats: int) -> None:
@@ -491,14 +499,17 @@ def _trace_totals(
     flags = span_flags(q)
     chosen = trace_where(q, where)
     tools = _tool_spans(q, where)
-    members = _loop_members(q, loop_repeats)
     step = "is_agent OR is_tool"
     sql = f"""
         WITH s AS (
             SELECT trace_id, span_id, start_time, coalesce(end_time, start_time) AS end_at,
                    cost_usd, session_id, {flags}
             FROM spans WHERE {chosen}
-        ), {tools}, {members}
+        ), {tools}, {_TOOL_RUNS},
+        looping AS (
+            SELECT trace_id FROM runs GROUP BY {_ALIKE}
+            HAVING count(*) >= {q.value(loop_repeats)}
+        )
         SELECT trace_id,
                {d.joined("label", q.value(ARROW), ("start_time", "span_id"), step)} AS path,
                count(*) FILTER (WHERE {step}) AS steps,
@@ -510,7 +521,7 @@ def _trace_totals(
                {d.boolean("count(*) FILTER (WHERE failed) > 0")} AS failed,
                min(start_time) AS started,
                {d.arg_min("session_id", "start_time")} AS session_id,
-               {d.boolean("trace_id IN (SELECT trace_id FROM members)")} AS looping
+               {d.boolean("trace_id IN (SELECT trace_id FROM looping)")} AS looping
         FROM s GROUP BY trace_id
         HAVING count(*) FILTER (WHERE {step}) > 0"""
     return reader.run(sql, q.params).with_columns(cost("calls", "priced", "total"))

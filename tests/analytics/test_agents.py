@@ -523,6 +523,24 @@ def test_nearest_agent_is_the_first_agent_up_the_parents(data) -> None:
 KINDS = ["agent", "tool", "llm", "chain"]
 
 
+def random_span(draw: st.DrawFn, trace: str, span: str, parent: str | None, start_s: float) -> dict:
+    """One span of a drawn kind, with drawn names, cost, status and arguments."""
+    kind = draw(st.sampled_from(KINDS))
+    return _span(
+        trace,
+        span,
+        parent,
+        kind,
+        start_s,
+        agent_name=draw(st.sampled_from([None, "a", "b"])),
+        tool_name=draw(st.sampled_from(["x", "y"])) if kind == "tool" else None,
+        model="m" if kind == "llm" else None,
+        cost_usd=draw(st.sampled_from([None, 0.5, 2.0])) if kind == "llm" else None,
+        status=draw(st.sampled_from(["ok", "ok", "error"])),
+        input_text=draw(st.sampled_from([None, "q"])) if kind == "tool" else None,
+    )
+
+
 @st.composite
 def forests(draw) -> pl.DataFrame:
     """A few traces of random trees of agents, tools, calls and chains, some children without
@@ -531,23 +549,9 @@ def forests(draw) -> pl.DataFrame:
     for t in range(draw(st.integers(1, 3))):
         n = draw(st.integers(1, 10))
         for i in range(n):
-            kind = draw(st.sampled_from(KINDS))
             parent = draw(st.integers(-2, i - 1)) if i else -1
-            rows.append(
-                _span(
-                    f"t{t}",
-                    f"s{i}",
-                    None if parent == -1 else f"s{parent}" if parent >= 0 else "gone",
-                    kind,
-                    draw(st.integers(0, 5)) + i / 100,
-                    agent_name=draw(st.sampled_from([None, "a", "b"])),
-                    tool_name=draw(st.sampled_from(["x", "y"])) if kind == "tool" else None,
-                    model="m" if kind == "llm" else None,
-                    cost_usd=draw(st.sampled_from([None, 0.5, 2.0])) if kind == "llm" else None,
-                    status=draw(st.sampled_from(["ok", "ok", "error"])),
-                    input_text=draw(st.sampled_from([None, "q"])) if kind == "tool" else None,
-                )
-            )
+            up = None if parent == -1 else f"s{parent}" if parent >= 0 else "gone"
+            rows.append(random_span(draw, f"t{t}", f"s{i}", up, draw(st.integers(0, 5)) + i / 100))
     return _frame(rows)
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from llmobs_nb import analytics
 from llmobs_nb.analytics.ownership import MAX_DEPTH
-from tests.analytics.test_agents import KINDS, _all_questions, _frame, _span
+from tests.analytics.test_agents import _all_questions, _frame, _span, random_span
 
 pytestmark = pytest.mark.filterwarnings("ignore:no price known for model")
 
@@ -25,22 +25,8 @@ def tangled(draw) -> pl.DataFrame:
     for t in range(draw(st.integers(1, 3))):
         n = draw(st.integers(1, 8))
         for i in range(n):
-            kind = draw(st.sampled_from(KINDS))
             parent = draw(st.sampled_from([None, "gone", *(f"s{j}" for j in range(n))]))
-            rows.append(
-                _span(
-                    f"t{t}",
-                    f"s{i}",
-                    parent,
-                    kind,
-                    i + draw(st.integers(0, 3)),
-                    agent_name=draw(st.sampled_from([None, "a", "b"])),
-                    tool_name=draw(st.sampled_from(["x", "y"])) if kind == "tool" else None,
-                    model="m" if kind == "llm" else None,
-                    cost_usd=draw(st.sampled_from([None, 0.5, 2.0])) if kind == "llm" else None,
-                    input_text=draw(st.sampled_from([None, "q"])) if kind == "tool" else None,
-                )
-            )
+            rows.append(random_span(draw, f"t{t}", f"s{i}", parent, i + draw(st.integers(0, 3))))
     return _frame(rows)
 
 
