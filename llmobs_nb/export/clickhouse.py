@@ -88,7 +88,9 @@ class _Writer:
                 port=target.port,
                 username=source._user or "default",
                 password=source._password or "",
-                database=target.database or "",
+                # Not the URL's database: it may not exist yet (created below, before the
+                # tables); every statement and insert names it.
+                database="",
                 secure=target.secure,
             )
         except Exception as exc:

@@ -122,12 +122,6 @@ def test_the_export_went_through_the_front(served: Served) -> None:
     assert inserts and all(r["status"] == 200 for r in writes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ClickHouseError,
-    reason="llmobs_nb bug: export.clickhouse's writer connects with database=<the URL's>, "
-    "so a server refuses it (UNKNOWN_DATABASE) before its CREATE DATABASE IF NOT EXISTS runs",
-)
 def test_export_into_a_new_database(served: Served) -> None:
     url = f"clickhouse://{WRITER}:{WRITER_PASSWORD}@127.0.0.1:{served.front.port}/fresh"
     written = export.clickhouse(served.store, f"{url}?table=otel_traces", materialize=False)
