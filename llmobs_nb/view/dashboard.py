@@ -82,6 +82,7 @@ class Dashboard:
         self.headline: dict[str, Any] = {}
         self.by_model = pl.DataFrame()
         self._calls: FilteredCalls | None = None
+        self._calls_key: tuple[Any, ...] | None = None  # _store_key() when _calls was drawn
         self.charts: dict[str, Any] = {}
         self.slow: dict[str, Any] = {}
         self.last_redraw_s: float | None = None
@@ -329,6 +330,9 @@ class Dashboard:
         self._show_status()
         calls = self.source.filtered(self.filters)
         with self.source.session():
+            store_key = self._store_key()
+            if store_key == self._calls_key:  # the same data: the time range's extent holds
+                calls.reuse_time_extent(self._calls)
             self.headline, self.charts = panels.fast_panels(
                 calls,
                 budget_usd_per_hour=self.budget_usd_per_hour,
@@ -337,7 +341,7 @@ class Dashboard:
                 quantile=self.percentile.value,
             )
             self.by_model = panels.model_table(calls)
-        self._calls = calls
+        self._calls, self._calls_key = calls, store_key
         self._draw_headline()
         self.models_html.value = (
             f'<div class="llmobs">{panels.model_table_html(self.by_model)}</div>'

@@ -33,7 +33,7 @@ from llmobs_nb.view.data_source import HEADLINE_QUANTILES, FilteredCalls
 from llmobs_nb.view.error_charts import error_chart
 from llmobs_nb.view.escaping import html_text
 from llmobs_nb.view.html import format_cost, format_duration, format_percent
-from llmobs_nb.view.latency_charts import CALLS_PER_BUCKET, latency_chart, ttft_chart
+from llmobs_nb.view.latency_charts import CALLS_PER_BUCKET, percentile_charts
 from llmobs_nb.view.quality_charts import quality_chart, quality_distribution_chart
 from llmobs_nb.view.score_stats import score_summary
 
@@ -90,12 +90,18 @@ def fast_panels(
     model of the store in a fixed order, so a model keeps its colour across filters. The
     time buckets come from the filter's time range (:func:`buckets.stable_every`), so they
     do not change when a model is chosen. ``quantile``: the percentile the latency and TTFT
-    charts draw (:func:`percentile_panels`)."""
+    charts draw (:func:`percentile_panels`). The cost bars share the tokens chart's bucket
+    (the budget line is scaled to it)."""
     histogram, _, mean = score_summary(calls, score_name=score_name)
+    every = stable_every(calls)
     return headline(calls, score_name, mean), {
         **percentile_panels(calls, quantile=quantile, models=models),
-        "tokens": token_rate_chart(calls, every=stable_every(calls)),
-        "cost": cost_chart(calls, budget_usd_per_hour=budget_usd_per_hour, domain=models),
+        "tokens": token_rate_chart(calls, every=every),
+        # The time range's bucket, as the other charts: hourly bars over a month are 720
+        # slivers per model (the budget line is scaled to the bucket).
+        "cost": cost_chart(
+            calls, every=every, budget_usd_per_hour=budget_usd_per_hour, domain=models
+        ),
         "errors": error_chart(calls),
         "top_users": top_users_chart(calls),
         "quality_distribution": quality_distribution_chart(
@@ -111,10 +117,7 @@ def percentile_panels(
     what the dashboard's percentile switch redraws, alone. Their time bucket is
     :func:`fast_panels`' (from the filter's time range), so switching keeps it."""
     per = stable_every(calls, CALLS_PER_BUCKET)
-    return {
-        "latency": latency_chart(calls, every=per, quantile=quantile, domain=models),
-        "ttft": ttft_chart(calls, every=per, quantile=quantile, domain=models),
-    }
+    return percentile_charts(calls, every=per, quantile=quantile, domain=models)
 
 
 def model_table(calls: Any, *, quantile: float = TABLE_QUANTILE) -> pl.DataFrame:

@@ -211,3 +211,38 @@ def test_by_default_a_small_store_is_answered_exactly(store_file: Path, monkeypa
         assert board.headline["p95_rel_error"] == 0.01
     finally:
         board.close()
+
+
+def test_a_filter_change_keeping_the_time_range_reuses_its_extent(
+    dash: Dashboard, monkeypatch: pytest.MonkeyPatch
+):
+    from llmobs_nb.view import data_source
+
+    asked: list[object] = []
+    summary = data_source.summary
+
+    def counting(calls, **kwargs):
+        if kwargs.get("quantiles") == ():  # the time range's extent (counts and times only)
+            asked.append(calls.filters)
+        return summary(calls, **kwargs)
+
+    monkeypatch.setattr(data_source, "summary", counting)
+    first = dash.headline["calls"]
+    dash.apply_filters(models=("gpt-4o",))
+    dash.apply_filters(models=("gpt-4o", "claude-3-5-haiku"))
+    assert asked == []  # same store, same time range: the extent of the first redraw holds
+    assert 0 < dash.headline["calls"] < first
+    dash.apply_filters(start=START, end=START + timedelta(days=1), models=("gpt-4o",))
+    assert len(asked) == 1  # a new time range is asked once
+    dash.apply_filters(start=START, end=START + timedelta(days=1))
+    assert len(asked) == 1
+
+
+def test_the_cost_bars_share_the_time_bucket_of_the_other_charts(dash: Dashboard):
+    def axis(panel: str) -> str:
+        spec = dash.charts[panel].to_dict()
+        return spec.get("layer", [spec])[0]["encoding"]["x"]["title"]
+
+    assert axis("cost") == axis("tokens")
+    dash.apply_filters(start=START, end=START + timedelta(hours=6))
+    assert axis("cost") == axis("tokens") != "time (UTC, per 1h)"

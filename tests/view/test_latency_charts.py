@@ -22,7 +22,7 @@ from llmobs_nb.view import panels as panels_module
 from llmobs_nb.view.chart_board import for_board, split_spec
 from llmobs_nb.view.data_source import DataSource, Filter
 from llmobs_nb.view.html import format_cost, format_duration, format_percent
-from llmobs_nb.view.latency_charts import axis_cap, highlight_name
+from llmobs_nb.view.latency_charts import axis_cap, highlight_name, percentile_charts
 
 from .conftest import START
 
@@ -348,3 +348,32 @@ def test_latency_and_ttft_side_by_side_keep_a_selection_each(spike_store: Path):
         spec = both.to_dict()
     names = [p["name"] for p in spec["params"] if p.get("bind") == "legend"]
     assert names == [highlight_name("latency_s"), highlight_name("ttft_s")]
+
+
+def test_both_percentile_charts_come_from_one_aggregation(
+    spike_store: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The dashboard's pair (percentile_charts) draws what latency_chart and ttft_chart draw,
+    # from one question of both measures instead of two.
+    source = DataSource(spike_store)
+    calls = source.filtered(Filter(models=(SPIKE_MODEL, "claude-3-5-haiku")))
+    alone = {
+        "latency": latency_chart(calls, every="1h", quantile=0.99),
+        "ttft": ttft_chart(calls, every="1h", quantile=0.99),
+    }
+    asked: list[str] = []
+    query = DataSource.query
+
+    def counting(self: DataSource, sql: str, params: Any = None) -> pl.DataFrame:
+        asked.append(sql)
+        return query(self, sql, params)
+
+    with source.session():
+        calls.summary()  # a redraw asks it first
+        monkeypatch.setattr(DataSource, "query", counting)
+        pair = percentile_charts(calls, every="1h", quantile=0.99)
+    assert len(asked) == 1
+    assert "latency_s" in asked[0] and "ttft_s" in asked[0]
+    for name, chart in alone.items():
+        assert pair[name].to_dict() == chart.to_dict()
+    assert rows_of(pair["latency"]) and rows_of(pair["ttft"])
