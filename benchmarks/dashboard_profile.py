@@ -171,8 +171,7 @@ def instrument(profile: Profile) -> None:
         profile.wrap(engine, "run", PARTS[5])
     profile.wrap(pl.LazyFrame, "collect", PARTS[6])
     for name in (
-        "latency_chart",
-        "ttft_chart",
+        "percentile_charts",
         "token_rate_chart",
         "cost_chart",
         "error_chart",
