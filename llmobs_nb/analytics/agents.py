@@ -13,17 +13,27 @@ attributed through their parents. A span with no agent above it falls back to it
 ``agent_name`` column (what ``obs.agent`` labels it with), else it has no agent. An agent span's
 owner is the agent that invoked it (never itself).
 
-**How it runs.** The spans of the traces asked for are read by one DuckDB query where they
-live (the store; a frame is registered in an in-memory DuckDB, ``source.open_spans``), which
-also numbers the spans and finds each one's parent (one hash join). The walk up the parents
-then runs in numpy on those integer positions, one level for all spans at once, until no span
-has a parent left to visit (at most :data:`MAX_DEPTH` levels; a cycle of parents, in broken
-data, stops there). Measured at 1M spans (``benchmarks/agents.py``'s store, a quiet 2-core
-machine): the numbering-and-parent query 0.58 s, the numpy walk 0.03 s; a recursive CTE giving
-every span's nearest agent took 0.75 s bottom-up and 0.9 s top-down, before any figure is
-joined to it; a polars loop of joins 1.4 s after 0.33 s to read the ids. Per-trace figures
-(paths, a trace's cost) are aggregated in DuckDB; loops are found in polars over the tool
-spans only, and the walk then runs over the looping traces only.
+**How it runs.** Where the spans are, in one SQL text for DuckDB and ClickHouse
+(``Sql(reader.dialect)`` over ``source.open_spans``: the store's DuckDB, an in-memory DuckDB
+over a frame, or ClickHouse). :mod:`~llmobs_nb.analytics.ownership` walks up the parents in a
+recursive query — each span named by a 128-bit key of its trace and span ids, so the walk
+joins integers; a walk visits no ancestor twice (a cycle of parents, in broken data, ends
+where it closes) and follows at most :data:`MAX_DEPTH` links — and gives every agent, tool and
+model-call span its owner and the model calls inside it. :func:`tool_usage` and
+:func:`agent_graph` count those spans in the engine by owner, kind and name (one ``GROUP BY``;
+for ``by="agent"`` also each agent name's latency percentiles) and bring only those rows to
+Python, which adds them up into the tables. Loops are found in the engine by one SQL rule
+(:func:`find_loops`); :func:`tool_loops` then reads the tool and model-call spans of the
+looping traces only, each with its owner and, for a model call, the tool spans above it, and
+costs each loop in polars. :func:`agent_paths` reads one row per trace (its path and figures).
+Measured on a shared 2-core machine, interleaved with the numpy walk over a span tree read
+into Python that this replaced (``benchmarks/clickhouse.py --only tool agent``: the demo's
+spans; ``benchmarks/agents.py``: every span a step or a call, the walk's worst case). chdb,
+1M spans: tool usage 1.6–2.6 s bringing 8 KB (was 3.3–3.7 s and 18.6 MB), agent graph 2.0–2.4 s
+and 3.5 KB (2.7–4.1 s, 18.6 MB), tool loops 0.8–1.1 s and 25 KB (0.5–0.75 s, 1.1 MB); 10M:
+tool usage 13–20 s (40 s, 186 MB), agent graph 13–19 s (46 s, 186 MB). DuckDB, 1M: tool usage
+1.0–2.0 s (1.05–1.7 s; 1.6–2.1× the same run's hand-written SQL instead of 0.9–1.6×: some
+20–30% slower), at 10M 6–9 s instead of 9–10 s.
 
 ``where=`` (a :class:`Filter` or a dict) chooses **traces**: a trace is kept when one of its
 spans passes it, and then read whole, so ownership, paths and loops never depend on the filter
@@ -466,7 +476,9 @@ _TOOL_RUNS = """
                                   ORDER BY start_time, span_id) AS j
         FROM tools
     ),
-    runs AS (SELECT *, CASE WHEN arguments IS NULL THEN i - j END AS island FROM ranked)"""
+    runs AS MATERIALIZED (
+        SELECT *, CASE WHEN arguments IS NULL THEN i - j END AS island FROM ranked
+    )"""
 
 
 def _loop_members(q: Sql, repeats: int) -> str:
@@ -474,12 +486,16 @@ def _loop_members(q: Sql, repeats: int) -> str:
     (``_TOOL_RUNS``), each with its loop (``trace_id``, ``loop_i``: the rank of its first
     call) and the loop's ``repeats``."""
     return f"""{_TOOL_RUNS},
-    counted AS (
-        SELECT *, min(i) OVER (PARTITION BY {_ALIKE}) AS loop_i,
-               count(*) OVER (PARTITION BY {_ALIKE}) AS repeats
-        FROM runs
+    loops_found AS (
+        SELECT {_ALIKE}, min(i) AS loop_i, count(*) AS repeats FROM runs GROUP BY {_ALIKE}
+        HAVING count(*) >= {q.value(repeats)}
     ),
-    members AS MATERIALIZED (SELECT * FROM counted WHERE repeats >= {q.value(repeats)})"""
+    members AS MATERIALIZED (
+        SELECT r.*, l.loop_i AS loop_i, l.repeats AS repeats
+        FROM runs r JOIN loops_found l ON l.trace_id = r.trace_id AND l.tool_name = r.tool_name
+             AND l.arguments IS NOT DISTINCT FROM r.arguments
+             AND l.island IS NOT DISTINCT FROM r.island
+    )"""
 
 
 def _check_repeats(repeats: int) -> None:
