@@ -165,6 +165,14 @@ async function render({ model, el }) {
     // How long the page took to draw this generation (for benchmarks and curious users).
     el.dataset.drawMs = String(Math.round(performance.now() - began));
     el.dataset.drawn = String(generation);
+    // And once the browser has painted that frame (the task after its animation frame):
+    // data-painted and its time on the page's clock, for benchmarks timing what users see.
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        el.dataset.paintedAt = String(performance.now());
+        el.dataset.painted = String(generation);
+      }, 0),
+    );
     if (model.get("drawn") !== generation) {
       model.set("drawn", generation);
       model.save_changes();

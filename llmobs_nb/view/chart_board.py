@@ -36,12 +36,14 @@ from llmobs_nb.view.chart_display import unchecked_parts
 #: The name of the interval selection (``encodings=["x"]``) that :func:`for_board` adds.
 ZOOM = "zoom"
 
+# "Updating" is a badge only: dimming the panels (an opacity change, faded in) made Chromium
+# repaint every chart while the kernel computed, and on 2 cores that held up the redraw by
+# 50-70 ms (benchmarks/dashboard_browser.py, 1M calls).
 CSS = """
 .llmobs-board-grid{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:8px}
-.llmobs-board-panel{position:relative;min-height:60px;min-width:0;transition:opacity .12s}
+.llmobs-board-panel{position:relative;min-height:60px;min-width:0}
 .llmobs-board-panel .vega-embed{display:block;width:100%}
 .llmobs-board-next{position:absolute;top:0;left:0;right:0;visibility:hidden}
-.llmobs-board.llmobs-updating .llmobs-board-panel{opacity:.55}
 .llmobs-board.llmobs-updating::before{content:"updating…";position:absolute;right:8px;
   font:12px Inter,'Segoe UI',Helvetica,Arial,sans-serif;color:#555;background:#fff8d6;
   padding:1px 6px;border-radius:3px;z-index:2}
