@@ -37,7 +37,7 @@ import polars as pl
 from llmobs_nb.analytics.plan import ROWS, Agg, Aggregate, Condition, TimeBucket, finish
 from llmobs_nb.analytics.render_sql import Query, SqlRenderer, quote
 from llmobs_nb.store import rollups
-from llmobs_nb.store.sketch import value_sql
+from llmobs_nb.store.sketch import quantiles_of
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TIME_OPS = (">=", "<", "<=")
@@ -221,13 +221,16 @@ def agg_sql(a: Agg, renderer: SqlRenderer, params: list[Any]) -> str:
     return f"{renderer.nullable(a.op)}({first_or_last}){only}"
 
 
+def _bins_column(measure: str, what: str) -> str:
+    return f"__{what}_{measure}"
+
+
 def _quantiles(
     aggs: Sequence[Agg], keys: Sequence[tuple[str, str]], sources: _Sources, renderer: SqlRenderer
 ) -> tuple[str, list[Any]]:
-    """The query of the quantile aggregates from the sketches, one row per group, and its
-    parameters: per group and measure the bins in order with their running count (``cum``)
-    and the group's count (``total``); order statistic k lies in the first bin with cum > k,
-    and a quantile interpolates between the values of the bins of its two order statistics."""
+    """The query of the merged sketches, one row per group, and its parameters: per measure
+    the group's bins and their counts as two lists (in no order), which
+    :func:`~llmobs_nb.store.sketch.quantiles_of` reads the quantiles from."""
     names = [name for _, name in keys]
     measures = sorted({a.column or "" for a in aggs})
     params: list[Any] = list(measures)
@@ -236,32 +239,48 @@ def _quantiles(
         "rollup_sketches", rollups.sketch_select, params, f"measure IN ({marks})"
     )
     label_where = renderer.where(sources.labels, params)
-    partition = ", ".join([*names, "measure"])
-    ranked = (
-        f"SELECT *, {value_sql('bin')} AS v, "
-        f"sum(n) OVER (PARTITION BY {partition} ORDER BY bin) AS cum, "
-        f"sum(n) OVER (PARTITION BY {partition}) AS total FROM ("
-        f"SELECT {''.join(f'{k}, ' for k, _ in keys)}measure, bin, sum(n) AS n "
-        f"FROM {source} k{label_where} GROUP BY ALL)"
+    merged = (
+        f"SELECT {''.join(f'{k}, ' for k, _ in keys)}measure, bin, sum(n)::BIGINT AS n "
+        f"FROM {source} k{label_where} GROUP BY ALL"
     )
-    inner, outer = [], []
-    for i, a in enumerate(aggs):
-        m, h = f"measure = '{a.column}'", f"(total - 1) * {float(a.q or 0)!r}"
-        inner += [
-            f"any_value({h}) FILTER (WHERE {m}) AS __h{i}",
-            f"min(v) FILTER (WHERE {m} AND cum > floor({h})) AS __lo{i}",
-            f"min(v) FILTER (WHERE {m} AND cum > floor({h}) + 1) AS __hi{i}",
+    lists = []
+    for m in measures:
+        only = f" FILTER (WHERE measure = '{m}')"
+        lists += [
+            f"list(bin){only} AS {quote(_bins_column(m, 'bins'))}",
+            f"list(n){only} AS {quote(_bins_column(m, 'counts'))}",
         ]
-        outer.append(
-            f"__lo{i} + (__h{i} - floor(__h{i})) * (coalesce(__hi{i}, __lo{i}) - __lo{i}) "
-            f"AS {quote(a.output)}"
-        )
     group_keys = "".join(f"{n}, " for n in names)
-    sql = (
-        f"SELECT {group_keys}{', '.join(outer)} FROM (SELECT {group_keys}{', '.join(inner)} "
-        f"FROM ({ranked}){' GROUP BY ALL' if names else ''})"
-    )
+    sql = f"SELECT {group_keys}{', '.join(lists)} FROM ({merged}){' GROUP BY ALL' if names else ''}"
     return sql, params
+
+
+def _with_quantiles(frame: pl.DataFrame, aggs: Sequence[Agg]) -> pl.DataFrame:
+    """``frame`` with each quantile aggregate's column read from its measure's bin lists,
+    and the lists dropped."""
+    outputs = {}
+    for m in sorted({a.column or "" for a in aggs}):
+        wanted = [a for a in aggs if a.column == m]
+        found = quantiles_of(
+            frame[_bins_column(m, "bins")],
+            frame[_bins_column(m, "counts")],
+            [float(a.q or 0) for a in wanted],
+        )
+        outputs.update({a.output: column for a, column in zip(wanted, found, strict=True)})
+        frame = frame.drop(_bins_column(m, "bins"), _bins_column(m, "counts"))
+    return frame.with_columns(column.alias(name) for name, column in outputs.items())
+
+
+def _above_and_top(frame: pl.DataFrame, plan: Aggregate) -> pl.DataFrame:
+    # What SqlRenderer.above and render's top do in SQL, for answers finished in Python.
+    if plan.above is not None:
+        column, value = plan.above
+        frame = frame.filter(pl.col(column) > float(value))
+    if plan.top is not None:
+        column, n = plan.top
+        frame = frame.filter(pl.col(column).is_not_null())
+        frame = frame.sort(column, descending=True).head(int(n))
+    return frame
 
 
 def render(
@@ -295,21 +314,32 @@ def render(
     stats = f"SELECT {', '.join(stats_select)} FROM {stats_from} s{label_where}{group}"
     sql = stats
     if quantile_aggs:
+        # The merged bins come back as lists; the quantiles, and then what keeps groups by
+        # them (above, top), are read in Python (_with_quantiles).
         quantiles, sketch_params = _quantiles(quantile_aggs, keys, sources, renderer)
         on = " AND ".join(f"s.{n} IS NOT DISTINCT FROM q.{n}" for n in names) or "TRUE"
-        outputs = ", ".join(f"q.{quote(a.output)}" for a in quantile_aggs)
+        outputs = ", ".join(
+            f"q.{quote(_bins_column(m, what))}"
+            for m in sorted({a.column or "" for a in quantile_aggs})
+            for what in ("bins", "counts")
+        )
         sql = f"SELECT s.*, {outputs} FROM ({stats}) s LEFT JOIN ({quantiles}) q ON {on}"
         params += sketch_params
-    sql = renderer.above(sql, plan, params)
-    if plan.top is not None:
-        column, n = quote(plan.top[0]), int(plan.top[1])
-        sql = f"SELECT * FROM ({sql}) WHERE {column} IS NOT NULL ORDER BY {column} DESC LIMIT {n}"
+    else:
+        sql = renderer.above(sql, plan, params)
+        if plan.top is not None:
+            column, n = quote(plan.top[0]), int(plan.top[1])
+            sql = (
+                f"SELECT * FROM ({sql}) WHERE {column} IS NOT NULL ORDER BY {column} DESC LIMIT {n}"
+            )
     buckets = [k.name for k in plan.keys if isinstance(k, TimeBucket)]
 
     def types(frame: pl.DataFrame) -> pl.DataFrame:
         frame = frame.with_columns(
             pl.from_epoch(b, "us").dt.replace_time_zone("UTC").alias(b) for b in buckets
         )
+        if quantile_aggs:
+            frame = _above_and_top(_with_quantiles(frame, quantile_aggs), plan)
         return finish(frame, plan)
 
     return Query(sql, params, types)

@@ -168,6 +168,42 @@ def test_every_rollup_answer_equals_the_exact_one_within_the_sketch_bound(
     assert_within_bound(want, got, [*sorted(by), *(["bucket"] if every else [])])
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    calls=st.lists(call, min_size=1, max_size=80),
+    catch_at=st.sets(st.integers(0, 1), max_size=1),
+    every=st.sampled_from([None, 1, 24]),
+    above=st.one_of(st.none(), st.floats(0.0, 5.0)),
+    top=st.one_of(st.none(), st.integers(1, 4)),
+)
+def test_above_and_top_keep_the_groups_of_the_sketch_quantiles(calls, catch_at, every, above, top):
+    """The quantiles are read from the merged bins in Python (sketch.quantiles_of), so what
+    keeps groups by a quantile (``above``, ``top``) runs there too: the groups kept are those
+    of the same answer without them, kept by the same rule, with the same figures."""
+    store = store_of(calls, [len(calls) // 2], catch_at)
+    keys: list = ["model", *([TimeBucket(every * HOUR)] if every else [])]
+    aggs = (Agg("calls", "count_all"), Agg("p95", "quantile", "latency_s", q=0.95))
+    _, approx = engines(store)
+    whole = approx.run(Aggregate(tuple(keys), aggs))
+    got = approx.run(
+        Aggregate(
+            tuple(keys),
+            aggs,
+            above=None if above is None else ("p95", above),
+            top=None if top is None else ("p95", top),
+        )
+    )
+    assert approx.rel_error == ALPHA
+    want = whole if above is None else whole.filter(pl.col("p95") > above)
+    if top is not None:
+        want = want.filter(pl.col("p95").is_not_null()).sort("p95", descending=True)
+        # ties at the cut may keep either group: compare the figures kept, not the names
+        assert got["p95"].sort(descending=True).to_list() == want["p95"].head(top).to_list()
+    else:
+        order = ["model", *(["bucket"] if every else [])]
+        assert_frame_equal(got.sort(order, nulls_last=True), want.sort(order, nulls_last=True))
+
+
 user_call = st.fixed_dictionaries(
     {
         "minute": st.integers(0, 3 * 24 * 60),  # three days: whole and partial days
