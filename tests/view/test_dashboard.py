@@ -10,7 +10,9 @@ import ipywidgets as widgets
 import pytest
 
 import llmobs_nb
+from llmobs_nb.analytics.choices import filter_choices
 from llmobs_nb.view import Dashboard
+from llmobs_nb.view import dashboard as dashboard_module
 from llmobs_nb.view.panels import FAST_PANELS
 
 from .conftest import START
@@ -246,3 +248,35 @@ def test_the_cost_bars_share_the_time_bucket_of_the_other_charts(dash: Dashboard
     assert axis("cost") == axis("tokens")
     dash.apply_filters(start=START, end=START + timedelta(hours=6))
     assert axis("cost") == axis("tokens") != "time (UTC, per 1h)"
+
+
+def test_the_users_list_is_short_searchable_and_keeps_the_chosen(store_file, monkeypatch):
+    """A store has thousands of users: the list shows a few (the chosen first), the search
+    box narrows them, and searching redraws nothing."""
+    monkeypatch.setattr(dashboard_module, "MAX_LISTED_USERS", 5)
+    _, values = filter_choices(store_file)
+    everyone = values["users"]
+    assert len(everyone) > 5
+    dash = Dashboard(store_file)
+    try:
+        users, search = dash.selects["users"], dash.user_search
+        assert list(users.options) == everyone[:5]
+        assert f"({len(everyone):,})" in search.placeholder
+        redraws = dash.redraw_count
+        search.value = "user-03"
+        assert list(users.options) == [u for u in everyone if "user-03" in u][:5]
+        assert dash.redraw_count == redraws and users.value == ()
+        users.value = (users.options[1],)
+        picked = users.value
+        assert dash.filters.users == picked and dash.redraw_count == redraws + 1
+        search.value = "user-01"
+        assert users.options[0] == picked[0] and users.value == picked
+        assert all("user-01" in u for u in users.options[1:]) and len(users.options) == 5
+        assert dash.filters.users == picked and dash.redraw_count == redraws + 1
+        dash.apply_filters(users=(everyone[-1],))
+        assert users.value == (everyone[-1],) and users.options[0] == everyone[-1]
+        assert dash.filters.users == (everyone[-1],)
+        search.value = ""
+        assert list(users.options) == [everyone[-1], *everyone[:4]]
+    finally:
+        dash.close()
