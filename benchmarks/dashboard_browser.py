@@ -92,7 +92,7 @@ def notebook(path: Path, db: Path, approx: bool | None) -> None:
 
 
 FIRST_JS = """root => {const b = root.querySelector('.llmobs-board');
-  return b ? [+(b.dataset.vegaMs || 0), +(b.dataset.drawMs || 0)] : [0, 0];}"""
+  return b ? [+(b.dataset.vegaMs || 0), +(b.dataset.firstDrawMs || 0)] : [0, 0];}"""
 
 
 def first_draw(page: Page) -> tuple[float, Locator]:

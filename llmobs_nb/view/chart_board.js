@@ -164,6 +164,8 @@ async function render({ model, el }) {
     await Promise.all(jobs);
     // How long the page took to draw this generation (for benchmarks and curious users).
     el.dataset.drawMs = String(Math.round(performance.now() - began));
+    // The first generation's too (a later one, such as a background panel, replaces drawMs).
+    if (!el.dataset.firstDrawMs && jobs.length) el.dataset.firstDrawMs = el.dataset.drawMs;
     el.dataset.drawn = String(generation);
     // And once the browser has painted that frame (the task after its animation frame):
     // data-painted and its time on the page's clock, for benchmarks timing what users see.
