@@ -18,8 +18,10 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Iterator
@@ -80,6 +82,8 @@ class KeptOpen:
             self._timer = None
 
     def _close_if_idle(self) -> None:
+        if sys.is_finalizing():  # too late for DuckDB in this thread (see _close_all_at_exit)
+            return
         with self._lock:
             if self._users == 0 and self._timer is threading.current_thread():
                 self._timer = None
@@ -99,6 +103,20 @@ class KeptOpen:
 
 
 _KEPT: weakref.WeakSet[KeptOpen] = weakref.WeakSet()
+
+
+def _close_all_at_exit() -> None:
+    # The idle timers are daemon threads. One that closed its connection while the interpreter
+    # shut down aborted the process ("terminate called ... FATAL: exception not rethrown",
+    # exit status 134; 11 of 40 runs of a script that exited right after a read): DuckDB's
+    # close gives up the GIL, and a daemon thread taking it back after finalization is
+    # unwound through DuckDB's C++. So every kept connection is closed here first, from the
+    # main thread, after the atexit handlers registered later (an observer's close) ran.
+    for kept in list(_KEPT):
+        kept.close()
+
+
+atexit.register(_close_all_at_exit)
 
 
 def _close_idle_readers(real_path: str) -> None:

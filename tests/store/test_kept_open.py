@@ -130,3 +130,35 @@ def test_threads_each_keep_their_own_and_close_all(store_path: str):
     for kept in readers:
         kept.close()
     assert not any(k.is_open for k in readers)
+
+
+# A script that reads through a KeptOpen and exits at once, while the idle timer (idle_s=0)
+# closes the connection: the process must exit cleanly (before the fix: SIGABRT, exit
+# status 134, in about one run of four).
+READ_AND_EXIT = """
+import sys
+from llmobs_nb.store.kept_open import KeptOpen
+kept = KeptOpen(sys.argv[1], idle_s=0.0)
+with kept.use() as con:
+    con.sql("select count(*) from spans").fetchall()
+"""
+
+
+@pytest.mark.slow
+def test_a_process_exiting_while_its_idle_reader_closes_exits_cleanly(store_path: str):
+    failed = []
+    for _ in range(4):  # 16 runs, four at a time
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", READ_AND_EXIT, store_path],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        for child in children:
+            _, err = child.communicate(timeout=120)
+            if child.returncode != 0:
+                failed.append((child.returncode, err[-300:]))
+    assert not failed, failed
