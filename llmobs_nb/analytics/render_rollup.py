@@ -225,6 +225,11 @@ def _bins_column(measure: str, what: str) -> str:
     return f"__{what}_{measure}"
 
 
+def _measures(aggs: Sequence[Agg]) -> list[str]:
+    # The measures the quantile aggregates read, in the order their bin lists travel.
+    return sorted({a.column or "" for a in aggs})
+
+
 def _quantiles(
     aggs: Sequence[Agg], keys: Sequence[tuple[str, str]], sources: _Sources, renderer: SqlRenderer
 ) -> tuple[str, list[Any]]:
@@ -232,7 +237,7 @@ def _quantiles(
     the group's bins and their counts as two lists (in no order), which
     :func:`~llmobs_nb.store.sketch.quantiles_of` reads the quantiles from."""
     names = [name for _, name in keys]
-    measures = sorted({a.column or "" for a in aggs})
+    measures = _measures(aggs)
     params: list[Any] = list(measures)
     marks = ", ".join("?" * len(measures))
     source = sources.relation(
@@ -259,7 +264,7 @@ def _with_quantiles(frame: pl.DataFrame, aggs: Sequence[Agg]) -> pl.DataFrame:
     """``frame`` with each quantile aggregate's column read from its measure's bin lists,
     and the lists dropped."""
     outputs = {}
-    for m in sorted({a.column or "" for a in aggs}):
+    for m in _measures(aggs):
         wanted = [a for a in aggs if a.column == m]
         found = quantiles_of(
             frame[_bins_column(m, "bins")],
@@ -320,7 +325,7 @@ def render(
         on = " AND ".join(f"s.{n} IS NOT DISTINCT FROM q.{n}" for n in names) or "TRUE"
         outputs = ", ".join(
             f"q.{quote(_bins_column(m, what))}"
-            for m in sorted({a.column or "" for a in quantile_aggs})
+            for m in _measures(quantile_aggs)
             for what in ("bins", "counts")
         )
         sql = f"SELECT s.*, {outputs} FROM ({stats}) s LEFT JOIN ({quantiles}) q ON {on}"
