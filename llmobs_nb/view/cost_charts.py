@@ -12,7 +12,13 @@ import polars as pl
 from llmobs_nb import analytics
 from llmobs_nb.analytics.source import every_to_us
 from llmobs_nb.view.buckets import ask_capped
-from llmobs_nb.view.chart_common import category_color, empty_chart, time_x, utc_tooltip
+from llmobs_nb.view.chart_common import (
+    category_color,
+    empty_chart,
+    time_x,
+    utc_tooltip,
+    with_utc_text,
+)
 from llmobs_nb.view.chart_display import draws_offline
 from llmobs_nb.view.html import format_cost
 from llmobs_nb.view.theme import ALERT_COLOR
@@ -41,8 +47,10 @@ def token_rate_chart(calls: Any, *, every: str | None = None) -> alt.Chart | alt
         "output": "output_tokens",
         "cached input": "cached_input_tokens",
     }
-    rates = found.select(
-        "bucket", "calls", *[(pl.col(c) / minutes).alias(label) for label, c in kinds.items()]
+    rates = with_utc_text(
+        found.select(
+            "bucket", "calls", *[(pl.col(c) / minutes).alias(label) for label, c in kinds.items()]
+        )
     )
     return (
         alt.Chart(rates, title=f"{title} (tokens per minute, per {used})")
@@ -197,7 +205,7 @@ def cost_chart(
     subtitle = [None if totals else unpriced_note(asked, by)]
     color = category_color(by, domain, sorted(found[by].drop_nulls().unique()))
     bars = (
-        alt.Chart(found)
+        alt.Chart(with_utc_text(found))
         .mark_bar()
         .encode(
             x=time_x("bucket", used),

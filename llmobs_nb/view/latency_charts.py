@@ -19,7 +19,13 @@ from llmobs_nb import analytics
 from llmobs_nb.analytics import quantile_column
 from llmobs_nb.view import chart_display
 from llmobs_nb.view.buckets import MAX_ROWS, ask_capped
-from llmobs_nb.view.chart_common import category_color, empty_chart, time_x, utc_tooltip
+from llmobs_nb.view.chart_common import (
+    category_color,
+    empty_chart,
+    time_x,
+    utc_tooltip,
+    with_utc_text,
+)
 from llmobs_nb.view.chart_display import draws_offline, offline_chart
 
 # Enough calls per bucket (over all groups) that a few models each get a P95 (20 calls).
@@ -212,6 +218,7 @@ def _percentile_chart(
         pl.when(clipped).then(pl.lit(cap)).otherwise(pl.col("seconds")).alias("shown"),
         clipped.alias("clipped"),
     ).sort(by, "percentile", "bucket")
+    rows = with_utc_text(rows)
     n_clipped = int(rows["clipped"].sum())
     # Always a subtitle (the same spec whatever the rows); what was clipped comes first.
     subtitle = f"click a {by} in the legend to highlight it"

@@ -9,7 +9,7 @@ import polars as pl
 
 from llmobs_nb import analytics
 from llmobs_nb.view.buckets import ask_capped
-from llmobs_nb.view.chart_common import empty_chart, time_x, utc_tooltip
+from llmobs_nb.view.chart_common import empty_chart, time_x, utc_tooltip, with_utc_text
 from llmobs_nb.view.chart_display import draws_offline
 from llmobs_nb.view.score_stats import score_over_time, score_summary
 from llmobs_nb.view.theme import ALERT_COLOR, BASELINE_COLOR
@@ -101,7 +101,7 @@ def quality_chart(
         )
     drift = drift.filter(pl.col("score_name") == score_name) if drift.height else drift
     lines = (
-        alt.Chart(found, title=title)
+        alt.Chart(with_utc_text(found), title=title)
         .mark_line()
         .encode(
             x=time_x("bucket", used),
@@ -154,7 +154,7 @@ def quality_chart(
     alerts = marks.filter(pl.col("alert") & pl.col("onset").is_not_null())
     if alerts.height:
         layers.append(
-            alt.Chart(alerts)
+            alt.Chart(with_utc_text(alerts, "onset"))
             .mark_rule(color=ALERT_COLOR, strokeWidth=2)
             .encode(
                 x=alt.X(

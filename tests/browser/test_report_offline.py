@@ -106,3 +106,28 @@ def test_the_report_reads_on_a_narrow_window_one_chart_a_row(report: Path, tmp_p
     assert len({round(c["top"]) for c in charts}) == N_CHARTS
     assert all(0.8 * width <= c["svg"] <= width for c in charts), charts
     assert layout["scroll"] <= width  # no sideways scrolling
+
+
+def test_a_cost_bar_tooltip_names_its_bucket_in_utc(report: Path, tmp_path: Path):
+    # The tooltip's time is text written in Python (chart_common.with_utc_text), not a Vega
+    # time format: hovering a bar shows "bucket (UTC)" as YYYY-MM-DD HH:MM, inside the data.
+    with sync_api.sync_playwright() as playwright:
+        context = lab_page.launch(playwright, tmp_path / "profile", {"width": 1400, "height": 1000})
+        try:
+            page = context.new_page()
+            page.goto(report.as_uri())
+            cost = page.locator(".vega-embed", has_text="Cost per").first
+            bar = cost.locator("g.mark-rect.role-mark path").first
+            bar.wait_for(timeout=60_000)
+            bar.hover(force=True)
+            tooltip = page.locator("#vg-tooltip-element")
+            tooltip.wait_for(state="visible", timeout=10_000)
+            rows = {
+                row.locator("td.key").inner_text().rstrip(":"): row.locator("td.value").inner_text()
+                for row in tooltip.locator("tr").all()
+            }
+        finally:
+            context.close()
+    when = datetime.strptime(rows["bucket (UTC)"], "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    assert datetime(2026, 3, 2, tzinfo=UTC) <= when < datetime(2026, 3, 5, tzinfo=UTC), rows
+    assert rows["cost"].startswith("$"), rows
