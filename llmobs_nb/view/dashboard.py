@@ -10,6 +10,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import ipywidgets as widgets
@@ -378,6 +379,9 @@ class Dashboard:
             store_key = self._store_key()
             if store_key == self._calls_key:  # the same data: the time range's extent holds
                 calls.reuse_time_extent(self._calls)
+            # The per-model table on the side thread, then the sketches' charts there too
+            # (fast_panels), while this thread asks the rest: they take as long.
+            by_model = calls.beside(partial(panels.model_table, calls))
             self.headline, self.charts = panels.fast_panels(
                 calls,
                 budget_usd_per_hour=self.budget_usd_per_hour,
@@ -385,7 +389,7 @@ class Dashboard:
                 models=sorted(self.selects["models"].options),
                 quantile=self.percentile.value,
             )
-            self.by_model = panels.model_table(calls)
+            self.by_model = by_model()
         self._calls, self._calls_key = calls, store_key
         self._draw_headline()
         self.models_html.value = (

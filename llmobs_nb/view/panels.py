@@ -8,6 +8,7 @@ dashboard can draw them a moment later without holding up the rest.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import altair as alt
@@ -92,10 +93,16 @@ def fast_panels(
     do not change when a model is chosen. ``quantile``: the percentile the latency and TTFT
     charts draw (:func:`percentile_panels`). The cost bars share the tokens chart's bucket
     (the budget line is scaled to it)."""
+    every = stable_every(calls)  # the time extent, which both threads read, asked first
+    ask_percentiles = partial(percentile_panels, calls, quantile=quantile, models=models)
+    if isinstance(calls, FilteredCalls):  # the sketches' two charts, beside the rest
+        percentiles = calls.beside(ask_percentiles)
+    else:
+        answered = ask_percentiles()
+        percentiles = lambda: answered  # noqa: E731
     histogram, _, mean = score_summary(calls, score_name=score_name)
-    every = stable_every(calls)
-    return headline(calls, score_name, mean), {
-        **percentile_panels(calls, quantile=quantile, models=models),
+    figures = headline(calls, score_name, mean)
+    rest = {
         "tokens": token_rate_chart(calls, every=every),
         # The time range's bucket, as the other charts: hourly bars over a month are 720
         # slivers per model (the budget line is scaled to the bucket).
@@ -108,6 +115,7 @@ def fast_panels(
             calls, score_name=score_name, histogram=histogram
         ),
     }
+    return figures, {**percentiles(), **rest}
 
 
 def percentile_panels(

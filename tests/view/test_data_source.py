@@ -79,3 +79,56 @@ def test_bad_filters_are_refused_with_what_to_do():
         Filter(start=START + timedelta(days=1), end=START)
     with pytest.raises(FileNotFoundError, match="no store"):
         DataSource("/nonexistent/store.duckdb")
+
+
+def test_beside_asks_on_another_thread_with_the_same_answer(store_file: Path):
+    import threading
+
+    calls = DataSource(store_file).filtered(Filter(models=("gpt-4o",)))
+    threads: list[str] = []
+
+    def ask():
+        threads.append(threading.current_thread().name)
+        nested = calls.beside(lambda: threading.current_thread().name)  # no deadlock: inline
+        return analytics.cost_breakdown(calls, by=["model"]), nested()
+
+    answer = calls.beside(ask)
+    here = analytics.cost_breakdown(calls, by=["model"])
+    beside, nested = answer()
+    assert threads[0] != threading.current_thread().name
+    assert nested == threads[0]
+    assert beside.equals(here) and here["model"].to_list() == ["gpt-4o"]
+
+
+def test_beside_raises_what_the_question_raised(store_file: Path, live_obs: llmobs_nb.Observer):
+    for source in (DataSource(store_file), DataSource(live_obs)):
+        calls = source.filtered(Filter())
+
+        def ask(calls=calls):
+            calls.sql("SELECT no_such_column FROM llm_calls")
+
+        with pytest.raises(Exception, match="no_such_column"):
+            calls.beside(ask)()
+
+
+def test_beside_asks_an_observers_calls_in_the_callers_thread(live_obs: llmobs_nb.Observer):
+    import threading
+
+    calls = DataSource(live_obs).filtered(Filter())
+    assert calls.beside(lambda: threading.current_thread())() is threading.current_thread()
+
+
+def test_beside_works_in_a_forked_child(store_file: Path):
+    # The child inherits the side thread's executor but not its thread: it gets its own.
+    import multiprocessing
+
+    calls = DataSource(store_file).filtered(Filter())
+    assert calls.beside(lambda: 1)() == 1  # the parent's side thread exists now
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        assert pool.apply_async(_count_beside, (str(store_file),)).get(timeout=60) > 0
+
+
+def _count_beside(path: str) -> int:
+    calls = DataSource(path).filtered(Filter())
+    return int(calls.beside(lambda: calls.sql("SELECT count(*) AS n FROM llm_calls"))()["n"][0])
