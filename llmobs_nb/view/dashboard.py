@@ -44,6 +44,22 @@ MAX_LISTED_USERS = 200
 PAGE_WAIT_S = 1.0
 
 
+def _after_first_draw(name: str, doc: str, private: str = "") -> property:
+    # A public attribute that the first draw fills: read from any thread but the dashboard's
+    # worker (which draws it), it waits for the first draw (Dashboard._ready). Kept in
+    # ``private`` (default: the name with an underscore before it).
+    private = private or f"_{name}"
+
+    def get(self: Dashboard) -> Any:
+        self._ready()
+        return getattr(self, private)
+
+    def put(self: Dashboard, value: Any) -> None:
+        setattr(self, private, value)
+
+    return property(get, put, doc=doc)
+
+
 class Dashboard:
     """Filters (time range, model, use case, run, user), headline row, charts, a trace
     explorer and the sessions (:class:`~llmobs_nb.view.sessions_view.SessionsView`: a
@@ -64,6 +80,13 @@ class Dashboard:
     cost; one query) and a P50 / P95 / P99 switch (:attr:`percentile`) that redraws the
     latency and TTFT panels alone.
 
+    The constructor reads the filter choices and returns; the first draw is computed on the
+    dashboard's own thread, so a displayed dashboard shows its filters and panel frames at
+    once, and the page lays them out while the kernel computes (at 10M calls that saved
+    0.3-0.4 s of the 2.3-2.6 s to every chart drawn). Reading what the first draw fills
+    (:attr:`headline`, :attr:`charts`, :attr:`by_model`, :attr:`board`…) or calling a method
+    waits for it, and raises, once, what made it fail.
+
     Example:
         >>> dash = Dashboard("experiments.duckdb")          # doctest: +SKIP
         >>> dash                                           # doctest: +SKIP
@@ -71,6 +94,24 @@ class Dashboard:
         >>> dash.percentile.value = 0.99                    # doctest: +SKIP
         >>> dash.start_auto_refresh(10); dash.stop_auto_refresh()   # doctest: +SKIP
     """
+
+    headline = _after_first_draw("headline", "The headline figures (calls, cost, P95…).")
+    charts = _after_first_draw("charts", "The fast panels' Altair charts, by panel name.")
+    by_model = _after_first_draw("by_model", "The per-model table (panels.model_table).")
+    slow = _after_first_draw("slow", "The background panels' results (drift, alerts…).")
+    last_redraw_s = _after_first_draw("last_redraw_s", "Seconds the last redraw took in Python.")
+    last_drawn_s = _after_first_draw(
+        "last_drawn_s",
+        "Seconds from the last filter change to its panels drawn in the browser (None until "
+        "a browser says so: not in a kernel without a page).",
+    )
+    redraw_count = _after_first_draw("redraw_count", "Redraws so far (the first included).")
+    refresh_count = _after_first_draw("refresh_count", "Refreshes so far (the first included).")
+    board = _after_first_draw("board", "The charts (a ChartBoard widget).")
+    status = _after_first_draw("status", "The status line (an HTML widget).", "_status_line")
+    headline_html = _after_first_draw("headline_html", "The headline cards (an HTML widget).")
+    models_html = _after_first_draw("models_html", "The per-model table (an HTML widget).")
+    explorer = _after_first_draw("explorer", "The trace explorer (TraceExplorer).")
 
     def __init__(
         self,
@@ -80,6 +121,8 @@ class Dashboard:
         score_name: str = "quality",
         approx: bool | None = None,
     ) -> None:
+        self._first_draw: Future[None] | None = None
+        self._worker_ident: int | None = None  # the thread that draws the first draw
         self.source = DataSource(source, approx=approx)
         self.budget_usd_per_hour = budget_usd_per_hour
         self.score_name = score_name
@@ -90,10 +133,8 @@ class Dashboard:
         self._calls_key: tuple[Any, ...] | None = None  # _store_key() when _calls was drawn
         self.charts: dict[str, Any] = {}
         self.slow: dict[str, Any] = {}
-        self.last_redraw_s: float | None = None
-        #: Seconds from the last filter change to its panels drawn in the browser (None
-        #: until a browser says so: not in a kernel without a page).
-        self.last_drawn_s: float | None = None
+        self.last_redraw_s = None
+        self.last_drawn_s = None
         self.redraw_count = 0
         self.refresh_count = 0
         self._drawn_key: tuple[Any, ...] | None = None
@@ -108,7 +149,38 @@ class Dashboard:
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         self._build_widgets()
-        self.refresh()
+        # The choices now (a user reads the widgets' options at once), the first draw on the
+        # worker: the dashboard displays while it computes.
+        with self.source.session():
+            key = self._store_key()
+            self.refresh_options()
+        self._status["timing"] = "computing the first draw…"
+        self._show_status()
+        self._first_draw = self._worker.submit(self._draw_first, key)
+
+    def _draw_first(self, store_key: tuple[Any, ...]) -> None:
+        self._worker_ident = threading.get_ident()
+        self.refresh_count += 1
+        try:
+            with self.source.session():
+                self.redraw()
+        except Exception as exc:  # said on the page; raised at the first use (_ready)
+            self._status.update(timing=f"the first draw failed: {exc}", pending="")
+            self._show_status()
+            raise
+        self._drawn_key = (store_key, self.filters)
+
+    def _ready(self) -> None:
+        # Wait for the first draw, unless asked from the thread that draws it. Its error is
+        # raised once; the dashboard can then be refreshed.
+        first = self._first_draw
+        if first is None or threading.get_ident() == self._worker_ident:
+            return
+        try:
+            first.result()
+        except BaseException:
+            self._first_draw = None
+            raise
 
     # -- widgets -----------------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -195,17 +267,29 @@ class Dashboard:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         # The live widget's view, and beside it a static snapshot (text/html) for the pages
         # where no widget manager runs: JupyterLab shows the widget, an exported page the
-        # snapshot (see :meth:`snapshot_html`). Nothing waits for the background panels here
-        # (at 10M calls they take seconds): ``dash.wait()`` displays after them.
+        # snapshot (see :meth:`snapshot_html`). This waits for the first draw, not for the
+        # background panels (at 10M calls they take seconds): ``dash.wait()`` displays
+        # after them.
+        self._ready()
+        return self._bundle()
+
+    def _bundle(self) -> dict[str, Any]:
         bundle = dict(self.widget._repr_mimebundle_())
-        bundle["text/plain"] = f"llmobs_nb dashboard: {self._status['calls'] or 'no calls'}"
-        bundle["text/html"] = self.snapshot_html()
+        calls = self._status["calls"] or ("computing…" if self._drawing_first() else "no calls")
+        bundle["text/plain"] = f"llmobs_nb dashboard: {calls}"
+        bundle["text/html"] = self._snapshot_html()
         return bundle
 
+    def _drawing_first(self) -> bool:
+        return self._first_draw is not None and not self._first_draw.done()
+
     def _ipython_display_(self) -> None:
+        # Displayed at once, while the first draw computes: the page lays the widgets out
+        # meanwhile, and the charts come as the first draw sends them. The snapshot beside
+        # is of this moment: a cell whose output is kept displays ``dash.wait()``.
         from IPython.display import display
 
-        display(self._repr_mimebundle_(), raw=True)
+        display(self._bundle(), raw=True)
 
     def snapshot_html(self) -> str:
         """The dashboard as last drawn, as static HTML: the filters in words, the headline
@@ -223,12 +307,17 @@ class Dashboard:
             >>> from IPython.display import HTML                # doctest: +SKIP
             >>> HTML(dash.wait().snapshot_html())                # doctest: +SKIP
         """
-        specs = {name: self.board.panel_spec(name) for name in self.board.specs}
-        table = f'<div class="llmobs">{panels.model_table_html(self.by_model)}</div>'
+        self._ready()
+        return self._snapshot_html()
+
+    def _snapshot_html(self) -> str:
+        board = self._board
+        specs = {name: board.panel_spec(name) for name in board.specs}
+        table = f'<div class="llmobs">{panels.model_table_html(self._by_model)}</div>'
         return snapshot_html(
             self._headline_cards(),
             specs,
-            order=self.board.panels,
+            order=board.panels,
             table=table,
             caption=self._caption(),
         )
@@ -244,12 +333,15 @@ class Dashboard:
             chosen = getattr(self.filters, name)
             if chosen:
                 parts.append(f"{name.replace('_', ' ')}: {', '.join(map(str, chosen))}")
-        if self._slow_future is not None and not self._slow_future.done():
+        if self._drawing_first():
+            parts.append("the panels still computing (display dash.wait() for them)")
+        elif self._slow_future is not None and not self._slow_future.done():
             parts.append("quality drift and alerts still computing (display dash.wait() for them)")
         return " · ".join(parts) + " (live and filterable in JupyterLab with a running kernel)"
 
     def refresh_options(self) -> None:
         """Re-read the filter choices (time steps, models, use cases, runs, users)."""
+        self._ready()
         with self.source.session():  # from the rollups too, where the source reads them
             (lo, hi), values = filter_choices(self.source.filtered(Filter()))
         self._muted = True
@@ -344,6 +436,7 @@ class Dashboard:
         Example:
             >>> dash.apply_filters(models=("gpt-4o",), users=("user-001",))   # doctest: +SKIP
         """
+        self._ready()
         self.filters = Filter(start, end, models, use_cases, runs, users)
         self._muted = True
         try:
@@ -367,6 +460,7 @@ class Dashboard:
         While Python computes, the board shows "updating"; the status line then says how
         long the page took to draw it, counted from the filter change (:attr:`last_drawn_s`).
         """
+        self._ready()
         began = time.perf_counter()
         self._generation += 1
         generation = self._generation
@@ -412,6 +506,7 @@ class Dashboard:
 
     def _on_percentile(self, change: Any) -> None:
         # Only the latency and TTFT panels change: two questions, in the redraw's bucket.
+        self._ready()
         calls = self._calls
         if calls is None:
             return
@@ -441,6 +536,7 @@ class Dashboard:
     def _on_drawn(self, change: Any) -> None:
         with self._page_drew:
             self._page_drew.notify_all()
+        self._ready()  # the first draw's page can say it drew before the first draw returned
         began = self._began.pop(change["new"], None)
         if began is not None:
             self.last_drawn_s = time.perf_counter() - began
@@ -456,6 +552,7 @@ class Dashboard:
             self.sessions.update(due)
 
     def _on_zoom(self, change: Any) -> None:
+        self._ready()
         zoomed = self.board.zoom_range()
         if zoomed is None or not self.time.options or self.time.options[0][1] == 0:
             return
@@ -468,13 +565,16 @@ class Dashboard:
         self.time.index = (first, last)  # redraws through the slider's own observer
 
     def _headline_cards(self) -> str:
-        figures = headline_figures(self.headline)
-        alerts = ("alerts",) if self.headline.get("alerts") else ()
+        # Read as they are (the display of a first draw under way shows none yet).
+        figures, slow = self._headline, self._slow
+        if not figures:
+            return ""
+        alerts = ("alerts",) if figures.get("alerts") else ()
         # Once counted, the ALERTS card opens what fired and why (an HTML <details>: no JS).
         details = {}
-        if self.headline.get("alerts") is not None and "alert_list" in self.slow:
-            details["alerts"] = alert_details_html(self.slow["alert_list"])
-        return cards_html(figures, alerts, details)
+        if figures.get("alerts") is not None and "alert_list" in slow:
+            details["alerts"] = alert_details_html(slow["alert_list"])
+        return cards_html(headline_figures(figures), alerts, details)
 
     def _draw_headline(self) -> None:
         self.headline_html.value = f'<div class="llmobs">{self._headline_cards()}</div>'
@@ -506,7 +606,9 @@ class Dashboard:
         self._show_status()
 
     def wait(self, timeout_s: float = 120.0) -> Dashboard:
-        """Block until the background panels of the last redraw are drawn; returns self."""
+        """Block until the first draw and the background panels of the last redraw are
+        drawn; returns self."""
+        self._ready()
         if self._slow_future is not None:
             self._slow_future.result(timeout=timeout_s)
         return self
@@ -515,6 +617,7 @@ class Dashboard:
         """Re-read filter choices (new models, new data) and redraw; returns the fast time,
         0.0 when neither the store nor the filter changed since the last redraw (nothing is
         recomputed or sent then)."""
+        self._ready()
         self.refresh_count += 1
         # One read-only session (a file opened once) for the check, the choices and the redraw.
         with self.source.session():

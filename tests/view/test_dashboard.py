@@ -228,8 +228,8 @@ def test_a_filter_change_keeping_the_time_range_reuses_its_extent(
             asked.append(calls.filters)
         return summary(calls, **kwargs)
 
+    first = dash.headline["calls"]  # the first draw (computed on the dashboard's thread) done
     monkeypatch.setattr(data_source, "summary", counting)
-    first = dash.headline["calls"]
     dash.apply_filters(models=("gpt-4o",))
     dash.apply_filters(models=("gpt-4o", "claude-3-5-haiku"))
     assert asked == []  # same store, same time range: the extent of the first redraw holds
