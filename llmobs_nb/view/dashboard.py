@@ -27,6 +27,8 @@ from llmobs_nb.view.explorer import TraceExplorer, html_output
 from llmobs_nb.view.html import STYLE, alert_details_html, cards_html, headline_figures
 from llmobs_nb.view.sessions_view import SessionsView
 
+#: What ``filter_choices`` answers: the time extent, and the values of each filter.
+Choices = tuple[tuple[datetime | None, datetime | None], dict[str, list[str]]]
 # Only one auto-refresh timer per kernel: starting one (a re-run cell) stops the previous.
 _TIMER_LOCK = threading.Lock()
 _ACTIVE_TIMER: dict[str, Any] = {"dashboard": None}
@@ -148,12 +150,15 @@ class Dashboard:
         self._slow_future: Future[None] | None = None
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
-        self._build_widgets()
-        # The choices now (a user reads the widgets' options at once), the first draw on the
+        # The store's counts and the filter choices asked on the side thread while the widgets
+        # are built (a user reads the widgets' options at once); then the first draw on the
         # worker: the dashboard displays while it computes.
-        with self.source.session():
-            key = self._store_key()
-            self.refresh_options()
+        asked = self.source.filtered(Filter()).beside(
+            lambda: (self._store_key(), self._ask_choices())
+        )
+        self._build_widgets()
+        key, choices = asked()
+        self._show_choices(choices)
         self._status["timing"] = "computing the first draw…"
         self._show_status()
         self._first_draw = self._worker.submit(self._draw_first, key)
@@ -342,8 +347,14 @@ class Dashboard:
     def refresh_options(self) -> None:
         """Re-read the filter choices (time steps, models, use cases, runs, users)."""
         self._ready()
+        self._show_choices(self._ask_choices())
+
+    def _ask_choices(self) -> Choices:
         with self.source.session():  # from the rollups too, where the source reads them
-            (lo, hi), values = filter_choices(self.source.filtered(Filter()))
+            return filter_choices(self.source.filtered(Filter()))
+
+    def _show_choices(self, choices: Choices) -> None:
+        (lo, hi), values = choices
         self._muted = True
         try:
             steps = _time_steps(lo, hi)
