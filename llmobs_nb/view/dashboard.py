@@ -478,7 +478,8 @@ class Dashboard:
         generation = self._generation
         self._drawn_key = None  # refresh() sets it again when it drew
         self.board.updating = True
-        self._status.update(timing="updating…", pending=PENDING)
+        first = "computing the first draw…" if self._redraw_count == 0 else "updating…"
+        self._status.update(timing=first, pending=PENDING)
         self._show_status()
         calls = self.source.filtered(self.filters)
         with self.source.session():
