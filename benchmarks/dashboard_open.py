@@ -6,10 +6,10 @@ users, rolled up: what ``benchmarks/dashboard_browser.py`` builds) is opened by
 per-model table and every fast chart, from the rollups. Printed: the import, the opening
 (until every fast panel is computed: ``Dashboard(...)`` returns before, once the filter
 choices are read, and ``dash.headline`` waits for the first draw; both are printed), the peak
-RSS after it, then the
-background pass (trace lists, quality drift, cost alerts) and one filter change, each with the
-peak RSS after it. Baseline of the same run, in its own fresh process: the headline figures
-alone (calls, errors, cost, P95 latency) as one plain DuckDB SQL over the calls. Never asserts.
+RSS after it, then the background pass (trace lists, quality drift, cost alerts) and one
+filter change, each with the peak RSS after it. Baseline of the same run, in its own fresh
+process: the headline figures alone (calls, errors, cost, P95 latency) as one plain DuckDB SQL
+over the calls. Never asserts.
 
     .venv/bin/python benchmarks/dashboard_open.py --store /tmp/100m.duckdb       # 100M calls
     .venv/bin/python benchmarks/dashboard_open.py --store /tmp/10m.duckdb --calls 10000000

@@ -8,10 +8,11 @@ from llmobs_nb.analytics.filter import DIMENSIONS, WhereLike
 from llmobs_nb.analytics.plan import Agg, Aggregate
 from llmobs_nb.analytics.source import CallsLike, open_source
 
+#: What :func:`filter_choices` answers: the time extent, and the values of each dimension.
+Choices = tuple[tuple[datetime | None, datetime | None], dict[str, list[str]]]
 
-def filter_choices(
-    calls: CallsLike, *, where: WhereLike = None, approx: bool = False
-) -> tuple[tuple[datetime | None, datetime | None], dict[str, list[str]]]:
+
+def filter_choices(calls: CallsLike, *, where: WhereLike = None, approx: bool = False) -> Choices:
     """The first and last ``start_time`` of the calls, and per filter dimension
     (:data:`~llmobs_nb.analytics.filter.DIMENSIONS`: ``models``, ``use_cases``, ``runs``,
     ``users``) its values, sorted, NULL left out. ``where`` narrows the calls first.

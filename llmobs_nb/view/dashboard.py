@@ -16,7 +16,7 @@ from typing import Any
 import ipywidgets as widgets
 import polars as pl
 
-from llmobs_nb.analytics.choices import filter_choices
+from llmobs_nb.analytics.choices import Choices, filter_choices
 from llmobs_nb.view import offline, panels
 from llmobs_nb.view.chart_board import ChartBoard
 from llmobs_nb.view.cost_charts import HOURLY_BUDGET_USD
@@ -27,13 +27,13 @@ from llmobs_nb.view.explorer import TraceExplorer, html_output
 from llmobs_nb.view.html import STYLE, alert_details_html, cards_html, headline_figures
 from llmobs_nb.view.sessions_view import SessionsView
 
-#: What ``filter_choices`` answers: the time extent, and the values of each filter.
-Choices = tuple[tuple[datetime | None, datetime | None], dict[str, list[str]]]
 # Only one auto-refresh timer per kernel: starting one (a re-run cell) stops the previous.
 _TIMER_LOCK = threading.Lock()
 _ACTIVE_TIMER: dict[str, Any] = {"dashboard": None}
 MAX_TIME_STEPS = 200
 PENDING = " · traces, quality drift and alerts computing…"
+#: What the status line says until the first draw is sent.
+FIRST_DRAW = "computing the first draw…"
 #: The panels whose x axis is time: dragging across one zooms the dashboard to that range.
 ZOOMABLE = ("latency", "ttft", "tokens", "cost", "quality")
 #: The users list shows at most this many: the chosen ones, then those the search box matches,
@@ -160,7 +160,7 @@ class Dashboard:
         self._build_widgets()
         key, choices = asked()
         self._show_choices(choices)
-        self._status["timing"] = "computing the first draw…"
+        self._status["timing"] = FIRST_DRAW
         self._show_status()
         self._first_draw = self._worker.submit(self._draw_first, key)
 
@@ -478,8 +478,8 @@ class Dashboard:
         generation = self._generation
         self._drawn_key = None  # refresh() sets it again when it drew
         self.board.updating = True
-        first = "computing the first draw…" if self._redraw_count == 0 else "updating…"
-        self._status.update(timing=first, pending=PENDING)
+        timing = FIRST_DRAW if self._redraw_count == 0 else "updating…"
+        self._status.update(timing=timing, pending=PENDING)
         self._show_status()
         calls = self.source.filtered(self.filters)
         with self.source.session():
