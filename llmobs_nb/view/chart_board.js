@@ -8,7 +8,7 @@
 // A panel whose spec is unchanged gets its new rows through the live Vega view (no compile);
 // a changed spec is embedded anew. Every changed panel is drawn in the same pass; then
 // `drawn` goes back to Python with the generation, and the board's `data-drawn` attribute
-// says it to the page. A drag across a time chart ("zoom" interval) is sent as `zoom`.
+// says it to the page; `on_page` says that a view is shown (a page will draw what comes). A drag across a time chart ("zoom" interval) is sent as `zoom`.
 // window.__llmobsVega (the loader above this module) resolves to vegaEmbed.
 
 const OPTIONS = {
@@ -194,6 +194,10 @@ async function render({ model, el }) {
   model.on("change:generation", drawInTurn);
   model.on("change:updating", showUpdating);
   showUpdating();
+  if (!model.get("on_page")) {
+    model.set("on_page", true); // a page will draw what comes: the kernel's later work waits
+    model.save_changes();
+  }
   await drawInTurn();
   return () => slots.forEach((slot) => slot.api && slot.api.finalize());
 }

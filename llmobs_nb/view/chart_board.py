@@ -255,6 +255,9 @@ class ChartBoard(anywidget.AnyWidget):
     updating = traitlets.Bool(False).tag(sync=True)
     #: The last generation the browser drew (sent by the page).
     drawn = traitlets.Int(0).tag(sync=True)
+    #: True once a page shows the board (sent by the page when it renders a view): a page
+    #: will draw what is sent, so work that would take its CPU can wait for that.
+    on_page = traitlets.Bool(False).tag(sync=True)
     #: The last drag across a time chart: ``start_ms``, ``end_ms`` (epoch ms) and ``n``.
     zoom = traitlets.Dict().tag(sync=True)
 

@@ -17,13 +17,13 @@ import ipywidgets as widgets
 import polars as pl
 
 from llmobs_nb.analytics.choices import Choices, filter_choices
-from llmobs_nb.view import offline, panels
+from llmobs_nb.view import panels
 from llmobs_nb.view.chart_board import ChartBoard
 from llmobs_nb.view.cost_charts import HOURLY_BUDGET_USD
 from llmobs_nb.view.dashboard_snapshot import snapshot_html
 from llmobs_nb.view.data_source import DIMENSIONS, DataSource, Filter, FilteredCalls
 from llmobs_nb.view.escaping import html_text
-from llmobs_nb.view.explorer import TraceExplorer, html_output
+from llmobs_nb.view.explorer import TraceExplorer
 from llmobs_nb.view.html import STYLE, alert_details_html, cards_html, headline_figures
 from llmobs_nb.view.sessions_view import SessionsView
 
@@ -114,7 +114,23 @@ class Dashboard:
     status = _after_first_draw("status", "The status line (an HTML widget).", "_status_line")
     headline_html = _after_first_draw("headline_html", "The headline cards (an HTML widget).")
     models_html = _after_first_draw("models_html", "The per-model table (an HTML widget).")
-    explorer = _after_first_draw("explorer", "The trace explorer (TraceExplorer).")
+
+    @property
+    def explorer(self) -> TraceExplorer:
+        """The trace explorer (:class:`~llmobs_nb.view.explorer.TraceExplorer`), in the
+        Traces tab; built, with the tabs, once the first draw is shown (waits for it)."""
+        return self._lower_tabs()[0]
+
+    @property
+    def sessions(self) -> SessionsView:
+        """The sessions (:class:`~llmobs_nb.view.sessions_view.SessionsView`), in the Sessions
+        tab; built, with the tabs, once the first draw is shown (waits for it)."""
+        return self._lower_tabs()[1]
+
+    @property
+    def tabs(self) -> widgets.Tab:
+        """The Traces and Sessions tabs under the charts (waits for the first draw)."""
+        return self._lower_tabs()[2]
 
     def __init__(
         self,
@@ -219,8 +235,6 @@ class Dashboard:
             value=10, min=2, max=3600, description="every s", layout=widgets.Layout(width="140px")
         )
         self.status = widgets.HTML()
-        self.loader = widgets.Output()
-        self.loader.outputs = html_output(offline.loader_html())
         self.headline_html = widgets.HTML()
         #: Per model: calls, P95 latency, error rate, cost (:func:`panels.model_table`).
         self.models_html = widgets.HTML()
@@ -236,21 +250,18 @@ class Dashboard:
         self.board = ChartBoard(panels=(*panels.FAST_PANELS, *panels.SLOW_PANELS), zoom=ZOOMABLE)
         self.board.observe(self._on_drawn, names="drawn")
         self.board.observe(self._on_zoom, names="zoom")
-        self.explorer = TraceExplorer(self.source)
-        self.sessions = SessionsView(self.source, loader=False, load=False)
-        # The sessions are read when their tab is shown: a filter change costs no query there.
-        self.tabs = widgets.Tab(
-            [self.explorer.widget, self.sessions.widget], titles=("Traces", "Sessions")
-        )
+        # The Traces and Sessions tabs (78 of the dashboard's 133 widgets) come after the
+        # first draw (_lower_tabs): the kernel sends, and the page lays out, half as much
+        # while the charts are computed and drawn.
+        self._tab_parts: tuple[TraceExplorer, SessionsView, widgets.Tab] | None = None
+        self._tabs_lock = threading.Lock()
         self._sessions_due: Filter | None = None
-        self.tabs.observe(self._on_tab, names="selected_index")
         for control in (self.time, *self.selects.values()):
             control.observe(self._on_filter, names="value")
         self.refresh_button.on_click(lambda _: self.refresh())
         self.auto.observe(self._on_auto, names="value")
         self.widget = widgets.VBox(
             [
-                self.loader,
                 widgets.HTML(STYLE),
                 widgets.HBox(
                     [self.time, self.time_label, self.refresh_button, self.auto, self.interval]
@@ -266,7 +277,6 @@ class Dashboard:
                 self.models_html,
                 self.percentile,
                 self.board,
-                self.tabs,
             ]
         )
 
@@ -495,6 +505,7 @@ class Dashboard:
                 score_name=self.score_name,
                 models=sorted(self.selects["models"].options),
                 quantile=self.percentile.value,
+                early=self._show_early if self._redraw_count == 0 else None,
             )
             self.by_model = by_model()
         self._calls, self._calls_key = calls, store_key
@@ -512,10 +523,22 @@ class Dashboard:
         else:
             self._status["timing"] = "nothing changed"
         self._show_status()
-        # With a page drawing, the background pass starts once it drew (or PAGE_WAIT_S).
-        drawing = self.board.generation if sent and self.board.drawn > 0 else None
+        # With a page showing the board, the background pass starts once it drew (or
+        # PAGE_WAIT_S): it would take the CPU the page draws with (at 10M calls on 2 cores,
+        # the first draw's charts took 0.35-0.43 s with it, 0.26-0.28 s after it).
+        on_page = self.board.on_page or self.board.drawn > 0
+        drawing = self.board.generation if sent and on_page else None
         self._slow_future = self._worker.submit(self._draw_slow, calls, generation, drawing)
         return self.last_redraw_s
+
+    def _show_early(self, figures: dict[str, Any], charts: dict[str, Any]) -> None:
+        # The first draw only: the headline and the charts made while the latency and TTFT
+        # sketches are still asked are sent at once, so the page draws them meanwhile (at 10M
+        # calls the sketches took the longest). There is nothing on the page yet for them to
+        # disagree with; a filter change sends every panel together.
+        self._headline = figures
+        self._draw_headline()
+        self.board.show(charts, settle=False)
 
     def _on_percentile(self, change: Any) -> None:
         # Only the latency and TTFT panels change: two questions, in the redraw's bucket.
@@ -559,6 +582,24 @@ class Dashboard:
             )
             self._show_status()
 
+    def _lower_tabs(self) -> tuple[TraceExplorer, SessionsView, widgets.Tab]:
+        # The explorer, the sessions and their tabs, built once (by the background pass, or
+        # by whoever reads them first, after the first draw) and put under the charts.
+        self._ready()
+        with self._tabs_lock:
+            if self._tab_parts is None:
+                explorer = TraceExplorer(self.source)
+                # The sessions are read when their tab is shown: a filter change costs no
+                # query there.
+                sessions = SessionsView(self.source, loader=False, load=False)
+                tabs = widgets.Tab(
+                    [explorer.widget, sessions.widget], titles=("Traces", "Sessions")
+                )
+                tabs.observe(self._on_tab, names="selected_index")
+                self._tab_parts = explorer, sessions, tabs
+                self.widget.children = (*self.widget.children, tabs)
+            return self._tab_parts
+
     def _on_tab(self, change: Any) -> None:
         due, self._sessions_due = self._sessions_due, None
         if change["new"] == 1 and due is not None:
@@ -599,9 +640,10 @@ class Dashboard:
         try:
             with self.source.session():
                 if generation == self._generation:
-                    self.explorer.update(calls)
-                    if self.tabs.selected_index == 1:
-                        self.sessions.update(calls)
+                    explorer, sessions, tabs = self._lower_tabs()
+                    explorer.update(calls)
+                    if tabs.selected_index == 1:
+                        sessions.update(calls)
                     else:
                         self._sessions_due = calls.filters
                 found = panels.drift_and_anomalies(calls, self.score_name)

@@ -7,7 +7,7 @@ dashboard can draw them a moment later without holding up the rest.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -85,6 +85,7 @@ def fast_panels(
     score_name: str = "quality",
     models: Sequence[str] | None = None,
     quantile: float = 0.95,
+    early: Callable[[dict[str, Any], dict[str, alt.TopLevelMixin]], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, alt.TopLevelMixin]]:
     """The headline figures and the charts drawn on every filter change (by panel name, see
     :data:`FAST_PANELS`); the score histogram and mean come from one pass. ``models``: every
@@ -92,7 +93,15 @@ def fast_panels(
     time buckets come from the filter's time range (:func:`buckets.stable_every`), so they
     do not change when a model is chosen. ``quantile``: the percentile the latency and TTFT
     charts draw (:func:`percentile_panels`). The cost bars share the tokens chart's bucket
-    (the budget line is scaled to it)."""
+    (the budget line is scaled to it). ``early``: called with the headline figures and every
+    chart but the latency and TTFT ones (the sketches', asked on the side thread, which
+    take longest) as soon as they are made, while those are still asked.
+
+    Example:
+        >>> figures, charts = fast_panels(DataSource(obs).filtered(Filter()))  # doctest: +SKIP
+        >>> figures["calls"], sorted(charts)[:2]                               # doctest: +SKIP
+        (1000, ['cost', 'errors'])
+    """
     every = stable_every(calls)  # the time extent, which both threads read, asked first
     ask_percentiles = partial(percentile_panels, calls, quantile=quantile, models=models)
     if isinstance(calls, FilteredCalls):  # the sketches' two charts, beside the rest
@@ -115,6 +124,8 @@ def fast_panels(
             calls, score_name=score_name, histogram=histogram
         ),
     }
+    if early is not None:
+        early(figures, rest)
     return figures, {**percentiles(), **rest}
 
 

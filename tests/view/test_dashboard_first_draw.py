@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from llmobs_nb.view import Dashboard, panels
+from llmobs_nb.view.chart_board import ChartBoard
 
 
 @pytest.fixture
@@ -44,6 +45,10 @@ def test_the_constructor_and_the_display_do_not_wait_for_the_first_draw(
         threading.Timer(0.3, held.set).start()
         assert dash.headline["calls"] == 5_000  # waits for the first draw
         assert dash.redraw_count == 1 and set(panels.FAST_PANELS) <= set(dash.board.specs)
+        # The Traces and Sessions tabs are built after the first draw (half the widgets).
+        assert dash.tabs.children == (dash.explorer.widget, dash.sessions.widget)
+        assert dash.widget.children[-1] is dash.tabs
+        assert dash.tabs.titles == ("Traces", "Sessions")
         # Displayed after it, the snapshot has the charts.
         html = dash.wait()._repr_mimebundle_()["text/html"]
         assert "still computing" not in html and "5,000" in html
@@ -87,4 +92,33 @@ def test_a_widget_event_during_the_first_draw_waits_for_it(store_file: Path, hel
         assert dash.by_model["model"].to_list() == ["gpt-4o"]
     finally:
         held.set()
+        dash.close()
+
+
+def test_the_first_draw_sends_the_sketch_charts_last_and_a_filter_change_all_at_once(
+    store_file: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The first draw sends the headline and the charts made while the latency and TTFT
+    # sketches are asked, then those two; a filter change sends its panels in one message.
+    sent: list[list[str]] = []
+    show = ChartBoard.show
+
+    def recorded(board: ChartBoard, charts: Any, **kwargs: Any) -> list[str]:
+        names = show(board, charts, **kwargs)
+        sent.append(sorted(names))
+        return names
+
+    monkeypatch.setattr(ChartBoard, "show", recorded)
+    dash = Dashboard(store_file)
+    try:
+        dash.wait()
+        early = sorted(set(panels.FAST_PANELS) - set(panels.PERCENTILE_PANELS))
+        assert sent[:2] == [early, sorted(panels.PERCENTILE_PANELS)]
+        assert dash.board.updating is False
+        del sent[:]
+        dash.apply_filters(models=("gpt-4o",)).wait()
+        changed = sent[0]
+        assert set(panels.PERCENTILE_PANELS) < set(changed) and "cost" in changed
+        assert all(names == ["quality"] for names in sent[1:])  # the background panel, apart
+    finally:
         dash.close()
