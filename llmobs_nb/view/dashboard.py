@@ -84,11 +84,13 @@ class Dashboard:
 
     The constructor reads the filter choices and returns; the first draw is computed on the
     dashboard's own thread, so a displayed dashboard shows its filters and panel frames at
-    once, the page lays them out while the kernel computes, and the cell is done (at 10M
-    calls the widgets show 0.6-1.2 s after the cell starts, the charts ~2.4 s, as before, in
-    a new kernel; in one that drew a dashboard before, 2.3 s instead of 2.6 s). Reading what
+    once, the page lays them out while the kernel computes, and the cell is done. The first
+    draw sends the latency and TTFT charts (the sketches, asked longest) after the others,
+    and the Traces and Sessions tabs come with the background pass (at 10M calls, in a new
+    kernel on 2 cores: every fast chart drawn ~0.95 s after the cell starts). Reading what
     the first draw fills (:attr:`headline`, :attr:`charts`, :attr:`by_model`,
-    :attr:`board`…) or calling a method waits for it, and raises, once, what made it fail.
+    :attr:`board`, :attr:`explorer`…) or calling a method waits for it, and raises, once,
+    what made it fail.
 
     Example:
         >>> dash = Dashboard("experiments.duckdb")          # doctest: +SKIP
@@ -535,7 +537,8 @@ class Dashboard:
         # The first draw only: the headline and the charts made while the latency and TTFT
         # sketches are still asked are sent at once, so the page draws them meanwhile (at 10M
         # calls the sketches took the longest). There is nothing on the page yet for them to
-        # disagree with; a filter change sends every panel together.
+        # disagree with; a filter change sends every panel together. (Each chart sent as soon
+        # as made drew no sooner: the page took the CPU the kernel was still asking with.)
         self._headline = figures
         self._draw_headline()
         self.board.show(charts, settle=False)
