@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -144,6 +145,7 @@ class Dashboard:
     ) -> None:
         self._first_draw: Future[None] | None = None
         self._worker_ident: int | None = None  # the thread that draws the first draw
+        self._building: int | None = None  # the constructor's thread, while it shows choices
         self.source = DataSource(source, approx=approx)
         self.budget_usd_per_hour = budget_usd_per_hour
         self.score_name = score_name
@@ -170,19 +172,24 @@ class Dashboard:
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
         # The store's counts and the filter choices asked on the side thread while the widgets
-        # are built (a user reads the widgets' options at once); then the first draw on the
-        # worker: the dashboard displays while it computes.
-        asked = self.source.filtered(Filter()).beside(
+        # are built (a user reads the widgets' options at once); the first draw starts on the
+        # worker once the widgets are built, while the choices are still asked (the models'
+        # colours wait for them: _model_order), and the dashboard displays while it computes.
+        self._asked = self.source.filtered(Filter()).beside(
             lambda: (self._store_key(), self._ask_choices())
         )
         self._build_widgets()
-        key, choices = asked()
-        self._show_choices(choices)
         self._status["timing"] = FIRST_DRAW
-        self._show_status()
-        self._first_draw = self._worker.submit(self._draw_first, key)
+        self._building = threading.get_ident()  # it shows the choices while the worker draws
+        try:
+            self._first_draw = self._worker.submit(self._draw_first)
+            _, choices = self._asked()
+            self._show_choices(choices)
+            self._show_status()
+        finally:
+            self._building = None
 
-    def _draw_first(self, store_key: tuple[Any, ...]) -> None:
+    def _draw_first(self) -> None:
         self._worker_ident = threading.get_ident()
         self.refresh_count += 1
         try:
@@ -192,13 +199,23 @@ class Dashboard:
             self._status.update(timing=f"the first draw failed: {exc}", pending="")
             self._show_status()
             raise
-        self._drawn_key = (store_key, self.filters)
+        self._drawn_key = (self._asked()[0], self.filters)
+
+    def _model_order(self) -> Callable[[], list[str]]:
+        # Every model of the store, sorted (a model keeps its colour across filters): the
+        # first draw's from the choices being asked, any later one's from the models list.
+        if self._redraw_count == 0:
+            asked = self._asked
+            return lambda: sorted(asked()[1][1]["models"])
+        models = sorted(self.selects["models"].options)
+        return lambda: models
 
     def _ready(self) -> None:
-        # Wait for the first draw, unless asked from the thread that draws it. Its error is
-        # raised once; the dashboard can then be refreshed.
+        # Wait for the first draw, unless asked from the thread that draws it, or from the
+        # constructor (showing the choices meanwhile). Its error is raised once; the dashboard
+        # can then be refreshed.
         first = self._first_draw
-        if first is None or threading.get_ident() == self._worker_ident:
+        if first is None or threading.get_ident() in (self._worker_ident, self._building):
             return
         try:
             first.result()
@@ -505,7 +522,7 @@ class Dashboard:
                 calls,
                 budget_usd_per_hour=self.budget_usd_per_hour,
                 score_name=self.score_name,
-                models=sorted(self.selects["models"].options),
+                models=self._model_order(),
                 quantile=self.percentile.value,
                 early=self._show_early if self._redraw_count == 0 else None,
             )

@@ -8,7 +8,6 @@ dashboard can draw them a moment later without holding up the rest.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Any
 
 import altair as alt
@@ -83,13 +82,15 @@ def fast_panels(
     *,
     budget_usd_per_hour: float | None = HOURLY_BUDGET_USD,
     score_name: str = "quality",
-    models: Sequence[str] | None = None,
+    models: Sequence[str] | Callable[[], Sequence[str]] | None = None,
     quantile: float = 0.95,
     early: Callable[[dict[str, Any], dict[str, alt.TopLevelMixin]], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, alt.TopLevelMixin]]:
     """The headline figures and the charts drawn on every filter change (by panel name, see
     :data:`FAST_PANELS`); the score histogram and mean come from one pass. ``models``: every
-    model of the store in a fixed order, so a model keeps its colour across filters. The
+    model of the store in a fixed order, so a model keeps its colour across filters, or a
+    function that returns them (called when a chart first needs them: the dashboard's first
+    draw starts while they are asked). The
     time buckets come from the filter's time range (:func:`buckets.stable_every`), so they
     do not change when a model is chosen. ``quantile``: the percentile the latency and TTFT
     charts draw (:func:`percentile_panels`). The cost bars share the tokens chart's bucket
@@ -103,7 +104,11 @@ def fast_panels(
         (1000, ['cost', 'errors'])
     """
     every = stable_every(calls)  # the time extent, which both threads read, asked first
-    ask_percentiles = partial(percentile_panels, calls, quantile=quantile, models=models)
+    domain = models if callable(models) else lambda: models
+
+    def ask_percentiles() -> dict[str, alt.TopLevelMixin]:
+        return percentile_panels(calls, quantile=quantile, models=domain())
+
     if isinstance(calls, FilteredCalls):  # the sketches' two charts, beside the rest
         percentiles = calls.beside(ask_percentiles)
     else:
@@ -116,7 +121,7 @@ def fast_panels(
         # The time range's bucket, as the other charts: hourly bars over a month are 720
         # slivers per model (the budget line is scaled to the bucket).
         "cost": cost_chart(
-            calls, every=every, budget_usd_per_hour=budget_usd_per_hour, domain=models
+            calls, every=every, budget_usd_per_hour=budget_usd_per_hour, domain=domain()
         ),
         "errors": error_chart(calls),
         "top_users": top_users_chart(calls),
