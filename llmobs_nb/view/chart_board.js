@@ -8,7 +8,8 @@
 // A panel whose spec is unchanged gets its new rows through the live Vega view (no compile);
 // a changed spec is embedded anew. Every changed panel is drawn in the same pass; then
 // `drawn` goes back to Python with the generation, and the board's `data-drawn` attribute
-// says it to the page; `on_page` says that a view is shown (a page will draw what comes). A drag across a time chart ("zoom" interval) is sent as `zoom`.
+// says it to the page; `on_page` says that a view is shown (a page will draw what comes).
+// A drag across a time chart ("zoom" interval) is sent as `zoom`.
 // window.__llmobsVega (the loader above this module) resolves to vegaEmbed.
 
 const OPTIONS = {

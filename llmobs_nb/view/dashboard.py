@@ -88,7 +88,7 @@ class Dashboard:
     once, the page lays them out while the kernel computes, and the cell is done. The first
     draw sends the latency and TTFT charts (the sketches, asked longest) after the others,
     and the Traces and Sessions tabs come with the background pass (at 10M calls, in a new
-    kernel on 2 cores: every fast chart drawn ~0.95 s after the cell starts). Reading what
+    kernel on 2 cores: every fast chart drawn ~0.9 s after the cell starts). Reading what
     the first draw fills (:attr:`headline`, :attr:`charts`, :attr:`by_model`,
     :attr:`board`, :attr:`explorer`…) or calling a method waits for it, and raises, once,
     what made it fail.

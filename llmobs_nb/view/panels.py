@@ -90,13 +90,13 @@ def fast_panels(
     :data:`FAST_PANELS`); the score histogram and mean come from one pass. ``models``: every
     model of the store in a fixed order, so a model keeps its colour across filters, or a
     function that returns them (called when a chart first needs them: the dashboard's first
-    draw starts while they are asked). The
-    time buckets come from the filter's time range (:func:`buckets.stable_every`), so they
-    do not change when a model is chosen. ``quantile``: the percentile the latency and TTFT
-    charts draw (:func:`percentile_panels`). The cost bars share the tokens chart's bucket
-    (the budget line is scaled to it). ``early``: called with the headline figures and every
-    chart but the latency and TTFT ones (the sketches', asked on the side thread, which
-    take longest) as soon as they are made, while those are still asked.
+    draw starts while they are asked). The time buckets come from the filter's time range
+    (:func:`buckets.stable_every`), so they do not change when a model is chosen.
+    ``quantile``: the percentile the latency and TTFT charts draw (:func:`percentile_panels`).
+    The cost bars share the tokens chart's bucket (the budget line is scaled to it).
+    ``early``: called with the headline figures and every chart but the latency and TTFT
+    ones (the sketches', asked on the side thread, which take longest) as soon as they are
+    made, while those are still asked.
 
     Example:
         >>> figures, charts = fast_panels(DataSource(obs).filtered(Filter()))  # doctest: +SKIP
